@@ -1,0 +1,43 @@
+#pragma once
+// Argument checks that throw scvae errors with "expected ..., got ..." text.
+
+#include <sstream>
+#include <string>
+
+#include "scvae/core/error.hpp"
+#include "scvae/core/types.hpp"
+
+namespace scvae::detail {
+
+inline std::string shape_text(Index rows, Index cols) {
+  std::ostringstream out;
+  out << rows << "x" << cols;
+  return out.str();
+}
+
+inline void check_shape(const char* what, Index rows, Index cols, Index expected_rows,
+                        Index expected_cols) {
+  if (rows != expected_rows || cols != expected_cols) {
+    throw ShapeError(std::string(what) + ": expected shape " +
+                     shape_text(expected_rows, expected_cols) + ", got " +
+                     shape_text(rows, cols));
+  }
+}
+
+inline void check_rows(const char* what, Index rows, Index expected_rows) {
+  if (rows != expected_rows) {
+    std::ostringstream out;
+    out << what << ": expected " << expected_rows << " rows, got " << rows;
+    throw ShapeError(out.str());
+  }
+}
+
+inline void check_positive(const char* what, Index value) {
+  if (value <= 0) {
+    std::ostringstream out;
+    out << what << ": expected a positive size, got " << value;
+    throw ArgumentError(out.str());
+  }
+}
+
+}  // namespace scvae::detail

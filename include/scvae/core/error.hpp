@@ -1,0 +1,52 @@
+#pragma once
+// The exception hierarchy: every error scvae raises derives from scvae::Error,
+// so a caller can catch one type and still tell the kinds apart.
+
+#include <stdexcept>
+#include <string>
+
+namespace scvae {
+
+/// Base of every exception scvae throws.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// A matrix or vector whose shape does not fit what the call expects.
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// An argument outside its valid range (zero sizes, bad class index, ...).
+class ArgumentError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A file that cannot be opened, read or written.
+class IoError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A file whose contents are malformed: wrong magic, truncated, inconsistent.
+class FormatError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A checkpoint that is readable but does not match (version, type, model).
+class CheckpointError : public FormatError {
+ public:
+  using FormatError::FormatError;
+};
+
+/// A loss or gradient that became NaN or infinite.
+class NumericalError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace scvae
