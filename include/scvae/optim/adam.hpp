@@ -1,0 +1,150 @@
+#pragma once
+// Adam with optional decoupled weight decay (AdamW), on one flat buffer.
+//
+// The update follows torch.optim.Adam (weight_decay = 0) and torch.optim.AdamW
+// (weight_decay > 0) step for step, so a PyTorch twin gives the same numbers
+// up to rounding. With t the 1-based step count:
+//   p <- p * (1 - lr * wd)                       (only when wd != 0)
+//   m <- beta1 * m + (1 - beta1) * g
+//   v <- beta2 * v + (1 - beta2) * g^2
+//   p <- p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "scvae/core/error.hpp"
+#include "scvae/core/types.hpp"
+
+namespace scvae {
+
+/// Hyperparameters of Adam; the defaults are PyTorch's.
+struct AdamOptions {
+  double learning_rate = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+  /// Decoupled (AdamW) decay: p -= lr * weight_decay * p before the Adam step.
+  double weight_decay = 0.0;
+};
+
+/// Adam over a flat parameter buffer. The moments are allocated at the first
+/// step (or by reset(size)) and reused afterwards: later steps allocate nothing.
+template <typename Scalar>
+class AdamT {
+ public:
+  using Options = AdamOptions;
+
+  explicit AdamT(const Options& options = Options()) : options_(options) {
+    validate(options_);
+  }
+
+  /// One update of params in place from grads (both of the state's size).
+  void step(Eigen::Ref<Vector<Scalar>> params, const Eigen::Ref<const Vector<Scalar>>& grads) {
+    check_size("AdamT::step: grads", grads.size(), params.size());
+    if (step_ == 0 && m_.size() == 0) reset(params.size());  // first step
+    check_size("AdamT::step: params", params.size(), m_.size());
+    ++step_;
+
+    // Scalars in double, as PyTorch computes them in Python floats.
+    const double t = static_cast<double>(step_);
+    const double bias_correction1 = 1.0 - std::pow(options_.beta1, t);
+    const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
+    const Scalar beta1 = static_cast<Scalar>(options_.beta1);
+    const Scalar one_minus_beta1 = static_cast<Scalar>(1.0 - options_.beta1);
+    const Scalar beta2 = static_cast<Scalar>(options_.beta2);
+    const Scalar one_minus_beta2 = static_cast<Scalar>(1.0 - options_.beta2);
+    const Scalar step_size = static_cast<Scalar>(options_.learning_rate / bias_correction1);
+    const Scalar bc2_sqrt = static_cast<Scalar>(bias_correction2_sqrt);
+    const Scalar epsilon = static_cast<Scalar>(options_.epsilon);
+    const Scalar decay = static_cast<Scalar>(1.0 - options_.learning_rate * options_.weight_decay);
+
+    // One elementwise expression per buffer; Eigen vectorises each of them.
+    auto g = grads.array();
+    auto p = params.array();
+    m_.array() = beta1 * m_.array() + one_minus_beta1 * g;
+    v_.array() = beta2 * v_.array() + one_minus_beta2 * g.square();
+    if (options_.weight_decay != 0.0) {
+      p = p * decay - step_size * m_.array() / (v_.array().sqrt() / bc2_sqrt + epsilon);
+    } else {
+      p -= step_size * m_.array() / (v_.array().sqrt() / bc2_sqrt + epsilon);
+    }
+  }
+
+  /// Allocates zeroed moments for size parameters and sets the step count to 0.
+  void reset(Index size) {
+    if (size < 0) throw_argument("AdamT::reset: size", "a size >= 0", static_cast<double>(size));
+    m_.setZero(size);
+    v_.setZero(size);
+    step_ = 0;
+  }
+
+  /// Sets the state saved from first_moment(), second_moment(), step_count().
+  void restore_state(Vector<Scalar> first_moment, Vector<Scalar> second_moment, long step) {
+    check_size("AdamT::restore_state: second moment", second_moment.size(),
+               first_moment.size());
+    if (step < 0) throw_argument("AdamT::restore_state: step", "a step >= 0",
+                                 static_cast<double>(step));
+    m_ = std::move(first_moment);
+    v_ = std::move(second_moment);
+    step_ = step;
+  }
+
+  void set_learning_rate(double learning_rate) {
+    check_learning_rate("AdamT::set_learning_rate", learning_rate);
+    options_.learning_rate = learning_rate;
+  }
+  double learning_rate() const { return options_.learning_rate; }
+  const Options& options() const { return options_; }
+
+  /// Steps taken so far (PyTorch's state["step"]).
+  long step_count() const { return step_; }
+  /// m, PyTorch's exp_avg; empty before the first step or reset().
+  const Vector<Scalar>& first_moment() const { return m_; }
+  /// v, PyTorch's exp_avg_sq; empty before the first step or reset().
+  const Vector<Scalar>& second_moment() const { return v_; }
+
+ private:
+  static void check_size(const char* what, Index got, Index expected) {
+    if (got != expected) {
+      std::ostringstream out;
+      out << what << ": expected " << expected << " elements, got " << got;
+      throw ShapeError(out.str());
+    }
+  }
+
+  [[noreturn]] static void throw_argument(const char* what, const char* expected, double got) {
+    std::ostringstream out;
+    out << what << ": expected " << expected << ", got " << got;
+    throw ArgumentError(out.str());
+  }
+
+  static void check_learning_rate(const char* where, double learning_rate) {
+    if (!(learning_rate >= 0.0 && std::isfinite(learning_rate))) {
+      throw_argument((std::string(where) + ": learning_rate").c_str(), "a finite value >= 0",
+                     learning_rate);
+    }
+  }
+
+  static void validate(const Options& o) {
+    check_learning_rate("AdamT", o.learning_rate);
+    if (!(o.beta1 >= 0.0 && o.beta1 < 1.0)) throw_argument("AdamT: beta1", "0 <= beta1 < 1", o.beta1);
+    if (!(o.beta2 >= 0.0 && o.beta2 < 1.0)) throw_argument("AdamT: beta2", "0 <= beta2 < 1", o.beta2);
+    if (!(o.epsilon >= 0.0 && std::isfinite(o.epsilon))) {
+      throw_argument("AdamT: epsilon", "a finite value >= 0", o.epsilon);
+    }
+    if (!(o.weight_decay >= 0.0 && std::isfinite(o.weight_decay))) {
+      throw_argument("AdamT: weight_decay", "a finite value >= 0", o.weight_decay);
+    }
+  }
+
+  Options options_;
+  Vector<Scalar> m_;
+  Vector<Scalar> v_;
+  long step_ = 0;
+};
+
+using Adam = AdamT<float>;
+
+}  // namespace scvae
