@@ -1,0 +1,149 @@
+#pragma once
+// Stochastic gradient descent with momentum, Nesterov and weight decay, on one
+// flat buffer, with the semantics of torch.optim.SGD (dampening 0):
+//   d <- g + wd * p                  (coupled weight decay, only when wd != 0)
+//   b <- d at the first step, else b <- mu * b + d      (only when mu != 0)
+//   d <- d + mu * b if nesterov, else d <- b            (only when mu != 0)
+//   p <- p - lr * d
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "scvae/core/error.hpp"
+#include "scvae/core/types.hpp"
+
+namespace scvae {
+
+/// Hyperparameters of SGD; the defaults are PyTorch's.
+struct SgdOptions {
+  double learning_rate = 1e-3;
+  double momentum = 0.0;
+  /// Nesterov momentum; needs momentum > 0.
+  bool nesterov = false;
+  /// Coupled L2 decay: wd * p is added to the gradient.
+  double weight_decay = 0.0;
+};
+
+/// SGD over a flat parameter buffer. With momentum, the buffer is allocated at
+/// the first step (or by reset(size)) and reused: later steps allocate nothing.
+template <typename Scalar>
+class SgdT {
+ public:
+  using Options = SgdOptions;
+
+  explicit SgdT(const Options& options = Options()) : options_(options) { validate(options_); }
+
+  /// One update of params in place from grads (both of the state's size).
+  void step(Eigen::Ref<Vector<Scalar>> params, const Eigen::Ref<const Vector<Scalar>>& grads) {
+    check_size("SgdT::step: grads", grads.size(), params.size());
+    if (options_.momentum != 0.0) {
+      if (step_ == 0 && buffer_.size() == 0) reset(params.size());  // first step
+      check_size("SgdT::step: params", params.size(), buffer_.size());
+    }
+    auto p = params.array();
+    auto g = grads.array();
+    if (options_.weight_decay != 0.0) {
+      update(p, g + static_cast<Scalar>(options_.weight_decay) * p);
+    } else {
+      update(p, g);
+    }
+    ++step_;
+  }
+
+  /// Zeroes the momentum buffer (sized for size parameters when momentum is
+  /// used, empty otherwise) and sets the step count to 0.
+  void reset(Index size) {
+    if (size < 0) throw_argument("SgdT::reset: size", "a size >= 0", static_cast<double>(size));
+    buffer_.setZero(options_.momentum != 0.0 ? size : 0);
+    step_ = 0;
+  }
+
+  /// Sets the state saved from momentum_buffer() and step_count().
+  void restore_state(Vector<Scalar> momentum_buffer, long step) {
+    if (step < 0) throw_argument("SgdT::restore_state: step", "a step >= 0",
+                                 static_cast<double>(step));
+    if (options_.momentum == 0.0) check_size("SgdT::restore_state: momentum buffer (momentum 0)",
+                                             momentum_buffer.size(), 0);
+    buffer_ = std::move(momentum_buffer);
+    step_ = step;
+  }
+
+  void set_learning_rate(double learning_rate) {
+    check_learning_rate("SgdT::set_learning_rate", learning_rate);
+    options_.learning_rate = learning_rate;
+  }
+  double learning_rate() const { return options_.learning_rate; }
+  const Options& options() const { return options_; }
+
+  /// Steps taken so far.
+  long step_count() const { return step_; }
+  /// PyTorch's momentum_buffer; empty without momentum or before the first step.
+  const Vector<Scalar>& momentum_buffer() const { return buffer_; }
+
+ private:
+  // d is the (possibly decayed) gradient as an array expression.
+  template <typename ParamArray, typename Direction>
+  void update(ParamArray& p, const Direction& d) {
+    const Scalar lr = static_cast<Scalar>(options_.learning_rate);
+    if (options_.momentum == 0.0) {
+      p = p - lr * d;
+      return;
+    }
+    const Scalar mu = static_cast<Scalar>(options_.momentum);
+    auto b = buffer_.array();
+    if (step_ == 0) {
+      b = d;
+    } else {
+      b = mu * b + d;
+    }
+    if (options_.nesterov) {
+      p = p - lr * (d + mu * b);
+    } else {
+      p = p - lr * b;
+    }
+  }
+
+  static void check_size(const char* what, Index got, Index expected) {
+    if (got != expected) {
+      std::ostringstream out;
+      out << what << ": expected " << expected << " elements, got " << got;
+      throw ShapeError(out.str());
+    }
+  }
+
+  [[noreturn]] static void throw_argument(const char* what, const char* expected, double got) {
+    std::ostringstream out;
+    out << what << ": expected " << expected << ", got " << got;
+    throw ArgumentError(out.str());
+  }
+
+  static void check_learning_rate(const char* where, double learning_rate) {
+    if (!(learning_rate >= 0.0 && std::isfinite(learning_rate))) {
+      throw_argument((std::string(where) + ": learning_rate").c_str(), "a finite value >= 0",
+                     learning_rate);
+    }
+  }
+
+  static void validate(const Options& o) {
+    check_learning_rate("SgdT", o.learning_rate);
+    if (!(o.momentum >= 0.0 && std::isfinite(o.momentum))) {
+      throw_argument("SgdT: momentum", "a finite value >= 0", o.momentum);
+    }
+    if (o.nesterov && o.momentum == 0.0) {
+      throw_argument("SgdT: momentum", "momentum > 0 with nesterov", o.momentum);
+    }
+    if (!(o.weight_decay >= 0.0 && std::isfinite(o.weight_decay))) {
+      throw_argument("SgdT: weight_decay", "a finite value >= 0", o.weight_decay);
+    }
+  }
+
+  Options options_;
+  Vector<Scalar> buffer_;
+  long step_ = 0;
+};
+
+using Sgd = SgdT<float>;
+
+}  // namespace scvae
