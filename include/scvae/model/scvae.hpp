@@ -1,0 +1,428 @@
+#pragma once
+// The shared-encoder multi-task VAE. For sample i the loss to minimise is
+//   sum_t w_t * m_ti * (-log p_t(y_ti | z_i)) + beta * KL_i,
+// averaged over the batch. One call computes it and writes its gradient into
+// the model's flat gradient buffer. A plain VAE is the one-task case.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scvae/core/random.hpp"
+#include "scvae/core/thread_pool.hpp"
+#include "scvae/model/decoder.hpp"
+#include "scvae/model/encoder.hpp"
+
+namespace scvae {
+
+/// A batch's target for one task, with an optional per-sample mask of 0/1
+/// (0 = target missing, e.g. an unlabelled image). Targets are features x n;
+/// class labels are a 1 x n row of class indices.
+template <typename Scalar>
+struct TaskBatch {
+  explicit TaskBatch(const ConstMatrixRef<Scalar>& target_) : target(target_) {}
+  TaskBatch(const ConstMatrixRef<Scalar>& target_, const ConstRowVectorRef<Scalar>& mask_)
+      : target(target_), mask(mask_) {}
+
+  ConstMatrixRef<Scalar> target;
+  std::optional<ConstRowVectorRef<Scalar>> mask;
+};
+
+/// The loss of one batch and its parts.
+struct LossParts {
+  double total = 0.0;  ///< Mean over samples of the weighted, masked loss with beta * KL.
+  double kl = 0.0;     ///< Mean KL per sample.
+  std::vector<double> task_nll;  ///< Per task: mean NLL over its unmasked samples.
+  // Sums, so that parts of several batches combine exactly.
+  Index samples = 0;
+  double total_sum = 0.0;
+  double kl_sum = 0.0;
+  std::vector<double> task_nll_sum;
+  std::vector<Index> task_count;
+
+  /// Adds another batch's sums and recomputes the means.
+  void merge(const LossParts& other) {
+    if (task_nll_sum.empty()) {
+      task_nll_sum.assign(other.task_nll_sum.size(), 0.0);
+      task_count.assign(other.task_count.size(), 0);
+    }
+    samples += other.samples;
+    total_sum += other.total_sum;
+    kl_sum += other.kl_sum;
+    for (std::size_t t = 0; t < task_nll_sum.size(); ++t) {
+      task_nll_sum[t] += other.task_nll_sum[t];
+      task_count[t] += other.task_count[t];
+    }
+    finish();
+  }
+
+  void finish() {
+    const double n = samples > 0 ? static_cast<double>(samples) : 1.0;
+    total = total_sum / n;
+    kl = kl_sum / n;
+    task_nll.resize(task_nll_sum.size());
+    for (std::size_t t = 0; t < task_nll_sum.size(); ++t)
+      task_nll[t] = task_count[t] > 0 ? task_nll_sum[t] / static_cast<double>(task_count[t]) : 0.0;
+  }
+};
+
+template <typename Scalar_>
+class SCVAET {
+ public:
+  using Scalar = Scalar_;
+
+  /// Builds the model and initialises its parameters from `seed`.
+  explicit SCVAET(const ModelSpec& spec, std::uint64_t seed = 1)
+      : spec_((spec.validate(), spec)),
+        encoder_(make_encoder(spec_, layout_)),
+        decoders_(make_decoders(spec_, layout_)) {
+    parameters_.setZero(layout_.total());
+    gradients_.setZero(layout_.total());
+    Rng rng(seed);
+    encoder_.initialize(parameters_.data(), rng);
+    for (const auto& decoder : decoders_) decoder.initialize(parameters_.data(), rng);
+  }
+
+  SCVAET(const SCVAET& other)
+      : spec_(other.spec_),
+        layout_(other.layout_),
+        encoder_(other.encoder_),
+        decoders_(other.decoders_),
+        parameters_(other.parameters_),
+        gradients_(other.gradients_),
+        threads_(other.threads_) {}
+  SCVAET& operator=(const SCVAET& other) {
+    if (this != &other) {
+      SCVAET copy(other);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  SCVAET(SCVAET&&) noexcept = default;
+  SCVAET& operator=(SCVAET&&) noexcept = default;
+
+  const ModelSpec& spec() const { return spec_; }
+  std::string architecture() const { return spec_.architecture(); }
+  Index inputs() const { return spec_.inputs; }
+  Index latent() const { return spec_.latent; }
+  Index task_count() const { return static_cast<Index>(spec_.tasks.size()); }
+  const TaskSpec& task(Index t) const { return spec_.tasks.at(static_cast<std::size_t>(t)); }
+  const DecoderT<Scalar>& decoder(Index t) const { return decoders_.at(static_cast<std::size_t>(t)); }
+  const EncoderT<Scalar>& encoder() const { return encoder_; }
+
+  /// Index of the task called `name`; ArgumentError if there is none.
+  Index task_index(const std::string& name) const {
+    for (Index t = 0; t < task_count(); ++t)
+      if (task(t).name == name) return t;
+    throw ArgumentError("task name: no task called '" + name + "' in " + architecture());
+  }
+
+  /// Changes w_t (e.g. for a weight schedule); the architecture is unchanged.
+  void set_task_weight(Index t, double weight) {
+    if (!(weight >= 0.0))
+      throw ArgumentError("task weight: expected a value >= 0, got " + std::to_string(weight));
+    spec_.tasks.at(static_cast<std::size_t>(t)).weight = weight;
+  }
+
+  /// All parameters, one flat vector; layers are views into it.
+  Vector<Scalar>& parameters() { return parameters_; }
+  const Vector<Scalar>& parameters() const { return parameters_; }
+  /// The gradient the last loss_and_gradient() call wrote, same layout.
+  Vector<Scalar>& gradients() { return gradients_; }
+  const Vector<Scalar>& gradients() const { return gradients_; }
+  Index parameter_count() const { return parameters_.size(); }
+
+  /// Splits each batch across `threads` (data parallel). The chunks and the
+  /// order in which their gradients are summed depend only on the batch size
+  /// and the thread count, so a seed and a thread count fix every bit.
+  void set_threads(int threads) {
+    if (threads < 1)
+      throw ArgumentError("threads: expected at least 1, got " + std::to_string(threads));
+    if (threads != threads_) pool_.reset();
+    threads_ = threads;
+  }
+  int threads() const { return threads_; }
+
+  /// Loss and gradient with the noise eps (latent x n) given, e.g. held fixed
+  /// for a gradient check. The gradient (of the batch mean) replaces gradients().
+  LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                              const std::vector<TaskBatch<Scalar>>& targets,
+                              const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
+    return run(x, targets, eps, beta, true);
+  }
+
+  /// Loss and gradient, drawing eps from `rng` (column by column).
+  LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                              const std::vector<TaskBatch<Scalar>>& targets, Rng& rng,
+                              double beta = 1.0) {
+    Matrix<Scalar>& eps = batch_workspace(x.cols()).eps;
+    rng.fill_normal(eps);
+    return run(x, targets, eps, beta, true);
+  }
+
+  /// The loss alone; gradients() is left as it was.
+  LossParts loss(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
+                 const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
+    return run(x, targets, eps, beta, false);
+  }
+
+  /// mu and logvar of q(z|x), latent x n each.
+  void encode(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
+    typename EncoderT<Scalar>::Workspace ws;
+    encoder_.forward(parameters_.data(), x, ws);
+    mu = EncoderT<Scalar>::mu(ws);
+    logvar = EncoderT<Scalar>::logvar(ws);
+  }
+
+  /// Raw decoder outputs (logits or means) of task t for latent codes z.
+  void decode(Index t, const ConstMatrixRef<Scalar>& z, Matrix<Scalar>& output) const {
+    check_task(t);
+    detail::check_rows("decode z", z.rows(), latent());
+    typename DecoderT<Scalar>::Workspace ws;
+    output = decoder(t).forward(parameters_.data(), z, ws);
+  }
+
+  /// The expected target of task t given z: pixel probabilities, Gaussian
+  /// means or class probabilities.
+  void predict(Index t, const ConstMatrixRef<Scalar>& z, Matrix<Scalar>& mean) const {
+    Matrix<Scalar> output;
+    decode(t, z, output);
+    mean.resize(output.rows(), output.cols());
+    decoder(t).likelihood().mean(output, mean);
+  }
+
+  /// Per-sample -log p_t(target | z) of task t (no mask, no weight).
+  void task_nll(Index t, const ConstMatrixRef<Scalar>& z, const ConstMatrixRef<Scalar>& target,
+                RowVector<Scalar>& nll) const {
+    check_task(t);
+    detail::check_rows("task z", z.rows(), latent());
+    decoder(t).likelihood().validate_target(target, std::nullopt, decoder(t).outputs());
+    detail::check_shape("task target", target.rows(), target.cols(), target.rows(), z.cols());
+    typename DecoderT<Scalar>::Workspace ws;
+    decoder(t).forward(parameters_.data(), z, ws);
+    ws.scale.setZero();
+    decoder(t).score(parameters_.data(), nullptr, z, target, ws);
+    nll = ws.nll;
+  }
+
+ private:
+  struct ChunkWorkspace {
+    typename EncoderT<Scalar>::Workspace encoder;
+    Matrix<Scalar> z;
+    Matrix<Scalar> z_delta;
+    RowVector<Scalar> kl;
+    RowVector<Scalar> kl_scale;
+    std::vector<typename DecoderT<Scalar>::Workspace> decoders;
+    Vector<Scalar> gradients;  // chunks after the first write here
+    // Sums of this chunk, combined in chunk order.
+    double kl_sum = 0.0;
+    std::vector<double> task_nll_sum;
+    std::vector<Index> task_count;
+  };
+  struct BatchWorkspace {
+    Index columns = 0;
+    Matrix<Scalar> eps;
+    std::vector<ChunkWorkspace> chunks;
+  };
+
+  static EncoderT<Scalar> make_encoder(const ModelSpec& spec, ParameterLayout& layout) {
+    return EncoderT<Scalar>(spec.inputs, spec.encoder_hidden, spec.latent, spec.activation, layout);
+  }
+  static std::vector<DecoderT<Scalar>> make_decoders(const ModelSpec& spec,
+                                                     ParameterLayout& layout) {
+    std::vector<DecoderT<Scalar>> decoders;
+    for (const TaskSpec& task : spec.tasks) decoders.emplace_back(spec.latent, task, layout);
+    return decoders;
+  }
+
+  void check_task(Index t) const {
+    if (t < 0 || t >= task_count())
+      throw ArgumentError("task index: expected 0.." + std::to_string(task_count() - 1) +
+                          ", got " + std::to_string(t));
+  }
+
+  /// Chunks a batch of n samples is split into: at least 16 samples each.
+  int chunk_count(Index n) const {
+    const Index by_size = std::max<Index>(1, n / 16);
+    return static_cast<int>(std::min<Index>(threads_, by_size));
+  }
+
+  BatchWorkspace& batch_workspace(Index columns) {
+    for (auto& ws : batch_workspaces_)
+      if (ws.columns == columns) return ws;
+    BatchWorkspace& ws = batch_workspaces_.emplace_back();
+    ws.columns = columns;
+    ws.eps.resize(latent(), columns);
+    return ws;
+  }
+
+  void validate(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
+                const ConstMatrixRef<Scalar>& eps, double beta) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    if (x.cols() <= 0) throw ShapeError("input x: expected at least one column, got 0");
+    detail::check_shape("noise eps", eps.rows(), eps.cols(), latent(), x.cols());
+    if (static_cast<Index>(targets.size()) != task_count())
+      throw ShapeError("targets: expected one per task (" + std::to_string(task_count()) +
+                       "), got " + std::to_string(targets.size()));
+    if (!(beta >= 0.0) || beta == HUGE_VAL)
+      throw ArgumentError("beta: expected a finite value >= 0, got " + std::to_string(beta));
+    for (Index t = 0; t < task_count(); ++t) {
+      const TaskBatch<Scalar>& batch = targets[static_cast<std::size_t>(t)];
+      const std::string name = "task '" + task(t).name + "'";
+      if (batch.target.cols() != x.cols())
+        throw ShapeError(name + " target: expected " + std::to_string(x.cols()) +
+                         " columns (one per sample), got " + std::to_string(batch.target.cols()));
+      if (batch.mask) {
+        if (batch.mask->cols() != x.cols())
+          throw ShapeError(name + " mask: expected length " + std::to_string(x.cols()) +
+                           ", got " + std::to_string(batch.mask->cols()));
+        const auto m = batch.mask->array();
+        if (!((m == Scalar(0)) || (m == Scalar(1))).all())
+          throw ArgumentError(name + " mask: expected only 0 and 1");
+      }
+      decoder(t).likelihood().validate_target(batch.target, batch.mask, decoder(t).outputs());
+    }
+  }
+
+  LossParts run(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
+                const ConstMatrixRef<Scalar>& eps, double beta, bool with_gradient) {
+    validate(x, targets, eps, beta);
+    const Index n = x.cols();
+    BatchWorkspace& batch = batch_workspace(n);
+    const int chunks = chunk_count(n);
+    if (static_cast<int>(batch.chunks.size()) < chunks) batch.chunks.resize(chunks);
+    const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
+
+    auto work = [&](int c) {
+      const Index begin = n * c / chunks;
+      const Index end = n * (c + 1) / chunks;
+      ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
+      Scalar* grads = nullptr;
+      if (with_gradient) {
+        if (c == 0) {
+          grads = gradients_.data();
+        } else {
+          ws.gradients.resize(gradients_.size());
+          grads = ws.gradients.data();
+        }
+        VectorMap<Scalar>(grads, gradients_.size()).setZero();
+      }
+      run_chunk(ws, x.middleCols(begin, end - begin), targets, begin, eps.middleCols(begin, end - begin),
+                static_cast<Scalar>(beta), inv_n, grads);
+    };
+    if (chunks > 1) {
+      if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
+      pool_->run(chunks, work);
+    } else {
+      work(0);
+    }
+
+    LossParts parts;
+    parts.samples = n;
+    parts.task_nll_sum.assign(decoders_.size(), 0.0);
+    parts.task_count.assign(decoders_.size(), 0);
+    for (int c = 0; c < chunks; ++c) {
+      const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
+      if (with_gradient && c > 0) gradients_ += ws.gradients;
+      parts.kl_sum += ws.kl_sum;
+      for (std::size_t t = 0; t < decoders_.size(); ++t) {
+        parts.task_nll_sum[t] += ws.task_nll_sum[t];
+        parts.task_count[t] += ws.task_count[t];
+      }
+    }
+    parts.total_sum = beta * parts.kl_sum;
+    for (std::size_t t = 0; t < decoders_.size(); ++t)
+      parts.total_sum += spec_.tasks[t].weight * parts.task_nll_sum[t];
+    parts.finish();
+    return parts;
+  }
+
+  void run_chunk(ChunkWorkspace& ws, const ConstMatrixRef<Scalar>& x,
+                 const std::vector<TaskBatch<Scalar>>& targets, Index begin,
+                 const ConstMatrixRef<Scalar>& eps, Scalar beta, Scalar inv_n,
+                 Scalar* grads) const {
+    const Index n = x.cols();
+    const Scalar* values = parameters_.data();
+    const Index latent_size = latent();
+    using Enc = EncoderT<Scalar>;
+
+    encoder_.forward(values, x, ws.encoder);
+    ws.z.resize(latent_size, n);
+    ws.z_delta.resize(latent_size, n);
+    ws.kl.resize(n);
+    reparameterize<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), eps, ws.z);
+    gaussian_kl<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl);
+    ws.kl_sum = ws.kl.template cast<double>().sum();
+
+    ws.decoders.resize(decoders_.size());
+    ws.task_nll_sum.assign(decoders_.size(), 0.0);
+    ws.task_count.assign(decoders_.size(), 0);
+    if (grads != nullptr) Enc::mu_delta(ws.encoder).setZero();
+    bool z_delta_written = false;
+    for (std::size_t t = 0; t < decoders_.size(); ++t) {
+      const TaskBatch<Scalar>& batch = targets[t];
+      const auto target = batch.target.middleCols(begin, n);
+      auto& dws = ws.decoders[t];
+      decoders_[t].prepare(dws, n);
+      if (batch.mask)
+        dws.scale = batch.mask->middleCols(begin, n);
+      else
+        dws.scale.setOnes();
+      const Index count = static_cast<Index>(dws.scale.sum());
+      if (count == 0) continue;  // nothing to score: skip the decoder entirely
+      const bool from_mean = spec_.tasks[t].input == DecoderInput::Mean;
+      const ConstMatrixRef<Scalar> input =
+          from_mean ? ConstMatrixRef<Scalar>(Enc::mu(ws.encoder)) : ConstMatrixRef<Scalar>(ws.z);
+      decoders_[t].forward(values, input, dws);
+      if (grads != nullptr) {
+        // From here on scale is mask * w_t / n: the weight of each sample's
+        // NLL in the batch-mean loss.
+        dws.scale *= static_cast<Scalar>(spec_.tasks[t].weight) * inv_n;
+        if (from_mean) {
+          auto mu_delta = Enc::mu_delta(ws.encoder);
+          MatrixRef<Scalar> mu_gradient(mu_delta);
+          decoders_[t].score(values, grads, input, target, dws, &mu_gradient, true);
+        } else {
+          MatrixRef<Scalar> z_gradient(ws.z_delta);
+          decoders_[t].score(values, grads, input, target, dws, &z_gradient, z_delta_written);
+          z_delta_written = true;
+        }
+      } else {
+        decoders_[t].score(values, nullptr, input, target, dws);
+      }
+      if (batch.mask)
+        ws.task_nll_sum[t] =
+            (dws.nll.array() * batch.mask->middleCols(begin, n).array()).template cast<double>().sum();
+      else
+        ws.task_nll_sum[t] = dws.nll.template cast<double>().sum();
+      ws.task_count[t] = count;
+    }
+    if (grads == nullptr) return;
+
+    if (!z_delta_written) ws.z_delta.setZero();
+    auto mu_delta = Enc::mu_delta(ws.encoder);
+    auto logvar_delta = Enc::logvar_delta(ws.encoder);
+    logvar_delta.setZero();
+    ws.kl_scale.setConstant(n, beta * inv_n);
+    reparameterize_backward<Scalar>(Enc::logvar(ws.encoder), eps, ws.z_delta, mu_delta,
+                                    logvar_delta);
+    gaussian_kl_backward<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl_scale,
+                                 mu_delta, logvar_delta);
+    encoder_.backward(values, grads, x, ws.encoder);
+  }
+
+  ModelSpec spec_;
+  ParameterLayout layout_;
+  EncoderT<Scalar> encoder_;
+  std::vector<DecoderT<Scalar>> decoders_;
+  Vector<Scalar> parameters_;
+  Vector<Scalar> gradients_;
+  int threads_ = 1;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<BatchWorkspace> batch_workspaces_;
+};
+
+using SCVAE = SCVAET<float>;
+
+}  // namespace scvae

@@ -1,0 +1,79 @@
+#pragma once
+// Elementwise activations. The backward pass is written in terms of the
+// activation's *output*, so a layer keeps only one buffer per layer and the
+// bias add and the activation run as one fused pass.
+
+#include <cmath>
+#include <string>
+
+#include "scvae/core/error.hpp"
+#include "scvae/core/types.hpp"
+
+namespace scvae {
+
+enum class Activation { Identity, ReLU, Tanh, Sigmoid, Softplus };
+
+inline const char* activation_name(Activation activation) {
+  switch (activation) {
+    case Activation::Identity: return "identity";
+    case Activation::ReLU: return "relu";
+    case Activation::Tanh: return "tanh";
+    case Activation::Sigmoid: return "sigmoid";
+    case Activation::Softplus: return "softplus";
+  }
+  return "unknown";
+}
+
+inline Activation activation_from_name(const std::string& name) {
+  for (Activation a : {Activation::Identity, Activation::ReLU, Activation::Tanh,
+                       Activation::Sigmoid, Activation::Softplus}) {
+    if (name == activation_name(a)) return a;
+  }
+  throw ArgumentError("activation: expected one of identity, relu, tanh, sigmoid, softplus; got '" +
+                      name + "'");
+}
+
+/// y = f(y + bias), bias broadcast over columns; one pass over y.
+template <typename Derived, typename BiasDerived>
+void add_bias_and_activate(Activation activation, Eigen::MatrixBase<Derived>& y,
+                           const Eigen::MatrixBase<BiasDerived>& bias) {
+  using Scalar = typename Derived::Scalar;
+  for (Index j = 0; j < y.cols(); ++j) {
+    auto column = y.col(j).array();
+    const auto z = column + bias.array();
+    switch (activation) {
+      case Activation::Identity: column = z; break;
+      case Activation::ReLU: column = z.max(Scalar(0)); break;
+      case Activation::Tanh: column = z.tanh(); break;
+      case Activation::Sigmoid: column = Scalar(1) / (Scalar(1) + (-z).exp()); break;
+      case Activation::Softplus:
+        // max(z,0) + log1p(exp(-|z|)) never overflows.
+        column = z.max(Scalar(0)) + (-z.abs()).exp().log1p();
+        break;
+    }
+  }
+}
+
+/// delta = upstream * f'(x), with f' computed from the output y = f(x).
+/// `delta` may alias `upstream`.
+template <typename OutDerived, typename UpDerived, typename DeltaDerived>
+void activation_backward(Activation activation, const Eigen::MatrixBase<OutDerived>& y,
+                         const Eigen::MatrixBase<UpDerived>& upstream,
+                         Eigen::MatrixBase<DeltaDerived>& delta) {
+  using Scalar = typename OutDerived::Scalar;
+  const auto out = y.array();
+  const auto up = upstream.array();
+  auto d = delta.array();
+  switch (activation) {
+    case Activation::Identity: d = up; break;
+    case Activation::ReLU: d = (out > Scalar(0)).select(up, Scalar(0)); break;
+    case Activation::Tanh: d = up * (Scalar(1) - out.square()); break;
+    case Activation::Sigmoid: d = up * out * (Scalar(1) - out); break;
+    case Activation::Softplus:
+      // sigmoid(x) = 1 - exp(-softplus(x)); -expm1 keeps precision when y is tiny.
+      d = -(up * (-out).expm1());
+      break;
+  }
+}
+
+}  // namespace scvae

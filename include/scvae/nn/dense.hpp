@@ -1,0 +1,95 @@
+#pragma once
+// A fully connected layer Y = f(W X + b), one sample per column, W out x in.
+
+#include <cmath>
+
+#include "scvae/core/check.hpp"
+#include "scvae/core/parameters.hpp"
+#include "scvae/core/random.hpp"
+#include "scvae/nn/activation.hpp"
+
+namespace scvae {
+
+template <typename Scalar_>
+class DenseT {
+ public:
+  using Scalar = Scalar_;
+
+  DenseT(Index inputs, Index outputs, Activation activation, ParameterLayout& layout)
+      : inputs_(inputs), outputs_(outputs), activation_(activation) {
+    detail::check_positive("Dense inputs", inputs);
+    detail::check_positive("Dense outputs", outputs);
+    offset_ = layout.reserve(parameter_count());
+  }
+
+  Index inputs() const { return inputs_; }
+  Index outputs() const { return outputs_; }
+  Activation activation() const { return activation_; }
+  Index offset() const { return offset_; }
+  Index parameter_count() const { return outputs_ * inputs_ + outputs_; }
+
+  /// W, out x in, stored column-major at the start of the layer's slice.
+  ConstMatrixMap<Scalar> weights(const Scalar* values) const {
+    return ConstMatrixMap<Scalar>(values + offset_, outputs_, inputs_);
+  }
+  MatrixMap<Scalar> weights(Scalar* values) const {
+    return MatrixMap<Scalar>(values + offset_, outputs_, inputs_);
+  }
+  ConstVectorMap<Scalar> bias(const Scalar* values) const {
+    return ConstVectorMap<Scalar>(values + offset_ + outputs_ * inputs_, outputs_);
+  }
+  VectorMap<Scalar> bias(Scalar* values) const {
+    return VectorMap<Scalar>(values + offset_ + outputs_ * inputs_, outputs_);
+  }
+
+  /// He-uniform for ReLU, Glorot-uniform otherwise; zero bias.
+  void initialize(Scalar* values, Rng& rng) const {
+    const double limit = activation_ == Activation::ReLU
+                             ? std::sqrt(6.0 / static_cast<double>(inputs_))
+                             : std::sqrt(6.0 / static_cast<double>(inputs_ + outputs_));
+    auto w = weights(values);
+    for (Index j = 0; j < w.cols(); ++j)
+      for (Index i = 0; i < w.rows(); ++i)
+        w(i, j) = static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
+    bias(values).setZero();
+  }
+
+  /// output = f(W input + b). `output` must already be outputs() x input.cols().
+  void forward(const Scalar* values, const ConstMatrixRef<Scalar>& input,
+               MatrixRef<Scalar> output) const {
+    detail::check_rows("Dense input", input.rows(), inputs_);
+    detail::check_shape("Dense output", output.rows(), output.cols(), outputs_, input.cols());
+    output.noalias() = weights(values) * input;
+    add_bias_and_activate(activation_, output, bias(values));
+  }
+
+  /// Given dL/d(output) in `delta` (overwritten with dL/d(pre-activation)),
+  /// accumulates dL/dW and dL/db into `gradients` and, when `input_gradient`
+  /// is given, writes (or with `accumulate` adds) dL/d(input) there.
+  void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& input,
+                const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> delta,
+                MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false) const {
+    detail::check_shape("Dense delta", delta.rows(), delta.cols(), outputs_, input.cols());
+    if (activation_ != Activation::Identity) activation_backward(activation_, output, delta, delta);
+    weights(gradients).noalias() += delta * input.transpose();
+    bias(gradients) += delta.rowwise().sum();
+    if (input_gradient != nullptr) {
+      detail::check_shape("Dense input gradient", input_gradient->rows(), input_gradient->cols(),
+                          inputs_, input.cols());
+      if (accumulate)
+        input_gradient->noalias() += weights(values).transpose() * delta;
+      else
+        input_gradient->noalias() = weights(values).transpose() * delta;
+    }
+  }
+
+ private:
+  Index inputs_;
+  Index outputs_;
+  Activation activation_;
+  Index offset_ = 0;
+};
+
+using Dense = DenseT<float>;
+
+}  // namespace scvae
