@@ -235,7 +235,10 @@ TEST_F(IdxTest, TruncatedGzStream) {
   Bytes gz = gzip_bytes(concat(header(0x08, {5, 25, 40}), payload));
   gz.resize(gz.size() / 2);  // cut the compressed stream in the middle
   write_plain(file, gz);
-  expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file, "truncated");
+  expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
+                                   "truncated gzip stream");
+  expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
+                                   "header says 5000 pixel bytes");
 }
 
 TEST_F(IdxTest, GzMissingTrailerIsTruncated) {

@@ -168,8 +168,14 @@ class Dataset {
       out << name_ << ": subset of " << n << " samples requested, the dataset holds " << count_;
       throw ArgumentError(out.str());
     }
-    Dataset result = *this;
-    result.truncate(n);
+    Dataset result;
+    result.image_rows_ = image_rows_;
+    result.image_cols_ = image_cols_;
+    result.count_ = n;
+    result.pixels_.assign(pixels_.begin(), pixels_.begin() + n * features());
+    if (!labels_.empty()) result.labels_.assign(labels_.begin(), labels_.begin() + n);
+    result.num_classes_ = num_classes_;
+    result.name_ = name_;
     return result;
   }
 

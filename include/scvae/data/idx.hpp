@@ -82,13 +82,15 @@ inline std::string hex_byte(unsigned value) {
   return text;
 }
 
-/// Throws FormatError if zlib reported an error on `file`.
-inline void check_gz_stream(gzFile file, const std::string& path) {
+/// Throws FormatError if zlib reported an error on `file`; `detail` (if any)
+/// is appended to the message of a truncated stream.
+inline void check_gz_stream(gzFile file, const std::string& path, const std::string& detail = "") {
   int code = Z_OK;
   const char* message = gzerror(file, &code);
   if (code == Z_OK) return;
   if (code == Z_BUF_ERROR) {
-    throw FormatError(path + ": truncated gzip stream (unexpected end of file)");
+    throw FormatError(path + ": truncated gzip stream (unexpected end of file)" +
+                      (detail.empty() ? "" : ": " + detail));
   }
   if (code == Z_ERRNO) {
     throw IoError(path + ": read failed: " + std::strerror(errno));
@@ -96,18 +98,20 @@ inline void check_gz_stream(gzFile file, const std::string& path) {
   throw FormatError(path + ": corrupt gzip stream: " + (message ? message : "unknown zlib error"));
 }
 
-/// Reads up to `size` bytes; returns how many arrived (short only at the end).
+/// Reads up to `size` bytes; returns how many arrived (short only at the end,
+/// where a zlib error is thrown). zlib keeps an error met while decompressing
+/// ahead and still hands out the bytes before it, so a later, larger read
+/// reports a truncation with the sizes involved.
 inline std::size_t gz_read_some(gzFile file, const std::string& path, std::uint8_t* out,
                                 std::size_t size) {
   std::size_t have = 0;
   while (have < size) {
     const std::size_t want = std::min<std::size_t>(size - have, kIdxReadChunk);
     const int got = gzread(file, out + have, static_cast<unsigned>(want));
-    if (got < 0) check_gz_stream(file, path);
     if (got <= 0) break;
     have += static_cast<std::size_t>(got);
   }
-  check_gz_stream(file, path);
+  if (have < size) check_gz_stream(file, path);
   return have;
 }
 
@@ -244,11 +248,16 @@ inline IdxRaw read_idx_file(const std::string& path, unsigned expected_dims, con
       }
       const std::size_t want = std::min<std::size_t>(raw.data.size() - have, kIdxReadChunk);
       const int got = gzread(file, raw.data.data() + have, static_cast<unsigned>(want));
-      if (got < 0) check_gz_stream(file, path);
       if (got <= 0) break;
       have += static_cast<std::size_t>(got);
     }
-    check_gz_stream(file, path);
+    std::ostringstream sizes;
+    if (have < expected_size) {
+      sizes << "header says " << expected << " " << unit << ", stream holds " << have;
+    } else {
+      sizes << "all " << expected << " " << unit << " arrived, the gzip trailer is cut off";
+    }
+    check_gz_stream(file, path, sizes.str());
     if (have < expected_size) {
       std::ostringstream out;
       out << path << ": truncated: header says " << expected << " " << unit
@@ -369,8 +378,8 @@ inline void write_idx_images(const std::string& path, const IdxImages& images) {
   if (per_image > detail::kMaxIdxPayloadBytes || count > detail::kMaxIdxPayloadBytes / per_image ||
       count * per_image != images.pixels.size()) {
     std::ostringstream out;
-    out << path << ": cannot write: " << images.count << " x " << images.rows << " x "
-        << images.cols << " images need that many pixels, got " << images.pixels.size();
+    out << path << ": cannot write: " << images.count << " images of " << images.rows << "x"
+        << images.cols << " do not match the " << images.pixels.size() << " bytes in pixels";
     throw ArgumentError(out.str());
   }
   detail::write_idx_file(path, {count, rows, cols}, images.pixels.data(), images.pixels.size());
