@@ -418,7 +418,7 @@ inline ParsedCheckpoint parse_checkpoint(const std::vector<unsigned char>& bytes
   const std::string name = quoted_path(path);
   const std::size_t magic_size = sizeof(kCheckpointMagic);
   const std::size_t head = std::min(bytes.size(), magic_size);
-  if (std::memcmp(bytes.data(), kCheckpointMagic, head) != 0)
+  if (head > 0 && std::memcmp(bytes.data(), kCheckpointMagic, head) != 0)
     throw CheckpointError(name + " is not an scvae checkpoint (its first bytes are not \"SCVAECKP\")");
   CheckpointReader reader(bytes, path);
   reader.take(magic_size, "the magic");
