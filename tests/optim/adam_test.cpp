@@ -171,6 +171,24 @@ TEST(AdamTest, FloatAndDoubleAgree) {
             1e-5);
 }
 
+TEST(AdamTest, EveryElementIsUpdatedAsIfAlone) {
+  // The update runs block by block; each element must still see exactly its
+  // own arithmetic, across block boundaries and in the last partial block.
+  const Eigen::Index n = 600;
+  AdamD::Options o = hand_options(0.01);
+  AdamD adam(o);
+  Vector<double> p = Vector<double>::LinSpaced(n, -1.0, 1.0);
+  const Vector<double> p_start = p;
+  for (int step = 0; step < 3; ++step) adam.step(p, test_gradient(step, n));
+  for (const Eigen::Index i : {0, 255, 256, 257, 511, 512, 599}) {
+    AdamD alone(o);
+    Vector<double> q = p_start.segment(i, 1);
+    for (int step = 0; step < 3; ++step) alone.step(q, test_gradient(step, n).segment(i, 1));
+    EXPECT_DOUBLE_EQ(p[i], q[0]) << "element " << i;
+    EXPECT_DOUBLE_EQ(adam.second_moment()[i], alone.second_moment()[0]) << "element " << i;
+  }
+}
+
 TEST(AdamTest, RestoredStateContinuesIdentically) {
   const Eigen::Index n = 16;
   AdamD::Options o;

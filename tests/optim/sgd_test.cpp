@@ -141,6 +141,24 @@ TEST(SgdTest, FloatAndDoubleAgree) {
   EXPECT_LT((p_f.cast<double>() - p_d).cwiseAbs().maxCoeff(), 1e-5);
 }
 
+TEST(SgdTest, EveryElementIsUpdatedAsIfAlone) {
+  // The update runs block by block; each element must still see exactly its
+  // own arithmetic, across block boundaries and in the last partial block.
+  const Eigen::Index n = 600;
+  for (const auto& o : {options(0.0, false, 0.01), options(0.9, true, 0.01)}) {
+    SgdD sgd(o);
+    Vector<double> p = Vector<double>::LinSpaced(n, -1.0, 1.0);
+    const Vector<double> p_start = p;
+    for (int step = 0; step < 3; ++step) sgd.step(p, test_gradient(step, n));
+    for (const Eigen::Index i : {0, 255, 256, 257, 511, 512, 599}) {
+      SgdD alone(o);
+      Vector<double> q = p_start.segment(i, 1);
+      for (int step = 0; step < 3; ++step) alone.step(q, test_gradient(step, n).segment(i, 1));
+      EXPECT_DOUBLE_EQ(p[i], q[0]) << "element " << i;
+    }
+  }
+}
+
 TEST(SgdTest, RestoredStateContinuesIdentically) {
   const Eigen::Index n = 16;
   const SgdD::Options o = options(0.9, false, 0.01);

@@ -6,6 +6,7 @@
 //   d <- d + mu * b if nesterov, else d <- b            (only when mu != 0)
 //   p <- p - lr * d
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -42,12 +43,19 @@ class SgdT {
       if (step_ == 0 && buffer_.size() == 0) reset(params.size());  // first step
       check_size("SgdT::step: params", params.size(), buffer_.size());
     }
-    auto p = params.array();
-    auto g = grads.array();
-    if (options_.weight_decay != 0.0) {
-      update(p, g + static_cast<Scalar>(options_.weight_decay) * p);
-    } else {
-      update(p, g);
+    // Block by block, so that the momentum pass and the parameter pass find
+    // their operands in L1: one pass over memory.
+    const Scalar weight_decay = static_cast<Scalar>(options_.weight_decay);
+    const Index size = params.size();
+    for (Index start = 0; start < size; start += kBlock) {
+      const Index n = std::min(kBlock, size - start);
+      auto p = params.segment(start, n).array();
+      auto g = grads.segment(start, n).array();
+      if (options_.weight_decay != 0.0) {
+        update(start, p, g + weight_decay * p);
+      } else {
+        update(start, p, g);
+      }
     }
     ++step_;
   }
@@ -85,14 +93,14 @@ class SgdT {
  private:
   // d is the (possibly decayed) gradient as an array expression.
   template <typename ParamArray, typename Direction>
-  void update(ParamArray& p, const Direction& d) {
+  void update(Index start, ParamArray& p, const Direction& d) {
     const Scalar lr = static_cast<Scalar>(options_.learning_rate);
     if (options_.momentum == 0.0) {
       p = p - lr * d;
       return;
     }
     const Scalar mu = static_cast<Scalar>(options_.momentum);
-    auto b = buffer_.array();
+    auto b = buffer_.segment(start, p.size()).array();
     if (step_ == 0) {
       b = d;
     } else {
@@ -138,6 +146,8 @@ class SgdT {
       throw_argument("SgdT: weight_decay", "a finite value >= 0", o.weight_decay);
     }
   }
+
+  static constexpr Index kBlock = 256;  // elements per block
 
   Options options_;
   Vector<Scalar> buffer_;
