@@ -30,8 +30,10 @@ struct GradientCheckResult {
 
 /// Compares `analytic` with central differences of `loss` around `point`:
 /// (loss(p + h e_i) - loss(p - h e_i)) / 2h for every coordinate i. Use double.
+/// `point` is taken by value: `loss` may write into the vector it came from
+/// (e.g. a model's parameters) without moving the point being checked.
 inline GradientCheckResult check_gradient(const std::function<double(const Vector<double>&)>& loss,
-                                          const Vector<double>& point,
+                                          const Vector<double> point,
                                           const Vector<double>& analytic, double step = 1e-5) {
   detail::check_rows("gradient check analytic gradient", analytic.size(), point.size());
   Vector<double> probe = point;

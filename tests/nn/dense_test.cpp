@@ -1,0 +1,121 @@
+#include "scvae/nn/dense.hpp"
+
+#include "../test_support.hpp"
+
+namespace scvae {
+namespace {
+
+TEST(Dense, ForwardByHand) {
+  ParameterLayout layout;
+  DenseT<double> dense(2, 2, Activation::ReLU, layout);
+  ASSERT_EQ(layout.total(), 6);
+  Vector<double> values(6);
+  // W = [1 2; 3 -4] column-major, then b = [0.5, -1].
+  values << 1, 3, 2, -4, 0.5, -1;
+  Matrix<double> x(2, 2);
+  x << 1, 0,
+       1, 2;
+  Matrix<double> y(2, 2);
+  dense.forward(values.data(), x, y);
+  // Column 0: W*[1,1] + b = [3.5, -2] -> relu [3.5, 0]; column 1: [4.5, -9] -> [4.5, 0].
+  EXPECT_DOUBLE_EQ(y(0, 0), 3.5);
+  EXPECT_DOUBLE_EQ(y(1, 0), 0.0);
+  EXPECT_DOUBLE_EQ(y(0, 1), 4.5);
+  EXPECT_DOUBLE_EQ(y(1, 1), 0.0);
+}
+
+class DenseGradient : public ::testing::TestWithParam<Activation> {};
+
+TEST_P(DenseGradient, ParametersAndInputMatchFiniteDifferences) {
+  const Index in = 5, out = 4, n = 3;
+  ParameterLayout layout;
+  DenseT<double> dense(in, out, GetParam(), layout);
+  Vector<double> values(layout.total());
+  Rng rng(3);
+  dense.initialize(values.data(), rng);
+  dense.bias(values.data()) = testing::random_matrix(out, 1, 5, 0.3);
+  const Matrix<double> x = testing::random_matrix(in, n, 9);
+  const Matrix<double> projection = testing::random_matrix(out, n, 13);
+
+  // One flat point: the parameters followed by the input.
+  const Index p = layout.total();
+  Vector<double> point(p + x.size());
+  point << values, Eigen::Map<const Vector<double>>(x.data(), x.size());
+  auto loss = [&](const Vector<double>& flat) {
+    Matrix<double> input = Eigen::Map<const Matrix<double>>(flat.data() + p, in, n);
+    Matrix<double> y(out, n);
+    dense.forward(flat.data(), input, y);
+    return (y.array() * projection.array()).sum();
+  };
+
+  Matrix<double> y(out, n);
+  dense.forward(values.data(), x, y);
+  Matrix<double> delta = projection;
+  Vector<double> gradients = Vector<double>::Zero(p);
+  Matrix<double> input_gradient(in, n);
+  MatrixRef<double> input_gradient_ref(input_gradient);
+  dense.backward(values.data(), gradients.data(), x, y, delta, &input_gradient_ref);
+  Vector<double> analytic(point.size());
+  analytic << gradients, Eigen::Map<const Vector<double>>(input_gradient.data(), x.size());
+  testing::expect_gradient_ok(check_gradient(loss, point, analytic));
+}
+
+INSTANTIATE_TEST_SUITE_P(All, DenseGradient,
+                         ::testing::Values(Activation::Identity, Activation::ReLU,
+                                           Activation::Tanh, Activation::Sigmoid,
+                                           Activation::Softplus),
+                         [](const auto& info) { return std::string(activation_name(info.param)); });
+
+TEST(Dense, BackwardAccumulatesParameterGradients) {
+  ParameterLayout layout;
+  DenseT<double> dense(3, 2, Activation::Identity, layout);
+  Vector<double> values = Vector<double>::Ones(layout.total());
+  const Matrix<double> x = testing::random_matrix(3, 4, 1);
+  Matrix<double> y(2, 4);
+  dense.forward(values.data(), x, y);
+  Vector<double> once = Vector<double>::Zero(layout.total());
+  Matrix<double> delta = Matrix<double>::Ones(2, 4);
+  dense.backward(values.data(), once.data(), x, y, delta);
+  Vector<double> twice = once;
+  delta.setOnes();
+  dense.backward(values.data(), twice.data(), x, y, delta);
+  EXPECT_TRUE(twice.isApprox(2.0 * once));
+}
+
+TEST(Dense, ShapeAndSizeErrors) {
+  ParameterLayout layout;
+  EXPECT_THROW(DenseT<double>(0, 2, Activation::ReLU, layout), ArgumentError);
+  EXPECT_THROW(DenseT<double>(2, 0, Activation::ReLU, layout), ArgumentError);
+  DenseT<double> dense(3, 2, Activation::ReLU, layout);
+  Vector<double> values = Vector<double>::Zero(layout.total());
+  Matrix<double> wrong_rows(4, 2), y(2, 2);
+  try {
+    dense.forward(values.data(), wrong_rows, y);
+    FAIL() << "expected ShapeError";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected 3 rows, got 4"), std::string::npos) << e.what();
+  }
+  Matrix<double> x(3, 2), wrong_out(2, 3);
+  EXPECT_THROW(dense.forward(values.data(), x, wrong_out), ShapeError);
+}
+
+TEST(Dense, InitialisationIsSeededAndScaled) {
+  ParameterLayout layout;
+  DenseT<double> relu(400, 300, Activation::ReLU, layout);
+  DenseT<double> tanh(400, 300, Activation::Tanh, layout);
+  Vector<double> a(layout.total()), b(layout.total());
+  Rng rng_a(42), rng_b(42);
+  relu.initialize(a.data(), rng_a);
+  tanh.initialize(a.data(), rng_a);
+  relu.initialize(b.data(), rng_b);
+  tanh.initialize(b.data(), rng_b);
+  EXPECT_EQ(a, b);
+  // Uniform(-l, l) has variance l^2 / 3: He 2/fan_in, Glorot 2/(fan_in+fan_out).
+  const auto variance = [](const auto& w) { return w.array().square().mean(); };
+  EXPECT_NEAR(variance(relu.weights(a.data())), 2.0 / 400, 0.1 * 2.0 / 400);
+  EXPECT_NEAR(variance(tanh.weights(a.data())), 2.0 / 700, 0.1 * 2.0 / 700);
+  EXPECT_TRUE(relu.bias(a.data()).isZero());
+}
+
+}  // namespace
+}  // namespace scvae
