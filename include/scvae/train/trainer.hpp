@@ -1,0 +1,235 @@
+#pragma once
+// Runs epochs of minibatch training: seeded shuffling, the KL warm-up, an
+// optional learning-rate schedule and gradient clipping, a guard against
+// NaN and infinity, and callbacks.
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scvae/core/error.hpp"
+#include "scvae/core/random.hpp"
+#include "scvae/data/batch_source.hpp"
+#include "scvae/eval/task_batches.hpp"
+#include "scvae/optim/clip.hpp"
+#include "scvae/optim/schedule.hpp"
+#include "scvae/train/callback.hpp"
+
+namespace scvae {
+
+struct TrainerOptions {
+  Index epochs = 10;
+  Index batch_size = 128;
+  std::uint64_t seed = 1;
+  int threads = 1;
+  double beta = 1.0;          ///< KL weight after the warm-up.
+  Index warmup_epochs = 0;    ///< Linear KL warm-up (KlWarmup); 0: none.
+  double clip_norm = 0.0;     ///< Clip the gradient's global norm; 0: off.
+  bool shuffle = true;
+  Index first_epoch = 0;      ///< 0-based epoch to start at (when resuming).
+
+  void validate() const {
+    if (epochs < 0) throw ArgumentError("epochs: expected a value >= 0, got " + std::to_string(epochs));
+    if (batch_size < 1)
+      throw ArgumentError("batch size: expected at least 1, got " + std::to_string(batch_size));
+    if (threads < 1) throw ArgumentError("threads: expected at least 1, got " + std::to_string(threads));
+    if (!(beta >= 0.0)) throw ArgumentError("beta: expected a value >= 0, got " + std::to_string(beta));
+    if (warmup_epochs < 0)
+      throw ArgumentError("warm-up epochs: expected a value >= 0, got " + std::to_string(warmup_epochs));
+    if (!(clip_norm >= 0.0))
+      throw ArgumentError("clip norm: expected a value >= 0, got " + std::to_string(clip_norm));
+  }
+};
+
+/// What fit() returns.
+struct TrainResult {
+  Index epochs_run = 0;
+  bool stopped_early = false;
+  std::vector<EpochReport> history;
+};
+
+template <typename Model, typename Optimizer>
+class Trainer {
+ public:
+  using Scalar = typename Model::Scalar;
+  /// Gives the sample order of an epoch (0-based) from the shuffling generator.
+  using OrderFunction = std::function<std::vector<Index>(Rng&, Index epoch, Index size)>;
+
+  Trainer(Model& model, Optimizer& optimizer, TrainerOptions options = {})
+      : model_(model), optimizer_(optimizer), options_(options) {
+    options_.validate();
+  }
+
+  const TrainerOptions& options() const { return options_; }
+
+  /// Callbacks run in the order added; the trainer does not own them.
+  void add_callback(Callback& callback) { callbacks_.push_back(&callback); }
+  /// A callback the trainer owns.
+  void add_callback(std::unique_ptr<Callback> callback) {
+    owned_.push_back(std::move(callback));
+    callbacks_.push_back(owned_.back().get());
+  }
+  /// Learning rate per 0-based epoch; by default the optimizer's own is kept.
+  void set_learning_rate_schedule(std::function<double(long)> schedule) {
+    schedule_ = std::move(schedule);
+  }
+  /// A custom sample order per epoch (e.g. oversampling labelled samples).
+  void set_order(OrderFunction order) { order_ = std::move(order); }
+
+  /// Trains on `source` for options().epochs epochs from options().first_epoch.
+  TrainResult fit(const BatchSource<Scalar>& source) {
+    if (source.size() < 1) throw ArgumentError("training data: expected at least one sample, got 0");
+    if (source.task_count() != model_.task_count())
+      throw ArgumentError("training data: expected " + std::to_string(model_.task_count()) +
+                          " task(s) per batch for this model, the source has " +
+                          std::to_string(source.task_count()));
+    model_.set_threads(options_.threads);
+    const KlWarmup warmup(options_.beta, static_cast<long>(options_.warmup_epochs));
+    const Index last_epoch = options_.first_epoch + options_.epochs;
+
+    TrainResult result;
+    for (Callback* c : callbacks_) c->on_train_begin(options_.first_epoch, last_epoch);
+    for (Index epoch = options_.first_epoch; epoch < last_epoch; ++epoch) {
+      EpochReport report;
+      report.epoch = epoch + 1;
+      report.epochs = last_epoch;
+      report.beta = warmup(static_cast<long>(epoch));
+      if (schedule_) optimizer_.set_learning_rate(schedule_(static_cast<long>(epoch)));
+      report.learning_rate = optimizer_.learning_rate();
+      // Each epoch has its own order and noise streams, derived from the seed
+      // and the epoch, so a run resumed at any epoch is bit-identical to an
+      // uninterrupted one.
+      Rng order_rng(stream_seed(epoch, 0));
+      Rng noise_rng(stream_seed(epoch, 1));
+      const bool stop = run_epoch(source, make_order(order_rng, epoch, source.size()), noise_rng,
+                                  report);
+      ++result.epochs_run;
+      bool stop_after = stop;
+      for (Callback* c : callbacks_) stop_after = c->on_epoch_end(report) || stop_after;
+      result.history.push_back(report);
+      if (stop_after) {
+        result.stopped_early = epoch + 1 < last_epoch;
+        break;
+      }
+    }
+    for (Callback* c : callbacks_) c->on_train_end();
+    return result;
+  }
+
+ private:
+  std::uint64_t stream_seed(Index epoch, std::uint64_t stream) const {
+    Rng mix(options_.seed ^ (0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(epoch) * 2 + stream + 1)));
+    return mix.next_u64();
+  }
+
+  std::vector<Index> make_order(Rng& rng, Index epoch, Index size) {
+    if (order_) return order_(rng, epoch, size);
+    if (!options_.shuffle) {
+      std::vector<Index> order(static_cast<std::size_t>(size));
+      for (Index i = 0; i < size; ++i) order[static_cast<std::size_t>(i)] = i;
+      return order;
+    }
+    return rng.permutation(size);
+  }
+
+  /// Buffers for one batch size, with the model's views of them made once.
+  struct BatchBuffers {
+    Batch<Scalar> batch;
+    std::vector<TaskBatch<Scalar>> views;
+    const Scalar* x_data = nullptr;
+  };
+
+  BatchBuffers& buffers_for(Index columns) {
+    for (auto& b : buffers_)
+      if (b->batch.x.cols() == columns) return *b;
+    buffers_.push_back(std::make_unique<BatchBuffers>());
+    return *buffers_.back();
+  }
+
+  bool run_epoch(const BatchSource<Scalar>& source, const std::vector<Index>& order, Rng& noise,
+                 EpochReport& report) {
+    using Clock = std::chrono::steady_clock;
+    const Index size = static_cast<Index>(order.size());
+    const Index batch_size = options_.batch_size;
+    const Index steps = (size + batch_size - 1) / batch_size;
+    const auto start = Clock::now();
+    double loss_sum = 0.0, kl_sum = 0.0;
+    Index done = 0;
+    BatchReport batch_report;
+    batch_report.epoch = report.epoch;
+    batch_report.epochs = report.epochs;
+    batch_report.steps = steps;
+    batch_report.samples = size;
+    for (Index step = 0; step < steps; ++step) {
+      const Index begin = step * batch_size;
+      const Index end = std::min(size, begin + batch_size);
+      BatchBuffers& buffers = buffers_for(end - begin);
+      source.fill(order, begin, end, buffers.batch);
+      // Views refer to the buffers; remake them only if a buffer moved.
+      if (buffers.views.empty() || buffers.x_data != buffers.batch.x.data()) {
+        buffers.views = task_batches(buffers.batch);
+        buffers.x_data = buffers.batch.x.data();
+      }
+      const LossParts parts =
+          model_.loss_and_gradient(buffers.batch.x, buffers.views, noise, report.beta);
+      check_finite(parts.total, report.epoch, step + 1);
+      if (options_.clip_norm > 0.0)
+        clip_gradient_norm<Scalar>(model_.gradients(), static_cast<Scalar>(options_.clip_norm));
+      optimizer_.step(model_.parameters(), model_.gradients());
+
+      const Index n = end - begin;
+      loss_sum += parts.total * static_cast<double>(n);
+      kl_sum += parts.kl_sum;
+      done += n;
+      batch_report.step = step + 1;
+      batch_report.samples_done = done;
+      batch_report.loss = parts.total;
+      batch_report.running_loss = loss_sum / static_cast<double>(done);
+      batch_report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      bool stop = false;
+      for (Callback* c : callbacks_) stop = c->on_batch_end(batch_report) || stop;
+      if (stop) {
+        finish_epoch(report, start, loss_sum, kl_sum, done);
+        return true;
+      }
+    }
+    finish_epoch(report, start, loss_sum, kl_sum, done);
+    return false;
+  }
+
+  void finish_epoch(EpochReport& report, std::chrono::steady_clock::time_point start,
+                    double loss_sum, double kl_sum, Index done) const {
+    report.train_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.train_loss = done > 0 ? loss_sum / static_cast<double>(done) : 0.0;
+    report.train_kl = done > 0 ? kl_sum / static_cast<double>(done) : 0.0;
+  }
+
+  /// Stops training before a non-finite update reaches the parameters.
+  void check_finite(double loss, Index epoch, Index step) const {
+    const char* what = nullptr;
+    if (!std::isfinite(loss))
+      what = "the loss";
+    else if (!model_.gradients().allFinite())
+      what = "the gradient";
+    if (what != nullptr)
+      throw NumericalError(std::string(what) + " is not finite at epoch " + std::to_string(epoch) +
+                           ", step " + std::to_string(step) + " (loss " + std::to_string(loss) +
+                           "); the parameters were not updated. Try a lower learning rate or "
+                           "gradient clipping.");
+  }
+
+  Model& model_;
+  Optimizer& optimizer_;
+  TrainerOptions options_;
+  std::vector<Callback*> callbacks_;
+  std::vector<std::unique_ptr<Callback>> owned_;
+  std::function<double(long)> schedule_;
+  OrderFunction order_;
+  std::vector<std::unique_ptr<BatchBuffers>> buffers_;
+};
+
+}  // namespace scvae

@@ -1,0 +1,173 @@
+#include "scvae/train/trainer.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include "../test_support.hpp"
+#include "scvae/optim/adam.hpp"
+#include "scvae/train/checkpointing.hpp"
+#include "scvae/train/early_stopping.hpp"
+#include "scvae/train/lambda_callback.hpp"
+#include "scvae/train/metrics_writer.hpp"
+
+namespace scvae {
+namespace {
+
+// 300 noisy 6x6 images drawn around 3 prototypes, labelled by prototype.
+Dataset make_images(Index count = 300, std::uint64_t seed = 5) {
+  Rng rng(seed);
+  std::vector<std::uint8_t> pixels, labels;
+  for (Index i = 0; i < count; ++i) {
+    const int label = static_cast<int>(i % 3);
+    for (Index p = 0; p < 36; ++p) {
+      const bool on = (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
+      const double value = (on ? 200.0 : 30.0) + 25.0 * rng.normal();
+      pixels.push_back(static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)));
+    }
+    labels.push_back(static_cast<std::uint8_t>(label));
+  }
+  return Dataset(6, 6, pixels, labels, 3, "generated");
+}
+
+struct TempDir {
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("scvae_trainer_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::filesystem::path path;
+};
+
+TrainerOptions small_options(Index epochs, int threads = 1) {
+  TrainerOptions options;
+  options.epochs = epochs;
+  options.batch_size = 64;  // 300 = 4 * 64 + 44: the last batch is partial
+  options.seed = 7;
+  options.threads = threads;
+  return options;
+}
+
+TEST(Trainer, TrainingLowersTheLoss) {
+  const Dataset data = make_images();
+  AutoencoderSource<float> source(data);
+  VAET<float> vae(36, {16}, 2, 3);
+  Adam adam(AdamOptions{3e-3});
+  Trainer trainer(vae, adam, small_options(15));
+  const TrainResult result = trainer.fit(source);
+  ASSERT_EQ(result.history.size(), 15u);
+  EXPECT_LT(result.history.back().train_loss, 0.8 * result.history.front().train_loss);
+}
+
+TEST(Trainer, SameSeedAndThreadsGiveBitIdenticalRuns) {
+  const Dataset data = make_images();
+  AutoencoderSource<float> source(data);
+  auto run = [&](int threads) {
+    VAET<float> vae(36, {16}, 2, 3);
+    Adam adam;
+    Trainer trainer(vae, adam, small_options(3, threads));
+    std::vector<double> losses;
+    for (const auto& r : trainer.fit(source).history) losses.push_back(r.train_loss);
+    return std::make_pair(losses, Vector<float>(vae.parameters()));
+  };
+  for (int threads : {1, 2}) {
+    const auto a = run(threads);
+    const auto b = run(threads);
+    EXPECT_EQ(a.first, b.first) << threads << " thread(s)";
+    EXPECT_EQ(a.second, b.second) << threads << " thread(s)";
+  }
+}
+
+TEST(Trainer, ResumingFromACheckpointIsBitIdentical) {
+  TempDir dir;
+  const std::string path = (dir.path / "run.scvae").string();
+  const Dataset data = make_images();
+  AutoencoderSource<float> source(data);
+
+  VAET<float> straight(36, {16}, 2, 3);
+  Adam straight_adam;
+  Trainer(straight, straight_adam, small_options(4)).fit(source);
+
+  VAET<float> first(36, {16}, 2, 3);
+  Adam first_adam;
+  Trainer first_trainer(first, first_adam, small_options(2));
+  first_trainer.add_callback(std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(path, first, first_adam));
+  first_trainer.fit(source);
+
+  VAET<float> resumed(36, {16}, 2, 99);  // other initial weights: all must come from the file
+  Adam resumed_adam;
+  const Index done = load_training_checkpoint(path, resumed, resumed_adam);
+  EXPECT_EQ(done, 2);
+  TrainerOptions options = small_options(2);
+  options.first_epoch = done;
+  Trainer(resumed, resumed_adam, options).fit(source);
+  EXPECT_EQ(resumed.parameters(), straight.parameters());
+}
+
+TEST(Trainer, NonFiniteLossStopsWithNumericalErrorNamingEpochAndStep) {
+  const Dataset data = make_images();
+  AutoencoderSource<float> source(data);
+  VAET<float> vae(36, {16}, 2, 3);
+  Adam adam(AdamOptions{1e30});
+  Trainer trainer(vae, adam, small_options(5));
+  try {
+    trainer.fit(source);
+    FAIL() << "expected NumericalError";
+  } catch (const NumericalError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("epoch "), std::string::npos) << message;
+    EXPECT_NE(message.find("step "), std::string::npos) << message;
+  }
+  EXPECT_TRUE(vae.parameters().allFinite());  // the bad update never landed
+}
+
+TEST(Trainer, CallbacksStopEarlyAndMetricsAreWrittenPerEpoch) {
+  TempDir dir;
+  const std::string path = (dir.path / "metrics.jsonl").string();
+  const Dataset data = make_images();
+  AutoencoderSource<float> source(data);
+  VAET<float> vae(36, {16}, 2, 3);
+  Adam adam;
+  Trainer trainer(vae, adam, small_options(20));
+  double fake = 10.0;
+  // A validation metric that stops improving after epoch 2.
+  trainer.add_callback(std::make_unique<EpochCallback>([&](EpochReport& r) {
+    fake = r.epoch <= 2 ? fake - 1.0 : fake + 1.0;
+    r.set("val_loss", fake);
+    return false;
+  }));
+  trainer.add_callback(std::make_unique<EarlyStopping>("val_loss", 2));
+  trainer.add_callback(std::make_unique<MetricsWriter>(path));
+  const TrainResult result = trainer.fit(source);
+  EXPECT_TRUE(result.stopped_early);
+  EXPECT_EQ(result.epochs_run, 4);
+  std::ifstream in(path);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_NE(line.find("\"epoch\": " + std::to_string(lines)), std::string::npos) << line;
+    EXPECT_NE(line.find("\"train_seconds\": "), std::string::npos) << line;
+    EXPECT_NE(line.find("\"val_loss\": "), std::string::npos) << line;
+  }
+  EXPECT_EQ(lines, 4);
+}
+
+TEST(Trainer, RejectsBadOptionsAndMismatchedData) {
+  const Dataset data = make_images();
+  VAET<float> vae(36, {16}, 2, 3);
+  Adam adam;
+  TrainerOptions options;
+  options.batch_size = 0;
+  EXPECT_THROW((Trainer<VAET<float>, Adam>(vae, adam, options)), ArgumentError);
+  options = TrainerOptions{};
+  options.threads = 0;
+  EXPECT_THROW((Trainer<VAET<float>, Adam>(vae, adam, options)), ArgumentError);
+  ImageLabelSource<float> two_tasks(data);
+  Trainer trainer(vae, adam, small_options(1));
+  EXPECT_THROW(trainer.fit(two_tasks), ArgumentError);
+}
+
+}  // namespace
+}  // namespace scvae
