@@ -1,0 +1,76 @@
+#pragma once
+// Classification accuracy of a categorical task: the class of highest
+// probability given z = mu (no sampling), against the batch's class-index
+// target row, over the samples whose mask is 1.
+
+#include <string>
+#include <vector>
+
+#include "scvae/eval/loss.hpp"
+
+namespace scvae {
+
+struct AccuracyResult {
+  double accuracy = 0.0;  ///< correct / total.
+  Index correct = 0;
+  Index total = 0;  ///< Samples counted: those whose label is not masked out.
+};
+
+/// Accuracy of categorical task `task` over every sample of `source`, in
+/// order 0..size-1, batch by batch; ties go to the lowest class. Throws
+/// ArgumentError for a task index out of range, a task whose likelihood is
+/// not categorical, batch_size < 1, an empty source, or when every label is
+/// masked out; ShapeError when the source's task count differs.
+template <typename Model>
+AccuracyResult evaluate_accuracy(const Model& model, Index task,
+                                 const BatchSource<typename Model::Scalar>& source,
+                                 Index batch_size) {
+  using Scalar = typename Model::Scalar;
+  if (task < 0 || task >= model.task_count())
+    throw ArgumentError("accuracy task: expected a task index in 0.." +
+                        std::to_string(model.task_count() - 1) + ", got " + std::to_string(task));
+  const TaskSpec& spec = model.task(task);
+  if (spec.likelihood.kind != LikelihoodSpec::Kind::Categorical)
+    throw ArgumentError("accuracy task '" + spec.name +
+                        "': expected a categorical likelihood, got " + spec.likelihood.name());
+  detail::check_eval_source("accuracy", model, source, batch_size);
+
+  const Index size = source.size();
+  const std::vector<Index> order = detail::eval_order(size);
+  const auto ts = static_cast<std::size_t>(task);
+  Batch<Scalar> batch;
+  Matrix<Scalar> mu, logvar, probabilities;
+  AccuracyResult result;
+  for (Index begin = 0; begin < size; begin += batch_size) {
+    const Index end = std::min(size, begin + batch_size);
+    source.fill(order, begin, end, batch);
+    const Matrix<Scalar>& target = batch.target(ts);
+    detail::check_shape("accuracy target", target.rows(), target.cols(), 1, end - begin);
+    const bool masked = batch.has_mask(ts);
+    if (masked && batch.masks[ts].sum() == Scalar(0)) continue;
+    model.encode(batch.x, mu, logvar);
+    model.predict(task, mu, probabilities);
+    for (Index j = 0; j < probabilities.cols(); ++j) {
+      if (masked && batch.masks[ts](j) != Scalar(1)) continue;
+      Index predicted = 0;
+      for (Index c = 1; c < probabilities.rows(); ++c)
+        if (probabilities(c, j) > probabilities(predicted, j)) predicted = c;
+      ++result.total;
+      if (static_cast<Scalar>(predicted) == target(0, j)) ++result.correct;
+    }
+  }
+  if (result.total == 0)
+    throw ArgumentError("accuracy task '" + spec.name +
+                        "': expected at least one labelled sample, got 0 (every label is masked)");
+  result.accuracy = static_cast<double>(result.correct) / static_cast<double>(result.total);
+  return result;
+}
+
+/// evaluate_accuracy(...).accuracy.
+template <typename Model>
+double accuracy(const Model& model, Index task, const BatchSource<typename Model::Scalar>& source,
+                Index batch_size) {
+  return evaluate_accuracy(model, task, source, batch_size).accuracy;
+}
+
+}  // namespace scvae

@@ -1,0 +1,171 @@
+#pragma once
+// The importance-weighted bound (Burda, Grosse and Salakhutdinov, IWAE) with
+// k samples from q(z|x). For sample i and draw k,
+//   log w_ik = sum_t m_ti * log p_t(y_ti | z_ik) + log N(z_ik; 0, I)
+//              - log N(z_ik; mu_i, diag exp(logvar_i)),
+//   z_ik = mu_i + exp(logvar_i / 2) * eps_ik,
+// and -(logsumexp_k log w_ik - log k) estimates -log p(y_i) from above; it
+// tightens as k grows. Task weights are training devices and are ignored;
+// masks are respected. A task decoded from the mean (DecoderInput::Mean)
+// reads mu, as in the loss, so its factor is the same for every draw.
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "scvae/eval/loss.hpp"
+#include "scvae/prob/gaussian.hpp"
+
+namespace scvae {
+
+struct IwaeResult {
+  /// Mean over samples of -(logsumexp_k log w_ik - log k): nats per sample.
+  double nll = 0.0;
+  /// Mean over samples and draws of -log w_ik: the single-sample Monte Carlo
+  /// negative ELBO (sampled, not analytic, KL) of the same draws. Never below
+  /// `nll` (Jensen), equal to it when k = 1.
+  double elbo_loss = 0.0;
+  Index samples = 0;
+  Index k = 0;
+};
+
+/// The IWAE estimate of -log p(y) over every sample of `source`, in order
+/// 0..size-1, batch by batch. Per batch the model encodes once, then for each
+/// of the k draws eps (latent x n) is filled from `rng` (Rng::fill_normal) and
+/// all selected tasks decode the n codes: draws are taken batch by batch,
+/// draw by draw, so a seed fixes the result. `tasks` selects the tasks whose
+/// likelihood counts (empty = all; e.g. {0} for the image of an SC-VAE).
+/// Throws ArgumentError for k < 1, batch_size < 1, an empty source or a bad
+/// task selection; ShapeError when the source's task count differs.
+template <typename Model>
+IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::Scalar>& source,
+                         Index k, Index batch_size, Rng& rng,
+                         const std::vector<Index>& tasks = {}) {
+  using Scalar = typename Model::Scalar;
+  if (k < 1)
+    throw ArgumentError("evaluate_iwae samples k: expected at least 1, got " + std::to_string(k));
+  detail::check_eval_source("evaluate_iwae", model, source, batch_size);
+  const Index task_total = model.task_count();
+  std::vector<bool> selected(static_cast<std::size_t>(task_total), tasks.empty());
+  for (Index t : tasks) {
+    if (t < 0 || t >= task_total)
+      throw ArgumentError("evaluate_iwae tasks: expected task indices in 0.." +
+                          std::to_string(task_total - 1) + ", got " + std::to_string(t));
+    if (selected[static_cast<std::size_t>(t)])
+      throw ArgumentError("evaluate_iwae tasks: expected each task once, got " +
+                          std::to_string(t) + " twice");
+    selected[static_cast<std::size_t>(t)] = true;
+  }
+
+  const Index size = source.size();
+  const Index latent = model.latent();
+  const std::vector<Index> order = detail::eval_order(size);
+  const double log_k = std::log(static_cast<double>(k));
+  constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
+
+  struct Term {
+    Index task;
+    const Matrix<Scalar>* target;
+    RowVector<double> mask;  // empty: every column counts
+  };
+  Batch<Scalar> batch;
+  Matrix<Scalar> mu, logvar, eps, z;
+  std::vector<Matrix<Scalar>> masked_targets(static_cast<std::size_t>(task_total));
+  std::vector<Term> sampled_terms;
+  RowVector<Scalar> nll;
+  RowVector<double> base, log_w, max_log_w, sum_w, sum_log_w;
+  double nll_sum = 0.0;
+  double elbo_sum = 0.0;
+
+  for (Index begin = 0; begin < size; begin += batch_size) {
+    const Index end = std::min(size, begin + batch_size);
+    const Index n = end - begin;
+    source.fill(order, begin, end, batch);
+    model.encode(batch.x, mu, logvar);
+
+    // The selected tasks' targets; masked columns get a target of 0, which
+    // every likelihood accepts, and a weight of 0. Tasks read from the mean
+    // are scored here once.
+    base.setZero(n);
+    sampled_terms.clear();
+    for (Index t = 0; t < task_total; ++t) {
+      const auto ts = static_cast<std::size_t>(t);
+      if (!selected[ts]) continue;
+      Term term{t, &batch.target(ts), RowVector<double>()};
+      if (batch.has_mask(ts)) {
+        term.mask = batch.masks[ts].template cast<double>();
+        if (term.mask.sum() == 0.0) continue;
+        if ((term.mask.array() == 0.0).any()) {
+          Matrix<Scalar>& copy = masked_targets[ts];
+          copy = *term.target;
+          for (Index j = 0; j < n; ++j)
+            if (term.mask(j) == 0.0) copy.col(j).setZero();
+          term.target = &copy;
+        } else {
+          term.mask.resize(0);
+        }
+      }
+      if (model.task(t).input == DecoderInput::Mean) {
+        model.task_nll(t, mu, *term.target, nll);
+        if (term.mask.size() > 0)
+          base.array() -= nll.template cast<double>().array() * term.mask.array();
+        else
+          base -= nll.template cast<double>();
+      } else {
+        sampled_terms.push_back(std::move(term));
+      }
+    }
+
+    eps.resize(latent, n);
+    z.resize(latent, n);
+    max_log_w.setConstant(n, kMinusInf);
+    sum_w.setZero(n);
+    sum_log_w.setZero(n);
+    for (Index draw = 0; draw < k; ++draw) {
+      rng.fill_normal(eps);
+      reparameterize<Scalar>(mu, logvar, eps, z);
+      log_w = base;
+      for (const Term& term : sampled_terms) {
+        model.task_nll(term.task, z, *term.target, nll);
+        if (term.mask.size() > 0)
+          log_w.array() -= nll.template cast<double>().array() * term.mask.array();
+        else
+          log_w -= nll.template cast<double>();
+      }
+      for (Index j = 0; j < n; ++j) {
+        // log N(z; 0, I) - log N(z; mu, diag exp(logvar)); the 2 pi terms cancel
+        // and (z - mu)^2 / exp(logvar) = eps^2.
+        double log_ratio = 0.0;
+        for (Index d = 0; d < latent; ++d) {
+          const double e = static_cast<double>(eps(d, j));
+          const double zd = static_cast<double>(z(d, j));
+          log_ratio += 0.5 * (e * e - zd * zd + static_cast<double>(logvar(d, j)));
+        }
+        const double value = log_w(j) + log_ratio;
+        sum_log_w(j) += value;
+        // Streaming log-sum-exp: sum_w(j) * exp(max_log_w(j)) = sum of w so far.
+        if (value == kMinusInf) continue;
+        if (value > max_log_w(j)) {
+          sum_w(j) = sum_w(j) * std::exp(max_log_w(j) - value) + 1.0;
+          max_log_w(j) = value;
+        } else {
+          sum_w(j) += std::exp(value - max_log_w(j));
+        }
+      }
+    }
+    for (Index j = 0; j < n; ++j) {
+      nll_sum -= max_log_w(j) + std::log(sum_w(j)) - log_k;
+      elbo_sum -= sum_log_w(j) / static_cast<double>(k);
+    }
+  }
+
+  IwaeResult result;
+  result.samples = size;
+  result.k = k;
+  result.nll = nll_sum / static_cast<double>(size);
+  result.elbo_loss = elbo_sum / static_cast<double>(size);
+  return result;
+}
+
+}  // namespace scvae
