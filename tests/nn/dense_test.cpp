@@ -117,5 +117,20 @@ TEST(Dense, InitialisationIsSeededAndScaled) {
   EXPECT_TRUE(relu.bias(a.data()).isZero());
 }
 
+TEST(Dense, PyTorchInitialisationMatchesTorchNnLinear) {
+  ParameterLayout layout;
+  DenseT<double> dense(400, 300, Activation::ReLU, layout);
+  Vector<double> values(layout.total());
+  Rng rng(42);
+  dense.initialize(values.data(), rng, Initialization::PyTorch);
+  const double limit = 1.0 / std::sqrt(400.0);
+  EXPECT_LE(values.cwiseAbs().maxCoeff(), limit);
+  // U(-l, l) has variance l^2 / 3, for the weights and the bias alike.
+  EXPECT_NEAR(dense.weights(values.data()).array().square().mean(), limit * limit / 3,
+              0.05 * limit * limit / 3);
+  EXPECT_NEAR(dense.bias(values.data()).array().square().mean(), limit * limit / 3,
+              0.3 * limit * limit / 3);
+}
+
 }  // namespace
 }  // namespace scvae

@@ -41,8 +41,9 @@ class DecoderT {
   const MlpT<Scalar>& mlp() const { return mlp_; }
   const LikelihoodT<Scalar>& likelihood() const { return *likelihood_; }
 
-  void initialize(Scalar* values, Rng& rng) const {
-    mlp_.initialize(values, rng);
+  void initialize(Scalar* values, Rng& rng,
+                  Initialization scheme = Initialization::HeGlorot) const {
+    mlp_.initialize(values, rng, scheme);
     likelihood_->initialize(values);
   }
 

@@ -32,9 +32,10 @@ class EncoderT {
   Index inputs() const { return inputs_; }
   Index latent() const { return latent_; }
 
-  void initialize(Scalar* values, Rng& rng) const {
-    if (trunk_) trunk_->initialize(values, rng);
-    head_.initialize(values, rng);
+  void initialize(Scalar* values, Rng& rng,
+                  Initialization scheme = Initialization::HeGlorot) const {
+    if (trunk_) trunk_->initialize(values, rng, scheme);
+    head_.initialize(values, rng, scheme);
   }
 
   void prepare(Workspace& ws, Index columns) const {

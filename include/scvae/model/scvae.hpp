@@ -80,8 +80,9 @@ class SCVAET {
     parameters_.setZero(layout_.total());
     gradients_.setZero(layout_.total());
     Rng rng(seed);
-    encoder_.initialize(parameters_.data(), rng);
-    for (const auto& decoder : decoders_) decoder.initialize(parameters_.data(), rng);
+    encoder_.initialize(parameters_.data(), rng, spec_.initialization);
+    for (const auto& decoder : decoders_)
+      decoder.initialize(parameters_.data(), rng, spec_.initialization);
   }
 
   SCVAET(const SCVAET& other)

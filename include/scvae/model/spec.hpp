@@ -9,6 +9,7 @@
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/nn/activation.hpp"
+#include "scvae/nn/dense.hpp"
 #include "scvae/prob/likelihood.hpp"
 
 namespace scvae {
@@ -37,6 +38,8 @@ struct ModelSpec {
   Index latent = 0;
   Activation activation = Activation::ReLU;
   std::vector<TaskSpec> tasks;
+  /// How the initial weights are drawn; not part of the architecture.
+  Initialization initialization = Initialization::HeGlorot;
 
   /// Throws ArgumentError on zero sizes, no tasks, duplicate task names,
   /// negative or non-finite weights.

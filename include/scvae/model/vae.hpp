@@ -15,8 +15,10 @@ class VAET : public SCVAET<Scalar_> {
   /// The spec of a VAE inputs-hidden-latent-reversed(hidden)-inputs.
   static ModelSpec make_spec(Index inputs, const std::vector<Index>& hidden, Index latent,
                              const LikelihoodSpec& likelihood = LikelihoodSpec::bernoulli(),
-                             Activation activation = Activation::ReLU) {
+                             Activation activation = Activation::ReLU,
+                             Initialization initialization = Initialization::HeGlorot) {
     ModelSpec spec;
+    spec.initialization = initialization;
     spec.inputs = inputs;
     spec.encoder_hidden = hidden;
     spec.latent = latent;
@@ -33,8 +35,9 @@ class VAET : public SCVAET<Scalar_> {
 
   VAET(Index inputs, const std::vector<Index>& hidden, Index latent, std::uint64_t seed = 1,
        const LikelihoodSpec& likelihood = LikelihoodSpec::bernoulli(),
-       Activation activation = Activation::ReLU)
-      : Base(make_spec(inputs, hidden, latent, likelihood, activation), seed) {}
+       Activation activation = Activation::ReLU,
+       Initialization initialization = Initialization::HeGlorot)
+      : Base(make_spec(inputs, hidden, latent, likelihood, activation, initialization), seed) {}
 
   /// A VAE from a one-task spec (e.g. read back from a checkpoint's spec).
   explicit VAET(const ModelSpec& spec, std::uint64_t seed = 1) : Base(spec, seed) {

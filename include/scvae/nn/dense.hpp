@@ -10,6 +10,12 @@
 
 namespace scvae {
 
+/// How dense layers draw their initial weights.
+enum class Initialization {
+  HeGlorot,  ///< He-uniform before ReLU, Glorot-uniform otherwise; zero bias.
+  PyTorch,   ///< torch.nn.Linear's default: U(+-1/sqrt(fan_in)) for W and b.
+};
+
 template <typename Scalar_>
 class DenseT {
  public:
@@ -42,16 +48,26 @@ class DenseT {
     return VectorMap<Scalar>(values + offset_ + outputs_ * inputs_, outputs_);
   }
 
-  /// He-uniform for ReLU, Glorot-uniform otherwise; zero bias.
-  void initialize(Scalar* values, Rng& rng) const {
-    const double limit = activation_ == Activation::ReLU
-                             ? std::sqrt(6.0 / static_cast<double>(inputs_))
-                             : std::sqrt(6.0 / static_cast<double>(inputs_ + outputs_));
+  /// HeGlorot: He-uniform for ReLU, Glorot-uniform otherwise, zero bias.
+  /// PyTorch: U(-1/sqrt(in), 1/sqrt(in)) for W and b, as torch.nn.Linear.
+  void initialize(Scalar* values, Rng& rng, Initialization scheme = Initialization::HeGlorot) const {
+    const double fan_in = static_cast<double>(inputs_);
+    double limit = 1.0 / std::sqrt(fan_in);
+    if (scheme == Initialization::HeGlorot)
+      limit = activation_ == Activation::ReLU
+                  ? std::sqrt(6.0 / fan_in)
+                  : std::sqrt(6.0 / static_cast<double>(inputs_ + outputs_));
     auto w = weights(values);
     for (Index j = 0; j < w.cols(); ++j)
       for (Index i = 0; i < w.rows(); ++i)
         w(i, j) = static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
-    bias(values).setZero();
+    auto b = bias(values);
+    if (scheme == Initialization::HeGlorot) {
+      b.setZero();
+    } else {
+      for (Index i = 0; i < outputs_; ++i)
+        b(i) = static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
+    }
   }
 
   /// output = f(W input + b). `output` must already be outputs() x input.cols().

@@ -44,8 +44,9 @@ class MlpT {
     return n;
   }
 
-  void initialize(Scalar* values, Rng& rng) const {
-    for (const auto& layer : layers_) layer.initialize(values, rng);
+  void initialize(Scalar* values, Rng& rng,
+                  Initialization scheme = Initialization::HeGlorot) const {
+    for (const auto& layer : layers_) layer.initialize(values, rng, scheme);
   }
 
   /// Sizes the workspace for `columns` samples; a no-op when already sized.

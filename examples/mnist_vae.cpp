@@ -1,0 +1,70 @@
+// Trains the pytorch/examples VAE (784-400-20-400-784, ReLU, Bernoulli
+// decoder, Adam 1e-3, batch 128, 10 epochs, seed 1) on MNIST-format data and
+// writes metrics.jsonl, pictures and the model to --out.
+
+#include "common.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a VAE on MNIST-format images (default: Fashion-MNIST) and write its "
+               "metrics, pictures and model."};
+  examples::CommonFlags flags;
+  flags.out = "runs/mnist_vae";
+  examples::add_common_flags(app, flags);
+
+  return examples::run_main("mnist_vae", app, argc, argv, [&] {
+    examples::validate_common_flags(flags);
+    const examples::MnistData data = examples::load_data(flags);
+    std::filesystem::create_directories(flags.out);
+
+    scvae::VAE vae(data.train.features(), {flags.hidden}, flags.latent, flags.seed,
+                   scvae::LikelihoodSpec::bernoulli(), scvae::Activation::ReLU,
+                   flags.initialization());
+    scvae::Adam adam(scvae::AdamOptions{flags.lr});
+    scvae::Index first_epoch = 0;
+    if (!flags.load.empty()) first_epoch = scvae::load_training_checkpoint(flags.load, vae, adam);
+    if (!flags.quiet)
+      std::cerr << "mnist_vae: " << data.train.size() << " training and " << data.test.size()
+                << " test images from " << flags.data << "; " << vae.architecture() << "; "
+                << flags.threads << " thread(s)\n";
+
+    const scvae::AutoencoderSource<float> train_source(data.train);
+    const scvae::AutoencoderSource<float> test_source(data.test);
+    scvae::Trainer trainer(vae, adam, examples::trainer_options(flags, first_epoch));
+    auto evaluate = [&](scvae::EpochReport& r) {
+      // The same noise every epoch, so epochs compare like for like.
+      scvae::Rng rng(flags.seed + 1000);
+      const scvae::LossParts sampled = scvae::evaluate_loss(vae, test_source, 500, rng);
+      const scvae::LossParts mean_z = scvae::evaluate_loss(vae, test_source, 500, rng, 1.0, true);
+      r.set("test_loss", sampled.total);
+      r.set("test_loss_mean_z", mean_z.total);
+      r.set("test_kl", sampled.kl);
+      if (flags.iwae > 0 && r.epoch == r.epochs) {
+        scvae::Rng iwae_rng(flags.seed + 2000);
+        r.set("test_nll_iwae",
+              scvae::evaluate_iwae(vae, test_source, flags.iwae, 100, iwae_rng).nll);
+      }
+      return false;
+    };
+    trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
+    if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
+        (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
+    trainer.add_callback(
+        std::make_unique<scvae::CheckpointEveryEpoch<scvae::VAE, scvae::Adam>>(flags.save, vae, adam));
+
+    if (flags.epochs > 0) {
+      trainer.fit(train_source);
+    } else {
+      scvae::EpochReport report;
+      report.epoch = report.epochs = first_epoch;
+      evaluate(report);
+      for (const auto& [name, value] : report.metrics) std::cout << name << " " << value << "\n";
+    }
+    examples::write_pictures(vae, data.test, flags.out, flags.seed);
+    if (!flags.quiet)
+      std::cerr << "mnist_vae: wrote metrics.jsonl, samples.png, reconstructions.png, "
+                   "interpolation.png to "
+                << flags.out << " and the model to " << flags.save << "\n";
+    return 0;
+  });
+}
