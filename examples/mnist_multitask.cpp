@@ -1,0 +1,220 @@
+// The SC-VAE on MNIST-format data: one shared encoder, an image task
+// (Bernoulli decoder) that sees every training image, and a label task
+// (Categorical head) that sees only the --labels labelled ones. --baseline
+// also trains a label-only MLP on exactly the same labelled images, so both
+// accuracies come from one program, one split and one seed.
+
+#include <algorithm>
+#include <map>
+
+#include "common.hpp"
+
+namespace {
+
+using scvae::Index;
+
+struct MultitaskFlags {
+  Index labels = 1000;
+  double label_weight = 50.0;
+  Index label_hidden = 400;
+  std::string label_input = "sample";
+  bool baseline = false;
+  Index baseline_epochs = 100;
+};
+
+/// `count` labelled samples, as balanced over the classes as the data allows
+/// (the first ones of each class in a seeded shuffle). 1 = labelled.
+std::vector<std::uint8_t> choose_labelled(const scvae::Dataset& train, Index count,
+                                          std::uint64_t seed) {
+  if (count > train.size())
+    throw scvae::ArgumentError("--labels: expected at most the " + std::to_string(train.size()) +
+                               " training images, got " + std::to_string(count));
+  const int classes = train.num_classes();
+  scvae::Rng rng(seed + 3000);
+  const std::vector<Index> order = rng.permutation(train.size());
+  std::vector<std::vector<Index>> by_class(static_cast<std::size_t>(classes));
+  for (Index i : order) by_class[train.labels()[static_cast<std::size_t>(i)]].push_back(i);
+  std::vector<std::uint8_t> labelled(static_cast<std::size_t>(train.size()), 0);
+  // Round robin over classes: equal shares, the remainder to the first classes,
+  // and a class that runs out leaves its share to the others.
+  Index taken = 0;
+  std::vector<std::size_t> next(static_cast<std::size_t>(classes), 0);
+  while (taken < count) {
+    for (int c = 0; c < classes && taken < count; ++c) {
+      auto& pool = by_class[static_cast<std::size_t>(c)];
+      auto& k = next[static_cast<std::size_t>(c)];
+      if (k < pool.size()) {
+        labelled[static_cast<std::size_t>(pool[k++])] = 1;
+        ++taken;
+      }
+    }
+  }
+  return labelled;
+}
+
+/// The label-only MLP inputs-hidden-classes trained with Adam on the
+/// labelled images alone; returns its test accuracy.
+double train_baseline(const scvae::Dataset& train, const std::vector<std::uint8_t>& labelled,
+                      const scvae::Dataset& test, const examples::CommonFlags& f,
+                      const MultitaskFlags& m) {
+  using Matrix = scvae::Matrix<float>;
+  scvae::ParameterLayout layout;
+  const int classes = train.num_classes();
+  scvae::MlpT<float> mlp({train.features(), f.hidden, classes}, scvae::Activation::ReLU,
+                         scvae::Activation::Identity, layout);
+  scvae::CategoricalT<float> categorical(classes);
+  scvae::Vector<float> params = scvae::Vector<float>::Zero(layout.total());
+  scvae::Vector<float> grads = scvae::Vector<float>::Zero(layout.total());
+  scvae::Rng init(f.seed);
+  mlp.initialize(params.data(), init, f.initialization());
+  scvae::Adam adam(scvae::AdamOptions{f.lr});
+
+  std::vector<Index> subset;
+  for (Index i = 0; i < train.size(); ++i)
+    if (labelled[static_cast<std::size_t>(i)]) subset.push_back(i);
+  typename scvae::MlpT<float>::Workspace ws;
+  Matrix x, y, output_gradient;
+  scvae::RowVector<float> scale, nll;
+  for (Index epoch = 0; epoch < m.baseline_epochs; ++epoch) {
+    scvae::Rng rng(f.seed * 1000003 + static_cast<std::uint64_t>(epoch));
+    std::vector<Index> order = subset;
+    rng.shuffle(order);
+    for (Index begin = 0; begin < static_cast<Index>(order.size()); begin += f.batch) {
+      const Index end = std::min<Index>(begin + f.batch, static_cast<Index>(order.size()));
+      const Index n = end - begin;
+      train.batch(order, begin, end, x);
+      train.label_batch(order, begin, end, y);
+      const Matrix& logits = mlp.forward(params.data(), x, ws);
+      scale.setConstant(n, 1.0f / static_cast<float>(n));
+      nll.resize(n);
+      output_gradient.resize(classes, n);
+      scvae::MatrixRef<float> gradient_ref(output_gradient);
+      categorical.evaluate(nullptr, nullptr, logits, y, scale, nll, &gradient_ref);
+      grads.setZero();
+      mlp.backward(params.data(), grads.data(), x, output_gradient, ws);
+      adam.step(params, grads);
+    }
+  }
+  Index correct = 0;
+  const std::vector<Index> all = test.identity_order();
+  for (Index begin = 0; begin < test.size(); begin += 1000) {
+    const Index end = std::min<Index>(begin + 1000, test.size());
+    test.batch(all, begin, end, x);
+    test.label_batch(all, begin, end, y);
+    const Matrix& logits = mlp.forward(params.data(), x, ws);
+    for (Index j = 0; j < logits.cols(); ++j) {
+      Index best = 0;
+      logits.col(j).maxCoeff(&best);
+      correct += best == static_cast<Index>(y(0, j)) ? 1 : 0;
+    }
+  }
+  return static_cast<double>(correct) / static_cast<double>(test.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train the shared-encoder multi-task VAE (image + label) on MNIST-format data "
+               "with only --labels labelled images, and write its metrics, pictures and model."};
+  examples::CommonFlags flags;
+  flags.out = "runs/mnist_multitask";
+  examples::add_common_flags(app, flags);
+  MultitaskFlags m;
+  app.add_option("--labels", m.labels, "Training labels kept, balanced over classes; the rest are masked")
+      ->capture_default_str();
+  app.add_option("--label-weight", m.label_weight, "Weight w of the label task's NLL")
+      ->capture_default_str();
+  app.add_option("--label-hidden", m.label_hidden, "Hidden units of the label head (0: linear head)")
+      ->capture_default_str();
+  app.add_option("--label-input", m.label_input, "The label head reads the sampled z or the mean mu")
+      ->check(CLI::IsMember({"sample", "mean"}))
+      ->capture_default_str();
+  app.add_flag("--baseline", m.baseline,
+               "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
+  app.add_option("--baseline-epochs", m.baseline_epochs, "Epochs of the label-only MLP")
+      ->capture_default_str();
+
+  return examples::run_main("mnist_multitask", app, argc, argv, [&] {
+    examples::validate_common_flags(flags);
+    if (m.labels < 1) throw scvae::ArgumentError("--labels: expected a positive number, got " + std::to_string(m.labels));
+    if (!(m.label_weight >= 0.0)) throw scvae::ArgumentError("--label-weight: expected a number >= 0");
+    if (m.label_hidden < 0) throw scvae::ArgumentError("--label-hidden: expected a number >= 0");
+    if (m.baseline_epochs < 1) throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
+    const examples::MnistData data = examples::load_data(flags);
+    const std::vector<std::uint8_t> labelled = choose_labelled(data.train, m.labels, flags.seed);
+    std::filesystem::create_directories(flags.out);
+
+    scvae::ModelSpec spec;
+    spec.inputs = data.train.features();
+    spec.encoder_hidden = {flags.hidden};
+    spec.latent = flags.latent;
+    spec.initialization = flags.initialization();
+    spec.tasks.push_back({"image", data.train.features(), {flags.hidden},
+                          scvae::LikelihoodSpec::bernoulli(), 1.0, scvae::Activation::ReLU,
+                          scvae::DecoderInput::Sample});
+    std::vector<Index> label_hidden;
+    if (m.label_hidden > 0) label_hidden.push_back(m.label_hidden);
+    spec.tasks.push_back({"label", data.train.num_classes(), label_hidden,
+                          scvae::LikelihoodSpec::categorical(data.train.num_classes()),
+                          m.label_weight, scvae::Activation::ReLU,
+                          m.label_input == "mean" ? scvae::DecoderInput::Mean
+                                                  : scvae::DecoderInput::Sample});
+    scvae::SCVAE model(spec, flags.seed);
+    scvae::Adam adam(scvae::AdamOptions{flags.lr});
+    Index first_epoch = 0;
+    if (!flags.load.empty()) first_epoch = scvae::load_training_checkpoint(flags.load, model, adam);
+    if (!flags.quiet)
+      std::cerr << "mnist_multitask: " << data.train.size() << " training images, " << m.labels
+                << " labelled; " << data.test.size() << " test images from " << flags.data << "; "
+                << model.architecture() << "; " << flags.threads << " thread(s)\n";
+
+    const scvae::ImageLabelSource<float> train_source(data.train, labelled);
+    const scvae::ImageLabelSource<float> test_source(data.test);
+    scvae::Trainer trainer(model, adam, examples::trainer_options(flags, first_epoch));
+    auto evaluate = [&](scvae::EpochReport& r) {
+      scvae::Rng rng(flags.seed + 1000);
+      const scvae::LossParts sampled = scvae::evaluate_loss(model, test_source, 500, rng);
+      const scvae::LossParts mean_z = scvae::evaluate_loss(model, test_source, 500, rng, 1.0, true);
+      // The image task's nats per sample, comparable with mnist_vae's test_loss.
+      r.set("test_loss", sampled.task_nll[0] + sampled.kl);
+      r.set("test_loss_mean_z", mean_z.task_nll[0] + mean_z.kl);
+      r.set("test_kl", sampled.kl);
+      r.set("test_label_nll", sampled.task_nll[1]);
+      r.set("test_accuracy", scvae::accuracy(model, 1, test_source, 500));
+      if (flags.iwae > 0 && r.epoch == r.epochs) {
+        scvae::Rng iwae_rng(flags.seed + 2000);
+        r.set("test_nll_iwae",
+              scvae::evaluate_iwae(model, test_source, flags.iwae, 100, iwae_rng, {0}).nll);
+      }
+      return false;
+    };
+    trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
+    if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+    const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
+    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
+    trainer.add_callback(
+        std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(flags.save, model, adam));
+
+    if (flags.epochs > 0) {
+      trainer.fit(train_source);
+    } else {
+      scvae::EpochReport report;
+      report.epoch = report.epochs = first_epoch;
+      evaluate(report);
+      for (const auto& [name, value] : report.metrics) std::cout << name << " " << value << "\n";
+    }
+    if (m.baseline) {
+      if (!flags.quiet) std::cerr << "mnist_multitask: training the label-only MLP baseline\n";
+      const double baseline = train_baseline(data.train, labelled, data.test, flags, m);
+      std::ofstream metrics(metrics_path, std::ios::app);
+      metrics << "{\"baseline_accuracy\": " << scvae::json_number(baseline) << "}\n";
+      if (!metrics) throw scvae::IoError(metrics_path + ": writing the baseline accuracy failed");
+      if (!flags.quiet) std::cerr << "mnist_multitask: baseline_accuracy " << baseline << "\n";
+    }
+    examples::write_pictures(model, data.test, flags.out, flags.seed);
+    if (!flags.quiet)
+      std::cerr << "mnist_multitask: wrote metrics.jsonl and pictures to " << flags.out
+                << " and the model to " << flags.save << "\n";
+    return 0;
+  });
+}
