@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -157,10 +158,13 @@ void write_pictures(const Model& model, const scvae::Dataset& test, const std::s
                              rows, cols, 8, rng);
   scvae::write_reconstructions((std::filesystem::path(out) / "reconstructions.png").string(),
                                model, 0, first_images(test, 32), rows, cols, 4);
-  // Walk between test images of different classes where labels exist.
+  // Walk between test images of different classes where labels exist: up to
+  // 4 pairs, as many as the test split holds (a tiny split has fewer).
   const scvae::Matrix<float> images = first_images(test, 16);
-  scvae::Matrix<float> from(images.rows(), 4), to(images.rows(), 4);
-  for (Index r = 0; r < 4; ++r) {
+  const Index pairs = std::min<Index>(4, images.cols() / 2);
+  if (pairs == 0) return;
+  scvae::Matrix<float> from(images.rows(), pairs), to(images.rows(), pairs);
+  for (Index r = 0; r < pairs; ++r) {
     from.col(r) = images.col(2 * r);
     to.col(r) = images.col(2 * r + 1);
   }

@@ -120,7 +120,9 @@ int main(int argc, char** argv) {
   flags.out = "runs/mnist_multitask";
   examples::add_common_flags(app, flags);
   MultitaskFlags m;
-  app.add_option("--labels", m.labels, "Training labels kept, balanced over classes; the rest are masked")
+  app.add_option("--labels", m.labels,
+                 "Training labels kept, balanced over classes; the rest are masked "
+                 "(default 1000, or all images if --limit leaves fewer)")
       ->capture_default_str();
   app.add_option("--label-weight", m.label_weight, "Weight w of the label task's NLL")
       ->capture_default_str();
@@ -141,6 +143,9 @@ int main(int argc, char** argv) {
     if (m.label_hidden < 0) throw scvae::ArgumentError("--label-hidden: expected a number >= 0");
     if (m.baseline_epochs < 1) throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
     const examples::MnistData data = examples::load_data(flags);
+    // The default of 1000 shrinks to fit a small --limit; an explicit
+    // --labels larger than the data is an error.
+    if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
     const std::vector<std::uint8_t> labelled = choose_labelled(data.train, m.labels, flags.seed);
     std::filesystem::create_directories(flags.out);
 
