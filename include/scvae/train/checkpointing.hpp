@@ -2,6 +2,7 @@
 // Saving and restoring a training run: the model's parameters plus the
 // optimizer's state and the epoch, in one atomic checkpoint file.
 
+#include <cmath>
 #include <string>
 
 #include "scvae/io/checkpoint.hpp"
@@ -10,6 +11,32 @@
 #include "scvae/train/callback.hpp"
 
 namespace scvae {
+
+namespace detail {
+
+/// A count stored as a float64 extra (epochs, optimizer steps): a whole
+/// number in [0, 2^53]. Anything else (NaN, negative, huge, fractional) is a
+/// CheckpointError rather than an undefined conversion to an integer.
+inline double checkpoint_count(const CheckpointExtras& extras, const std::string& name) {
+  const double value = extras.scalar(name);
+  if (!(value >= 0.0 && value <= 9007199254740992.0 && value == std::floor(value)))
+    throw CheckpointError("checkpoint extra '" + name + "' is not a count: " +
+                          std::to_string(value));
+  return value;
+}
+
+/// The sizes of an optimizer state stored in extras must fit the parameters.
+/// (An SGD without momentum stores an empty buffer: `may_be_empty`.)
+inline void check_extra_size(const CheckpointExtras& extras, const std::string& name,
+                             Index expected, bool may_be_empty = false) {
+  if (!extras.contains(name)) return;
+  const std::size_t size = extras.values(name).size();
+  if (size != static_cast<std::size_t>(expected) && !(may_be_empty && size == 0))
+    throw CheckpointError("checkpoint extra '" + name + "' holds " + std::to_string(size) +
+                          " values, the model has " + std::to_string(expected) + " parameters");
+}
+
+}  // namespace detail
 
 template <typename Scalar>
 void save_optimizer_state(const AdamT<Scalar>& adam, CheckpointExtras& extras) {
@@ -24,7 +51,7 @@ bool restore_optimizer_state(AdamT<Scalar>& adam, const CheckpointExtras& extras
   if (!extras.contains("adam.step")) return false;
   adam.restore_state(extras.vector<Scalar>("adam.first_moment"),
                      extras.vector<Scalar>("adam.second_moment"),
-                     static_cast<long>(extras.scalar("adam.step")));
+                     static_cast<long>(detail::checkpoint_count(extras, "adam.step")));
   return true;
 }
 
@@ -39,7 +66,7 @@ template <typename Scalar>
 bool restore_optimizer_state(SgdT<Scalar>& sgd, const CheckpointExtras& extras) {
   if (!extras.contains("sgd.step")) return false;
   sgd.restore_state(extras.vector<Scalar>("sgd.momentum"),
-                    static_cast<long>(extras.scalar("sgd.step")));
+                    static_cast<long>(detail::checkpoint_count(extras, "sgd.step")));
   return true;
 }
 
@@ -56,12 +83,35 @@ void save_training_checkpoint(const std::string& path, const Model& model,
 
 /// Loads what save_training_checkpoint wrote; returns the epochs done
 /// (0 for a checkpoint holding only a model).
+/// Model and optimizer are changed only when the whole checkpoint is valid:
+/// the file (checksum, architecture, parameter count) and its extras (counts
+/// that are whole numbers, optimizer state sized like the parameters).
 template <typename Model, typename Optimizer>
 Index load_training_checkpoint(const std::string& path, Model& model, Optimizer& optimizer) {
+  using Scalar = typename Model::Scalar;
   CheckpointExtras extras;
-  load_model(path, model, &extras);
-  restore_optimizer_state(optimizer, extras);
-  return extras.contains("epochs_done") ? static_cast<Index>(extras.scalar("epochs_done")) : 0;
+  Vector<Scalar> parameters = load_checkpoint<Scalar>(path, model.architecture(), &extras);
+  const Index count = model.parameters().size();
+  if (parameters.size() != count)
+    throw CheckpointError("checkpoint '" + path + "' holds " + std::to_string(parameters.size()) +
+                          " parameters, this model has " + std::to_string(count));
+  try {
+    Index epochs_done = 0;
+    if (extras.contains("epochs_done"))
+      epochs_done = static_cast<Index>(detail::checkpoint_count(extras, "epochs_done"));
+    detail::check_extra_size(extras, "adam.first_moment", count);
+    detail::check_extra_size(extras, "adam.second_moment", count);
+    detail::check_extra_size(extras, "sgd.momentum", count, true);
+    restore_optimizer_state(optimizer, extras);
+    // Same size: assigns in place, so views into the flat buffer stay valid.
+    model.parameters() = parameters;
+    return epochs_done;
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const Error& e) {
+    // A missing or mistyped extra in an otherwise valid file.
+    throw CheckpointError("checkpoint '" + path + "' has a malformed training state: " + e.what());
+  }
 }
 
 /// Saves a training checkpoint at the end of every epoch.
