@@ -5,6 +5,7 @@
 // accuracies come from one program, one split and one seed.
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "common.hpp"
@@ -18,6 +19,7 @@ struct MultitaskFlags {
   double label_weight = 50.0;
   Index label_hidden = 400;
   std::string label_input = "sample";
+  double labelled_share = 0.0;
   bool baseline = false;
   Index baseline_epochs = 100;
 };
@@ -50,6 +52,35 @@ std::vector<std::uint8_t> choose_labelled(const scvae::Dataset& train, Index cou
     }
   }
   return labelled;
+}
+
+/// An epoch order in which every batch of `batch` samples starts with
+/// round(share * batch) labelled samples (cycling through them in a fresh
+/// shuffle) followed by samples from a shuffle of all images: labelled images
+/// are oversampled without changing the epoch's length.
+std::vector<Index> oversampling_order(scvae::Rng& rng, Index size, Index batch, double share,
+                                      const std::vector<Index>& labelled_indices) {
+  const std::vector<Index> all = rng.permutation(size);
+  std::vector<Index> labelled = labelled_indices;
+  rng.shuffle(labelled);
+  const Index per_batch = std::min<Index>(
+      batch, static_cast<Index>(std::lround(share * static_cast<double>(batch))));
+  std::vector<Index> order;
+  order.reserve(static_cast<std::size_t>(size));
+  std::size_t next_all = 0, next_labelled = 0;
+  while (static_cast<Index>(order.size()) < size) {
+    const Index room = std::min<Index>(batch, size - static_cast<Index>(order.size()));
+    const Index from_labelled = labelled.empty() ? 0 : std::min(per_batch, room);
+    for (Index k = 0; k < from_labelled; ++k) {
+      if (next_labelled == labelled.size()) {
+        rng.shuffle(labelled);
+        next_labelled = 0;
+      }
+      order.push_back(labelled[next_labelled++]);
+    }
+    for (Index k = from_labelled; k < room; ++k) order.push_back(all[next_all++]);
+  }
+  return order;
 }
 
 /// The label-only MLP inputs-hidden-classes trained with Adam on the
@@ -131,6 +162,10 @@ int main(int argc, char** argv) {
   app.add_option("--label-input", m.label_input, "The label head reads the sampled z or the mean mu")
       ->check(CLI::IsMember({"sample", "mean"}))
       ->capture_default_str();
+  app.add_option("--labelled-share", m.labelled_share,
+                 "Share of each batch drawn from the labelled images (0: no oversampling)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_flag("--baseline", m.baseline,
                "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
   app.add_option("--baseline-epochs", m.baseline_epochs, "Epochs of the label-only MLP")
@@ -176,6 +211,13 @@ int main(int argc, char** argv) {
     const scvae::ImageLabelSource<float> train_source(data.train, labelled);
     const scvae::ImageLabelSource<float> test_source(data.test);
     scvae::Trainer trainer(model, adam, examples::trainer_options(flags, first_epoch));
+    std::vector<Index> labelled_indices;
+    for (Index i = 0; i < data.train.size(); ++i)
+      if (labelled[static_cast<std::size_t>(i)]) labelled_indices.push_back(i);
+    if (m.labelled_share > 0.0)
+      trainer.set_order([&](scvae::Rng& rng, Index, Index size) {
+        return oversampling_order(rng, size, flags.batch, m.labelled_share, labelled_indices);
+      });
     auto evaluate = [&](scvae::EpochReport& r) {
       scvae::Rng rng(flags.seed + 1000);
       const scvae::LossParts sampled = scvae::evaluate_loss(model, test_source, 500, rng);
