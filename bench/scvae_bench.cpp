@@ -1,0 +1,274 @@
+// Google Benchmark suite for scvae (issue 7). Names follow BM_<Component>_<Op>;
+// every benchmark reports samples/s (items_per_second) and, where the work is
+// a known number of floating-point operations, FLOP/s as a rate counter.
+//
+//   scvae_bench --benchmark_filter='VAE_TrainStep|Gemm' --benchmark_repetitions=3
+//               --benchmark_report_aggregates_only=true --benchmark_format=json
+//
+// FLOPs are counted as in issue 7: a dense layer of in x out costs 2*in*out
+// per sample for the forward product, as much again for the weight gradient,
+// and as much again for the input gradient unless the input is the data x.
+// For the 784-400-20-400-784 VAE that is 3.28 MFLOP per sample. Elementwise
+// work (activations, likelihood, KL, Adam) is not counted: FLOP/s is the GEMM
+// work per second, comparable with BM_Eigen_Gemm_Reference.
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "scvae/scvae.hpp"
+
+namespace {
+
+using scvae::Index;
+using Mat = scvae::Matrix<float>;
+
+constexpr Index kInputs = 784;
+constexpr Index kHidden = 400;
+constexpr Index kLatent = 20;
+
+/// Deterministic grey levels in [0, 1], like Fashion-MNIST pixels.
+Mat images(Index n, std::uint64_t seed = 11) {
+  scvae::Rng rng(seed);
+  Mat x(kInputs, n);
+  for (Index j = 0; j < n; ++j)
+    for (Index i = 0; i < kInputs; ++i) {
+      const double u = rng.uniform();
+      x(i, j) = u < 0.5 ? 0.0f : static_cast<float>(u);  // half the pixels black
+    }
+  return x;
+}
+
+/// (inputs, outputs, input gradient needed) of every dense layer of the VAE.
+struct LayerShape {
+  Index in, out;
+  bool input_gradient;
+};
+const std::vector<LayerShape>& vae_layers() {
+  static const std::vector<LayerShape> layers{{kInputs, kHidden, false},
+                                              {kHidden, 2 * kLatent, true},
+                                              {kLatent, kHidden, true},
+                                              {kHidden, kInputs, true}};
+  return layers;
+}
+
+/// FLOPs of one train step per sample (forward, weight and input gradients).
+double vae_step_flops_per_sample() {
+  double flops = 0.0;
+  for (const LayerShape& l : vae_layers())
+    flops += 2.0 * static_cast<double>(l.in * l.out) * (l.input_gradient ? 3.0 : 2.0);
+  return flops;  // 3.28e6
+}
+
+void set_rates(benchmark::State& state, Index samples_per_iteration, double flops_per_sample) {
+  const auto items = static_cast<std::int64_t>(state.iterations()) * samples_per_iteration;
+  state.SetItemsProcessed(items);
+  if (flops_per_sample > 0.0)
+    state.counters["FLOP/s"] = benchmark::Counter(static_cast<double>(items) * flops_per_sample,
+                                                  benchmark::Counter::kIsRate,
+                                                  benchmark::Counter::kIs1000);
+}
+
+// ---------------------------------------------------------------- dense layer
+
+void BM_Dense_Forward(benchmark::State& state) {
+  const Index n = state.range(0);
+  scvae::ParameterLayout layout;
+  scvae::Dense dense(kInputs, kHidden, scvae::Activation::ReLU, layout);
+  scvae::Vector<float> values(layout.total());
+  scvae::Rng rng(3);
+  dense.initialize(values.data(), rng);
+  const Mat x = images(n);
+  Mat y(kHidden, n);
+  for (auto _ : state) {
+    dense.forward(values.data(), x, y);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, n, 2.0 * kInputs * kHidden);
+}
+BENCHMARK(BM_Dense_Forward)->Arg(128)->ArgName("batch");
+
+/// Weight, bias and input gradients of a 784x400 ReLU layer.
+void BM_Dense_Backward(benchmark::State& state) {
+  const Index n = state.range(0);
+  scvae::ParameterLayout layout;
+  scvae::Dense dense(kInputs, kHidden, scvae::Activation::ReLU, layout);
+  scvae::Vector<float> values(layout.total()), gradients(layout.total());
+  scvae::Rng rng(3);
+  dense.initialize(values.data(), rng);
+  const Mat x = images(n);
+  Mat y(kHidden, n), delta(kHidden, n), input_gradient(kInputs, n);
+  dense.forward(values.data(), x, y);
+  Mat upstream = Mat::Random(kHidden, n);
+  gradients.setZero();
+  for (auto _ : state) {
+    delta = upstream;
+    scvae::MatrixRef<float> ig(input_gradient);
+    dense.backward(values.data(), gradients.data(), x, y, delta, &ig);
+    benchmark::DoNotOptimize(gradients.data());
+    benchmark::DoNotOptimize(input_gradient.data());
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, n, 4.0 * kInputs * kHidden);
+}
+BENCHMARK(BM_Dense_Backward)->Arg(128)->ArgName("batch");
+
+// ------------------------------------------------------------- whole train step
+
+/// loss_and_gradient (forward, backward) + Adam on the 784-400-20-400-784 VAE.
+/// Args: batch, threads.
+void BM_VAE_TrainStep(benchmark::State& state) {
+  const Index n = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  scvae::VAE vae(kInputs, {kHidden}, kLatent, 1, scvae::LikelihoodSpec::bernoulli(),
+                 scvae::Activation::ReLU, scvae::Initialization::PyTorch);
+  vae.set_threads(threads);
+  scvae::Adam adam;
+  const Mat x = images(n);
+  scvae::Rng rng(5);
+  double loss = 0.0;
+  for (auto _ : state) {
+    loss += vae.loss_and_gradient(x, rng).total;
+    adam.step(vae.parameters(), vae.gradients());
+  }
+  benchmark::DoNotOptimize(loss);
+  set_rates(state, n, vae_step_flops_per_sample());
+}
+BENCHMARK(BM_VAE_TrainStep)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{32, 128, 512}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+/// The same GEMMs as one VAE train step, as plain Eigen noalias products on
+/// the same shapes: per layer Y = W X, dW = D X^T, and dX = W^T D where the
+/// step computes it. With 2 threads the batch is split in two halves, as the
+/// model does, each half on its own thread. Args: batch, threads.
+void BM_Eigen_Gemm_Reference(benchmark::State& state) {
+  const Index n = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  struct Half {
+    std::vector<Mat> w, x, y, d, dw, dx;
+  };
+  std::vector<Half> halves(static_cast<std::size_t>(threads));
+  for (int c = 0; c < threads; ++c) {
+    const Index cols = n * (c + 1) / threads - n * c / threads;
+    Half& h = halves[static_cast<std::size_t>(c)];
+    for (const LayerShape& l : vae_layers()) {
+      h.w.push_back(Mat::Random(l.out, l.in));
+      h.x.push_back(Mat::Random(l.in, cols));
+      h.y.push_back(Mat(l.out, cols));
+      h.d.push_back(Mat::Random(l.out, cols));
+      h.dw.push_back(Mat(l.out, l.in));
+      h.dx.push_back(Mat(l.in, cols));
+    }
+  }
+  auto work = [&](int c) {
+    Half& h = halves[static_cast<std::size_t>(c)];
+    for (std::size_t l = 0; l < vae_layers().size(); ++l) {
+      h.y[l].noalias() = h.w[l] * h.x[l];
+      h.dw[l].noalias() = h.d[l] * h.x[l].transpose();
+      if (vae_layers()[l].input_gradient) h.dx[l].noalias() = h.w[l].transpose() * h.d[l];
+    }
+    benchmark::ClobberMemory();
+  };
+  scvae::ThreadPool pool(threads);
+  for (auto _ : state) pool.run(threads, work);
+  set_rates(state, n, vae_step_flops_per_sample());
+}
+BENCHMARK(BM_Eigen_Gemm_Reference)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{32, 128, 512}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+/// SC-VAE: the image (Bernoulli, 784-400-20-400-784) and a label task
+/// (Categorical, 20-400-10) with every other label masked. Args: batch, threads.
+void BM_SCVAE_TrainStep(benchmark::State& state) {
+  const Index n = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  scvae::ModelSpec spec = scvae::VAE::make_spec(kInputs, {kHidden}, kLatent);
+  spec.tasks[0].name = "image";
+  scvae::TaskSpec label;
+  label.name = "label";
+  label.outputs = 10;
+  label.hidden = {kHidden};
+  label.likelihood = scvae::LikelihoodSpec::categorical(10);
+  spec.tasks.push_back(label);
+  scvae::SCVAE model(spec, 1);
+  model.set_threads(threads);
+  scvae::Adam adam;
+  const Mat x = images(n);
+  scvae::RowVector<float> labels(n), mask(n);
+  for (Index j = 0; j < n; ++j) {
+    labels(j) = static_cast<float>(j % 10);
+    mask(j) = j % 2 == 0 ? 1.0f : 0.0f;
+  }
+  const std::vector<scvae::TaskBatch<float>> targets{scvae::TaskBatch<float>(x),
+                                                     scvae::TaskBatch<float>(labels, mask)};
+  scvae::Rng rng(5);
+  double loss = 0.0;
+  for (auto _ : state) {
+    loss += model.loss_and_gradient(x, targets, rng).total;
+    adam.step(model.parameters(), model.gradients());
+  }
+  benchmark::DoNotOptimize(loss);
+  // The label decoder (20-400-10, from z) runs for every chunk with a label.
+  const double label_flops = 2.0 * (kLatent * kHidden * 3.0 + kHidden * 10 * 3.0);
+  set_rates(state, n, vae_step_flops_per_sample() + label_flops);
+}
+BENCHMARK(BM_SCVAE_TrainStep)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{128}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// ------------------------------------------------------------------- optimizer
+
+/// One Adam update over the VAE's 652,824 parameters (~650k).
+void BM_Adam_Update(benchmark::State& state) {
+  const Index size = state.range(0);
+  scvae::Vector<float> params = scvae::Vector<float>::Random(size);
+  const scvae::Vector<float> grads = scvae::Vector<float>::Random(size);
+  scvae::Adam adam;
+  for (auto _ : state) {
+    adam.step(params, grads);
+    benchmark::DoNotOptimize(params.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * size);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * size * 7 *
+                          static_cast<std::int64_t>(sizeof(float)));
+}
+BENCHMARK(BM_Adam_Update)->Arg(652824)->ArgName("params");
+
+// ------------------------------------------------------------------ evaluation
+
+/// IWAE bound with k draws over 1,000 images in batches of 100. Args: k.
+void BM_IWAE_Eval(benchmark::State& state) {
+  const Index k = state.range(0);
+  constexpr Index kImages = 1000;
+  scvae::Rng pixel_rng(17);
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(kImages * kInputs));
+  for (auto& p : pixels) p = static_cast<std::uint8_t>(pixel_rng.uniform_index(256));
+  const scvae::Dataset data(28, 28, std::move(pixels));
+  const scvae::AutoencoderSource<float> source(data);
+  const scvae::VAE vae(kInputs, {kHidden}, kLatent, 1);
+  double nll = 0.0;
+  for (auto _ : state) {
+    scvae::Rng rng(9);
+    nll += scvae::evaluate_iwae(vae, source, k, 100, rng).nll;
+  }
+  benchmark::DoNotOptimize(nll);
+  // Per image: one encoder pass, then k decoder passes (forward only).
+  const double flops = 2.0 * (kInputs * kHidden + kHidden * 2 * kLatent) +
+                       static_cast<double>(k) * 2.0 * (kLatent * kHidden + kHidden * kInputs);
+  set_rates(state, kImages, flops);
+}
+BENCHMARK(BM_IWAE_Eval)->Arg(50)->ArgName("k")->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
