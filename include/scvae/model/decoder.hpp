@@ -17,6 +17,8 @@ class DecoderT {
 
   struct Workspace {
     typename MlpT<Scalar>::Workspace mlp;
+    /// Unused since the likelihood writes dL/d(output) into mlp.deltas.back();
+    /// kept (empty) so that code naming it still compiles.
     Matrix<Scalar> output_gradient;
     RowVector<Scalar> nll;
     RowVector<Scalar> scale;
@@ -49,7 +51,6 @@ class DecoderT {
 
   void prepare(Workspace& ws, Index columns) const {
     mlp_.prepare(ws.mlp, columns);
-    ws.output_gradient.resize(outputs(), columns);
     ws.nll.resize(columns);
     ws.scale.resize(columns);
   }
@@ -72,9 +73,11 @@ class DecoderT {
       likelihood_->evaluate(values, nullptr, output, target, ws.scale, ws.nll, nullptr);
       return;
     }
-    MatrixRef<Scalar> output_gradient(ws.output_gradient);
+    // dL/d(output) goes straight into the last layer's delta: no copy.
+    Matrix<Scalar>& delta = ws.mlp.deltas.back();
+    MatrixRef<Scalar> output_gradient(delta);
     likelihood_->evaluate(values, gradients, output, target, ws.scale, ws.nll, &output_gradient);
-    mlp_.backward(values, gradients, z, ws.output_gradient, ws.mlp, z_gradient, accumulate);
+    mlp_.backward(values, gradients, z, delta, ws.mlp, z_gradient, accumulate);
   }
 
  private:

@@ -4,6 +4,10 @@
 // averaged over the batch. One call computes it and writes its gradient into
 // the model's flat gradient buffer. A plain VAE is the one-task case.
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,17 +33,94 @@ struct TaskBatch {
   std::optional<ConstRowVectorRef<Scalar>> mask;
 };
 
+/// One value per task, like a std::vector but with up to N values stored
+/// inline, so that a LossParts returned from every train step allocates
+/// nothing (more tasks than N fall back to the heap). It converts to and
+/// compares with std::vector.
+template <typename T, std::size_t N = 8>
+class TaskArray {
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+  using reference = T&;
+  using const_reference = const T&;
+  using iterator = T*;
+  using const_iterator = const T*;
+
+  TaskArray() = default;
+  TaskArray(std::initializer_list<T> values) { assign(values.begin(), values.end()); }
+  TaskArray(const std::vector<T>& values) { assign(values.begin(), values.end()); }  // NOLINT
+  TaskArray(size_type count, const T& value) { assign(count, value); }
+
+  size_type size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T* data() { return size_ > N ? heap_.data() : inline_.data(); }
+  const T* data() const { return size_ > N ? heap_.data() : inline_.data(); }
+  T& operator[](size_type i) { return data()[i]; }
+  const T& operator[](size_type i) const { return data()[i]; }
+  T& front() { return data()[0]; }
+  const T& front() const { return data()[0]; }
+  T& back() { return data()[size_ - 1]; }
+  const T& back() const { return data()[size_ - 1]; }
+  iterator begin() { return data(); }
+  iterator end() { return data() + size_; }
+  const_iterator begin() const { return data(); }
+  const_iterator end() const { return data() + size_; }
+
+  void clear() { resize(0); }
+  void assign(size_type count, const T& value) {
+    resize(0);
+    resize(count, value);
+  }
+  template <typename It>
+  void assign(It first, It last) {
+    resize(0);
+    for (; first != last; ++first) push_back(*first);
+  }
+  void push_back(const T& value) { resize(size_ + 1, value); }
+  void resize(size_type count, const T& value = T()) {
+    if (count <= N) {
+      if (size_ > N) std::copy(heap_.begin(), heap_.begin() + static_cast<std::ptrdiff_t>(count),
+                               inline_.begin());
+      for (size_type i = size_; i < count; ++i) inline_[i] = value;
+      heap_.clear();
+    } else {
+      if (size_ <= N) heap_.assign(inline_.begin(), inline_.begin() + static_cast<std::ptrdiff_t>(size_));
+      heap_.resize(count, value);
+    }
+    size_ = count;
+  }
+
+  operator std::vector<T>() const { return std::vector<T>(begin(), end()); }  // NOLINT
+
+  friend bool operator==(const TaskArray& a, const TaskArray& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+  friend bool operator!=(const TaskArray& a, const TaskArray& b) { return !(a == b); }
+  friend bool operator==(const TaskArray& a, const std::vector<T>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+  friend bool operator==(const std::vector<T>& a, const TaskArray& b) { return b == a; }
+  friend bool operator!=(const TaskArray& a, const std::vector<T>& b) { return !(a == b); }
+  friend bool operator!=(const std::vector<T>& a, const TaskArray& b) { return !(b == a); }
+
+ private:
+  std::array<T, N> inline_{};
+  std::vector<T> heap_;  // holds the values when there are more than N
+  size_type size_ = 0;
+};
+
 /// The loss of one batch and its parts.
 struct LossParts {
   double total = 0.0;  ///< Mean over samples of the weighted, masked loss with beta * KL.
   double kl = 0.0;     ///< Mean KL per sample.
-  std::vector<double> task_nll;  ///< Per task: mean NLL over its unmasked samples.
+  TaskArray<double> task_nll;  ///< Per task: mean NLL over its unmasked samples.
   // Sums, so that parts of several batches combine exactly.
   Index samples = 0;
   double total_sum = 0.0;
   double kl_sum = 0.0;
-  std::vector<double> task_nll_sum;
-  std::vector<Index> task_count;
+  TaskArray<double> task_nll_sum;
+  TaskArray<Index> task_count;
 
   /// Adds another batch's sums and recomputes the means.
   void merge(const LossParts& other) {
@@ -270,17 +351,18 @@ class SCVAET {
       throw ArgumentError("beta: expected a finite value >= 0, got " + std::to_string(beta));
     for (Index t = 0; t < task_count(); ++t) {
       const TaskBatch<Scalar>& batch = targets[static_cast<std::size_t>(t)];
-      const std::string name = "task '" + task(t).name + "'";
+      // Built only for a message: a long task name would allocate every step.
+      auto name = [&] { return "task '" + task(t).name + "'"; };
       if (batch.target.cols() != x.cols())
-        throw ShapeError(name + " target: expected " + std::to_string(x.cols()) +
+        throw ShapeError(name() + " target: expected " + std::to_string(x.cols()) +
                          " columns (one per sample), got " + std::to_string(batch.target.cols()));
       if (batch.mask) {
         if (batch.mask->cols() != x.cols())
-          throw ShapeError(name + " mask: expected length " + std::to_string(x.cols()) +
+          throw ShapeError(name() + " mask: expected length " + std::to_string(x.cols()) +
                            ", got " + std::to_string(batch.mask->cols()));
         const auto m = batch.mask->array();
         if (!((m == Scalar(0)) || (m == Scalar(1))).all())
-          throw ArgumentError(name + " mask: expected only 0 and 1");
+          throw ArgumentError(name() + " mask: expected only 0 and 1");
       }
       decoder(t).likelihood().validate_target(batch.target, batch.mask, decoder(t).outputs());
     }
@@ -319,13 +401,28 @@ class SCVAET {
       work(0);
     }
 
+    if (with_gradient && chunks > 1) {
+      // gradients_ (chunk 0's) += chunk 1's + chunk 2's ..., element by
+      // element in chunk order, so the bits depend only on the chunk count;
+      // each thread sums one slice of the parameters.
+      const Index size = gradients_.size();
+      auto reduce = [&](int part) {
+        // Slices start on 16-float (64-byte) boundaries.
+        const Index begin = size * part / chunks / 16 * 16;
+        const Index end = part + 1 == chunks ? size : size * (part + 1) / chunks / 16 * 16;
+        auto total = gradients_.segment(begin, end - begin);
+        for (int c = 1; c < chunks; ++c)
+          total += batch.chunks[static_cast<std::size_t>(c)].gradients.segment(begin, end - begin);
+      };
+      pool_->run(chunks, reduce);
+    }
+
     LossParts parts;
     parts.samples = n;
     parts.task_nll_sum.assign(decoders_.size(), 0.0);
     parts.task_count.assign(decoders_.size(), 0);
     for (int c = 0; c < chunks; ++c) {
       const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
-      if (with_gradient && c > 0) gradients_ += ws.gradients;
       parts.kl_sum += ws.kl_sum;
       for (std::size_t t = 0; t < decoders_.size(); ++t) {
         parts.task_nll_sum[t] += ws.task_nll_sum[t];

@@ -50,16 +50,26 @@ class VAET : public SCVAET<Scalar_> {
   using Base::loss_and_gradient;
 
   LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x, Rng& rng, double beta = 1.0) {
-    return Base::loss_and_gradient(x, {TaskBatch<Scalar>(x)}, rng, beta);
+    return Base::loss_and_gradient(x, self_target(x), rng, beta);
   }
   LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& eps,
                               double beta = 1.0) {
-    return Base::loss_and_gradient(x, {TaskBatch<Scalar>(x)}, eps, beta);
+    return Base::loss_and_gradient(x, self_target(x), eps, beta);
   }
   LossParts loss(const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& eps,
                  double beta = 1.0) {
-    return Base::loss(x, {TaskBatch<Scalar>(x)}, eps, beta);
+    return Base::loss(x, self_target(x), eps, beta);
   }
+
+ private:
+  /// {TaskBatch(x)}, rebuilt in a kept vector so that a step allocates nothing.
+  const std::vector<TaskBatch<Scalar>>& self_target(const ConstMatrixRef<Scalar>& x) {
+    targets_.clear();
+    targets_.emplace_back(x);
+    return targets_;
+  }
+
+  std::vector<TaskBatch<Scalar>> targets_;
 };
 
 using VAE = VAET<float>;

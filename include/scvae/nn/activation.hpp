@@ -76,4 +76,26 @@ void activation_backward(Activation activation, const Eigen::MatrixBase<OutDeriv
   }
 }
 
+/// delta = delta * f'(x) in place, f' computed from the output y = f(x), and
+/// the row sums of the new delta added to `row_sum`: one pass over delta
+/// (a dense layer's backward and its bias gradient).
+template <typename OutDerived, typename DeltaDerived, typename SumDerived>
+void activation_backward_and_sum(Activation activation, const Eigen::MatrixBase<OutDerived>& y,
+                                 Eigen::MatrixBase<DeltaDerived>& delta,
+                                 Eigen::MatrixBase<SumDerived>& row_sum) {
+  using Scalar = typename OutDerived::Scalar;
+  for (Index j = 0; j < delta.cols(); ++j) {
+    const auto out = y.col(j).array();
+    auto d = delta.col(j).array();
+    switch (activation) {
+      case Activation::Identity: break;
+      case Activation::ReLU: d = (out > Scalar(0)).select(d, Scalar(0)); break;
+      case Activation::Tanh: d = d * (Scalar(1) - out.square()); break;
+      case Activation::Sigmoid: d = d * out * (Scalar(1) - out); break;
+      case Activation::Softplus: d = -(d * (-out).expm1()); break;
+    }
+    row_sum.array() += d;
+  }
+}
+
 }  // namespace scvae

@@ -7,6 +7,7 @@
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/nn/activation.hpp"
+#include "scvae/nn/gemm.hpp"
 
 namespace scvae {
 
@@ -75,7 +76,7 @@ class DenseT {
                MatrixRef<Scalar> output) const {
     detail::check_rows("Dense input", input.rows(), inputs_);
     detail::check_shape("Dense output", output.rows(), output.cols(), outputs_, input.cols());
-    output.noalias() = weights(values) * input;
+    detail::gemm<false, false>(weights(values), input, output, false);  // = W X
     add_bias_and_activate(activation_, output, bias(values));
   }
 
@@ -86,16 +87,15 @@ class DenseT {
                 const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> delta,
                 MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false) const {
     detail::check_shape("Dense delta", delta.rows(), delta.cols(), outputs_, input.cols());
-    if (activation_ != Activation::Identity) activation_backward(activation_, output, delta, delta);
-    weights(gradients).noalias() += delta * input.transpose();
-    bias(gradients) += delta.rowwise().sum();
+    // delta = upstream * f'(x) and dL/db += the row sums, in one pass.
+    auto bias_gradient = bias(gradients);
+    activation_backward_and_sum(activation_, output, delta, bias_gradient);
+    auto weight_gradient = weights(gradients);
+    detail::gemm<false, true>(delta, input, weight_gradient, true);  // += D X^T
     if (input_gradient != nullptr) {
       detail::check_shape("Dense input gradient", input_gradient->rows(), input_gradient->cols(),
                           inputs_, input.cols());
-      if (accumulate)
-        input_gradient->noalias() += weights(values).transpose() * delta;
-      else
-        input_gradient->noalias() = weights(values).transpose() * delta;
+      detail::gemm<true, false>(weights(values), delta, *input_gradient, accumulate);  // W^T D
     }
   }
 

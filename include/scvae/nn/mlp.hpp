@@ -74,7 +74,7 @@ class MlpT {
   }
 
   /// Backward pass after forward() on the same input and workspace.
-  /// `output_gradient` is dL/d(output); parameter gradients accumulate into
+  /// `output_gradient` is dL/d(output), which may be ws.deltas.back() itself; parameter gradients accumulate into
   /// `gradients`; dL/d(input) is written (or added) to `input_gradient` if given.
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& output_gradient, Workspace& ws,
@@ -82,7 +82,9 @@ class MlpT {
     const std::size_t last = layers_.size() - 1;
     detail::check_shape("MLP output gradient", output_gradient.rows(), output_gradient.cols(),
                         outputs(), input.cols());
-    ws.deltas[last] = output_gradient;
+    // A caller that wrote dL/d(output) straight into ws.deltas.back() (as
+    // DecoderT does) saves the copy.
+    if (output_gradient.data() != ws.deltas[last].data()) ws.deltas[last] = output_gradient;
     for (std::size_t l = last + 1; l-- > 0;) {
       MatrixRef<Scalar> delta(ws.deltas[l]);
       if (l == 0) {

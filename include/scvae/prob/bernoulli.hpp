@@ -3,6 +3,9 @@
 // max(l,0) - y*l + log1p(exp(-|l|)) so it is exact and finite for any l.
 // Targets may be grey levels in [0,1], as in the usual MNIST VAE.
 
+#include <cmath>
+#include <limits>
+
 #include "scvae/prob/likelihood.hpp"
 
 namespace scvae {
@@ -20,8 +23,11 @@ class BernoulliT final : public LikelihoodT<Scalar_> {
                        const std::optional<ConstRowVectorRef<Scalar>>& mask,
                        Index outputs) const override {
     Base::validate_target(target, mask, outputs);
+    // One vectorised pass: |t - clamp(t, 0, 1)| sums to 0 exactly when every
+    // value is in [0, 1]; a NaN or an infinity makes the sum NaN or infinite.
     const auto t = target.array();
-    if (((t < Scalar(0)) || (t > Scalar(1))).any() || !t.isFinite().all())
+    const Scalar outside = (t - t.max(Scalar(0)).min(Scalar(1))).abs().sum();
+    if (!(outside == Scalar(0)))
       throw ArgumentError("bernoulli target: expected values in [0, 1], got min " +
                           std::to_string(static_cast<double>(target.minCoeff())) + ", max " +
                           std::to_string(static_cast<double>(target.maxCoeff())));
@@ -35,16 +41,28 @@ class BernoulliT final : public LikelihoodT<Scalar_> {
                 const ConstMatrixRef<Scalar>& output, const ConstMatrixRef<Scalar>& target,
                 const ConstRowVectorRef<Scalar>& scale, Eigen::Ref<RowVector<Scalar>> nll,
                 MatrixRef<Scalar>* output_gradient) const override {
+    // One exp per element: e = exp(-|l|) gives both log1p(e) for the NLL and
+    // sigmoid(l) = (l >= 0 ? 1 : e) / (1 + e), exact at both ends (e -> 0).
+    // The gradient column holds e between the two passes, so they run in L1.
+    // Eigen 3.4's select() is not vectorised (it called scalar expf), so the
+    // two conditions are written as 0/1 factors clamp(a * big, 0, 1):
+    //  - past |l| = -log(smallest normal), e is 0 (vectorised exp returns a
+    //    denormal there instead of 0, and sigmoid must be exactly 0 or 1);
+    //  - (l >= 0 ? 1 : e) = max(e, step(l)), where step(l) is 1 for l > 0
+    //    (for a denormal l it is between 0 and 1, but then e rounds to 1).
+    const Scalar cut = -std::log(std::numeric_limits<Scalar>::min());
+    const Scalar big = std::numeric_limits<Scalar>::max();
     for (Index j = 0; j < output.cols(); ++j) {
       const auto l = output.col(j).array();
       const auto y = target.col(j).array();
-      nll(j) = (l.max(Scalar(0)) - l * y + (-l.abs()).exp().log1p()).sum();
-      if (output_gradient != nullptr) {
-        // 1/(1+exp(-l)) is exact at both ends in IEEE arithmetic: exp(1000)
-        // is inf and 1/inf is 0.
-        output_gradient->col(j).array() =
-            scale(j) * (Scalar(1) / (Scalar(1) + (-l).exp()) - y);
+      if (output_gradient == nullptr) {
+        nll(j) = (l.max(Scalar(0)) - l * y + (-l.abs()).exp().log1p()).sum();
+        continue;
       }
+      auto g = output_gradient->col(j).array();
+      g = (-l.abs()).exp() * ((cut - l.abs()) * big).max(Scalar(0)).min(Scalar(1));
+      nll(j) = (l.max(Scalar(0)) - l * y + g.log1p()).sum();
+      g = scale(j) * (g.max((l * big).max(Scalar(0)).min(Scalar(1))) / (Scalar(1) + g) - y);
     }
   }
 };
