@@ -18,7 +18,37 @@
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define SCVAE_HAVE_MXCSR 1
+#endif
+
 namespace scvae {
+
+namespace detail {
+/// While alive, this thread's SSE/AVX arithmetic flushes denormal results to
+/// zero and reads denormal inputs as zero (x86's FTZ and DAZ bits); the
+/// previous mode comes back at scope exit. Elsewhere it does nothing.
+class FlushDenormals {
+ public:
+  FlushDenormals() {
+#ifdef SCVAE_HAVE_MXCSR
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | 0x8040u);  // FTZ (bit 15) | DAZ (bit 6)
+#endif
+  }
+  ~FlushDenormals() {
+#ifdef SCVAE_HAVE_MXCSR
+    _mm_setcsr(saved_);
+#endif
+  }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+  unsigned saved_ = 0;
+};
+}  // namespace detail
 
 /// Hyperparameters of Adam; the defaults are PyTorch's.
 struct AdamOptions {
@@ -64,6 +94,14 @@ class AdamT {
     // One vectorised Eigen expression per buffer, run block by block so that
     // the four buffers stay in L1 between the three expressions: one pass over
     // memory. (650k floats: 0.61 ms unblocked, 0.37 ms in blocks of 256.)
+    //
+    // Denormals flushed to zero: m (and v) of a parameter whose gradient stays
+    // 0 decays by beta1 every step and reaches the denormal range within ~700
+    // steps, where each operation costs ~100 times more: mnist_vae's epochs
+    // 1-3 on 1 thread took 2.03, 2.58, 2.82 s that way, 1.74 s each now. A
+    // denormal m or v moves a parameter by less than 1e-30; flushing it is
+    // invisible in float training.
+    const detail::FlushDenormals flush;
     const Index size = params.size();
     for (Index start = 0; start < size; start += kBlock) {
       const Index n = std::min(kBlock, size - start);
