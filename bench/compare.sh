@@ -8,12 +8,12 @@
 #                    [--data DIR] [--limit N] [--out DIR]
 #
 # The twin runs with OPENBLAS_NUM_THREADS=1 and torch.set_num_threads(T): with
-# OpenBLAS's own threads on, they and PyTorch's oversubscribe the cores. It
-# also runs with OMP_WAIT_POLICY=PASSIVE unless you set TWIN_OMP_WAIT_POLICY:
-# on a shared, loaded machine libgomp's spinning threads made an epoch at
-# 2 threads 5-20x slower (see bench/RESULTS.md); on a quiet one it makes no
-# measurable difference. Needs Debian's python3-torch; without it this script
-# says so and exits 0.
+# OpenBLAS's own threads on, they and PyTorch's oversubscribe the cores.
+# OMP_WAIT_POLICY is left to libgomp's default (spinning), the twin's fastest
+# setting on a quiet machine (2.3 s per epoch here against 4.5 s with
+# PASSIVE). On a loaded machine the spinning threads make it 5-20x slower;
+# set TWIN_OMP_WAIT_POLICY=PASSIVE there (see bench/RESULTS.md). Needs
+# Debian's python3-torch; without it this script says so and exits 0.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --data) data=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -68,9 +68,10 @@ common=(--data "$data" --epochs "$epochs" --batch "$batch" --threads "$threads" 
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "twin:    $python $here/torch_vae.py ${common[*]}"
-echo "         torch $("$python" -c 'import torch; print(torch.__version__)'), OPENBLAS_NUM_THREADS=1, OMP_WAIT_POLICY=${TWIN_OMP_WAIT_POLICY:-PASSIVE}"
-OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=${TWIN_OMP_WAIT_POLICY:-PASSIVE} \
-  "$python" "$here/torch_vae.py" "${common[@]}" --quiet --out "$out/torch"
+twin_env=(OPENBLAS_NUM_THREADS=1)
+[[ -z "${TWIN_OMP_WAIT_POLICY:-}" ]] || twin_env+=(OMP_WAIT_POLICY="$TWIN_OMP_WAIT_POLICY")
+echo "         torch $("$python" -c 'import torch; print(torch.__version__)'), ${twin_env[*]}"
+env "${twin_env[@]}" "$python" "$here/torch_vae.py" "${common[@]}" --quiet --out "$out/torch"
 echo "scvae:   $mnist_vae ${common[*]}"
 "$mnist_vae" "${common[@]}" --quiet --out "$out/scvae"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); metrics in $out"
