@@ -14,6 +14,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -243,6 +244,19 @@ void BM_Adam_Update(benchmark::State& state) {
                           static_cast<std::int64_t>(sizeof(float)));
 }
 BENCHMARK(BM_Adam_Update)->Arg(652824)->ArgName("params");
+
+// ----------------------------------------------------------------- thread pool
+
+/// One ThreadPool::run of an empty task on 2 threads: the fixed cost a
+/// data-parallel step pays twice (chunks, then the gradient reduction).
+void BM_ThreadPool_Run(benchmark::State& state) {
+  scvae::ThreadPool pool(2);
+  std::atomic<long> calls{0};
+  auto task = [&](int) { calls.fetch_add(1, std::memory_order_relaxed); };
+  for (auto _ : state) pool.run(2, task);
+  benchmark::DoNotOptimize(calls.load());
+}
+BENCHMARK(BM_ThreadPool_Run)->UseRealTime();
 
 // ------------------------------------------------------------------ evaluation
 

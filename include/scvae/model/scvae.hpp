@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
+#include <exception>
 #include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "scvae/core/random.hpp"
@@ -377,44 +380,57 @@ class SCVAET {
     if (static_cast<int>(batch.chunks.size()) < chunks) batch.chunks.resize(chunks);
     const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
 
+    // With several chunks, each thread then sums one slice of the chunk
+    // gradients into gradients_ (chunk 0's): element by element in chunk
+    // order, so the bits depend only on the chunk count. The threads meet at
+    // a barrier in between, in the same pool run: a second run would cost
+    // another wake-up of the workers (37 us each here, BM_ThreadPool_Run).
+    const Index size = gradients_.size();
+    std::atomic<int> arrived{0};
+    std::atomic<bool> failed{false};
+    auto reduce = [&](int part) {
+      // Slices start on 16-float (64-byte) boundaries.
+      const Index begin = size * part / chunks / 16 * 16;
+      const Index end = part + 1 == chunks ? size : size * (part + 1) / chunks / 16 * 16;
+      auto total = gradients_.segment(begin, end - begin);
+      for (int c = 1; c < chunks; ++c)
+        total += batch.chunks[static_cast<std::size_t>(c)].gradients.segment(begin, end - begin);
+    };
     auto work = [&](int c) {
-      const Index begin = n * c / chunks;
-      const Index end = n * (c + 1) / chunks;
-      ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
-      Scalar* grads = nullptr;
-      if (with_gradient) {
-        if (c == 0) {
-          grads = gradients_.data();
-        } else {
-          ws.gradients.resize(gradients_.size());
-          grads = ws.gradients.data();
+      std::exception_ptr error;
+      try {
+        const Index begin = n * c / chunks;
+        const Index end = n * (c + 1) / chunks;
+        ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
+        Scalar* grads = nullptr;
+        if (with_gradient) {
+          if (c == 0) {
+            grads = gradients_.data();
+          } else {
+            ws.gradients.resize(gradients_.size());
+            grads = ws.gradients.data();
+          }
+          VectorMap<Scalar>(grads, gradients_.size()).setZero();
         }
-        VectorMap<Scalar>(grads, gradients_.size()).setZero();
+        run_chunk(ws, x.middleCols(begin, end - begin), targets, begin,
+                  eps.middleCols(begin, end - begin), static_cast<Scalar>(beta), inv_n, grads);
+      } catch (...) {
+        error = std::current_exception();
+        failed.store(true);
       }
-      run_chunk(ws, x.middleCols(begin, end - begin), targets, begin, eps.middleCols(begin, end - begin),
-                static_cast<Scalar>(beta), inv_n, grads);
+      if (with_gradient && chunks > 1) {
+        // Every chunk reaches this point, thrown or not: no one waits forever.
+        arrived.fetch_add(1, std::memory_order_acq_rel);
+        while (arrived.load(std::memory_order_acquire) < chunks) std::this_thread::yield();
+        if (!failed.load()) reduce(c);
+      }
+      if (error) std::rethrow_exception(error);
     };
     if (chunks > 1) {
       if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
       pool_->run(chunks, work);
     } else {
       work(0);
-    }
-
-    if (with_gradient && chunks > 1) {
-      // gradients_ (chunk 0's) += chunk 1's + chunk 2's ..., element by
-      // element in chunk order, so the bits depend only on the chunk count;
-      // each thread sums one slice of the parameters.
-      const Index size = gradients_.size();
-      auto reduce = [&](int part) {
-        // Slices start on 16-float (64-byte) boundaries.
-        const Index begin = size * part / chunks / 16 * 16;
-        const Index end = part + 1 == chunks ? size : size * (part + 1) / chunks / 16 * 16;
-        auto total = gradients_.segment(begin, end - begin);
-        for (int c = 1; c < chunks; ++c)
-          total += batch.chunks[static_cast<std::size_t>(c)].gradients.segment(begin, end - begin);
-      };
-      pool_->run(chunks, reduce);
     }
 
     LossParts parts;
