@@ -20,6 +20,8 @@ struct MultitaskFlags {
   Index label_hidden = 400;
   std::string label_input = "sample";
   double labelled_share = 0.0;
+  Index pseudo_from = 0;
+  double pseudo_threshold = 0.95;
   bool baseline = false;
   Index baseline_epochs = 100;
 };
@@ -53,6 +55,67 @@ std::vector<std::uint8_t> choose_labelled(const scvae::Dataset& train, Index cou
   }
   return labelled;
 }
+
+/// Images with an image task and a label task whose labels are the kept
+/// training labels plus, once pseudo-labelling starts, the model's own
+/// confident predictions for unlabelled images. It never reads the true label
+/// of an unlabelled image.
+class PseudoLabelSource final : public scvae::BatchSource<float> {
+ public:
+  PseudoLabelSource(const scvae::Dataset& data, const std::vector<std::uint8_t>& labelled)
+      : data_(data), labelled_(labelled), labels_(labelled.size(), 0), mask_(labelled) {
+    for (std::size_t i = 0; i < labelled.size(); ++i)
+      if (labelled[i]) labels_[i] = data.labels()[i];
+  }
+  Index size() const override { return data_.size(); }
+  Index task_count() const override { return 2; }
+
+  void fill(const std::vector<Index>& order, Index begin, Index end,
+            scvae::Batch<float>& batch) const override {
+    batch.targets.resize(2);
+    batch.masks.resize(2);
+    batch.target_is_input = {true, false};
+    data_.batch(order, begin, end, batch.x);
+    const Index n = end - begin;
+    if (batch.targets[1].cols() != n) batch.targets[1].resize(1, n);
+    if (batch.masks[1].size() != n) batch.masks[1].resize(n);
+    for (Index j = 0; j < n; ++j) {
+      const auto i = static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)]);
+      batch.targets[1](0, j) = static_cast<float>(labels_[i]);
+      batch.masks[1](j) = mask_[i] ? 1.0f : 0.0f;
+    }
+  }
+
+  /// Labels every unlabelled image whose predicted class probability (from
+  /// z = mu) reaches `threshold` with that class; returns how many.
+  Index relabel(const scvae::SCVAE& model, double threshold) {
+    Index count = 0;
+    const std::vector<Index> order = data_.identity_order();
+    scvae::Matrix<float> x, mu, logvar, probabilities;
+    for (Index begin = 0; begin < data_.size(); begin += 1000) {
+      const Index end = std::min<Index>(begin + 1000, data_.size());
+      data_.batch(order, begin, end, x);
+      model.encode(x, mu, logvar);
+      model.predict(1, mu, probabilities);
+      for (Index j = 0; j < probabilities.cols(); ++j) {
+        const auto i = static_cast<std::size_t>(begin + j);
+        if (labelled_[i]) continue;
+        Index best = 0;
+        const float p = probabilities.col(j).maxCoeff(&best);
+        mask_[i] = p >= threshold ? 1 : 0;
+        labels_[i] = static_cast<std::uint8_t>(best);
+        count += mask_[i];
+      }
+    }
+    return count;
+  }
+
+ private:
+  const scvae::Dataset& data_;
+  std::vector<std::uint8_t> labelled_;
+  std::vector<std::uint8_t> labels_;
+  std::vector<std::uint8_t> mask_;
+};
 
 /// An epoch order in which every batch of `batch` samples starts with
 /// round(share * batch) labelled samples (cycling through them in a fresh
@@ -166,6 +229,13 @@ int main(int argc, char** argv) {
                  "Share of each batch drawn from the labelled images (0: no oversampling)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  app.add_option("--pseudo-from", m.pseudo_from,
+                 "From this epoch on, label confident predictions of unlabelled images (0: off)")
+      ->capture_default_str();
+  app.add_option("--pseudo-threshold", m.pseudo_threshold,
+                 "Class probability a prediction needs to become a pseudo-label")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_flag("--baseline", m.baseline,
                "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
   app.add_option("--baseline-epochs", m.baseline_epochs, "Epochs of the label-only MLP")
@@ -208,7 +278,7 @@ int main(int argc, char** argv) {
                 << " labelled; " << data.test.size() << " test images from " << flags.data << "; "
                 << model.architecture() << "; " << flags.threads << " thread(s)\n";
 
-    const scvae::ImageLabelSource<float> train_source(data.train, labelled);
+    PseudoLabelSource train_source(data.train, labelled);
     const scvae::ImageLabelSource<float> test_source(data.test);
     scvae::Trainer trainer(model, adam, examples::trainer_options(flags, first_epoch));
     std::vector<Index> labelled_indices;
@@ -236,6 +306,12 @@ int main(int argc, char** argv) {
       return false;
     };
     trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
+    if (m.pseudo_from > 0)
+      trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
+        if (r.epoch >= m.pseudo_from)
+          r.set("pseudo_labels", static_cast<double>(train_source.relabel(model, m.pseudo_threshold)));
+        return false;
+      }));
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));

@@ -38,7 +38,7 @@
 #include "scvae/train/callback.hpp"
 #include "scvae/train/checkpointing.hpp"
 #include "scvae/train/early_stopping.hpp"
-#include "scvae/train/lambda_callback.hpp"
+#include "scvae/train/epoch_callback.hpp"
 #include "scvae/train/metrics_writer.hpp"
 #include "scvae/train/progress_bar.hpp"
 #include "scvae/train/report.hpp"

@@ -264,7 +264,7 @@ TEST(ApiDocs, Train) {
   scvae::EarlyStopping stopping("test_loss", /*patience=*/2);
   trainer.add_callback(stopping);  // not owned: must outlive fit()
   std::ostringstream log;
-  trainer.add_callback(std::make_unique<scvae::ProgressBar>(log, /*terminal=*/0));
+  trainer.add_callback(std::make_unique<scvae::ProgressBar>(log, scvae::ProgressBar::Mode::Lines));
   trainer.add_callback(std::make_unique<scvae::MetricsWriter>(dir + "/metrics.jsonl"));
   const scvae::TrainResult result = trainer.fit(source);
 

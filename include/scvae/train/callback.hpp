@@ -9,7 +9,8 @@ namespace scvae {
 class Callback {
  public:
   virtual ~Callback() = default;
-  virtual void on_train_begin(Index /*first_epoch*/, Index /*epochs*/) {}
+  /// Epochs run from first_epoch (0-based) up to, not including, end_epoch.
+  virtual void on_train_begin(Index /*first_epoch*/, Index /*end_epoch*/) {}
   virtual bool on_batch_end(const BatchReport& /*report*/) { return false; }
   /// May add metrics to `report` (an evaluation) for callbacks after it.
   virtual bool on_epoch_end(EpochReport& /*report*/) { return false; }

@@ -17,10 +17,12 @@ namespace scvae {
 
 class ProgressBar : public Callback {
  public:
-  /// `terminal` decides between the live bar and plain lines; by default it
-  /// is whether standard error is a terminal.
-  explicit ProgressBar(std::ostream& out = std::cerr, int terminal = -1)
-      : out_(out), terminal_(terminal < 0 ? isatty(fileno(stderr)) != 0 : terminal != 0) {}
+  enum class Mode { Auto, Live, Lines };
+
+  /// Mode::Auto draws the live bar when `out` is std::cerr or std::cout and
+  /// that stream is a terminal, plain lines otherwise.
+  explicit ProgressBar(std::ostream& out = std::cerr, Mode mode = Mode::Auto)
+      : out_(out), terminal_(mode == Mode::Live || (mode == Mode::Auto && is_terminal(out))) {}
 
   bool on_batch_end(const BatchReport& r) override {
     if (!terminal_) return false;
@@ -51,6 +53,12 @@ class ProgressBar : public Callback {
   }
 
  private:
+  static bool is_terminal(const std::ostream& out) {
+    if (&out == &std::cerr || &out == &std::clog) return isatty(fileno(stderr)) != 0;
+    if (&out == &std::cout) return isatty(fileno(stdout)) != 0;
+    return false;
+  }
+
   static std::string clock_text(double seconds) {
     const long s = static_cast<long>(seconds + 0.5);
     std::ostringstream text;

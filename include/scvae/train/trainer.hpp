@@ -83,7 +83,7 @@ class Trainer {
   TrainResult fit(const BatchSource<Scalar>& source) {
     if (source.size() < 1) throw ArgumentError("training data: expected at least one sample, got 0");
     if (source.task_count() != model_.task_count())
-      throw ArgumentError("training data: expected " + std::to_string(model_.task_count()) +
+      throw ShapeError("training data: expected " + std::to_string(model_.task_count()) +
                           " task(s) per batch for this model, the source has " +
                           std::to_string(source.task_count()));
     model_.set_threads(options_.threads);
