@@ -19,9 +19,10 @@ struct MultitaskFlags {
   double label_weight = 50.0;
   Index label_hidden = 400;
   std::string label_input = "sample";
-  double labelled_share = 0.0;
-  Index pseudo_from = 0;
-  double pseudo_threshold = 0.95;
+  // The defaults are the best design measured (examples/RESULTS-multitask.md).
+  double labelled_share = 0.25;
+  Index pseudo_from = 3;
+  double pseudo_threshold = 0.99;
   bool baseline = false;
   Index baseline_epochs = 100;
 };
