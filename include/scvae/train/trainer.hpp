@@ -213,7 +213,9 @@ class Trainer {
     const char* what = nullptr;
     if (!std::isfinite(loss))
       what = "the loss";
-    else if (!model_.gradients().allFinite())
+    // x * 0 is 0 for every finite x and NaN for NaN and +-inf; unlike
+    // allFinite() this sum vectorises (allFinite was 7% of a 2-thread epoch).
+    else if (!((model_.gradients().array() * Scalar(0)).sum() == Scalar(0)))
       what = "the gradient";
     if (what != nullptr)
       throw NumericalError(std::string(what) + " is not finite at epoch " + std::to_string(epoch) +
