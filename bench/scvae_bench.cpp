@@ -66,9 +66,9 @@ void set_rates(benchmark::State& state, Index samples_per_iteration, double flop
   const auto items = static_cast<std::int64_t>(state.iterations()) * samples_per_iteration;
   state.SetItemsProcessed(items);
   if (flops_per_sample > 0.0)
-    state.counters["FLOP/s"] = benchmark::Counter(static_cast<double>(items) * flops_per_sample,
-                                                  benchmark::Counter::kIsRate,
-                                                  benchmark::Counter::kIs1000);
+    state.counters["FLOP/s"] =
+        benchmark::Counter(static_cast<double>(items) * flops_per_sample,
+                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
 // ---------------------------------------------------------------- dense layer

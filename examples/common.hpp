@@ -47,11 +47,13 @@ inline void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option("--epochs", f.epochs, "Training epochs (0 only with --load: evaluate)")
       ->capture_default_str();
   app.add_option("--batch", f.batch, "Batch size")->capture_default_str();
-  app.add_option("--hidden", f.hidden, "Hidden units of encoder and decoder")->capture_default_str();
+  app.add_option("--hidden", f.hidden, "Hidden units of encoder and decoder")
+      ->capture_default_str();
   app.add_option("--latent", f.latent, "Latent dimensions")->capture_default_str();
   app.add_option("--lr", f.lr, "Adam learning rate")->capture_default_str();
   app.add_option("--beta", f.beta, "KL weight beta (after the warm-up)")->capture_default_str();
-  app.add_option("--warmup", f.warmup, "Epochs of linear KL warm-up (0: none)")->capture_default_str();
+  app.add_option("--warmup", f.warmup, "Epochs of linear KL warm-up (0: none)")
+      ->capture_default_str();
   app.add_option("--seed", f.seed, "Random seed: initial weights, shuffling, noise")
       ->capture_default_str();
   app.add_option("--threads", f.threads,
@@ -85,13 +87,21 @@ inline void validate_common_flags(CommonFlags& f) {
   positive("--batch", f.batch);
   positive("--hidden", f.hidden);
   positive("--latent", f.latent);
-  if (!(f.lr > 0.0)) throw scvae::ArgumentError("--lr: expected a positive number, got " + std::to_string(f.lr));
-  if (!(f.beta >= 0.0)) throw scvae::ArgumentError("--beta: expected a number >= 0, got " + std::to_string(f.beta));
-  if (f.warmup < 0) throw scvae::ArgumentError("--warmup: expected a number >= 0, got " + std::to_string(f.warmup));
-  if (f.threads < 0) throw scvae::ArgumentError("--threads: expected a number >= 0, got " + std::to_string(f.threads));
-  if (f.limit < 0) throw scvae::ArgumentError("--limit: expected a number >= 0, got " + std::to_string(f.limit));
-  if (f.iwae < 0) throw scvae::ArgumentError("--iwae: expected a number >= 0, got " + std::to_string(f.iwae));
-  if (f.threads == 0) f.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (!(f.lr > 0.0))
+    throw scvae::ArgumentError("--lr: expected a positive number, got " + std::to_string(f.lr));
+  if (!(f.beta >= 0.0))
+    throw scvae::ArgumentError("--beta: expected a number >= 0, got " + std::to_string(f.beta));
+  if (f.warmup < 0)
+    throw scvae::ArgumentError("--warmup: expected a number >= 0, got " + std::to_string(f.warmup));
+  if (f.threads < 0)
+    throw scvae::ArgumentError("--threads: expected a number >= 0, got " +
+                               std::to_string(f.threads));
+  if (f.limit < 0)
+    throw scvae::ArgumentError("--limit: expected a number >= 0, got " + std::to_string(f.limit));
+  if (f.iwae < 0)
+    throw scvae::ArgumentError("--iwae: expected a number >= 0, got " + std::to_string(f.iwae));
+  if (f.threads == 0)
+    f.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (f.save.empty()) f.save = (std::filesystem::path(f.out) / "model.scvae").string();
 }
 
@@ -156,8 +166,8 @@ void write_pictures(const Model& model, const scvae::Dataset& test, const std::s
   scvae::Rng rng(seed + 7777);
   scvae::write_prior_samples((std::filesystem::path(out) / "samples.png").string(), model, 0, 64,
                              rows, cols, 8, rng);
-  scvae::write_reconstructions((std::filesystem::path(out) / "reconstructions.png").string(),
-                               model, 0, first_images(test, 32), rows, cols, 4);
+  scvae::write_reconstructions((std::filesystem::path(out) / "reconstructions.png").string(), model,
+                               0, first_images(test, 32), rows, cols, 4);
   // Walk between test images of different classes where labels exist: up to
   // 4 pairs, as many as the test split holds (a tiny split has fewer).
   const scvae::Matrix<float> images = first_images(test, 16);
@@ -168,8 +178,8 @@ void write_pictures(const Model& model, const scvae::Dataset& test, const std::s
     from.col(r) = images.col(2 * r);
     to.col(r) = images.col(2 * r + 1);
   }
-  scvae::write_interpolations((std::filesystem::path(out) / "interpolation.png").string(), model,
-                              0, from, to, rows, cols, 10);
+  scvae::write_interpolations((std::filesystem::path(out) / "interpolation.png").string(), model, 0,
+                              from, to, rows, cols, 10);
 }
 
 }  // namespace examples

@@ -127,8 +127,8 @@ std::vector<Index> oversampling_order(scvae::Rng& rng, Index size, Index batch, 
   const std::vector<Index> all = rng.permutation(size);
   std::vector<Index> labelled = labelled_indices;
   rng.shuffle(labelled);
-  const Index per_batch = std::min<Index>(
-      batch, static_cast<Index>(std::lround(share * static_cast<double>(batch))));
+  const Index per_batch =
+      std::min<Index>(batch, static_cast<Index>(std::lround(share * static_cast<double>(batch))));
   std::vector<Index> order;
   order.reserve(static_cast<std::size_t>(size));
   std::size_t next_all = 0, next_labelled = 0;
@@ -209,8 +209,9 @@ double train_baseline(const scvae::Dataset& train, const std::vector<std::uint8_
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train the shared-encoder multi-task VAE (image + label) on MNIST-format data "
-               "with only --labels labelled images, and write its metrics, pictures and model."};
+  CLI::App app{
+      "Train the shared-encoder multi-task VAE (image + label) on MNIST-format data "
+      "with only --labels labelled images, and write its metrics, pictures and model."};
   examples::CommonFlags flags;
   flags.out = "runs/mnist_multitask";
   examples::add_common_flags(app, flags);
@@ -221,9 +222,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--label-weight", m.label_weight, "Weight w of the label task's NLL")
       ->capture_default_str();
-  app.add_option("--label-hidden", m.label_hidden, "Hidden units of the label head (0: linear head)")
+  app.add_option("--label-hidden", m.label_hidden,
+                 "Hidden units of the label head (0: linear head)")
       ->capture_default_str();
-  app.add_option("--label-input", m.label_input, "The label head reads the sampled z or the mean mu")
+  app.add_option("--label-input", m.label_input,
+                 "The label head reads the sampled z or the mean mu")
       ->check(CLI::IsMember({"sample", "mean"}))
       ->capture_default_str();
   app.add_option("--labelled-share", m.labelled_share,
@@ -244,10 +247,14 @@ int main(int argc, char** argv) {
 
   return examples::run_main("mnist_multitask", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
-    if (m.labels < 1) throw scvae::ArgumentError("--labels: expected a positive number, got " + std::to_string(m.labels));
-    if (!(m.label_weight >= 0.0)) throw scvae::ArgumentError("--label-weight: expected a number >= 0");
+    if (m.labels < 1)
+      throw scvae::ArgumentError("--labels: expected a positive number, got " +
+                                 std::to_string(m.labels));
+    if (!(m.label_weight >= 0.0))
+      throw scvae::ArgumentError("--label-weight: expected a number >= 0");
     if (m.label_hidden < 0) throw scvae::ArgumentError("--label-hidden: expected a number >= 0");
-    if (m.baseline_epochs < 1) throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
+    if (m.baseline_epochs < 1)
+      throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
     const examples::MnistData data = examples::load_data(flags);
     // The default of 1000 shrinks to fit a small --limit; an explicit
     // --labels larger than the data is an error.
@@ -260,16 +267,20 @@ int main(int argc, char** argv) {
     spec.encoder_hidden = {flags.hidden};
     spec.latent = flags.latent;
     spec.initialization = flags.initialization();
-    spec.tasks.push_back({"image", data.train.features(), {flags.hidden},
-                          scvae::LikelihoodSpec::bernoulli(), 1.0, scvae::Activation::ReLU,
+    spec.tasks.push_back({"image",
+                          data.train.features(),
+                          {flags.hidden},
+                          scvae::LikelihoodSpec::bernoulli(),
+                          1.0,
+                          scvae::Activation::ReLU,
                           scvae::DecoderInput::Sample});
     std::vector<Index> label_hidden;
     if (m.label_hidden > 0) label_hidden.push_back(m.label_hidden);
-    spec.tasks.push_back({"label", data.train.num_classes(), label_hidden,
-                          scvae::LikelihoodSpec::categorical(data.train.num_classes()),
-                          m.label_weight, scvae::Activation::ReLU,
-                          m.label_input == "mean" ? scvae::DecoderInput::Mean
-                                                  : scvae::DecoderInput::Sample});
+    spec.tasks.push_back(
+        {"label", data.train.num_classes(), label_hidden,
+         scvae::LikelihoodSpec::categorical(data.train.num_classes()), m.label_weight,
+         scvae::Activation::ReLU,
+         m.label_input == "mean" ? scvae::DecoderInput::Mean : scvae::DecoderInput::Sample});
     scvae::SCVAE model(spec, flags.seed);
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
     Index first_epoch = 0;
@@ -310,14 +321,15 @@ int main(int argc, char** argv) {
     if (m.pseudo_from > 0)
       trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
         if (r.epoch >= m.pseudo_from)
-          r.set("pseudo_labels", static_cast<double>(train_source.relabel(model, m.pseudo_threshold)));
+          r.set("pseudo_labels",
+                static_cast<double>(train_source.relabel(model, m.pseudo_threshold)));
         return false;
       }));
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
-    trainer.add_callback(
-        std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(flags.save, model, adam));
+    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
+        flags.save, model, adam));
 
     if (flags.epochs > 0) {
       trainer.fit(train_source);

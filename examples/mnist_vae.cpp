@@ -5,8 +5,9 @@
 #include "common.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a VAE on MNIST-format images (default: Fashion-MNIST) and write its "
-               "metrics, pictures and model."};
+  CLI::App app{
+      "Train a VAE on MNIST-format images (default: Fashion-MNIST) and write its "
+      "metrics, pictures and model."};
   examples::CommonFlags flags;
   flags.out = "runs/mnist_vae";
   examples::add_common_flags(app, flags);
@@ -49,8 +50,8 @@ int main(int argc, char** argv) {
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
         (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
-    trainer.add_callback(
-        std::make_unique<scvae::CheckpointEveryEpoch<scvae::VAE, scvae::Adam>>(flags.save, vae, adam));
+    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::VAE, scvae::Adam>>(
+        flags.save, vae, adam));
 
     if (flags.epochs > 0) {
       trainer.fit(train_source);

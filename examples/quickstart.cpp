@@ -27,7 +27,8 @@ int main() {
   options.epochs = 10;
   options.batch_size = 64;
   scvae::Trainer trainer(vae, adam, options);
-  trainer.add_callback(std::make_unique<scvae::ProgressBar>(std::cout, scvae::ProgressBar::Mode::Lines));
+  trainer.add_callback(
+      std::make_unique<scvae::ProgressBar>(std::cout, scvae::ProgressBar::Mode::Lines));
   trainer.fit(scvae::AutoencoderSource<float>(images));
 
   scvae::Rng noise(2);

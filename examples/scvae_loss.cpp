@@ -15,7 +15,7 @@ int main() {
 
   const scvae::Index n = 64;
   scvae::Matrix<float> images = scvae::Matrix<float>::Random(784, n).cwiseAbs();  // in [0, 1]
-  scvae::Matrix<float> labels = scvae::Matrix<float>::Zero(1, n);       // class indices
+  scvae::Matrix<float> labels = scvae::Matrix<float>::Zero(1, n);                 // class indices
   scvae::RowVector<float> labelled = scvae::RowVector<float>::Zero(n);  // 0: label missing
   labelled.head(8).setOnes();
 

@@ -25,7 +25,8 @@ void try_checkpoint(const std::string& path) {
     // Whatever read_checkpoint_info accepts must load into a matching model.
     if (info.scalar == "float32") {
       scvae::CheckpointExtras extras;
-      const scvae::Vector<float> p = scvae::load_checkpoint<float>(path, info.architecture, &extras);
+      const scvae::Vector<float> p =
+          scvae::load_checkpoint<float>(path, info.architecture, &extras);
       scvae_fuzz::require(static_cast<std::uint64_t>(p.size()) == info.parameter_count,
                           "load_checkpoint gives parameter_count values");
       scvae_fuzz::require(extras.names() == info.extra_names, "the same extras");
@@ -42,9 +43,9 @@ void try_checkpoint(const std::string& path) {
     scvae::Adam adam;
     const scvae::Index epochs = scvae::load_training_checkpoint(path, vae, adam);
     scvae_fuzz::require(epochs >= 0, "epochs_done >= 0");
-    scvae_fuzz::require(adam.first_moment().size() == 0 ||
-                            adam.first_moment().size() == vae.parameters().size(),
-                        "Adam's moments fit the parameters");
+    scvae_fuzz::require(
+        adam.first_moment().size() == 0 || adam.first_moment().size() == vae.parameters().size(),
+        "Adam's moments fit the parameters");
   });
 }
 

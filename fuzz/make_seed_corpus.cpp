@@ -24,7 +24,8 @@ static Bytes read_bytes(const fs::path& path) {
 
 static void write_bytes(const fs::path& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 int main(int argc, char** argv) {
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
   for (int i = 4; i < 16; ++i) overflow[static_cast<std::size_t>(i)] = 0xFF;
   write_bytes(idx / "broken-overflow.idx3", overflow);
   Bytes gz = read_bytes(idx / "images.idx3.gz");
-  write_bytes(idx / "broken-truncated.idx3.gz", Bytes(gz.begin(), gz.begin() + static_cast<long>(gz.size() / 2)));
+  write_bytes(idx / "broken-truncated.idx3.gz",
+              Bytes(gz.begin(), gz.begin() + static_cast<long>(gz.size() / 2)));
   Bytes label_bytes = read_bytes(idx / "labels.idx1");
   label_bytes.back() = 200;
   write_bytes(idx / "broken-label.idx1", label_bytes);

@@ -26,9 +26,8 @@ class DatasetTest : public ::testing::Test {
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    dir_ = fs::temp_directory_path() /
-           ("scvae_dataset_test_" + std::to_string(::getpid()) + "_" + std::to_string(stamp) +
-            "_" + info->name());
+    dir_ = fs::temp_directory_path() / ("scvae_dataset_test_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(stamp) + "_" + info->name());
     fs::create_directories(dir_);
   }
   void TearDown() override {

@@ -53,9 +53,8 @@ class IdxTest : public ::testing::Test {
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    dir_ = fs::temp_directory_path() /
-           ("scvae_idx_test_" + std::to_string(::getpid()) + "_" + std::to_string(stamp) + "_" +
-            info->name());
+    dir_ = fs::temp_directory_path() / ("scvae_idx_test_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(stamp) + "_" + info->name());
     fs::create_directories(dir_);
   }
   void TearDown() override {
@@ -70,7 +69,8 @@ class IdxTest : public ::testing::Test {
 Bytes header(std::uint8_t type, const std::vector<std::uint32_t>& dims) {
   Bytes bytes = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
   for (const std::uint32_t d : dims) {
-    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<std::uint8_t>(d >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      bytes.push_back(static_cast<std::uint8_t>(d >> shift));
   }
   return bytes;
 }
@@ -82,14 +82,15 @@ Bytes concat(Bytes a, const Bytes& b) {
 
 void write_plain(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good()) << path;
 }
 
 Bytes gzip_bytes(const Bytes& bytes) {
   // Compress through a temporary gz file to get a genuine gzip stream.
-  const fs::path tmp = fs::temp_directory_path() /
-                       ("scvae_idx_gzip_" + std::to_string(::getpid()) + ".gz");
+  const fs::path tmp =
+      fs::temp_directory_path() / ("scvae_idx_gzip_" + std::to_string(::getpid()) + ".gz");
   gzFile file = gzopen(tmp.string().c_str(), "wb");
   EXPECT_NE(file, nullptr);
   if (!bytes.empty()) gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
@@ -231,7 +232,8 @@ TEST_F(IdxTest, TruncatedHeader) {
 TEST_F(IdxTest, TruncatedGzStream) {
   const std::string file = path("trunc-images-idx3-ubyte.gz");
   Bytes payload(5000);
-  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7919 >> 3);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<std::uint8_t>(i * 7919 >> 3);
   Bytes gz = gzip_bytes(concat(header(0x08, {5, 25, 40}), payload));
   gz.resize(gz.size() / 2);  // cut the compressed stream in the middle
   write_plain(file, gz);
@@ -272,8 +274,7 @@ TEST_F(IdxTest, WrongMagic) {
 TEST_F(IdxTest, WrongDataType) {
   const std::string file = path("float-images-idx3-ubyte.gz");
   write_plain(file, gzip_bytes(concat(header(0x0D, {1, 2, 2}), Bytes(16, 0))));
-  expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
-                                   "data type 0x0D");
+  expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file, "data type 0x0D");
 }
 
 TEST_F(IdxTest, WrongDimensionCount) {
@@ -346,8 +347,8 @@ TEST_F(IdxTest, TrailingGarbageGz) {
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(file); }, file,
                                    "trailing data: 2 bytes");
   // A second gzip member appended after the first is trailing data too.
-  write_plain(file, concat(gzip_bytes(concat(header(0x08, {3}), Bytes{1, 2, 3})),
-                           gzip_bytes(Bytes{4, 5})));
+  write_plain(
+      file, concat(gzip_bytes(concat(header(0x08, {3}), Bytes{1, 2, 3})), gzip_bytes(Bytes{4, 5})));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(file); }, file, "trailing data");
 }
 

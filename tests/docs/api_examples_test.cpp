@@ -169,8 +169,8 @@ TEST(ApiDocs, Model) {
   // parts.total = mean_i [ nll_image + 2 * m_i * nll_label + beta * KL ]
 
   scvae::Matrix<float> mu, logvar, probabilities;
-  model.encode(x, mu, logvar);                                       // 2 x n each
-  model.predict(model.task_index("label"), mu, probabilities);       // 3 x n
+  model.encode(x, mu, logvar);                                  // 2 x n each
+  model.predict(model.task_index("label"), mu, probabilities);  // 3 x n
 
   scvae::VAE vae(16, {8}, 2, /*seed=*/1);  // 16-8-2-8-16, Bernoulli
   const scvae::LossParts at_mean = vae.loss(x, scvae::Matrix<float>::Zero(2, n));  // z = mu
@@ -271,7 +271,8 @@ TEST(ApiDocs, Train) {
   scvae::save_training_checkpoint(dir + "/run.scvae", vae, adam, result.epochs_run);
   scvae::VAE resumed(16, {8}, 2);
   scvae::Adam resumed_adam(scvae::AdamOptions{1e-2});
-  const scvae::Index done = scvae::load_training_checkpoint(dir + "/run.scvae", resumed, resumed_adam);
+  const scvae::Index done =
+      scvae::load_training_checkpoint(dir + "/run.scvae", resumed, resumed_adam);
 
   EXPECT_EQ(result.epochs_run, 3);
   EXPECT_FALSE(result.stopped_early);
@@ -317,7 +318,8 @@ TEST(ApiDocs, Data) {
   EXPECT_EQ(data.features(), 6);
   EXPECT_EQ(x.rows(), 6);
   EXPECT_EQ(x.cols(), 4);
-  EXPECT_FLOAT_EQ(x(1, 0), static_cast<float>(pixels[static_cast<std::size_t>(order[0] * 6 + 1)]) / 255.0f);
+  EXPECT_FLOAT_EQ(x(1, 0),
+                  static_cast<float>(pixels[static_cast<std::size_t>(order[0] * 6 + 1)]) / 255.0f);
   EXPECT_FLOAT_EQ(y(0, 0), static_cast<float>(labels[static_cast<std::size_t>(order[0])]));
   EXPECT_EQ(source.task_count(), 2);
   EXPECT_EQ(&batch.target(0), &batch.x);  // the image task's target is x itself

@@ -127,7 +127,8 @@ TEST(Iwae, OneDrawAveragesToTheAnalyticElbo) {
   double sum = 0.0, sum_sq = 0.0;
   for (int r = 0; r < runs; ++r) {
     Rng a(100 + r), b(100 + r);
-    const double d = evaluate_iwae(vae, source, 1, 10, a).nll - evaluate_loss(vae, source, 10, b).total;
+    const double d =
+        evaluate_iwae(vae, source, 1, 10, a).nll - evaluate_loss(vae, source, 10, b).total;
     sum += d;
     sum_sq += d * d;
   }

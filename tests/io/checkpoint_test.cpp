@@ -56,7 +56,8 @@ class CheckpointTest : public ::testing::Test {
   }
   static void write_bytes(const std::string& file, const std::vector<unsigned char>& bytes) {
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   }
 
   template <typename Scalar>
@@ -87,8 +88,8 @@ class CheckpointTest : public ::testing::Test {
   template <typename Scalar>
   static bool bit_identical(const Vector<Scalar>& a, const Vector<Scalar>& b) {
     return a.size() == b.size() &&
-           (a.size() == 0 ||
-            std::memcmp(a.data(), b.data(), sizeof(Scalar) * static_cast<std::size_t>(a.size())) == 0);
+           (a.size() == 0 || std::memcmp(a.data(), b.data(),
+                                         sizeof(Scalar) * static_cast<std::size_t>(a.size())) == 0);
   }
 
   static CheckpointExtras sample_extras() {
@@ -177,7 +178,8 @@ TEST_F(CheckpointTest, ExtrasRoundTrip) {
   EXPECT_EQ(loaded.scalar("epoch"), 12);
   EXPECT_EQ(loaded.bytes("note"), (std::vector<std::uint8_t>{'h', 'i', 0, 255}));
   EXPECT_TRUE(bit_identical(loaded.vector<float>("adam.v"), moment));
-  EXPECT_EQ(loaded.names(), (std::vector<std::string>{"adam.m", "adam.v", "empty", "epoch", "note"}));
+  EXPECT_EQ(loaded.names(),
+            (std::vector<std::string>{"adam.m", "adam.v", "empty", "epoch", "note"}));
   EXPECT_THROW(loaded.values("note"), scvae::ArgumentError);
   EXPECT_THROW(loaded.bytes("epoch"), scvae::ArgumentError);
   EXPECT_THROW(loaded.values("missing"), scvae::ArgumentError);
@@ -270,7 +272,8 @@ TEST_F(CheckpointTest, TruncationAtEveryLengthIsDetected) {
   const auto bytes = read_bytes(file);
   const std::string cut = path("cut.ckpt");
   for (std::size_t length = 0; length < bytes.size(); ++length) {
-    write_bytes(cut, std::vector<unsigned char>(bytes.begin(), bytes.begin() + static_cast<long>(length)));
+    write_bytes(
+        cut, std::vector<unsigned char>(bytes.begin(), bytes.begin() + static_cast<long>(length)));
     SCOPED_TRACE("length " + std::to_string(length));
     expect_throw_with<CheckpointError>([&] { scvae::load_checkpoint<float>(cut, kArchitecture); },
                                        {cut, "truncated"});
@@ -299,13 +302,11 @@ TEST_F(CheckpointTest, UnsupportedVersionNamesTheSupportedOnes) {
 TEST_F(CheckpointTest, OtherScalarTypeIsRejected) {
   const std::string file = path("d.ckpt");
   scvae::save_checkpoint(file, "a", random_parameters<double>(3, 1));
-  expect_throw_with<CheckpointError>(
-      [&] { scvae::load_checkpoint<float>(file, "a"); },
-      {file, "holds float64 parameters, this model uses float32"});
+  expect_throw_with<CheckpointError>([&] { scvae::load_checkpoint<float>(file, "a"); },
+                                     {file, "holds float64 parameters, this model uses float32"});
   scvae::save_checkpoint(file, "a", random_parameters<float>(3, 1));
-  expect_throw_with<CheckpointError>(
-      [&] { scvae::load_checkpoint<double>(file, "a"); },
-      {"holds float32 parameters, this model uses float64"});
+  expect_throw_with<CheckpointError>([&] { scvae::load_checkpoint<double>(file, "a"); },
+                                     {"holds float32 parameters, this model uses float64"});
 }
 
 TEST_F(CheckpointTest, OtherArchitectureShowsBoth) {
@@ -383,15 +384,16 @@ TEST_F(CheckpointTest, OverwriteReplacesAndLeavesNoTemporaryFile) {
 
 TEST_F(CheckpointTest, SaveIntoMissingDirectoryIsIoError) {
   const std::string file = path("no/such/dir/m.ckpt");
-  expect_throw_with<IoError>([&] { scvae::save_checkpoint(file, "a", Vector<float>::Zero(2).eval()); },
-                             {file, "No such file"});
+  expect_throw_with<IoError>(
+      [&] { scvae::save_checkpoint(file, "a", Vector<float>::Zero(2).eval()); },
+      {file, "No such file"});
 }
 
 TEST_F(CheckpointTest, SaveBelowARegularFileIsIoError) {
   write_bytes(path("plain"), {1, 2, 3});
   const std::string file = path("plain/m.ckpt");
-  expect_throw_with<IoError>([&] { scvae::save_checkpoint(file, "a", Vector<float>::Zero(2).eval()); },
-                             {file});
+  expect_throw_with<IoError>(
+      [&] { scvae::save_checkpoint(file, "a", Vector<float>::Zero(2).eval()); }, {file});
   EXPECT_EQ(read_bytes(path("plain")), (std::vector<unsigned char>{1, 2, 3}));
 }
 
@@ -435,8 +437,9 @@ TEST_F(CheckpointTest, RenameFailureRemovesTheTemporaryFile) {
   // The target is a non-empty directory, so the final rename fails.
   const std::string target = path("occupied");
   fs::create_directories(target + "/inside");
-  expect_throw_with<IoError>([&] { scvae::save_checkpoint(target, "a", Vector<float>::Zero(2).eval()); },
-                             {target, "renaming"});
+  expect_throw_with<IoError>(
+      [&] { scvae::save_checkpoint(target, "a", Vector<float>::Zero(2).eval()); },
+      {target, "renaming"});
   EXPECT_FALSE(fs::exists(scvae::detail::checkpoint_temp_path(target)));
   EXPECT_TRUE(fs::is_directory(target + "/inside"));
 }

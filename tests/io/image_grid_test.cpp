@@ -80,7 +80,7 @@ TEST_F(ImageGridTest, WritesTilesAndPaddingWhereExpected) {
   EXPECT_EQ(png.at(3, 5), 254);  // 254.49
   // Padding lines and the empty fourth tile are mid grey.
   const std::pair<int, int> padding_pixels[] = {{0, 0}, {4, 1}, {8, 2}, {2, 3},
-                                                 {0, 6}, {5, 4}, {7, 5}};
+                                                {0, 6}, {5, 4}, {7, 5}};
   for (const auto& [x, y] : padding_pixels)
     EXPECT_EQ(png.at(x, y), scvae::kImageGridPadValue) << "at " << x << "," << y;
 }

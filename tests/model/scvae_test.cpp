@@ -13,12 +13,17 @@ ModelSpec three_task_spec(const LikelihoodSpec& measurement) {
   spec.encoder_hidden = {7};
   spec.latent = 3;
   spec.activation = Activation::ReLU;
-  spec.tasks.push_back({"image", 6, {5}, LikelihoodSpec::bernoulli(), 1.0, Activation::Tanh,
-                        DecoderInput::Sample});
-  spec.tasks.push_back({"measurement", 3, {}, measurement, 0.7, Activation::Tanh,
-                        DecoderInput::Sample});
-  spec.tasks.push_back({"label", 4, {5}, LikelihoodSpec::categorical(4), 2.5,
-                        Activation::Softplus, DecoderInput::Mean});
+  spec.tasks.push_back(
+      {"image", 6, {5}, LikelihoodSpec::bernoulli(), 1.0, Activation::Tanh, DecoderInput::Sample});
+  spec.tasks.push_back(
+      {"measurement", 3, {}, measurement, 0.7, Activation::Tanh, DecoderInput::Sample});
+  spec.tasks.push_back({"label",
+                        4,
+                        {5},
+                        LikelihoodSpec::categorical(4),
+                        2.5,
+                        Activation::Softplus,
+                        DecoderInput::Mean});
   return spec;
 }
 
@@ -152,8 +157,8 @@ TEST(SCVAE, ShapeAndArgumentErrorsSayWhatWasExpected) {
   const Matrix<double> wrong_eps = Matrix<double>::Zero(3, 5);
   expect_error_containing([&] { model.loss(batch.x, targets, wrong_eps); },
                           "noise eps: expected shape 3x6, got 3x5");
-  expect_error_containing(
-      [&] { model.loss(batch.x, {targets[0]}, batch.eps); }, "expected one per task (3), got 1");
+  expect_error_containing([&] { model.loss(batch.x, {targets[0]}, batch.eps); },
+                          "expected one per task (3), got 1");
 
   const RowVector<double> short_mask = RowVector<double>::Ones(5);
   const std::vector<TaskBatch<double>> with_mask{
@@ -180,8 +185,8 @@ TEST(SCVAE, ShapeAndArgumentErrorsSayWhatWasExpected) {
 
   Matrix<double> bad_labels = batch.labels;
   bad_labels(0, 1) = 4;  // column 1 is labelled; 4 classes means 0..3
-  const std::vector<TaskBatch<double>> with_labels{
-      targets[0], targets[1], TaskBatch<double>(bad_labels, batch.label_mask)};
+  const std::vector<TaskBatch<double>> with_labels{targets[0], targets[1],
+                                                   TaskBatch<double>(bad_labels, batch.label_mask)};
   expect_error_containing([&] { model.loss(batch.x, with_labels, batch.eps); },
                           "class index in [0, 4), got 4");
 

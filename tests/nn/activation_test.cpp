@@ -29,9 +29,8 @@ TEST_P(ActivationGradient, MatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ActivationGradient,
-                         ::testing::Values(Activation::Identity, Activation::ReLU,
-                                           Activation::Tanh, Activation::Sigmoid,
-                                           Activation::Softplus),
+                         ::testing::Values(Activation::Identity, Activation::ReLU, Activation::Tanh,
+                                           Activation::Sigmoid, Activation::Softplus),
                          [](const auto& info) { return std::string(activation_name(info.param)); });
 
 TEST(Activation, ValuesByHand) {

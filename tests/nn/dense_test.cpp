@@ -13,8 +13,7 @@ TEST(Dense, ForwardByHand) {
   // W = [1 2; 3 -4] column-major, then b = [0.5, -1].
   values << 1, 3, 2, -4, 0.5, -1;
   Matrix<double> x(2, 2);
-  x << 1, 0,
-       1, 2;
+  x << 1, 0, 1, 2;
   Matrix<double> y(2, 2);
   dense.forward(values.data(), x, y);
   // Column 0: W*[1,1] + b = [3.5, -2] -> relu [3.5, 0]; column 1: [4.5, -9] -> [4.5, 0].
@@ -61,9 +60,8 @@ TEST_P(DenseGradient, ParametersAndInputMatchFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, DenseGradient,
-                         ::testing::Values(Activation::Identity, Activation::ReLU,
-                                           Activation::Tanh, Activation::Sigmoid,
-                                           Activation::Softplus),
+                         ::testing::Values(Activation::Identity, Activation::ReLU, Activation::Tanh,
+                                           Activation::Sigmoid, Activation::Softplus),
                          [](const auto& info) { return std::string(activation_name(info.param)); });
 
 TEST(Dense, BackwardAccumulatesParameterGradients) {

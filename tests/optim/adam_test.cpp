@@ -75,8 +75,8 @@ TEST(AdamTest, ThreeStepsMatchHandComputation) {
   EXPECT_EQ(adam.step_count(), 1);
   expect_near3(adam.first_moment(), 0.05, -0.1, 0.2);
   expect_near3(adam.second_moment(), 0.00025, 0.001, 0.004);
-  const Vector<double> p1 = vec3(1.0 - (0.1 / 0.1) * 0.05 / (0.5 + eps),   //
-                                 -2.0 + (0.1 / 0.1) * 0.1 / (1.0 + eps),   //
+  const Vector<double> p1 = vec3(1.0 - (0.1 / 0.1) * 0.05 / (0.5 + eps),  //
+                                 -2.0 + (0.1 / 0.1) * 0.1 / (1.0 + eps),  //
                                  0.5 - (0.1 / 0.1) * 0.2 / (2.0 + eps));
   expect_near3(p, p1[0], p1[1], p1[2]);
 
@@ -119,8 +119,8 @@ TEST(AdamTest, DecoupledWeightDecayMatchesHandComputation) {
 
   adam.step(p, kG1);
   expect_near3(adam.first_moment(), 0.05, -0.1, 0.2);
-  const Vector<double> p1 = vec3(0.95 * 1.0 - (0.1 / 0.1) * 0.05 / (0.5 + eps),   //
-                                 0.95 * -2.0 + (0.1 / 0.1) * 0.1 / (1.0 + eps),   //
+  const Vector<double> p1 = vec3(0.95 * 1.0 - (0.1 / 0.1) * 0.05 / (0.5 + eps),  //
+                                 0.95 * -2.0 + (0.1 / 0.1) * 0.1 / (1.0 + eps),  //
                                  0.95 * 0.5 - (0.1 / 0.1) * 0.2 / (2.0 + eps));
   expect_near3(p, p1[0], p1[1], p1[2]);
 
@@ -201,8 +201,7 @@ TEST(AdamTest, RestoredStateContinuesIdentically) {
   // A checkpoint: the parameters and the optimizer's state.
   const Vector<double> saved_p = p;
   AdamD restored(o);
-  restored.restore_state(original.first_moment(), original.second_moment(),
-                         original.step_count());
+  restored.restore_state(original.first_moment(), original.second_moment(), original.step_count());
   EXPECT_EQ(restored.step_count(), 3);
 
   Vector<double> q = saved_p;
@@ -255,7 +254,8 @@ TEST(AdamTest, SizeMismatchThrowsShapeError) {
   expect_shape_error([&] { adam.step(p4, g4); });
   EXPECT_EQ(adam.step_count(), 1);
 
-  expect_shape_error([&] { adam.restore_state(Vector<double>::Zero(3), Vector<double>::Zero(2), 1); });
+  expect_shape_error(
+      [&] { adam.restore_state(Vector<double>::Zero(3), Vector<double>::Zero(2), 1); });
 
   AdamD reset_adam;
   reset_adam.reset(5);

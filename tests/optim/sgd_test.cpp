@@ -247,8 +247,8 @@ void expect_no_allocation_after_first_step(const scvae::SgdOptions& o) {
 }
 
 TEST(SgdTest, NoAllocationAfterTheFirstStep) {
-  for (const auto& o : {options(0.0), options(0.0, false, 0.1), options(0.9),
-                        options(0.9, true, 0.1)}) {
+  for (const auto& o :
+       {options(0.0), options(0.0, false, 0.1), options(0.9), options(0.9, true, 0.1)}) {
     expect_no_allocation_after_first_step<float>(o);
     expect_no_allocation_after_first_step<double>(o);
   }

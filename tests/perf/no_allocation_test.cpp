@@ -24,7 +24,8 @@ inline void record_eigen_assert_failure() {
   g_eigen_assert_failures.fetch_add(1, std::memory_order_relaxed);
 }
 void* counted_allocation(std::size_t size, std::size_t alignment = 0) {
-  if (g_counting.load(std::memory_order_relaxed)) g_new_calls.fetch_add(1, std::memory_order_relaxed);
+  if (g_counting.load(std::memory_order_relaxed))
+    g_new_calls.fetch_add(1, std::memory_order_relaxed);
   if (size == 0) size = 1;
   void* p = nullptr;
   if (alignment > alignof(std::max_align_t)) {

@@ -118,9 +118,7 @@ TEST(Categorical, GradientMatchesFiniteDifferences) {
 TEST(Categorical, ValueByHandAndStability) {
   CategoricalT<double> categorical(3);
   Matrix<double> logits(3, 2), target(1, 2);
-  logits << 1.0, 1000.0,
-            2.0, 0.0,
-            3.0, -1000.0;
+  logits << 1.0, 1000.0, 2.0, 0.0, 3.0, -1000.0;
   target << 2, 0;
   RowVector<double> nll(2);
   categorical.evaluate(nullptr, nullptr, logits, target, RowVector<double>::Ones(2), nll, nullptr);

@@ -27,7 +27,8 @@ Dataset make_images(Index count, std::uint64_t seed) {
   for (Index i = 0; i < count; ++i) {
     const int label = static_cast<int>(i % 3);
     for (Index p = 0; p < 36; ++p) {
-      const bool on = (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
+      const bool on =
+          (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
       const double value = (on ? 200.0 : 30.0) + 25.0 * rng.normal();
       pixels.push_back(static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)));
     }

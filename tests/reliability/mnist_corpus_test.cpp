@@ -28,7 +28,8 @@ using Bytes = std::vector<std::uint8_t>;
 Bytes header(std::uint8_t type, const std::vector<std::uint32_t>& dims) {
   Bytes bytes = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
   for (const std::uint32_t d : dims)
-    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<std::uint8_t>(d >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      bytes.push_back(static_cast<std::uint8_t>(d >> shift));
   return bytes;
 }
 
@@ -39,7 +40,8 @@ Bytes concat(Bytes a, const Bytes& b) {
 
 void write_bytes(const fs::path& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good()) << path;
 }
 
@@ -130,7 +132,9 @@ std::vector<Case> corpus() {
        Kind::kFormat,
        {"train-images-idx3-ubyte", "truncated: header says 160 pixel bytes, file holds 84"}},
       {"truncated header",
-       [=](const fs::path& d, const fs::path&) { write_bytes(test_labels(d), {0, 0, 8, 1, 0}); },
+       [=](const fs::path& d, const fs::path&) {
+         write_bytes(test_labels(d), {0, 0, 8, 1, 0});
+       },
        Kind::kFormat,
        {"t10k-labels-idx1-ubyte", "truncated"}},
       {"truncated gz stream",
@@ -182,13 +186,15 @@ std::vector<Case> corpus() {
        Kind::kFormat,
        {"train-images-idx3-ubyte", "unsupported data type 0x0D"}},
       {"label file in place of images",
-       [=](const fs::path& d, const fs::path&) { write_bytes(test_images(d), label_file(kTenLabels)); },
+       [=](const fs::path& d, const fs::path&) {
+         write_bytes(test_images(d), label_file(kTenLabels));
+       },
        Kind::kFormat,
        {"t10k-images-idx3-ubyte", "wrong dimension count"}},
       {"dimensions whose product overflows",
        [=](const fs::path& d, const fs::path&) {
-         write_bytes(images(d), concat(header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}),
-                                       Bytes(64, 0)));
+         write_bytes(images(d),
+                     concat(header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}), Bytes(64, 0)));
        },
        Kind::kFormat,
        {"train-images-idx3-ubyte", "overflow"}},
@@ -207,7 +213,9 @@ std::vector<Case> corpus() {
        Kind::kFormat,
        {"t10k-labels-idx1-ubyte.gz", "header says 4000000000 labels"}},
       {"zero-sized image dimension",
-       [=](const fs::path& d, const fs::path&) { write_bytes(images(d), header(0x08, {10, 0, 4})); },
+       [=](const fs::path& d, const fs::path&) {
+         write_bytes(images(d), header(0x08, {10, 0, 4}));
+       },
        Kind::kFormat,
        {"train-images-idx3-ubyte", "zero-sized dimension"}},
       {"zero labels",
@@ -234,7 +242,9 @@ std::vector<Case> corpus() {
        {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "count mismatch", "10 images",
         "9 labels"}},
       {"image size differs between train and test",
-       [=](const fs::path& d, const fs::path&) { write_bytes(test_images(d), image_file(10, 5, 5)); },
+       [=](const fs::path& d, const fs::path&) {
+         write_bytes(test_images(d), image_file(10, 5, 5));
+       },
        Kind::kFormat,
        {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte", "image size differs", "4x4", "5x5"}},
       {"missing file",

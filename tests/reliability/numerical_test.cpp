@@ -108,8 +108,7 @@ TEST(NumericalGuard, ExtremeLearningRateStopsAndKeepsTheLastGoodCheckpoint) {
   Trainer trainer(vae, adam, options);
   // Two sane epochs, then a learning rate that blows the parameters up.
   trainer.set_learning_rate_schedule([](long epoch) { return epoch < 2 ? 1e-3 : 1e30; });
-  trainer.add_callback(
-      std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(path, vae, adam));
+  trainer.add_callback(std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(path, vae, adam));
   // What the checkpoint callback saved at the end of each epoch.
   Vector<float> saved_parameters, saved_first, saved_second;
   long saved_step = -1;

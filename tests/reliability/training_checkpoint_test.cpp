@@ -74,14 +74,17 @@ TEST(TrainingCheckpoint, MalformedStateIsACheckpointErrorAndChangesNothing) {
   const Case cases[] = {
       {"epochs NaN", [](CheckpointExtras& e, Index, double q) { e.set_scalar("epochs_done", q); },
        "epochs_done"},
-      {"epochs negative", [](CheckpointExtras& e, Index, double) { e.set_scalar("epochs_done", -1); },
-       "epochs_done"},
-      {"epochs huge", [](CheckpointExtras& e, Index, double) { e.set_scalar("epochs_done", 1e300); },
+      {"epochs negative",
+       [](CheckpointExtras& e, Index, double) { e.set_scalar("epochs_done", -1); }, "epochs_done"},
+      {"epochs huge",
+       [](CheckpointExtras& e, Index, double) { e.set_scalar("epochs_done", 1e300); },
        "epochs_done"},
       {"epochs fractional",
        [](CheckpointExtras& e, Index, double) { e.set_scalar("epochs_done", 2.5); }, "epochs_done"},
       {"epochs as a list",
-       [](CheckpointExtras& e, Index, double) { e.set_values("epochs_done", {1, 2}); },
+       [](CheckpointExtras& e, Index, double) {
+         e.set_values("epochs_done", {1, 2});
+       },
        "epochs_done"},
       {"step infinite",
        [](CheckpointExtras& e, Index, double) {
@@ -102,7 +105,9 @@ TEST(TrainingCheckpoint, MalformedStateIsACheckpointErrorAndChangesNothing) {
        [](CheckpointExtras& e, Index, double) { e.erase("adam.second_moment"); },
        "adam.second_moment"},
       {"moment stored as bytes",
-       [](CheckpointExtras& e, Index, double) { e.set_bytes("adam.first_moment", {1, 2, 3}); },
+       [](CheckpointExtras& e, Index, double) {
+         e.set_bytes("adam.first_moment", {1, 2, 3});
+       },
        "adam.first_moment"},
   };
   for (const Case& c : cases) {

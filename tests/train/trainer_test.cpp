@@ -20,7 +20,8 @@ Dataset make_images(Index count = 300, std::uint64_t seed = 5) {
   for (Index i = 0; i < count; ++i) {
     const int label = static_cast<int>(i % 3);
     for (Index p = 0; p < 36; ++p) {
-      const bool on = (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
+      const bool on =
+          (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
       const double value = (on ? 200.0 : 30.0) + 25.0 * rng.normal();
       pixels.push_back(static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)));
     }
@@ -92,7 +93,8 @@ TEST(Trainer, ResumingFromACheckpointIsBitIdentical) {
   VAET<float> first(36, {16}, 2, 3);
   Adam first_adam;
   Trainer first_trainer(first, first_adam, small_options(2));
-  first_trainer.add_callback(std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(path, first, first_adam));
+  first_trainer.add_callback(
+      std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(path, first, first_adam));
   first_trainer.fit(source);
 
   VAET<float> resumed(36, {16}, 2, 99);  // other initial weights: all must come from the file

@@ -19,8 +19,7 @@ inline void check_shape(const char* what, Index rows, Index cols, Index expected
                         Index expected_cols) {
   if (rows != expected_rows || cols != expected_cols) {
     throw ShapeError(std::string(what) + ": expected shape " +
-                     shape_text(expected_rows, expected_cols) + ", got " +
-                     shape_text(rows, cols));
+                     shape_text(expected_rows, expected_cols) + ", got " + shape_text(rows, cols));
   }
 }
 

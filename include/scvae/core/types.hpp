@@ -39,8 +39,12 @@ using ConstRowVectorRef = Eigen::Ref<const RowVector<Scalar>>;
 template <typename Scalar>
 constexpr const char* scalar_name();
 template <>
-constexpr const char* scalar_name<float>() { return "float32"; }
+constexpr const char* scalar_name<float>() {
+  return "float32";
+}
 template <>
-constexpr const char* scalar_name<double>() { return "float64"; }
+constexpr const char* scalar_name<double>() {
+  return "float64";
+}
 
 }  // namespace scvae

@@ -63,7 +63,8 @@ class ImageLabelSource final : public BatchSource<Scalar> {
   ImageLabelSource(const Dataset& data, std::vector<std::uint8_t> labelled = {})
       : data_(data), labelled_(std::move(labelled)) {
     if (!data_.has_labels())
-      throw ArgumentError(data_.name() + ": the image-label task needs labels, the dataset has none");
+      throw ArgumentError(data_.name() +
+                          ": the image-label task needs labels, the dataset has none");
     if (!labelled_.empty() && static_cast<Index>(labelled_.size()) != data_.size())
       throw ShapeError("labelled flags: expected one per sample (" + std::to_string(data_.size()) +
                        "), got " + std::to_string(labelled_.size()));
@@ -87,8 +88,9 @@ class ImageLabelSource final : public BatchSource<Scalar> {
     if (batch.masks[1].size() != n) batch.masks[1].resize(n);
     for (Index j = 0; j < n; ++j)
       batch.masks[1](j) =
-          labelled_[static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)])] ? Scalar(1)
-                                                                                         : Scalar(0);
+          labelled_[static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)])]
+              ? Scalar(1)
+              : Scalar(0);
   }
 
  private:

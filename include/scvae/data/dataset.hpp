@@ -61,8 +61,8 @@ class Dataset {
     const Index features = image_rows_ * image_cols_;
     if (static_cast<Index>(pixels_.size()) % features != 0) {
       std::ostringstream out;
-      out << name_ << ": " << pixels_.size() << " pixels are not a whole number of "
-          << image_rows_ << "x" << image_cols_ << " images";
+      out << name_ << ": " << pixels_.size() << " pixels are not a whole number of " << image_rows_
+          << "x" << image_cols_ << " images";
       throw ArgumentError(out.str());
     }
     count_ = static_cast<Index>(pixels_.size()) / features;
@@ -135,7 +135,8 @@ class Dataset {
     const Index n = end - begin;
     if (out.rows() != 1 || out.cols() != n) out.resize(1, n);
     for (Index j = 0; j < n; ++j) {
-      out(0, j) = Scalar(labels_[static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)])]);
+      out(0, j) =
+          Scalar(labels_[static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)])]);
     }
   }
 
@@ -259,14 +260,14 @@ inline Dataset load_mnist(const std::string& dir, const std::string& split, Inde
   if (!fs::is_directory(dir, error)) {
     throw IoError(dir + ": cannot load MNIST split '" + split + "': not a directory");
   }
-  const std::string images_path = detail::find_mnist_file(
-      dir, split, "images",
-      {split + "-images-idx3-ubyte", split + "-images-idx3-ubyte.gz", split + "-images.idx3-ubyte",
-       split + "-images.idx3-ubyte.gz"});
-  const std::string labels_path = detail::find_mnist_file(
-      dir, split, "labels",
-      {split + "-labels-idx1-ubyte", split + "-labels-idx1-ubyte.gz", split + "-labels.idx1-ubyte",
-       split + "-labels.idx1-ubyte.gz"});
+  const std::string images_path =
+      detail::find_mnist_file(dir, split, "images",
+                              {split + "-images-idx3-ubyte", split + "-images-idx3-ubyte.gz",
+                               split + "-images.idx3-ubyte", split + "-images.idx3-ubyte.gz"});
+  const std::string labels_path =
+      detail::find_mnist_file(dir, split, "labels",
+                              {split + "-labels-idx1-ubyte", split + "-labels-idx1-ubyte.gz",
+                               split + "-labels.idx1-ubyte", split + "-labels.idx1-ubyte.gz"});
   IdxImages images = read_idx_images(images_path);
   std::vector<std::uint8_t> labels = read_idx_labels(labels_path, 10);
   check_image_label_counts(images_path, images.count, labels_path,

@@ -220,8 +220,8 @@ inline IdxRaw read_idx_file(const std::string& path, unsigned expected_dims, con
     if (present != expected) {
       std::ostringstream out;
       if (present < expected) {
-        out << path << ": truncated: header says " << expected << " " << unit
-            << ", file holds " << present;
+        out << path << ": truncated: header says " << expected << " " << unit << ", file holds "
+            << present;
       } else {
         out << path << ": trailing data: " << (present - expected) << " bytes after the "
             << expected << " " << unit << " the header declares";
@@ -232,8 +232,8 @@ inline IdxRaw read_idx_file(const std::string& path, unsigned expected_dims, con
     const std::size_t got = gz_read_some(file, path, raw.data.data(), raw.data.size());
     if (got != raw.data.size()) {
       std::ostringstream out;
-      out << path << ": truncated: header says " << expected << " " << unit
-          << ", could read only " << got << " (did the file change while being read?)";
+      out << path << ": truncated: header says " << expected << " " << unit << ", could read only "
+          << got << " (did the file change while being read?)";
       throw FormatError(out.str());
     }
   } else {
@@ -260,8 +260,8 @@ inline IdxRaw read_idx_file(const std::string& path, unsigned expected_dims, con
     check_gz_stream(file, path, sizes.str());
     if (have < expected_size) {
       std::ostringstream out;
-      out << path << ": truncated: header says " << expected << " " << unit
-          << ", file holds " << have;
+      out << path << ": truncated: header says " << expected << " " << unit << ", file holds "
+          << have;
       throw FormatError(out.str());
     }
   }
@@ -311,8 +311,9 @@ inline void write_idx_file(const std::string& path, const std::vector<std::uint3
       if (wrote <= 0) {
         int code = Z_OK;
         const char* message = gzerror(handle.get(), &code);
-        throw IoError(path + ": write failed: " +
-                      (code == Z_ERRNO ? std::strerror(errno) : (message ? message : "zlib error")));
+        throw IoError(
+            path + ": write failed: " +
+            (code == Z_ERRNO ? std::strerror(errno) : (message ? message : "zlib error")));
       }
       bytes += wrote;
       count -= static_cast<std::size_t>(wrote);

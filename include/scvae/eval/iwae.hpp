@@ -53,8 +53,8 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
       throw ArgumentError("evaluate_iwae tasks: expected task indices in 0.." +
                           std::to_string(task_total - 1) + ", got " + std::to_string(t));
     if (selected[static_cast<std::size_t>(t)])
-      throw ArgumentError("evaluate_iwae tasks: expected each task once, got " +
-                          std::to_string(t) + " twice");
+      throw ArgumentError("evaluate_iwae tasks: expected each task once, got " + std::to_string(t) +
+                          " twice");
     selected[static_cast<std::size_t>(t)] = true;
   }
 

@@ -338,9 +338,9 @@ class CheckpointReader {
   void need(std::uint64_t count, const char* what) const {
     if (count > remaining()) {
       std::ostringstream out;
-      out << "checkpoint " << quoted_path(path_) << " is truncated: reading " << what
-          << " at byte " << position_ << " requires " << count << " bytes, but only "
-          << remaining() << " remain (file size " << bytes_.size() << " bytes)";
+      out << "checkpoint " << quoted_path(path_) << " is truncated: reading " << what << " at byte "
+          << position_ << " requires " << count << " bytes, but only " << remaining()
+          << " remain (file size " << bytes_.size() << " bytes)";
       throw CheckpointError(out.str());
     }
   }
@@ -363,10 +363,9 @@ class CheckpointReader {
                                      const char* what) {
     if (count > remaining() / element_size) {
       std::ostringstream out;
-      out << "checkpoint " << quoted_path(path_) << " is truncated: reading " << what
-          << " at byte " << position_ << " requires " << count << " x " << element_size
-          << " bytes, but only " << remaining() << " remain (file size " << bytes_.size()
-          << " bytes)";
+      out << "checkpoint " << quoted_path(path_) << " is truncated: reading " << what << " at byte "
+          << position_ << " requires " << count << " x " << element_size << " bytes, but only "
+          << remaining() << " remain (file size " << bytes_.size() << " bytes)";
       throw CheckpointError(out.str());
     }
     return take(count * element_size, what);
@@ -419,7 +418,8 @@ inline ParsedCheckpoint parse_checkpoint(const std::vector<unsigned char>& bytes
   const std::size_t magic_size = sizeof(kCheckpointMagic);
   const std::size_t head = std::min(bytes.size(), magic_size);
   if (head > 0 && std::memcmp(bytes.data(), kCheckpointMagic, head) != 0)
-    throw CheckpointError(name + " is not an scvae checkpoint (its first bytes are not \"SCVAECKP\")");
+    throw CheckpointError(name +
+                          " is not an scvae checkpoint (its first bytes are not \"SCVAECKP\")");
   CheckpointReader reader(bytes, path);
   reader.take(magic_size, "the magic");
 
@@ -441,8 +441,8 @@ inline ParsedCheckpoint parse_checkpoint(const std::vector<unsigned char>& bytes
   } else if (parsed.scalar == scalar_name<double>()) {
     parsed.scalar_bytes = 8;
   } else {
-    throw CheckpointError("checkpoint " + name + " has an unknown scalar type \"" +
-                          parsed.scalar + "\" (expected float32 or float64)");
+    throw CheckpointError("checkpoint " + name + " has an unknown scalar type \"" + parsed.scalar +
+                          "\" (expected float32 or float64)");
   }
 
   const std::uint64_t architecture_size = reader.u64("the architecture length");
@@ -478,8 +478,8 @@ inline ParsedCheckpoint parse_checkpoint(const std::vector<unsigned char>& bytes
     } else if (kind == static_cast<std::uint8_t>(CheckpointExtras::Kind::kBytes)) {
       const unsigned char* data = reader.take(count, "an extra's bytes");
       if (extras)
-        parsed_extras.set_bytes(extra_name,
-                                std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(count)));
+        parsed_extras.set_bytes(
+            extra_name, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(count)));
     } else {
       std::ostringstream out;
       out << "checkpoint " << name << " has an extra \"" << extra_name << "\" of unknown kind "
@@ -518,8 +518,9 @@ inline void check_checksum(const ParsedCheckpoint& parsed, const std::string& pa
 /// Appended to a mismatch message when the file is also corrupted.
 inline std::string corruption_note(const ParsedCheckpoint& parsed) {
   return parsed.checksum_ok() ? std::string()
-                              : std::string(" (and its checksum does not match either: the file "
-                                            "is probably corrupted)");
+                              : std::string(
+                                    " (and its checksum does not match either: the file "
+                                    "is probably corrupted)");
 }
 
 /// Reads and fully verifies a checkpoint for a Scalar model with the given
@@ -537,7 +538,8 @@ ParsedCheckpoint load_verified(const std::string& path, const std::string& expec
                           " parameters, this model uses " + scalar_name<Scalar>() +
                           corruption_note(parsed));
   if (parsed.architecture != expected_architecture)
-    throw CheckpointError("checkpoint " + name + " was saved from another architecture: it holds \"" +
+    throw CheckpointError("checkpoint " + name +
+                          " was saved from another architecture: it holds \"" +
                           parsed.architecture + "\", this model is \"" + expected_architecture +
                           "\"" + corruption_note(parsed));
   if (expected_count >= 0 && parsed.parameter_count != static_cast<std::uint64_t>(expected_count)) {
@@ -557,8 +559,8 @@ void decode_parameters(const std::vector<unsigned char>& bytes, const ParsedChec
   for (Index i = 0; i < out.size(); ++i) {
     ScalarBits<Scalar> bits = 0;
     for (std::size_t b = 0; b < sizeof(Scalar); ++b)
-      bits = static_cast<ScalarBits<Scalar>>(
-          bits | (static_cast<ScalarBits<Scalar>>(data[b]) << (8 * b)));
+      bits = static_cast<ScalarBits<Scalar>>(bits |
+                                             (static_cast<ScalarBits<Scalar>>(data[b]) << (8 * b)));
     Scalar value;
     std::memcpy(&value, &bits, sizeof(Scalar));
     out(i) = value;
@@ -606,17 +608,17 @@ void save_checkpoint(const std::string& path, const std::string& architecture,
     }
     writer.finish();
     if (::fsync(fd) != 0)
-      throw IoError("cannot write checkpoint " + name + ": fsync failed: " +
-                    detail::errno_text(errno));
+      throw IoError("cannot write checkpoint " + name +
+                    ": fsync failed: " + detail::errno_text(errno));
     const int closed = ::close(fd);
     fd = -1;
     if (closed != 0)
-      throw IoError("cannot write checkpoint " + name + ": close failed: " +
-                    detail::errno_text(errno));
+      throw IoError("cannot write checkpoint " + name +
+                    ": close failed: " + detail::errno_text(errno));
     if (::rename(temp_path.c_str(), path.c_str()) != 0)
       throw IoError("cannot write checkpoint " + name + ": renaming " +
-                    detail::quoted_path(temp_path) + " over it failed: " +
-                    detail::errno_text(errno));
+                    detail::quoted_path(temp_path) +
+                    " over it failed: " + detail::errno_text(errno));
   } catch (...) {
     if (fd >= 0) ::close(fd);
     ::unlink(temp_path.c_str());

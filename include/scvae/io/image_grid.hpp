@@ -72,10 +72,12 @@ void write_image_grid(const std::string& path, const Eigen::MatrixBase<Derived>&
   const Index n = images.cols();
   const Index grid_rows = (n + grid_cols - 1) / grid_cols;
   // Sizes in double first, so absurd arguments cannot overflow Index.
-  const double width_d = static_cast<double>(grid_cols) * static_cast<double>(image_cols + padding) +
-                         static_cast<double>(padding);
-  const double height_d = static_cast<double>(grid_rows) * static_cast<double>(image_rows + padding) +
-                          static_cast<double>(padding);
+  const double width_d =
+      static_cast<double>(grid_cols) * static_cast<double>(image_cols + padding) +
+      static_cast<double>(padding);
+  const double height_d =
+      static_cast<double>(grid_rows) * static_cast<double>(image_rows + padding) +
+      static_cast<double>(padding);
   constexpr double kIntMax = static_cast<double>(std::numeric_limits<int>::max());
   if (width_d > kIntMax || height_d > kIntMax || width_d * height_d > kIntMax) {
     std::ostringstream out;

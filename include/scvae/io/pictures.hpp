@@ -50,7 +50,8 @@ void write_interpolations(const std::string& path, const Model& model, Index tas
                           const ConstMatrixRef<typename Model::Scalar>& to, Index image_rows,
                           Index image_cols, Index steps = 10) {
   using Scalar = typename Model::Scalar;
-  if (steps < 2) throw ArgumentError("interpolation steps: expected at least 2, got " + std::to_string(steps));
+  if (steps < 2)
+    throw ArgumentError("interpolation steps: expected at least 2, got " + std::to_string(steps));
   detail::check_shape("interpolation end images", to.rows(), to.cols(), from.rows(), from.cols());
   Matrix<Scalar> mu_from, mu_to, logvar;
   model.encode(from, mu_from, logvar);

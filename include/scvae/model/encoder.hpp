@@ -26,8 +26,7 @@ class EncoderT {
       : inputs_(inputs),
         latent_(latent),
         trunk_(make_trunk(inputs, hidden, activation, layout)),
-        head_(hidden.empty() ? inputs : hidden.back(), 2 * latent, Activation::Identity,
-              layout) {}
+        head_(hidden.empty() ? inputs : hidden.back(), 2 * latent, Activation::Identity, layout) {}
 
   Index inputs() const { return inputs_; }
   Index latent() const { return latent_; }
@@ -63,9 +62,7 @@ class EncoderT {
   static auto mu(Workspace& ws) { return ws.head.topRows(ws.head.rows() / 2); }
   static auto logvar(Workspace& ws) { return ws.head.bottomRows(ws.head.rows() / 2); }
   static auto mu_delta(Workspace& ws) { return ws.head_delta.topRows(ws.head.rows() / 2); }
-  static auto logvar_delta(Workspace& ws) {
-    return ws.head_delta.bottomRows(ws.head.rows() / 2);
-  }
+  static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }
 
   /// Backward from ws.head_delta; the input x gets no gradient.
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& x,

@@ -83,12 +83,14 @@ class TaskArray {
   void push_back(const T& value) { resize(size_ + 1, value); }
   void resize(size_type count, const T& value = T()) {
     if (count <= N) {
-      if (size_ > N) std::copy(heap_.begin(), heap_.begin() + static_cast<std::ptrdiff_t>(count),
-                               inline_.begin());
+      if (size_ > N)
+        std::copy(heap_.begin(), heap_.begin() + static_cast<std::ptrdiff_t>(count),
+                  inline_.begin());
       for (size_type i = size_; i < count; ++i) inline_[i] = value;
       heap_.clear();
     } else {
-      if (size_ <= N) heap_.assign(inline_.begin(), inline_.begin() + static_cast<std::ptrdiff_t>(size_));
+      if (size_ <= N)
+        heap_.assign(inline_.begin(), inline_.begin() + static_cast<std::ptrdiff_t>(size_));
       heap_.resize(count, value);
     }
     size_ = count;
@@ -115,8 +117,8 @@ class TaskArray {
 
 /// The loss of one batch and its parts.
 struct LossParts {
-  double total = 0.0;  ///< Mean over samples of the weighted, masked loss with beta * KL.
-  double kl = 0.0;     ///< Mean KL per sample.
+  double total = 0.0;          ///< Mean over samples of the weighted, masked loss with beta * KL.
+  double kl = 0.0;             ///< Mean KL per sample.
   TaskArray<double> task_nll;  ///< Per task: mean NLL over its unmasked samples.
   // Sums, so that parts of several batches combine exactly.
   Index samples = 0;
@@ -193,7 +195,9 @@ class SCVAET {
   Index latent() const { return spec_.latent; }
   Index task_count() const { return static_cast<Index>(spec_.tasks.size()); }
   const TaskSpec& task(Index t) const { return spec_.tasks.at(static_cast<std::size_t>(t)); }
-  const DecoderT<Scalar>& decoder(Index t) const { return decoders_.at(static_cast<std::size_t>(t)); }
+  const DecoderT<Scalar>& decoder(Index t) const {
+    return decoders_.at(static_cast<std::size_t>(t));
+  }
   const EncoderT<Scalar>& encoder() const { return encoder_; }
 
   /// Index of the task called `name`; ArgumentError if there is none.
@@ -323,8 +327,8 @@ class SCVAET {
 
   void check_task(Index t) const {
     if (t < 0 || t >= task_count())
-      throw ArgumentError("task index: expected 0.." + std::to_string(task_count() - 1) +
-                          ", got " + std::to_string(t));
+      throw ArgumentError("task index: expected 0.." + std::to_string(task_count() - 1) + ", got " +
+                          std::to_string(t));
   }
 
   /// Chunks a batch of n samples is split into: at least 16 samples each.
@@ -506,8 +510,9 @@ class SCVAET {
         decoders_[t].score(values, nullptr, input, target, dws);
       }
       if (batch.mask)
-        ws.task_nll_sum[t] =
-            (dws.nll.array() * batch.mask->middleCols(begin, n).array()).template cast<double>().sum();
+        ws.task_nll_sum[t] = (dws.nll.array() * batch.mask->middleCols(begin, n).array())
+                                 .template cast<double>()
+                                 .sum();
       else
         ws.task_nll_sum[t] = dws.nll.template cast<double>().sum();
       ws.task_count[t] = count;

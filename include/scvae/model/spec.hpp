@@ -23,10 +23,10 @@ enum class DecoderInput {
 /// One task: a decoder from the latent code and the likelihood of its target.
 struct TaskSpec {
   std::string name;
-  Index outputs = 0;                 ///< Decoder outputs (classes for categorical).
-  std::vector<Index> hidden;         ///< Hidden layer sizes of the decoder MLP.
+  Index outputs = 0;          ///< Decoder outputs (classes for categorical).
+  std::vector<Index> hidden;  ///< Hidden layer sizes of the decoder MLP.
   LikelihoodSpec likelihood = LikelihoodSpec::bernoulli();
-  double weight = 1.0;               ///< w_t in the loss.
+  double weight = 1.0;  ///< w_t in the loss.
   Activation activation = Activation::ReLU;
   DecoderInput input = DecoderInput::Sample;
 };

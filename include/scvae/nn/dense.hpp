@@ -51,7 +51,8 @@ class DenseT {
 
   /// HeGlorot: He-uniform for ReLU, Glorot-uniform otherwise, zero bias.
   /// PyTorch: U(-1/sqrt(in), 1/sqrt(in)) for W and b, as torch.nn.Linear.
-  void initialize(Scalar* values, Rng& rng, Initialization scheme = Initialization::HeGlorot) const {
+  void initialize(Scalar* values, Rng& rng,
+                  Initialization scheme = Initialization::HeGlorot) const {
     const double fan_in = static_cast<double>(inputs_);
     double limit = 1.0 / std::sqrt(fan_in);
     if (scheme == Initialization::HeGlorot)

@@ -71,15 +71,15 @@ void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b
 /// dst = or += op(A) op(B) for Eigen objects with direct access (matrices,
 /// maps, refs, column blocks) whose inner stride is 1.
 template <bool TransA, bool TransB, typename DA, typename DB, typename DC>
-void gemm(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b,
-          Eigen::MatrixBase<DC>& c, bool accumulate) {
+void gemm(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b, Eigen::MatrixBase<DC>& c,
+          bool accumulate) {
   using Scalar = typename DC::Scalar;
   const Index m = c.rows();
   const Index n = c.cols();
   const Index k = TransA ? a.rows() : a.cols();
   gemm<TransA, TransB, Scalar>(m, n, k, a.derived().data(), a.derived().outerStride(),
-                               b.derived().data(), b.derived().outerStride(),
-                               c.derived().data(), c.derived().outerStride(), accumulate);
+                               b.derived().data(), b.derived().outerStride(), c.derived().data(),
+                               c.derived().outerStride(), accumulate);
 }
 
 }  // namespace scvae::detail

@@ -67,9 +67,7 @@ class AdamT {
  public:
   using Options = AdamOptions;
 
-  explicit AdamT(const Options& options = Options()) : options_(options) {
-    validate(options_);
-  }
+  explicit AdamT(const Options& options = Options()) : options_(options) { validate(options_); }
 
   /// One update of params in place from grads (both of the state's size).
   void step(Eigen::Ref<Vector<Scalar>> params, const Eigen::Ref<const Vector<Scalar>>& grads) {
@@ -129,10 +127,9 @@ class AdamT {
 
   /// Sets the state saved from first_moment(), second_moment(), step_count().
   void restore_state(Vector<Scalar> first_moment, Vector<Scalar> second_moment, long step) {
-    check_size("AdamT::restore_state: second moment", second_moment.size(),
-               first_moment.size());
-    if (step < 0) throw_argument("AdamT::restore_state: step", "a step >= 0",
-                                 static_cast<double>(step));
+    check_size("AdamT::restore_state: second moment", second_moment.size(), first_moment.size());
+    if (step < 0)
+      throw_argument("AdamT::restore_state: step", "a step >= 0", static_cast<double>(step));
     m_ = std::move(first_moment);
     v_ = std::move(second_moment);
     step_ = step;
@@ -176,8 +173,10 @@ class AdamT {
 
   static void validate(const Options& o) {
     check_learning_rate("AdamT", o.learning_rate);
-    if (!(o.beta1 >= 0.0 && o.beta1 < 1.0)) throw_argument("AdamT: beta1", "0 <= beta1 < 1", o.beta1);
-    if (!(o.beta2 >= 0.0 && o.beta2 < 1.0)) throw_argument("AdamT: beta2", "0 <= beta2 < 1", o.beta2);
+    if (!(o.beta1 >= 0.0 && o.beta1 < 1.0))
+      throw_argument("AdamT: beta1", "0 <= beta1 < 1", o.beta1);
+    if (!(o.beta2 >= 0.0 && o.beta2 < 1.0))
+      throw_argument("AdamT: beta2", "0 <= beta2 < 1", o.beta2);
     if (!(o.epsilon >= 0.0 && std::isfinite(o.epsilon))) {
       throw_argument("AdamT: epsilon", "a finite value >= 0", o.epsilon);
     }

@@ -70,10 +70,10 @@ class SgdT {
 
   /// Sets the state saved from momentum_buffer() and step_count().
   void restore_state(Vector<Scalar> momentum_buffer, long step) {
-    if (step < 0) throw_argument("SgdT::restore_state: step", "a step >= 0",
-                                 static_cast<double>(step));
-    if (options_.momentum == 0.0) check_size("SgdT::restore_state: momentum buffer (momentum 0)",
-                                             momentum_buffer.size(), 0);
+    if (step < 0)
+      throw_argument("SgdT::restore_state: step", "a step >= 0", static_cast<double>(step));
+    if (options_.momentum == 0.0)
+      check_size("SgdT::restore_state: momentum buffer (momentum 0)", momentum_buffer.size(), 0);
     buffer_ = std::move(momentum_buffer);
     step_ = step;
   }

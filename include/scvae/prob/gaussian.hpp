@@ -16,8 +16,7 @@ inline constexpr double kLogVarMax = 20.0;
 template <typename Scalar>
 void reparameterize(const ConstMatrixRef<Scalar>& mu, const ConstMatrixRef<Scalar>& logvar,
                     const ConstMatrixRef<Scalar>& eps, MatrixRef<Scalar> z) {
-  detail::check_shape("reparameterize logvar", logvar.rows(), logvar.cols(), mu.rows(),
-                      mu.cols());
+  detail::check_shape("reparameterize logvar", logvar.rows(), logvar.cols(), mu.rows(), mu.cols());
   detail::check_shape("reparameterize eps", eps.rows(), eps.cols(), mu.rows(), mu.cols());
   detail::check_shape("reparameterize z", z.rows(), z.cols(), mu.rows(), mu.cols());
   z.array() = mu.array() + (Scalar(0.5) * logvar.array()).exp() * eps.array();
@@ -40,8 +39,7 @@ void gaussian_kl(const ConstMatrixRef<Scalar>& mu, const ConstMatrixRef<Scalar>&
                  Eigen::Ref<RowVector<Scalar>> kl) {
   detail::check_shape("KL logvar", logvar.rows(), logvar.cols(), mu.rows(), mu.cols());
   detail::check_shape("KL output", kl.rows(), kl.cols(), 1, mu.cols());
-  kl = (Scalar(-0.5) *
-        (Scalar(1) + logvar.array() - mu.array().square() - logvar.array().exp()))
+  kl = (Scalar(-0.5) * (Scalar(1) + logvar.array() - mu.array().square() - logvar.array().exp()))
            .matrix()
            .colwise()
            .sum();

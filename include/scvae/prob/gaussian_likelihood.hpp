@@ -30,8 +30,8 @@ class GaussianT final : public LikelihoodT<Scalar_> {
                 MatrixRef<Scalar>* output_gradient) const override {
     constexpr double kLog2Pi = 1.8378770664093454836;
     const auto inv_var = static_cast<Scalar>(1.0 / variance_);
-    const auto constant =
-        static_cast<Scalar>(0.5 * static_cast<double>(output.rows()) * (kLog2Pi + std::log(variance_)));
+    const auto constant = static_cast<Scalar>(0.5 * static_cast<double>(output.rows()) *
+                                              (kLog2Pi + std::log(variance_)));
     for (Index j = 0; j < output.cols(); ++j) {
       const auto diff = output.col(j).array() - target.col(j).array();
       nll(j) = Scalar(0.5) * inv_var * diff.square().sum() + constant;
@@ -75,9 +75,8 @@ class GaussianLearnedVarianceT final : public LikelihoodT<Scalar_> {
     detail::check_rows("gaussian learned variance output", output.rows(), features_);
     constexpr double kLog2Pi = 1.8378770664093454836;
     const auto s = log_variance(values).array();
-    const auto constant =
-        static_cast<Scalar>(0.5 * (kLog2Pi * static_cast<double>(features_))) +
-        Scalar(0.5) * s.sum();
+    const auto constant = static_cast<Scalar>(0.5 * (kLog2Pi * static_cast<double>(features_))) +
+                          Scalar(0.5) * s.sum();
     for (Index j = 0; j < output.cols(); ++j) {
       const auto diff = output.col(j).array() - target.col(j).array();
       nll(j) = Scalar(0.5) * (diff.square() * (-s).exp()).sum() + constant;

@@ -20,8 +20,8 @@ namespace detail {
 inline double checkpoint_count(const CheckpointExtras& extras, const std::string& name) {
   const double value = extras.scalar(name);
   if (!(value >= 0.0 && value <= 9007199254740992.0 && value == std::floor(value)))
-    throw CheckpointError("checkpoint extra '" + name + "' is not a count: " +
-                          std::to_string(value));
+    throw CheckpointError("checkpoint extra '" + name +
+                          "' is not a count: " + std::to_string(value));
   return value;
 }
 

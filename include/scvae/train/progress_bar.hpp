@@ -36,8 +36,8 @@ class ProgressBar : public Callback {
     std::ostringstream line;
     line << "\repoch " << r.epoch << "/" << r.epochs << " [" << std::string(filled, '=')
          << std::string(kWidth - filled, ' ') << "] " << r.step << "/" << r.steps << "  "
-         << std::fixed << std::setprecision(0) << rate << " samples/s  loss " << std::setprecision(2)
-         << r.running_loss << "  ETA " << clock_text(eta) << "   ";
+         << std::fixed << std::setprecision(0) << rate << " samples/s  loss "
+         << std::setprecision(2) << r.running_loss << "  ETA " << clock_text(eta) << "   ";
     out_ << line.str() << std::flush;
     return false;
   }

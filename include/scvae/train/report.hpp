@@ -12,7 +12,7 @@
 namespace scvae {
 
 struct BatchReport {
-  Index epoch = 0;            ///< 1-based.
+  Index epoch = 0;  ///< 1-based.
   Index epochs = 0;
   Index step = 0;             ///< 1-based step within the epoch.
   Index steps = 0;            ///< Steps in this epoch.

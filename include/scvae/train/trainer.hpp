@@ -25,20 +25,24 @@ struct TrainerOptions {
   Index batch_size = 128;
   std::uint64_t seed = 1;
   int threads = 1;
-  double beta = 1.0;          ///< KL weight after the warm-up.
-  Index warmup_epochs = 0;    ///< Linear KL warm-up (KlWarmup); 0: none.
-  double clip_norm = 0.0;     ///< Clip the gradient's global norm; 0: off.
+  double beta = 1.0;        ///< KL weight after the warm-up.
+  Index warmup_epochs = 0;  ///< Linear KL warm-up (KlWarmup); 0: none.
+  double clip_norm = 0.0;   ///< Clip the gradient's global norm; 0: off.
   bool shuffle = true;
-  Index first_epoch = 0;      ///< 0-based epoch to start at (when resuming).
+  Index first_epoch = 0;  ///< 0-based epoch to start at (when resuming).
 
   void validate() const {
-    if (epochs < 0) throw ArgumentError("epochs: expected a value >= 0, got " + std::to_string(epochs));
+    if (epochs < 0)
+      throw ArgumentError("epochs: expected a value >= 0, got " + std::to_string(epochs));
     if (batch_size < 1)
       throw ArgumentError("batch size: expected at least 1, got " + std::to_string(batch_size));
-    if (threads < 1) throw ArgumentError("threads: expected at least 1, got " + std::to_string(threads));
-    if (!(beta >= 0.0)) throw ArgumentError("beta: expected a value >= 0, got " + std::to_string(beta));
+    if (threads < 1)
+      throw ArgumentError("threads: expected at least 1, got " + std::to_string(threads));
+    if (!(beta >= 0.0))
+      throw ArgumentError("beta: expected a value >= 0, got " + std::to_string(beta));
     if (warmup_epochs < 0)
-      throw ArgumentError("warm-up epochs: expected a value >= 0, got " + std::to_string(warmup_epochs));
+      throw ArgumentError("warm-up epochs: expected a value >= 0, got " +
+                          std::to_string(warmup_epochs));
     if (!(clip_norm >= 0.0))
       throw ArgumentError("clip norm: expected a value >= 0, got " + std::to_string(clip_norm));
   }
@@ -81,11 +85,12 @@ class Trainer {
 
   /// Trains on `source` for options().epochs epochs from options().first_epoch.
   TrainResult fit(const BatchSource<Scalar>& source) {
-    if (source.size() < 1) throw ArgumentError("training data: expected at least one sample, got 0");
+    if (source.size() < 1)
+      throw ArgumentError("training data: expected at least one sample, got 0");
     if (source.task_count() != model_.task_count())
       throw ShapeError("training data: expected " + std::to_string(model_.task_count()) +
-                          " task(s) per batch for this model, the source has " +
-                          std::to_string(source.task_count()));
+                       " task(s) per batch for this model, the source has " +
+                       std::to_string(source.task_count()));
     model_.set_threads(options_.threads);
     const KlWarmup warmup(options_.beta, static_cast<long>(options_.warmup_epochs));
     const Index last_epoch = options_.first_epoch + options_.epochs;
@@ -104,8 +109,8 @@ class Trainer {
       // uninterrupted one.
       Rng order_rng(stream_seed(epoch, 0));
       Rng noise_rng(stream_seed(epoch, 1));
-      const bool stop = run_epoch(source, make_order(order_rng, epoch, source.size()), noise_rng,
-                                  report);
+      const bool stop =
+          run_epoch(source, make_order(order_rng, epoch, source.size()), noise_rng, report);
       ++result.epochs_run;
       bool stop_after = stop;
       for (Callback* c : callbacks_) stop_after = c->on_epoch_end(report) || stop_after;
@@ -121,7 +126,8 @@ class Trainer {
 
  private:
   std::uint64_t stream_seed(Index epoch, std::uint64_t stream) const {
-    Rng mix(options_.seed ^ (0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(epoch) * 2 + stream + 1)));
+    Rng mix(options_.seed ^
+            (0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(epoch) * 2 + stream + 1)));
     return mix.next_u64();
   }
 
@@ -211,8 +217,7 @@ class Trainer {
   /// Stops training before a non-finite update reaches the parameters.
   void check_finite(double loss, Index epoch, Index step) const {
     const char* what = nullptr;
-    if (!std::isfinite(loss))
-      what = "the loss";
+    if (!std::isfinite(loss)) what = "the loss";
     // x * 0 is 0 for every finite x and NaN for NaN and +-inf; unlike
     // allFinite() this sum vectorises (allFinite was 7% of a 2-thread epoch).
     else if (!((model_.gradients().array() * Scalar(0)).sum() == Scalar(0)))

@@ -15,7 +15,7 @@ namespace scvae {
 struct GradientCheckResult {
   double relative_error = 0.0;  ///< ||numeric - analytic|| / max(||numeric||, ||analytic||, tiny)
   double max_abs_error = 0.0;
-  Index worst_index = -1;       ///< Coordinate with the largest absolute error.
+  Index worst_index = -1;  ///< Coordinate with the largest absolute error.
   double worst_numeric = 0.0;
   double worst_analytic = 0.0;
 
