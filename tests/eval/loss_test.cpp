@@ -1,45 +1,11 @@
 #include "scvae/eval/loss.hpp"
 
 #include "../test_support.hpp"
+#include "eval_support.hpp"
 
 namespace scvae {
 namespace {
-
-// 37 random 4x4 images with labels 0..2: batches of 10 leave a partial one.
-Dataset make_data(std::uint64_t seed = 5, Index count = 37) {
-  Rng rng(seed);
-  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(16 * count));
-  for (auto& p : pixels) p = static_cast<std::uint8_t>(rng.uniform_index(256));
-  std::vector<std::uint8_t> labels(static_cast<std::size_t>(count));
-  for (auto& l : labels) l = static_cast<std::uint8_t>(rng.uniform_index(3));
-  return Dataset(4, 4, std::move(pixels), std::move(labels), 3, "eval test data");
-}
-
-ModelSpec image_label_spec() {
-  ModelSpec spec;
-  spec.inputs = 16;
-  spec.encoder_hidden = {8};
-  spec.latent = 3;
-  TaskSpec image;
-  image.name = "image";
-  image.outputs = 16;
-  image.hidden = {8};
-  spec.tasks.push_back(image);
-  TaskSpec label;
-  label.name = "label";
-  label.outputs = 3;
-  label.likelihood = LikelihoodSpec::categorical(3);
-  label.weight = 0.7;
-  spec.tasks.push_back(label);
-  return spec;
-}
-
-// Every third sample unlabelled.
-std::vector<std::uint8_t> labelled_flags(Index count) {
-  std::vector<std::uint8_t> flags(static_cast<std::size_t>(count));
-  for (Index i = 0; i < count; ++i) flags[static_cast<std::size_t>(i)] = i % 3 != 1;
-  return flags;
-}
+using namespace eval_testing;
 
 void expect_parts_near(const LossParts& a, const LossParts& b, double tolerance) {
   EXPECT_EQ(a.samples, b.samples);
