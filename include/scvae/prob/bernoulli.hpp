@@ -67,4 +67,6 @@ class BernoulliT final : public LikelihoodT<Scalar_> {
   }
 };
 
+using Bernoulli = BernoulliT<float>;
+
 }  // namespace scvae

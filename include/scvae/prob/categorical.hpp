@@ -82,4 +82,6 @@ class CategoricalT final : public LikelihoodT<Scalar_> {
   Index classes_;
 };
 
+using Categorical = CategoricalT<float>;
+
 }  // namespace scvae

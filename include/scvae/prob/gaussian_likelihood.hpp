@@ -92,4 +92,7 @@ class GaussianLearnedVarianceT final : public LikelihoodT<Scalar_> {
   Index features_;
 };
 
+using Gaussian = GaussianT<float>;
+using GaussianLearnedVariance = GaussianLearnedVarianceT<float>;
+
 }  // namespace scvae

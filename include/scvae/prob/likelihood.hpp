@@ -85,4 +85,6 @@ class LikelihoodT {
   Index offset_ = 0;
 };
 
+using Likelihood = LikelihoodT<float>;
+
 }  // namespace scvae
