@@ -3,6 +3,14 @@
 // gradient check of a loss that reads its parameters from a vector.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
 
 #include "scvae/scvae.hpp"
 
@@ -27,6 +35,48 @@ inline Matrix<double> random_uniform(Index rows, Index cols, std::uint64_t seed)
 /// Expects a gradient check to pass with relative error at most 1e-6.
 inline void expect_gradient_ok(const GradientCheckResult& result, double tolerance = 1e-6) {
   EXPECT_LE(result.relative_error, tolerance) << result.describe();
+}
+
+/// A fresh directory named after the running test, removed with everything
+/// in it when the test ends.
+struct TempDir {
+  explicit TempDir(const std::string& prefix = "scvae_test") {
+    path = std::filesystem::temp_directory_path() /
+           (prefix + "_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code error;
+    std::filesystem::remove_all(path, error);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path path;
+};
+
+/// `count` noisy 6x6 images drawn around 3 prototypes, labelled by prototype.
+inline Dataset make_images(Index count = 300, std::uint64_t seed = 5) {
+  Rng rng(seed);
+  std::vector<std::uint8_t> pixels, labels;
+  for (Index i = 0; i < count; ++i) {
+    const int label = static_cast<int>(i % 3);
+    for (Index p = 0; p < 36; ++p) {
+      const bool on =
+          (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
+      const double value = (on ? 200.0 : 30.0) + 25.0 * rng.normal();
+      pixels.push_back(static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)));
+    }
+    labels.push_back(static_cast<std::uint8_t>(label));
+  }
+  return Dataset(6, 6, pixels, labels, 3, "generated");
+}
+
+/// Same size and the same bytes (NaN payloads and signed zeros included).
+inline bool bit_identical(const Vector<float>& a, const Vector<float>& b) {
+  return a.size() == b.size() &&
+         (a.size() == 0 ||
+          std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0);
 }
 
 }  // namespace scvae::testing

@@ -14,42 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "../test_support.hpp"
 #include "scvae/scvae.hpp"
 
 namespace scvae {
 namespace {
 
 namespace fs = std::filesystem;
-
-Dataset make_images(Index count, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<std::uint8_t> pixels, labels;
-  for (Index i = 0; i < count; ++i) {
-    const int label = static_cast<int>(i % 3);
-    for (Index p = 0; p < 36; ++p) {
-      const bool on =
-          (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
-      const double value = (on ? 200.0 : 30.0) + 25.0 * rng.normal();
-      pixels.push_back(static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)));
-    }
-    labels.push_back(static_cast<std::uint8_t>(label));
-  }
-  return Dataset(6, 6, pixels, labels, 3, "generated");
-}
-
-struct TempDir {
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("scvae_determinism_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code error;
-    fs::remove_all(path, error);
-  }
-  fs::path path;
-};
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -72,8 +43,8 @@ struct TrainingRun {
 
 /// A short training with evaluation on held-out data, as the examples do.
 TrainingRun train(const fs::path& dir, const std::string& name, std::uint64_t seed, int threads) {
-  const Dataset train_data = make_images(150, 5);
-  const Dataset test_data = make_images(40, 6);
+  const Dataset train_data = testing::make_images(150, 5);
+  const Dataset test_data = testing::make_images(40, 6);
   AutoencoderSource<float> source(train_data);
   AutoencoderSource<float> test_source(test_data);
   VAET<float> vae(36, {12}, 2, seed);
@@ -106,20 +77,15 @@ TrainingRun train(const fs::path& dir, const std::string& name, std::uint64_t se
   return run;
 }
 
-bool bit_identical(const Vector<float>& a, const Vector<float>& b) {
-  return a.size() == b.size() &&
-         std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0;
-}
-
 TEST(Determinism, SameSeedAndThreadsGiveBitIdenticalRuns) {
-  TempDir dir;
+  testing::TempDir dir("scvae_determinism_test");
   for (const int threads : {1, 2}) {
     SCOPED_TRACE(std::to_string(threads) + " thread(s)");
     const TrainingRun a = train(dir.path, "a" + std::to_string(threads), 42, threads);
     const TrainingRun b = train(dir.path, "b" + std::to_string(threads), 42, threads);
-    EXPECT_TRUE(bit_identical(a.parameters, b.parameters));
-    EXPECT_TRUE(bit_identical(a.first_moment, b.first_moment));
-    EXPECT_TRUE(bit_identical(a.second_moment, b.second_moment));
+    EXPECT_TRUE(testing::bit_identical(a.parameters, b.parameters));
+    EXPECT_TRUE(testing::bit_identical(a.first_moment, b.first_moment));
+    EXPECT_TRUE(testing::bit_identical(a.second_moment, b.second_moment));
     EXPECT_EQ(a.losses, b.losses);
     ASSERT_FALSE(a.metrics.empty());
     EXPECT_EQ(std::count(a.metrics.begin(), a.metrics.end(), '\n'), 3);
@@ -132,10 +98,10 @@ TEST(Determinism, SameSeedAndThreadsGiveBitIdenticalRuns) {
 
 TEST(Determinism, AnotherSeedGivesAnotherRun) {
   // Guards the test above against comparing runs that ignore the seed.
-  TempDir dir;
+  testing::TempDir dir("scvae_determinism_test");
   const TrainingRun a = train(dir.path, "a", 42, 1);
   const TrainingRun b = train(dir.path, "b", 43, 1);
-  EXPECT_FALSE(bit_identical(a.parameters, b.parameters));
+  EXPECT_FALSE(testing::bit_identical(a.parameters, b.parameters));
   EXPECT_NE(a.metrics, b.metrics);
 }
 

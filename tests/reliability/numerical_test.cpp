@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../test_support.hpp"
 #include "scvae/scvae.hpp"
 
 namespace scvae {
@@ -34,26 +35,6 @@ Dataset make_images(Index count = 200) {
       pixels.push_back(static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)));
     }
   return Dataset(6, 6, pixels, {}, 0, "generated");
-}
-
-struct TempDir {
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("scvae_numerical_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code error;
-    fs::remove_all(path, error);
-  }
-  fs::path path;
-};
-
-bool bit_identical(const Vector<float>& a, const Vector<float>& b) {
-  return a.size() == b.size() &&
-         (a.size() == 0 ||
-          std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0);
 }
 
 TEST(NumericalGuard, LogVarRangeKeepsExpFiniteInFloat) {
@@ -95,7 +76,7 @@ TEST(NumericalGuard, HugeWeightsAreClampedAndTheLossStaysFinite) {
 }
 
 TEST(NumericalGuard, ExtremeLearningRateStopsAndKeepsTheLastGoodCheckpoint) {
-  TempDir dir;
+  testing::TempDir dir("scvae_numerical_test");
   const std::string path = (dir.path / "run.scvae").string();
   const Dataset data = make_images();
   AutoencoderSource<float> source(data);
@@ -140,9 +121,9 @@ TEST(NumericalGuard, ExtremeLearningRateStopsAndKeepsTheLastGoodCheckpoint) {
   VAET<float> restored(36, {16}, 2, 99);
   Adam restored_adam;
   EXPECT_EQ(load_training_checkpoint(path, restored, restored_adam), 2);
-  EXPECT_TRUE(bit_identical(restored.parameters(), saved_parameters));
-  EXPECT_TRUE(bit_identical(restored_adam.first_moment(), saved_first));
-  EXPECT_TRUE(bit_identical(restored_adam.second_moment(), saved_second));
+  EXPECT_TRUE(testing::bit_identical(restored.parameters(), saved_parameters));
+  EXPECT_TRUE(testing::bit_identical(restored_adam.first_moment(), saved_first));
+  EXPECT_TRUE(testing::bit_identical(restored_adam.second_moment(), saved_second));
   EXPECT_EQ(restored_adam.step_count(), saved_step);
   EXPECT_TRUE(restored.parameters().allFinite());
   // And it is the only file: no temporary file was left behind.
@@ -177,7 +158,7 @@ TEST(NumericalGuard, NonFiniteInputIsRejectedBeforeAnyUpdate) {
     // The Bernoulli likelihood rejects the target (its message gives the
     // min and max, which skip the NaN: reported, prob/ is not ours to edit).
   }
-  EXPECT_TRUE(bit_identical(vae.parameters(), before));
+  EXPECT_TRUE(testing::bit_identical(vae.parameters(), before));
 }
 
 }  // namespace

@@ -12,31 +12,13 @@
 #include <limits>
 #include <string>
 
+#include "../test_support.hpp"
 #include "scvae/scvae.hpp"
 
 namespace scvae {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("scvae_training_checkpoint_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code error;
-    fs::remove_all(path, error);
-  }
-  fs::path path;
-};
-
-bool bit_identical(const Vector<float>& a, const Vector<float>& b) {
-  return a.size() == b.size() &&
-         std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0;
-}
 
 /// A valid training checkpoint's extras for `vae` after a few Adam steps.
 CheckpointExtras valid_extras(const VAET<float>& vae) {
@@ -49,19 +31,19 @@ CheckpointExtras valid_extras(const VAET<float>& vae) {
 }
 
 TEST(TrainingCheckpoint, ValidStateLoads) {
-  TempDir dir;
+  testing::TempDir dir("scvae_training_checkpoint_test");
   const std::string path = (dir.path / "ok.scvae").string();
   VAET<float> source(9, {4}, 2, 1);
   save_model(path, source, valid_extras(source));
   VAET<float> vae(9, {4}, 2, 2);
   Adam adam;
   EXPECT_EQ(load_training_checkpoint(path, vae, adam), 3);
-  EXPECT_TRUE(bit_identical(vae.parameters(), source.parameters()));
+  EXPECT_TRUE(testing::bit_identical(vae.parameters(), source.parameters()));
   EXPECT_EQ(adam.step_count(), 12);
 }
 
 TEST(TrainingCheckpoint, MalformedStateIsACheckpointErrorAndChangesNothing) {
-  TempDir dir;
+  testing::TempDir dir("scvae_training_checkpoint_test");
   const std::string path = (dir.path / "bad.scvae").string();
   VAET<float> source(9, {4}, 2, 1);
   const Index n = source.parameters().size();
@@ -126,13 +108,13 @@ TEST(TrainingCheckpoint, MalformedStateIsACheckpointErrorAndChangesNothing) {
     } catch (const std::exception& e) {
       ADD_FAILURE() << "not a CheckpointError: " << e.what();
     }
-    EXPECT_TRUE(bit_identical(vae.parameters(), before)) << "the model was changed";
+    EXPECT_TRUE(testing::bit_identical(vae.parameters(), before)) << "the model was changed";
     EXPECT_EQ(adam.step_count(), 0) << "the optimizer was changed";
   }
 }
 
 TEST(TrainingCheckpoint, SgdWithoutMomentumStoresAnEmptyBuffer) {
-  TempDir dir;
+  testing::TempDir dir("scvae_training_checkpoint_test");
   const std::string path = (dir.path / "sgd.scvae").string();
   VAET<float> vae(9, {4}, 2, 1);
   Sgd sgd(SgdOptions{0.1});
@@ -144,7 +126,7 @@ TEST(TrainingCheckpoint, SgdWithoutMomentumStoresAnEmptyBuffer) {
   VAET<float> other(9, {4}, 2, 2);
   Sgd other_sgd(SgdOptions{0.1});
   EXPECT_EQ(load_training_checkpoint(path, other, other_sgd), 1);
-  EXPECT_TRUE(bit_identical(other.parameters(), vae.parameters()));
+  EXPECT_TRUE(testing::bit_identical(other.parameters(), vae.parameters()));
   EXPECT_EQ(other_sgd.step_count(), 1);
 }
 

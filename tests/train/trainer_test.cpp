@@ -13,34 +13,6 @@
 namespace scvae {
 namespace {
 
-// 300 noisy 6x6 images drawn around 3 prototypes, labelled by prototype.
-Dataset make_images(Index count = 300, std::uint64_t seed = 5) {
-  Rng rng(seed);
-  std::vector<std::uint8_t> pixels, labels;
-  for (Index i = 0; i < count; ++i) {
-    const int label = static_cast<int>(i % 3);
-    for (Index p = 0; p < 36; ++p) {
-      const bool on =
-          (label == 0 && p % 6 < 3) || (label == 1 && p / 6 < 3) || (label == 2 && p % 7 == 0);
-      const double value = (on ? 200.0 : 30.0) + 25.0 * rng.normal();
-      pixels.push_back(static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)));
-    }
-    labels.push_back(static_cast<std::uint8_t>(label));
-  }
-  return Dataset(6, 6, pixels, labels, 3, "generated");
-}
-
-struct TempDir {
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("scvae_trainer_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::filesystem::path path;
-};
-
 TrainerOptions small_options(Index epochs, int threads = 1) {
   TrainerOptions options;
   options.epochs = epochs;
@@ -51,7 +23,7 @@ TrainerOptions small_options(Index epochs, int threads = 1) {
 }
 
 TEST(Trainer, TrainingLowersTheLoss) {
-  const Dataset data = make_images();
+  const Dataset data = testing::make_images();
   AutoencoderSource<float> source(data);
   VAET<float> vae(36, {16}, 2, 3);
   Adam adam(AdamOptions{3e-3});
@@ -62,7 +34,7 @@ TEST(Trainer, TrainingLowersTheLoss) {
 }
 
 TEST(Trainer, SameSeedAndThreadsGiveBitIdenticalRuns) {
-  const Dataset data = make_images();
+  const Dataset data = testing::make_images();
   AutoencoderSource<float> source(data);
   auto run = [&](int threads) {
     VAET<float> vae(36, {16}, 2, 3);
@@ -81,9 +53,9 @@ TEST(Trainer, SameSeedAndThreadsGiveBitIdenticalRuns) {
 }
 
 TEST(Trainer, ResumingFromACheckpointIsBitIdentical) {
-  TempDir dir;
+  testing::TempDir dir("scvae_trainer_test");
   const std::string path = (dir.path / "run.scvae").string();
-  const Dataset data = make_images();
+  const Dataset data = testing::make_images();
   AutoencoderSource<float> source(data);
 
   VAET<float> straight(36, {16}, 2, 3);
@@ -108,7 +80,7 @@ TEST(Trainer, ResumingFromACheckpointIsBitIdentical) {
 }
 
 TEST(Trainer, NonFiniteLossStopsWithNumericalErrorNamingEpochAndStep) {
-  const Dataset data = make_images();
+  const Dataset data = testing::make_images();
   AutoencoderSource<float> source(data);
   VAET<float> vae(36, {16}, 2, 3);
   Adam adam(AdamOptions{1e30});
@@ -125,9 +97,9 @@ TEST(Trainer, NonFiniteLossStopsWithNumericalErrorNamingEpochAndStep) {
 }
 
 TEST(Trainer, CallbacksStopEarlyAndMetricsAreWrittenPerEpoch) {
-  TempDir dir;
+  testing::TempDir dir("scvae_trainer_test");
   const std::string path = (dir.path / "metrics.jsonl").string();
-  const Dataset data = make_images();
+  const Dataset data = testing::make_images();
   AutoencoderSource<float> source(data);
   VAET<float> vae(36, {16}, 2, 3);
   Adam adam;
@@ -157,7 +129,7 @@ TEST(Trainer, CallbacksStopEarlyAndMetricsAreWrittenPerEpoch) {
 }
 
 TEST(Trainer, RejectsBadOptionsAndMismatchedData) {
-  const Dataset data = make_images();
+  const Dataset data = testing::make_images();
   VAET<float> vae(36, {16}, 2, 3);
   Adam adam;
   TrainerOptions options;
