@@ -128,6 +128,21 @@ inline scvae::TrainerOptions trainer_options(const CommonFlags& f, Index first_e
   return options;
 }
 
+/// Trains for `epochs` epochs, or with 0 (a loaded model) evaluates once
+/// and prints the metrics.
+template <typename Trainer, typename Source, typename Evaluate>
+void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Index first_epoch,
+                       Evaluate& evaluate) {
+  if (epochs > 0) {
+    trainer.fit(source);
+    return;
+  }
+  scvae::EpochReport report;
+  report.epoch = report.epochs = first_epoch;
+  evaluate(report);
+  for (const auto& [name, value] : report.metrics) std::cout << name << " " << value << "\n";
+}
+
 /// Runs `body` and turns errors into one line on stderr and an exit status.
 template <typename Body>
 int run_main(const char* program, CLI::App& app, int argc, char** argv, Body&& body) {

@@ -331,14 +331,7 @@ int main(int argc, char** argv) {
     trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
         flags.save, model, adam));
 
-    if (flags.epochs > 0) {
-      trainer.fit(train_source);
-    } else {
-      scvae::EpochReport report;
-      report.epoch = report.epochs = first_epoch;
-      evaluate(report);
-      for (const auto& [name, value] : report.metrics) std::cout << name << " " << value << "\n";
-    }
+    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     if (m.baseline) {
       if (!flags.quiet) std::cerr << "mnist_multitask: training the label-only MLP baseline\n";
       const double baseline = train_baseline(data.train, labelled, data.test, flags, m);

@@ -53,14 +53,7 @@ int main(int argc, char** argv) {
     trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::VAE, scvae::Adam>>(
         flags.save, vae, adam));
 
-    if (flags.epochs > 0) {
-      trainer.fit(train_source);
-    } else {
-      scvae::EpochReport report;
-      report.epoch = report.epochs = first_epoch;
-      evaluate(report);
-      for (const auto& [name, value] : report.metrics) std::cout << name << " " << value << "\n";
-    }
+    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     examples::write_pictures(vae, data.test, flags.out, flags.seed);
     if (!flags.quiet)
       std::cerr << "mnist_vae: wrote metrics.jsonl, samples.png, reconstructions.png, "
