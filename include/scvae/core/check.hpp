@@ -1,6 +1,7 @@
 #pragma once
 // Argument checks that throw scvae errors with "expected ..., got ..." text.
 
+#include <cmath>
 #include <sstream>
 #include <string>
 
@@ -37,6 +38,26 @@ inline void check_positive(const char* what, Index value) {
     out << what << ": expected a positive size, got " << value;
     throw ArgumentError(out.str());
   }
+}
+
+/// ShapeError "<what>: expected <expected> elements, got <got>".
+inline void check_size(const char* what, Index got, Index expected) {
+  if (got != expected) {
+    std::ostringstream out;
+    out << what << ": expected " << expected << " elements, got " << got;
+    throw ShapeError(out.str());
+  }
+}
+
+[[noreturn]] inline void throw_argument(const std::string& what, const char* expected, double got) {
+  std::ostringstream out;
+  out << what << ": expected " << expected << ", got " << got;
+  throw ArgumentError(out.str());
+}
+
+/// ArgumentError unless `value` is finite and >= 0 (NaN fails too).
+inline void check_finite_nonnegative(const std::string& what, double value) {
+  if (!(value >= 0.0 && std::isfinite(value))) throw_argument(what, "a finite value >= 0", value);
 }
 
 }  // namespace scvae::detail

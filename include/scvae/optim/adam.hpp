@@ -15,6 +15,7 @@
 #include <string>
 #include <utility>
 
+#include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 
@@ -71,9 +72,9 @@ class AdamT {
 
   /// One update of params in place from grads (both of the state's size).
   void step(Eigen::Ref<Vector<Scalar>> params, const Eigen::Ref<const Vector<Scalar>>& grads) {
-    check_size("AdamT::step: grads", grads.size(), params.size());
+    detail::check_size("AdamT::step: grads", grads.size(), params.size());
     if (step_ == 0 && m_.size() == 0) reset(params.size());  // first step
-    check_size("AdamT::step: params", params.size(), m_.size());
+    detail::check_size("AdamT::step: params", params.size(), m_.size());
     ++step_;
 
     // Scalars in double, as PyTorch computes them in Python floats.
@@ -119,7 +120,8 @@ class AdamT {
 
   /// Allocates zeroed moments for size parameters and sets the step count to 0.
   void reset(Index size) {
-    if (size < 0) throw_argument("AdamT::reset: size", "a size >= 0", static_cast<double>(size));
+    if (size < 0)
+      detail::throw_argument("AdamT::reset: size", "a size >= 0", static_cast<double>(size));
     m_.setZero(size);
     v_.setZero(size);
     step_ = 0;
@@ -127,16 +129,18 @@ class AdamT {
 
   /// Sets the state saved from first_moment(), second_moment(), step_count().
   void restore_state(Vector<Scalar> first_moment, Vector<Scalar> second_moment, long step) {
-    check_size("AdamT::restore_state: second moment", second_moment.size(), first_moment.size());
+    detail::check_size("AdamT::restore_state: second moment", second_moment.size(),
+                       first_moment.size());
     if (step < 0)
-      throw_argument("AdamT::restore_state: step", "a step >= 0", static_cast<double>(step));
+      detail::throw_argument("AdamT::restore_state: step", "a step >= 0",
+                             static_cast<double>(step));
     m_ = std::move(first_moment);
     v_ = std::move(second_moment);
     step_ = step;
   }
 
   void set_learning_rate(double learning_rate) {
-    check_learning_rate("AdamT::set_learning_rate", learning_rate);
+    detail::check_finite_nonnegative("AdamT::set_learning_rate: learning_rate", learning_rate);
     options_.learning_rate = learning_rate;
   }
   double learning_rate() const { return options_.learning_rate; }
@@ -150,39 +154,14 @@ class AdamT {
   const Vector<Scalar>& second_moment() const { return v_; }
 
  private:
-  static void check_size(const char* what, Index got, Index expected) {
-    if (got != expected) {
-      std::ostringstream out;
-      out << what << ": expected " << expected << " elements, got " << got;
-      throw ShapeError(out.str());
-    }
-  }
-
-  [[noreturn]] static void throw_argument(const char* what, const char* expected, double got) {
-    std::ostringstream out;
-    out << what << ": expected " << expected << ", got " << got;
-    throw ArgumentError(out.str());
-  }
-
-  static void check_learning_rate(const char* where, double learning_rate) {
-    if (!(learning_rate >= 0.0 && std::isfinite(learning_rate))) {
-      throw_argument((std::string(where) + ": learning_rate").c_str(), "a finite value >= 0",
-                     learning_rate);
-    }
-  }
-
   static void validate(const Options& o) {
-    check_learning_rate("AdamT", o.learning_rate);
+    detail::check_finite_nonnegative("AdamT: learning_rate", o.learning_rate);
     if (!(o.beta1 >= 0.0 && o.beta1 < 1.0))
-      throw_argument("AdamT: beta1", "0 <= beta1 < 1", o.beta1);
+      detail::throw_argument("AdamT: beta1", "0 <= beta1 < 1", o.beta1);
     if (!(o.beta2 >= 0.0 && o.beta2 < 1.0))
-      throw_argument("AdamT: beta2", "0 <= beta2 < 1", o.beta2);
-    if (!(o.epsilon >= 0.0 && std::isfinite(o.epsilon))) {
-      throw_argument("AdamT: epsilon", "a finite value >= 0", o.epsilon);
-    }
-    if (!(o.weight_decay >= 0.0 && std::isfinite(o.weight_decay))) {
-      throw_argument("AdamT: weight_decay", "a finite value >= 0", o.weight_decay);
-    }
+      detail::throw_argument("AdamT: beta2", "0 <= beta2 < 1", o.beta2);
+    detail::check_finite_nonnegative("AdamT: epsilon", o.epsilon);
+    detail::check_finite_nonnegative("AdamT: weight_decay", o.weight_decay);
   }
 
   static constexpr Index kBlock = 256;  // elements per block of the fused pass

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 
@@ -38,10 +39,10 @@ class SgdT {
 
   /// One update of params in place from grads (both of the state's size).
   void step(Eigen::Ref<Vector<Scalar>> params, const Eigen::Ref<const Vector<Scalar>>& grads) {
-    check_size("SgdT::step: grads", grads.size(), params.size());
+    detail::check_size("SgdT::step: grads", grads.size(), params.size());
     if (options_.momentum != 0.0) {
       if (step_ == 0 && buffer_.size() == 0) reset(params.size());  // first step
-      check_size("SgdT::step: params", params.size(), buffer_.size());
+      detail::check_size("SgdT::step: params", params.size(), buffer_.size());
     }
     // Block by block, so that the momentum pass and the parameter pass find
     // their operands in L1: one pass over memory.
@@ -63,7 +64,8 @@ class SgdT {
   /// Zeroes the momentum buffer (sized for size parameters when momentum is
   /// used, empty otherwise) and sets the step count to 0.
   void reset(Index size) {
-    if (size < 0) throw_argument("SgdT::reset: size", "a size >= 0", static_cast<double>(size));
+    if (size < 0)
+      detail::throw_argument("SgdT::reset: size", "a size >= 0", static_cast<double>(size));
     buffer_.setZero(options_.momentum != 0.0 ? size : 0);
     step_ = 0;
   }
@@ -71,15 +73,16 @@ class SgdT {
   /// Sets the state saved from momentum_buffer() and step_count().
   void restore_state(Vector<Scalar> momentum_buffer, long step) {
     if (step < 0)
-      throw_argument("SgdT::restore_state: step", "a step >= 0", static_cast<double>(step));
+      detail::throw_argument("SgdT::restore_state: step", "a step >= 0", static_cast<double>(step));
     if (options_.momentum == 0.0)
-      check_size("SgdT::restore_state: momentum buffer (momentum 0)", momentum_buffer.size(), 0);
+      detail::check_size("SgdT::restore_state: momentum buffer (momentum 0)",
+                         momentum_buffer.size(), 0);
     buffer_ = std::move(momentum_buffer);
     step_ = step;
   }
 
   void set_learning_rate(double learning_rate) {
-    check_learning_rate("SgdT::set_learning_rate", learning_rate);
+    detail::check_finite_nonnegative("SgdT::set_learning_rate: learning_rate", learning_rate);
     options_.learning_rate = learning_rate;
   }
   double learning_rate() const { return options_.learning_rate; }
@@ -113,38 +116,13 @@ class SgdT {
     }
   }
 
-  static void check_size(const char* what, Index got, Index expected) {
-    if (got != expected) {
-      std::ostringstream out;
-      out << what << ": expected " << expected << " elements, got " << got;
-      throw ShapeError(out.str());
-    }
-  }
-
-  [[noreturn]] static void throw_argument(const char* what, const char* expected, double got) {
-    std::ostringstream out;
-    out << what << ": expected " << expected << ", got " << got;
-    throw ArgumentError(out.str());
-  }
-
-  static void check_learning_rate(const char* where, double learning_rate) {
-    if (!(learning_rate >= 0.0 && std::isfinite(learning_rate))) {
-      throw_argument((std::string(where) + ": learning_rate").c_str(), "a finite value >= 0",
-                     learning_rate);
-    }
-  }
-
   static void validate(const Options& o) {
-    check_learning_rate("SgdT", o.learning_rate);
-    if (!(o.momentum >= 0.0 && std::isfinite(o.momentum))) {
-      throw_argument("SgdT: momentum", "a finite value >= 0", o.momentum);
-    }
+    detail::check_finite_nonnegative("SgdT: learning_rate", o.learning_rate);
+    detail::check_finite_nonnegative("SgdT: momentum", o.momentum);
     if (o.nesterov && o.momentum == 0.0) {
-      throw_argument("SgdT: momentum", "momentum > 0 with nesterov", o.momentum);
+      detail::throw_argument("SgdT: momentum", "momentum > 0 with nesterov", o.momentum);
     }
-    if (!(o.weight_decay >= 0.0 && std::isfinite(o.weight_decay))) {
-      throw_argument("SgdT: weight_decay", "a finite value >= 0", o.weight_decay);
-    }
+    detail::check_finite_nonnegative("SgdT: weight_decay", o.weight_decay);
   }
 
   static constexpr Index kBlock = 256;  // elements per block
