@@ -3,9 +3,10 @@
 #include "scvae/data/dataset.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <chrono>
+#include <unistd.h>
+#include "../test_support.hpp"
+
 #include <filesystem>
 #include <set>
 #include <string>
@@ -23,20 +24,10 @@ using Bytes = std::vector<std::uint8_t>;
 
 class DatasetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    dir_ = fs::temp_directory_path() / ("scvae_dataset_test_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(stamp) + "_" + info->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code error;
-    fs::remove_all(dir_, error);
-  }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
-  fs::path dir_;
+  scvae::testing::TempDir temp_{"scvae_dataset_test"};
+  const fs::path dir_ = temp_.path;
 };
 
 // n images of rows x cols; pixel p of image i is (i * 16 + p) % 256.

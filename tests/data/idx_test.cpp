@@ -5,8 +5,10 @@
 #include "scvae/data/idx.hpp"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 #include <zlib.h>
+#include "../test_support.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -50,20 +52,10 @@ using Bytes = std::vector<std::uint8_t>;
 
 class IdxTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    dir_ = fs::temp_directory_path() / ("scvae_idx_test_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(stamp) + "_" + info->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code error;
-    fs::remove_all(dir_, error);
-  }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
-  fs::path dir_;
+  scvae::testing::TempDir temp_{"scvae_idx_test"};
+  const fs::path dir_ = temp_.path;
 };
 
 Bytes header(std::uint8_t type, const std::vector<std::uint32_t>& dims) {
