@@ -1,15 +1,7 @@
 // Adam against hand-computed steps, state save/restore, and no allocation
 // after the first step.
 
-// Eigen's allocation check goes through eigen_assert, which Release builds
-// (NDEBUG) compile away. Record failed Eigen assertions instead, so that the
-// no-allocation test checks something in every build type.
-#define EIGEN_RUNTIME_NO_MALLOC
-namespace {
-int eigen_assert_failures = 0;
-inline void record_eigen_assert_failure() { ++eigen_assert_failures; }
-}  // namespace
-#define eigen_assert(x) ((x) ? static_cast<void>(0) : record_eigen_assert_failure())
+#include "../eigen_assert_counter.hpp"
 
 #include "scvae/optim/adam.hpp"
 
@@ -288,12 +280,12 @@ TEST(AdamTest, InvalidOptionsThrowArgumentError) {
 
 TEST(AdamTest, MallocDetectorWorks) {
   // The negative control of the next test: an allocation under the guard is seen.
-  const int before = eigen_assert_failures;
+  const long before = scvae::testing::eigen_assert_failures();
   Eigen::internal::set_is_malloc_allowed(false);
   Vector<double> allocated(1000);
   Eigen::internal::set_is_malloc_allowed(true);
   allocated.setZero();
-  EXPECT_GT(eigen_assert_failures, before);
+  EXPECT_GT(scvae::testing::eigen_assert_failures(), before);
 }
 
 template <typename Scalar>
@@ -309,13 +301,13 @@ void expect_no_allocation_after_first_step(bool preallocate) {
   } else {
     adam.step(p, g);  // the first step allocates the moments
   }
-  const int before = eigen_assert_failures;
+  const long before = scvae::testing::eigen_assert_failures();
   Eigen::internal::set_is_malloc_allowed(false);
   for (int step = 0; step < 5; ++step) adam.step(p, g);
   adam.set_learning_rate(1e-4);
   adam.step(p, g);
   Eigen::internal::set_is_malloc_allowed(true);
-  EXPECT_EQ(eigen_assert_failures, before);
+  EXPECT_EQ(scvae::testing::eigen_assert_failures(), before);
 }
 
 TEST(AdamTest, NoAllocationAfterTheFirstStep) {

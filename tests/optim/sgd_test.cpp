@@ -1,13 +1,6 @@
 // SGD (plain, momentum, Nesterov, weight decay) against hand-computed steps.
 
-// Eigen's allocation check goes through eigen_assert, which Release builds
-// (NDEBUG) compile away: record failed Eigen assertions instead.
-#define EIGEN_RUNTIME_NO_MALLOC
-namespace {
-int eigen_assert_failures = 0;
-inline void record_eigen_assert_failure() { ++eigen_assert_failures; }
-}  // namespace
-#define eigen_assert(x) ((x) ? static_cast<void>(0) : record_eigen_assert_failure())
+#include "../eigen_assert_counter.hpp"
 
 #include "scvae/optim/sgd.hpp"
 
@@ -239,11 +232,11 @@ void expect_no_allocation_after_first_step(const scvae::SgdOptions& o) {
   Vector<Scalar> p = Vector<Scalar>::Ones(n);
   const Vector<Scalar> g = Vector<Scalar>::LinSpaced(n, Scalar(-1), Scalar(1));
   sgd.step(p, g);
-  const int before = eigen_assert_failures;
+  const long before = scvae::testing::eigen_assert_failures();
   Eigen::internal::set_is_malloc_allowed(false);
   for (int step = 0; step < 5; ++step) sgd.step(p, g);
   Eigen::internal::set_is_malloc_allowed(true);
-  EXPECT_EQ(eigen_assert_failures, before);
+  EXPECT_EQ(scvae::testing::eigen_assert_failures(), before);
 }
 
 TEST(SgdTest, NoAllocationAfterTheFirstStep) {
@@ -253,12 +246,12 @@ TEST(SgdTest, NoAllocationAfterTheFirstStep) {
     expect_no_allocation_after_first_step<double>(o);
   }
   // The detector itself works: an allocation under the guard is seen.
-  const int before = eigen_assert_failures;
+  const long before = scvae::testing::eigen_assert_failures();
   Eigen::internal::set_is_malloc_allowed(false);
   Vector<double> allocated(100);
   Eigen::internal::set_is_malloc_allowed(true);
   allocated.setZero();
-  EXPECT_GT(eigen_assert_failures, before);
+  EXPECT_GT(scvae::testing::eigen_assert_failures(), before);
 }
 
 }  // namespace

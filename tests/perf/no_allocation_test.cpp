@@ -6,23 +6,19 @@
 //  - a replaced global operator new (every variant) counts C++ allocations:
 //    std::vector, std::string, std::function, make_unique, exceptions;
 //  - EIGEN_RUNTIME_NO_MALLOC makes Eigen call eigen_assert before each of its
-//    own heap allocations (matrices, GEMM blocking buffers). Release builds
-//    define NDEBUG, where eigen_assert does nothing, so this file defines
-//    eigen_assert itself to count failures in every build type.
+//    own heap allocations (matrices, GEMM blocking buffers). eigen_assert_counter.hpp
+//    counts those failures in every build type.
 
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
 
-#define EIGEN_RUNTIME_NO_MALLOC
+#include "../eigen_assert_counter.hpp"
+
 namespace {
-std::atomic<long> g_eigen_assert_failures{0};
 std::atomic<long> g_new_calls{0};
 std::atomic<bool> g_counting{false};
-inline void record_eigen_assert_failure() {
-  g_eigen_assert_failures.fetch_add(1, std::memory_order_relaxed);
-}
 void* counted_allocation(std::size_t size, std::size_t alignment = 0) {
   if (g_counting.load(std::memory_order_relaxed))
     g_new_calls.fetch_add(1, std::memory_order_relaxed);
@@ -38,7 +34,6 @@ void* counted_allocation(std::size_t size, std::size_t alignment = 0) {
   return p;
 }
 }  // namespace
-#define eigen_assert(x) ((x) ? static_cast<void>(0) : record_eigen_assert_failure())
 
 // GCC 12 sees malloc in the inlined operator new and free in operator delete
 // and wrongly calls the pair mismatched; they are this file's own matched pair.
@@ -98,14 +93,14 @@ struct Allocations {
 
 /// Runs `body` with both counters on and returns what they saw.
 Allocations count_allocations(const std::function<void()>& body) {
-  const long eigen_before = g_eigen_assert_failures.load();
+  const long eigen_before = scvae::testing::eigen_assert_failures();
   g_new_calls.store(0);
   Eigen::internal::set_is_malloc_allowed(false);
   g_counting.store(true);
   body();
   g_counting.store(false);
   Eigen::internal::set_is_malloc_allowed(true);
-  return {g_new_calls.load(), g_eigen_assert_failures.load() - eigen_before};
+  return {g_new_calls.load(), scvae::testing::eigen_assert_failures() - eigen_before};
 }
 
 Matrix<float> grey_images(Index features, Index n, std::uint64_t seed) {
