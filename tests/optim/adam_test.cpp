@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "optim_test_support.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -15,26 +17,7 @@ namespace {
 using scvae::Vector;
 using AdamD = scvae::AdamT<double>;
 
-constexpr double kTol = 1e-12;
-
-Vector<double> vec3(double a, double b, double c) {
-  Vector<double> v(3);
-  v << a, b, c;
-  return v;
-}
-
-void expect_near3(const Vector<double>& got, double a, double b, double c, double tol = kTol) {
-  ASSERT_EQ(got.size(), 3);
-  EXPECT_NEAR(got[0], a, tol);
-  EXPECT_NEAR(got[1], b, tol);
-  EXPECT_NEAR(got[2], c, tol);
-}
-
-// The fixture of the hand computations: p0, and the gradients of steps 1-3.
-const Vector<double> kP0 = vec3(1.0, -2.0, 0.5);
-const Vector<double> kG1 = vec3(0.5, -1.0, 2.0);
-const Vector<double> kG2 = vec3(1.0, 0.5, -1.0);
-const Vector<double> kG3 = vec3(-0.5, 0.25, 1.0);
+using namespace scvae::optim_testing;
 
 AdamD::Options hand_options(double weight_decay = 0.0) {
   AdamD::Options o;
@@ -220,18 +203,6 @@ TEST(AdamTest, ResetClearsTheState) {
   adam.step(q, kG1);
   expect_near3(q, 1.0 - (0.1 / 0.1) * 0.05 / (0.5 + 1e-8), -2.0 + (0.1 / 0.1) * 0.1 / (1.0 + 1e-8),
                0.5 - (0.1 / 0.1) * 0.2 / (2.0 + 1e-8));
-}
-
-template <typename Call>
-void expect_shape_error(Call call) {
-  try {
-    call();
-    FAIL() << "no ShapeError thrown";
-  } catch (const scvae::ShapeError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("expected"), std::string::npos) << message;
-    EXPECT_NE(message.find("got"), std::string::npos) << message;
-  }
 }
 
 TEST(AdamTest, SizeMismatchThrowsShapeError) {

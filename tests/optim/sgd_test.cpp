@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "optim_test_support.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -14,25 +16,7 @@ namespace {
 using scvae::Vector;
 using SgdD = scvae::SgdT<double>;
 
-constexpr double kTol = 1e-12;
-
-Vector<double> vec3(double a, double b, double c) {
-  Vector<double> v(3);
-  v << a, b, c;
-  return v;
-}
-
-void expect_near3(const Vector<double>& got, double a, double b, double c) {
-  ASSERT_EQ(got.size(), 3);
-  EXPECT_NEAR(got[0], a, kTol);
-  EXPECT_NEAR(got[1], b, kTol);
-  EXPECT_NEAR(got[2], c, kTol);
-}
-
-const Vector<double> kP0 = vec3(1.0, -2.0, 0.5);
-const Vector<double> kG1 = vec3(0.5, -1.0, 2.0);
-const Vector<double> kG2 = vec3(1.0, 0.5, -1.0);
-const Vector<double> kG3 = vec3(-0.5, 0.25, 1.0);
+using namespace scvae::optim_testing;
 
 SgdD::Options options(double momentum, bool nesterov = false, double weight_decay = 0.0) {
   SgdD::Options o;
@@ -182,18 +166,6 @@ TEST(SgdTest, ResetMakesTheNextStepAFirstStep) {
   sgd.step(q, kG1);  // b = g1, not 0.9 b + g1
   expect_near3(sgd.momentum_buffer(), 0.5, -1.0, 2.0);
   expect_near3(q, 0.95, -1.9, 0.3);
-}
-
-template <typename Call>
-void expect_shape_error(Call call) {
-  try {
-    call();
-    FAIL() << "no ShapeError thrown";
-  } catch (const scvae::ShapeError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("expected"), std::string::npos) << message;
-    EXPECT_NE(message.find("got"), std::string::npos) << message;
-  }
 }
 
 TEST(SgdTest, SizeMismatchThrowsShapeError) {
