@@ -72,6 +72,22 @@ inline Dataset make_images(Index count = 300, std::uint64_t seed = 5) {
   return Dataset(6, 6, pixels, labels, 3, "generated");
 }
 
+using Bytes = std::vector<std::uint8_t>;
+
+/// An IDX header: magic 0x0000, data type, dimension count, big-endian dims.
+inline Bytes idx_header(std::uint8_t type, const std::vector<std::uint32_t>& dims) {
+  Bytes bytes = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
+  for (const std::uint32_t d : dims)
+    for (int shift = 24; shift >= 0; shift -= 8)
+      bytes.push_back(static_cast<std::uint8_t>(d >> shift));
+  return bytes;
+}
+
+inline Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 /// Same size and the same bytes (NaN payloads and signed zeros included).
 inline bool bit_identical(const Vector<float>& a, const Vector<float>& b) {
   return a.size() == b.size() &&

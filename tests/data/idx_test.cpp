@@ -48,7 +48,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
+using Bytes = scvae::testing::Bytes;
 
 class IdxTest : public ::testing::Test {
  protected:
@@ -58,19 +58,8 @@ class IdxTest : public ::testing::Test {
   const fs::path dir_ = temp_.path;
 };
 
-Bytes header(std::uint8_t type, const std::vector<std::uint32_t>& dims) {
-  Bytes bytes = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
-  for (const std::uint32_t d : dims) {
-    for (int shift = 24; shift >= 0; shift -= 8)
-      bytes.push_back(static_cast<std::uint8_t>(d >> shift));
-  }
-  return bytes;
-}
-
-Bytes concat(Bytes a, const Bytes& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
+using scvae::testing::concat;
+using scvae::testing::idx_header;
 
 void write_plain(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -131,7 +120,7 @@ TEST_F(IdxTest, ImagesRoundTripPlain) {
   scvae::write_idx_images(file, images);
   const Bytes raw = read_plain(file);
   ASSERT_EQ(raw.size(), 16u + images.pixels.size());
-  EXPECT_EQ(Bytes(raw.begin(), raw.begin() + 16), header(0x08, {3, 4, 5}));
+  EXPECT_EQ(Bytes(raw.begin(), raw.begin() + 16), idx_header(0x08, {3, 4, 5}));
   const auto back = scvae::read_idx_images(file);
   EXPECT_EQ(back.count, 3);
   EXPECT_EQ(back.rows, 4);
@@ -208,7 +197,7 @@ TEST_F(IdxTest, WriteToMissingDirectoryIsIoError) {
 
 TEST_F(IdxTest, TruncatedPlainFile) {
   const std::string file = path("trunc-images-idx3-ubyte");
-  write_plain(file, concat(header(0x08, {2, 3, 3}), Bytes(10, 7)));  // needs 18
+  write_plain(file, concat(idx_header(0x08, {2, 3, 3}), Bytes(10, 7)));  // needs 18
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
                                    "truncated: header says 18 pixel bytes, file holds 10");
 }
@@ -226,7 +215,7 @@ TEST_F(IdxTest, TruncatedGzStream) {
   Bytes payload(5000);
   for (std::size_t i = 0; i < payload.size(); ++i)
     payload[i] = static_cast<std::uint8_t>(i * 7919 >> 3);
-  Bytes gz = gzip_bytes(concat(header(0x08, {5, 25, 40}), payload));
+  Bytes gz = gzip_bytes(concat(idx_header(0x08, {5, 25, 40}), payload));
   gz.resize(gz.size() / 2);  // cut the compressed stream in the middle
   write_plain(file, gz);
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
@@ -238,7 +227,7 @@ TEST_F(IdxTest, TruncatedGzStream) {
 TEST_F(IdxTest, GzMissingTrailerIsTruncated) {
   // The whole payload decompresses but the stream's CRC/length trailer is cut.
   const std::string file = path("notrailer-labels-idx1-ubyte.gz");
-  Bytes gz = gzip_bytes(concat(header(0x08, {4}), Bytes{1, 2, 3, 4}));
+  Bytes gz = gzip_bytes(concat(idx_header(0x08, {4}), Bytes{1, 2, 3, 4}));
   gz.resize(gz.size() - 8);
   write_plain(file, gz);
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(file); }, file, "truncated");
@@ -246,7 +235,7 @@ TEST_F(IdxTest, GzMissingTrailerIsTruncated) {
 
 TEST_F(IdxTest, CorruptGzStream) {
   const std::string file = path("crc-labels-idx1-ubyte.gz");
-  Bytes gz = gzip_bytes(concat(header(0x08, {4}), Bytes{1, 2, 3, 4}));
+  Bytes gz = gzip_bytes(concat(idx_header(0x08, {4}), Bytes{1, 2, 3, 4}));
   gz[gz.size() - 6] ^= 0xFF;  // damage the CRC
   write_plain(file, gz);
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(file); }, file, "corrupt");
@@ -254,7 +243,7 @@ TEST_F(IdxTest, CorruptGzStream) {
 
 TEST_F(IdxTest, WrongMagic) {
   const std::string file = path("magic-images-idx3-ubyte");
-  Bytes bytes = concat(header(0x08, {1, 2, 2}), Bytes(4, 1));
+  Bytes bytes = concat(idx_header(0x08, {1, 2, 2}), Bytes(4, 1));
   bytes[0] = 0x12;
   write_plain(file, bytes);
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file, "magic");
@@ -265,24 +254,24 @@ TEST_F(IdxTest, WrongMagic) {
 
 TEST_F(IdxTest, WrongDataType) {
   const std::string file = path("float-images-idx3-ubyte.gz");
-  write_plain(file, gzip_bytes(concat(header(0x0D, {1, 2, 2}), Bytes(16, 0))));
+  write_plain(file, gzip_bytes(concat(idx_header(0x0D, {1, 2, 2}), Bytes(16, 0))));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file, "data type 0x0D");
 }
 
 TEST_F(IdxTest, WrongDimensionCount) {
   const std::string labels = path("labels-idx1-ubyte");
-  write_plain(labels, concat(header(0x08, {4}), Bytes{1, 2, 3, 4}));
+  write_plain(labels, concat(idx_header(0x08, {4}), Bytes{1, 2, 3, 4}));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(labels); }, labels,
                                    "dimension count");
   const std::string images = path("images-idx3-ubyte");
-  write_plain(images, concat(header(0x08, {1, 2, 2}), Bytes(4, 0)));
+  write_plain(images, concat(idx_header(0x08, {1, 2, 2}), Bytes(4, 0)));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(images); }, images,
                                    "dimension count");
 }
 
 TEST_F(IdxTest, DimensionsWhoseProductOverflows) {
   const std::string file = path("huge-images-idx3-ubyte");
-  write_plain(file, concat(header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}), Bytes(8, 0)));
+  write_plain(file, concat(idx_header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}), Bytes(8, 0)));
   g_largest_allocation = 0;
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file, "overflow");
   EXPECT_LT(g_largest_allocation.load(), std::size_t{16} << 20);
@@ -291,7 +280,7 @@ TEST_F(IdxTest, DimensionsWhoseProductOverflows) {
 TEST_F(IdxTest, DimensionsExceedingPlainFileLength) {
   // 10^9 images claimed, 100 bytes present: must fail before allocating.
   const std::string file = path("liar-images-idx3-ubyte");
-  write_plain(file, concat(header(0x08, {1000000000u, 1, 1}), Bytes(84, 3)));
+  write_plain(file, concat(idx_header(0x08, {1000000000u, 1, 1}), Bytes(84, 3)));
   g_largest_allocation = 0;
   const auto start = std::chrono::steady_clock::now();
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
@@ -302,7 +291,7 @@ TEST_F(IdxTest, DimensionsExceedingPlainFileLength) {
 
 TEST_F(IdxTest, DimensionsExceedingGzData) {
   const std::string file = path("liar-labels-idx1-ubyte.gz");
-  write_plain(file, gzip_bytes(concat(header(0x08, {1000000000u}), Bytes(92, 3))));
+  write_plain(file, gzip_bytes(concat(idx_header(0x08, {1000000000u}), Bytes(92, 3))));
   g_largest_allocation = 0;
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(file); }, file,
                                    "truncated: header says 1000000000 labels, file holds 92");
@@ -311,10 +300,10 @@ TEST_F(IdxTest, DimensionsExceedingGzData) {
 
 TEST_F(IdxTest, ZeroSizedDimensions) {
   const std::string file = path("empty-images-idx3-ubyte");
-  write_plain(file, header(0x08, {10, 0, 28}));
+  write_plain(file, idx_header(0x08, {10, 0, 28}));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file, "zero-sized");
   const std::string labels = path("empty-labels-idx1-ubyte.gz");
-  write_plain(labels, gzip_bytes(header(0x08, {0})));
+  write_plain(labels, gzip_bytes(idx_header(0x08, {0})));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(labels); }, labels, "zero-sized");
 }
 
@@ -328,19 +317,19 @@ TEST_F(IdxTest, LabelPastClassCount) {
 
 TEST_F(IdxTest, TrailingGarbagePlain) {
   const std::string file = path("tail-images-idx3-ubyte");
-  write_plain(file, concat(header(0x08, {1, 2, 2}), Bytes(4 + 3, 9)));
+  write_plain(file, concat(idx_header(0x08, {1, 2, 2}), Bytes(4 + 3, 9)));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
                                    "trailing data: 3 bytes");
 }
 
 TEST_F(IdxTest, TrailingGarbageGz) {
   const std::string file = path("tail-labels-idx1-ubyte.gz");
-  write_plain(file, gzip_bytes(concat(header(0x08, {3}), Bytes{1, 2, 3, 4, 5})));
+  write_plain(file, gzip_bytes(concat(idx_header(0x08, {3}), Bytes{1, 2, 3, 4, 5})));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(file); }, file,
                                    "trailing data: 2 bytes");
   // A second gzip member appended after the first is trailing data too.
-  write_plain(
-      file, concat(gzip_bytes(concat(header(0x08, {3}), Bytes{1, 2, 3})), gzip_bytes(Bytes{4, 5})));
+  write_plain(file, concat(gzip_bytes(concat(idx_header(0x08, {3}), Bytes{1, 2, 3})),
+                           gzip_bytes(Bytes{4, 5})));
   expect_error<scvae::FormatError>([&] { scvae::read_idx_labels(file); }, file, "trailing data");
 }
 

@@ -17,26 +17,17 @@
 #include <string>
 #include <vector>
 
+#include "../test_support.hpp"
 #include "scvae/data/dataset.hpp"
 #include "scvae/data/idx.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
+using Bytes = scvae::testing::Bytes;
 
-Bytes header(std::uint8_t type, const std::vector<std::uint32_t>& dims) {
-  Bytes bytes = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
-  for (const std::uint32_t d : dims)
-    for (int shift = 24; shift >= 0; shift -= 8)
-      bytes.push_back(static_cast<std::uint8_t>(d >> shift));
-  return bytes;
-}
-
-Bytes concat(Bytes a, const Bytes& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
+using scvae::testing::concat;
+using scvae::testing::idx_header;
 
 void write_bytes(const fs::path& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -53,11 +44,11 @@ Bytes read_bytes(const fs::path& path) {
 Bytes image_file(std::uint32_t count, std::uint32_t rows, std::uint32_t cols) {
   Bytes pixels(std::size_t{count} * rows * cols);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 7);
-  return concat(header(0x08, {count, rows, cols}), pixels);
+  return concat(idx_header(0x08, {count, rows, cols}), pixels);
 }
 
 Bytes label_file(const Bytes& labels) {
-  return concat(header(0x08, {static_cast<std::uint32_t>(labels.size())}), labels);
+  return concat(idx_header(0x08, {static_cast<std::uint32_t>(labels.size())}), labels);
 }
 
 const Bytes kTenLabels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -181,7 +172,7 @@ std::vector<Case> corpus() {
        {"train-images-idx3-ubyte", "bad magic"}},
       {"wrong data type",
        [=](const fs::path& d, const fs::path&) {
-         write_bytes(images(d), concat(header(0x0D, {10, 4, 4}), Bytes(640, 0)));
+         write_bytes(images(d), concat(idx_header(0x0D, {10, 4, 4}), Bytes(640, 0)));
        },
        Kind::kFormat,
        {"train-images-idx3-ubyte", "unsupported data type 0x0D"}},
@@ -193,33 +184,33 @@ std::vector<Case> corpus() {
        {"t10k-images-idx3-ubyte", "wrong dimension count"}},
       {"dimensions whose product overflows",
        [=](const fs::path& d, const fs::path&) {
-         write_bytes(images(d),
-                     concat(header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}), Bytes(64, 0)));
+         write_bytes(images(d), concat(idx_header(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}),
+                                       Bytes(64, 0)));
        },
        Kind::kFormat,
        {"train-images-idx3-ubyte", "overflow"}},
       {"dimensions exceeding the file",
        [=](const fs::path& d, const fs::path&) {
-         write_bytes(images(d), concat(header(0x08, {1000000000u, 4, 4}), Bytes(160, 0)));
+         write_bytes(images(d), concat(idx_header(0x08, {1000000000u, 4, 4}), Bytes(160, 0)));
        },
        Kind::kFormat,
        {"train-images-idx3-ubyte", "truncated: header says 16000000000 pixel bytes"}},
       {"dimensions exceeding gz data",
        [=](const fs::path& d, const fs::path& scratch) {
          write_bytes(d / "t10k-labels-idx1-ubyte.gz",
-                     gzip(concat(header(0x08, {4000000000u}), kTenLabels), scratch));
+                     gzip(concat(idx_header(0x08, {4000000000u}), kTenLabels), scratch));
          fs::remove(test_labels(d));
        },
        Kind::kFormat,
        {"t10k-labels-idx1-ubyte.gz", "header says 4000000000 labels"}},
       {"zero-sized image dimension",
        [=](const fs::path& d, const fs::path&) {
-         write_bytes(images(d), header(0x08, {10, 0, 4}));
+         write_bytes(images(d), idx_header(0x08, {10, 0, 4}));
        },
        Kind::kFormat,
        {"train-images-idx3-ubyte", "zero-sized dimension"}},
       {"zero labels",
-       [=](const fs::path& d, const fs::path&) { write_bytes(labels(d), header(0x08, {0})); },
+       [=](const fs::path& d, const fs::path&) { write_bytes(labels(d), idx_header(0x08, {0})); },
        Kind::kFormat,
        {"train-labels-idx1-ubyte", "zero-sized dimension"}},
       {"label past the class count",
