@@ -150,5 +150,120 @@ TEST(Categorical, RejectsBadClassesUnlessMasked) {
   EXPECT_THROW(make_likelihood<double>(LikelihoodSpec::categorical(10), 7), ArgumentError);
 }
 
+// Columns of non-negative values summing to 1: soft class targets.
+Matrix<double> random_probabilities(Index classes, Index n, std::uint64_t seed) {
+  Matrix<double> t = testing::random_uniform(classes, n, seed);
+  for (Index j = 0; j < n; ++j) t.col(j) /= t.col(j).sum();
+  return t;
+}
+
+TEST(Categorical, ProbabilityTargetsGradientMatchesFiniteDifferences) {
+  CategoricalT<double> categorical(4);
+  Matrix<double> target = random_probabilities(4, 5, 11);
+  target.col(2) << 0, 1, 0, 0;  // a one-hot column and one with a zero
+  target.col(3) << 0.5, 0, 0.25, 0.25;
+  check_likelihood_gradient(categorical, testing::random_matrix(4, 5, 8, 2.0), target,
+                            Vector<double>());
+}
+
+TEST(Categorical, ProbabilityTargetsValueByHandAndOneHotEqualsClassIndex) {
+  CategoricalT<double> categorical(3);
+  Matrix<double> logits(3, 2), soft(3, 2), indices(1, 2);
+  logits << 1.0, 0.5, 2.0, -1.0, 3.0, 2.0;
+  soft << 0.2, 0, 0.3, 1, 0.5, 0;
+  indices << 2, 1;
+  const RowVector<double> scale = (RowVector<double>(2) << 0.7, 1.3).finished();
+  RowVector<double> nll(2);
+  Matrix<double> gradient(3, 2);
+  MatrixRef<double> gradient_ref(gradient);
+  categorical.evaluate(nullptr, nullptr, logits, soft, scale, nll, &gradient_ref);
+  const double log_sum = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  EXPECT_NEAR(nll(0), log_sum - (0.2 * 1.0 + 0.3 * 2.0 + 0.5 * 3.0), 1e-14);
+  for (Index k = 0; k < 3; ++k)
+    EXPECT_NEAR(gradient(k, 0), 0.7 * (std::exp(logits(k, 0) - log_sum) - soft(k, 0)), 1e-15);
+  // A one-hot column scores as its class index, value and gradient.
+  Matrix<double> soft_one_hot(3, 2), index_gradient(3, 2);
+  soft_one_hot << 0, 0, 0, 1, 1, 0;
+  RowVector<double> index_nll(2);
+  MatrixRef<double> index_gradient_ref(index_gradient);
+  categorical.evaluate(nullptr, nullptr, logits, soft_one_hot, scale, nll, &gradient_ref);
+  categorical.evaluate(nullptr, nullptr, logits, indices, scale, index_nll, &index_gradient_ref);
+  EXPECT_NEAR((nll - index_nll).norm(), 0.0, 1e-14);
+  EXPECT_NEAR((gradient - index_gradient).norm(), 0.0, 1e-15);
+}
+
+template <typename Scalar>
+void expect_soft_targets_finite_for_huge_logits() {
+  CategoricalT<Scalar> categorical(3);
+  Matrix<Scalar> logits(3, 2), target(3, 2);
+  logits << Scalar(1000), Scalar(-1000), Scalar(-1000), Scalar(0), Scalar(0), Scalar(1000);
+  target << Scalar(1), Scalar(0.5), Scalar(0), Scalar(0), Scalar(0), Scalar(0.5);
+  RowVector<Scalar> nll(2);
+  Matrix<Scalar> gradient(3, 2);
+  MatrixRef<Scalar> gradient_ref(gradient);
+  categorical.evaluate(nullptr, nullptr, logits, target, RowVector<Scalar>::Ones(2), nll,
+                       &gradient_ref);
+  EXPECT_EQ(nll(0), Scalar(0));
+  // Half the mass on a class 2000 below the best: 0.5 * 2000, exactly (in
+  // either type logsumexp rounds to 1000, the best logit).
+  EXPECT_EQ(nll(1), Scalar(1000));
+  EXPECT_TRUE(gradient.allFinite());
+  EXPECT_EQ(gradient(0, 1), Scalar(-0.5));
+  EXPECT_EQ(gradient(2, 1), Scalar(0.5));
+}
+
+TEST(Categorical, ProbabilityTargetsExactForHugeLogits) {
+  expect_soft_targets_finite_for_huge_logits<float>();
+  expect_soft_targets_finite_for_huge_logits<double>();
+}
+
+TEST(Categorical, RejectsBadProbabilitiesUnlessMasked) {
+  CategoricalT<double> categorical(3);
+  Matrix<double> target(3, 3);
+  target << 0.2, 0.5, 1, 0.3, 0.6, 0, 0.5, 0, 0;  // column 1 sums to 1.1
+  try {
+    categorical.validate_target(target, std::nullopt, 3);
+    FAIL() << "expected ArgumentError";
+  } catch (const ArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("summing to 1) in column 1, got min 0"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("sum 1.1"), std::string::npos) << e.what();
+  }
+  RowVector<double> mask(3);
+  mask << 1, 0, 1;
+  EXPECT_NO_THROW(categorical.validate_target(target, ConstRowVectorRef<double>(mask), 3));
+  // A masked column is not inspected and scores 0 with no gradient, even as NaN.
+  target.col(1).setConstant(std::nan(""));
+  EXPECT_NO_THROW(categorical.validate_target(target, ConstRowVectorRef<double>(mask), 3));
+  RowVector<double> nll(3);
+  Matrix<double> gradient(3, 3);
+  MatrixRef<double> gradient_ref(gradient);
+  categorical.evaluate(nullptr, nullptr, testing::random_matrix(3, 3, 4), target,
+                       RowVector<double>::Ones(3), nll, &gradient_ref);
+  EXPECT_EQ(nll(1), 0.0);
+  EXPECT_EQ(gradient.col(1).norm(), 0.0);
+  EXPECT_TRUE(nll.allFinite());
+  EXPECT_THROW(categorical.validate_target(target, std::nullopt, 3), ArgumentError);
+  target.col(1) << -0.5, 1.0, 0.5;  // sums to 1 with a negative entry
+  EXPECT_THROW(categorical.validate_target(target, std::nullopt, 3), ArgumentError);
+  target.col(1) << std::numeric_limits<double>::infinity(), 0, 0;
+  EXPECT_THROW(categorical.validate_target(target, std::nullopt, 3), ArgumentError);
+  // Within the tolerance of float rounding in float; far outside it in double.
+  Matrix<float> nearly(3, 1);
+  nearly << 0.3f, 0.3f, 0.4001f;
+  EXPECT_NO_THROW(CategoricalT<float>(3).validate_target(nearly, std::nullopt, 3));
+  EXPECT_THROW(categorical.validate_target(nearly.cast<double>(), std::nullopt, 3), ArgumentError);
+  // Rows: 1 (indices) or the class count (probabilities), nothing else.
+  try {
+    categorical.validate_target(Matrix<double>::Zero(2, 3), std::nullopt, 3);
+    FAIL() << "expected ShapeError";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected 1 row (class indices) or 3 rows (class "
+                                         "probabilities), got 2"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace scvae
