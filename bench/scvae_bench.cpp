@@ -131,8 +131,9 @@ void BM_VAE_TrainStep(benchmark::State& state) {
   scvae::Rng rng(5);
   double loss = 0.0;
   for (auto _ : state) {
+    // As the Trainer does it: Adam on the model's threads.
     loss += vae.loss_and_gradient(x, rng).total;
-    adam.step(vae.parameters(), vae.gradients());
+    adam.step(vae.parameters(), vae.gradients(), vae.thread_pool());
   }
   benchmark::DoNotOptimize(loss);
   set_rates(state, n, vae_step_flops_per_sample());
@@ -213,7 +214,7 @@ void BM_SCVAE_TrainStep(benchmark::State& state) {
   double loss = 0.0;
   for (auto _ : state) {
     loss += model.loss_and_gradient(x, targets, rng).total;
-    adam.step(model.parameters(), model.gradients());
+    adam.step(model.parameters(), model.gradients(), model.thread_pool());
   }
   benchmark::DoNotOptimize(loss);
   // The label decoder (20-400-10, from z) runs for every chunk with a label.
@@ -228,14 +229,17 @@ BENCHMARK(BM_SCVAE_TrainStep)
 
 // ------------------------------------------------------------------- optimizer
 
-/// One Adam update over the VAE's 652,824 parameters (~650k).
+/// One Adam update over the VAE's 652,824 parameters (~650k), on 1 or 2
+/// threads. Args: params, threads.
 void BM_Adam_Update(benchmark::State& state) {
   const Index size = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
   scvae::Vector<float> params = scvae::Vector<float>::Random(size);
   const scvae::Vector<float> grads = scvae::Vector<float>::Random(size);
   scvae::Adam adam;
+  scvae::ThreadPool pool(threads);
   for (auto _ : state) {
-    adam.step(params, grads);
+    adam.step(params, grads, threads > 1 ? &pool : nullptr);
     benchmark::DoNotOptimize(params.data());
     benchmark::ClobberMemory();
   }
@@ -243,7 +247,10 @@ void BM_Adam_Update(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * size * 7 *
                           static_cast<std::int64_t>(sizeof(float)));
 }
-BENCHMARK(BM_Adam_Update)->Arg(652824)->ArgName("params");
+BENCHMARK(BM_Adam_Update)
+    ->ArgNames({"params", "threads"})
+    ->ArgsProduct({{652824}, {1, 2}})
+    ->UseRealTime();
 
 // ----------------------------------------------------------------- thread pool
 

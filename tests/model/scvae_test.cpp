@@ -107,6 +107,41 @@ TEST(SCVAE, ThreadsGiveTheSameGradientAndAreDeterministic) {
   EXPECT_EQ(model.gradients(), first);  // bit-identical for the same thread count
 }
 
+TEST(SCVAE, GradientsFiniteTellsWhetherEveryGradientValueIsFinite) {
+  for (int threads : {1, 2, 3}) {
+    SCVAET<float> model(three_task_spec(LikelihoodSpec::gaussian(1.0)), 5);
+    model.set_threads(threads);
+    const ThreeTaskBatch batch(40);
+    const Matrix<float> x = batch.x.cast<float>(), measurement = batch.measurement.cast<float>(),
+                        labels = batch.labels.cast<float>(), eps = batch.eps.cast<float>();
+    const RowVector<float> measurement_mask = batch.measurement_mask.cast<float>(),
+                           label_mask = batch.label_mask.cast<float>();
+    const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x),
+                                                TaskBatch<float>(measurement, measurement_mask),
+                                                TaskBatch<float>(labels, label_mask)};
+    model.loss_and_gradient(x, targets, eps);
+    EXPECT_TRUE(model.gradients().allFinite());
+    EXPECT_TRUE(model.gradients_finite()) << threads << " thread(s)";
+    // Weights of 1e30 overflow float: the gradient is no longer finite.
+    model.parameters() *= 1e30f;
+    model.loss_and_gradient(x, targets, eps);
+    EXPECT_FALSE(model.gradients().allFinite());
+    EXPECT_FALSE(model.gradients_finite()) << threads << " thread(s)";
+  }
+}
+
+TEST(SCVAE, ThreadPoolIsSharedAndAbsentWithOneThread) {
+  SCVAET<double> model(three_task_spec(LikelihoodSpec::bernoulli()), 5);
+  EXPECT_EQ(model.thread_pool(), nullptr);
+  model.set_threads(2);
+  ThreadPool* pool = model.thread_pool();
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->size(), 2);
+  EXPECT_EQ(model.thread_pool(), pool);  // the same pool every time
+  model.set_threads(1);
+  EXPECT_EQ(model.thread_pool(), nullptr);
+}
+
 TEST(SCVAE, FullyMaskedTaskContributesNothing) {
   SCVAET<double> model(three_task_spec(LikelihoodSpec::gaussian(1.0)), 5);
   ThreeTaskBatch batch(6);

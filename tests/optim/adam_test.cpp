@@ -291,4 +291,17 @@ TEST(AdamTest, NoAllocationAfterReset) {
   expect_no_allocation_after_first_step<double>(true);
 }
 
+TEST(AdamTest, OnAThreadPoolGivesTheSameBits) {
+  {
+    scvae::AdamT<float>::Options o;
+    o.weight_decay = 0.0;
+    expect_pool_gives_same_bits<scvae::AdamT<float>>(o);
+  }
+  {
+    scvae::AdamT<float>::Options o;
+    o.weight_decay = 0.01;
+    expect_pool_gives_same_bits<scvae::AdamT<float>>(o);
+  }
+}
+
 }  // namespace

@@ -6,7 +6,10 @@
 #include <string>
 
 #include "scvae/core/error.hpp"
+#include "scvae/core/thread_pool.hpp"
 #include "scvae/core/types.hpp"
+
+#include "../test_support.hpp"
 
 namespace scvae::optim_testing {
 
@@ -42,6 +45,24 @@ void expect_shape_error(Call call) {
     const std::string message = e.what();
     EXPECT_NE(message.find("expected"), std::string::npos) << message;
     EXPECT_NE(message.find("got"), std::string::npos) << message;
+  }
+}
+
+/// An optimizer stepping on a ThreadPool gives the bits of the serial step.
+template <typename Optimizer>
+void expect_pool_gives_same_bits(const typename Optimizer::Options& options) {
+  // Slices that do not fall on the optimizers' 256-element blocks.
+  const Index size = 256 * 5 + 7;
+  Vector<float> serial = Vector<float>::Random(size), pooled = serial;
+  Optimizer alone(options), shared(options);
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    for (int step = 0; step < 3; ++step) {
+      const Vector<float> grads = Vector<float>::Random(size);
+      alone.step(serial, grads);
+      shared.step(pooled, grads, &pool);
+      ASSERT_TRUE(testing::bit_identical(serial, pooled)) << threads << " threads";
+    }
   }
 }
 

@@ -226,4 +226,19 @@ TEST(SgdTest, NoAllocationAfterTheFirstStep) {
   EXPECT_GT(scvae::testing::eigen_assert_failures(), before);
 }
 
+TEST(SgdTest, OnAThreadPoolGivesTheSameBits) {
+  {
+    scvae::SgdT<float>::Options o;
+    o.momentum = 0.9;
+    expect_pool_gives_same_bits<scvae::SgdT<float>>(o);
+  }
+  {
+    scvae::SgdT<float>::Options o;
+    o.momentum = 0.9;
+    o.nesterov = true;
+    o.weight_decay = 0.01;
+    expect_pool_gives_same_bits<scvae::SgdT<float>>(o);
+  }
+}
+
 }  // namespace

@@ -2,16 +2,38 @@
 // A fixed pool that runs one task index per thread and waits for all. The
 // caller's thread runs index 0, so a pool of 1 starts no thread at all.
 // run() does not allocate, so it can sit inside an allocation-free step.
+//
+// Workers and the caller spin briefly (kSpinRounds pauses, tens of
+// microseconds) before they block: a train step hands the pool work every
+// millisecond or so, and waking a blocked thread through the kernel cost
+// 30-40 us per run here (BM_ThreadPool_Run), ~3% of a 2-thread step. The
+// spin is short so that an idle or oversubscribed pool still sleeps.
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #include "scvae/core/error.hpp"
+#include "scvae/core/types.hpp"
 
 namespace scvae {
+
+namespace detail {
+/// Tells the CPU this is a spin-wait loop (x86 PAUSE); elsewhere nothing.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+}  // namespace detail
 
 class ThreadPool {
  public:
@@ -25,7 +47,7 @@ class ThreadPool {
   ~ThreadPool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true, std::memory_order_release);
     }
     start_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -47,9 +69,9 @@ class ThreadPool {
       context_ = &task;
       invoke_ = [](void* context, int index) { (*static_cast<Task*>(context))(index); };
       active_ = count;
-      pending_ = count - 1;
+      pending_.store(count - 1, std::memory_order_relaxed);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     start_.notify_all();
     try {
@@ -58,19 +80,35 @@ class ThreadPool {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
     }
+    for (int spin = 0; spin < kSpinRounds; ++spin) {
+      if (pending_.load(std::memory_order_acquire) == 0) break;
+      detail::cpu_relax();
+    }
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  // ~20-40 us of PAUSE on current x86 cores.
+  static constexpr int kSpinRounds = 4000;
+
   void worker_loop(int index) {
     unsigned long seen = 0;
     for (;;) {
+      for (int spin = 0; spin < kSpinRounds; ++spin) {
+        if (generation_.load(std::memory_order_acquire) != seen ||
+            stopping_.load(std::memory_order_acquire))
+          break;
+        detail::cpu_relax();
+      }
       std::unique_lock<std::mutex> lock(mutex_);
-      start_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
+      start_.wait(lock, [&] {
+        return stopping_.load(std::memory_order_relaxed) ||
+               generation_.load(std::memory_order_relaxed) != seen;
+      });
+      if (stopping_.load(std::memory_order_relaxed)) return;
+      seen = generation_.load(std::memory_order_relaxed);
       if (index >= active_) continue;
       void* context = context_;
       auto invoke = invoke_;
@@ -82,8 +120,10 @@ class ThreadPool {
         if (!error_) error_ = std::current_exception();
         lock.unlock();
       }
+      // The caller may be spinning on pending_ rather than waiting on done_:
+      // decrement under the lock so that a blocked caller cannot miss it.
       lock.lock();
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_one();
     }
   }
 
@@ -92,13 +132,43 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable start_;
   std::condition_variable done_;
-  unsigned long generation_ = 0;
+  std::atomic<unsigned long> generation_{0};
   void* context_ = nullptr;
   void (*invoke_)(void*, int) = nullptr;
   int active_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
 };
+
+namespace detail {
+/// Start of part `part` of `parts` equal slices of [0, size), on a multiple of
+/// `align` elements (the last part ends at size).
+inline Index slice_begin(Index size, int part, int parts, Index align) {
+  if (part >= parts) return size;
+  return size * part / parts / align * align;
+}
+}  // namespace detail
+
+/// Calls body(begin, end) once per slice of [0, size) split as evenly as
+/// possible over the pool's threads (slices start on multiples of `align`), or
+/// once for all of it without a pool. For elementwise work, whose result does
+/// not depend on how it is split.
+template <typename Body>
+void parallel_slices(ThreadPool* pool, Index size, Index align, Body&& body) {
+  const int parts =
+      pool == nullptr
+          ? 1
+          : static_cast<int>(std::min<Index>(pool->size(), std::max<Index>(1, size / align)));
+  if (parts <= 1) {
+    body(Index(0), size);
+    return;
+  }
+  auto task = [&](int part) {
+    body(detail::slice_begin(size, part, parts, align),
+         detail::slice_begin(size, part + 1, parts, align));
+  };
+  pool->run(parts, task);
+}
 
 }  // namespace scvae

@@ -233,6 +233,19 @@ class SCVAET {
   }
   int threads() const { return threads_; }
 
+  /// The pool the batches run on (nullptr with one thread). An optimizer may
+  /// borrow it between steps, e.g. `adam.step(p, g, model.thread_pool())`.
+  ThreadPool* thread_pool() {
+    if (threads_ <= 1) return nullptr;
+    if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
+    return pool_.get();
+  }
+
+  /// Whether every value of gradients() is finite after the last
+  /// loss_and_gradient(). With several threads it is found while the chunk
+  /// gradients are summed, so it costs no pass of its own over memory.
+  bool gradients_finite() const { return gradients_finite_; }
+
   /// Loss and gradient with the noise eps (latent x n) given, e.g. held fixed
   /// for a gradient check. The gradient (of the batch mean) replaces gradients().
   LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x,
@@ -303,7 +316,8 @@ class SCVAET {
     RowVector<Scalar> kl;
     RowVector<Scalar> kl_scale;
     std::vector<typename DecoderT<Scalar>::Workspace> decoders;
-    Vector<Scalar> gradients;  // chunks after the first write here
+    Vector<Scalar> gradients;    // chunks after the first write here
+    bool reduced_finite = true;  // this chunk's slice of the summed gradient
     // Sums of this chunk, combined in chunk order.
     double kl_sum = 0.0;
     std::vector<double> task_nll_sum;
@@ -399,6 +413,7 @@ class SCVAET {
       auto total = gradients_.segment(begin, end - begin);
       for (int c = 1; c < chunks; ++c)
         total += batch.chunks[static_cast<std::size_t>(c)].gradients.segment(begin, end - begin);
+      batch.chunks[static_cast<std::size_t>(part)].reduced_finite = all_finite(total);
     };
     auto work = [&](int c) {
       std::exception_ptr error;
@@ -431,10 +446,19 @@ class SCVAET {
       if (error) std::rethrow_exception(error);
     };
     if (chunks > 1) {
-      if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
-      pool_->run(chunks, work);
+      thread_pool()->run(chunks, work);
     } else {
       work(0);
+    }
+    if (with_gradient) {
+      if (chunks > 1) {
+        gradients_finite_ = true;
+        for (int c = 0; c < chunks; ++c)
+          gradients_finite_ =
+              gradients_finite_ && batch.chunks[static_cast<std::size_t>(c)].reduced_finite;
+      } else {
+        gradients_finite_ = all_finite(gradients_);
+      }
     }
 
     LossParts parts;
@@ -454,6 +478,13 @@ class SCVAET {
       parts.total_sum += spec_.tasks[t].weight * parts.task_nll_sum[t];
     parts.finish();
     return parts;
+  }
+
+  /// x * 0 is 0 for finite x and NaN for NaN and +-inf; unlike allFinite()
+  /// the sum vectorises (allFinite was 7% of a 2-thread mnist_vae epoch).
+  template <typename Derived>
+  static bool all_finite(const Eigen::DenseBase<Derived>& values) {
+    return (values.derived().array() * Scalar(0)).sum() == Scalar(0);
   }
 
   void run_chunk(ChunkWorkspace& ws, const ConstMatrixRef<Scalar>& x,
@@ -538,6 +569,7 @@ class SCVAET {
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
   int threads_ = 1;
+  bool gradients_finite_ = true;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<BatchWorkspace> batch_workspaces_;
 };

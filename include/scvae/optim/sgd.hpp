@@ -14,6 +14,7 @@
 
 #include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
+#include "scvae/core/thread_pool.hpp"
 #include "scvae/core/types.hpp"
 
 namespace scvae {
@@ -38,7 +39,9 @@ class SgdT {
   explicit SgdT(const Options& options = Options()) : options_(options) { validate(options_); }
 
   /// One update of params in place from grads (both of the state's size).
-  void step(Eigen::Ref<Vector<Scalar>> params, const Eigen::Ref<const Vector<Scalar>>& grads) {
+  /// With a pool, its threads update one slice each (same bits: elementwise).
+  void step(Eigen::Ref<Vector<Scalar>> params, const Eigen::Ref<const Vector<Scalar>>& grads,
+            ThreadPool* pool = nullptr) {
     detail::check_size("SgdT::step: grads", grads.size(), params.size());
     if (options_.momentum != 0.0) {
       if (step_ == 0 && buffer_.size() == 0) reset(params.size());  // first step
@@ -47,17 +50,18 @@ class SgdT {
     // Block by block, so that the momentum pass and the parameter pass find
     // their operands in L1: one pass over memory.
     const Scalar weight_decay = static_cast<Scalar>(options_.weight_decay);
-    const Index size = params.size();
-    for (Index start = 0; start < size; start += kBlock) {
-      const Index n = std::min(kBlock, size - start);
-      auto p = params.segment(start, n).array();
-      auto g = grads.segment(start, n).array();
-      if (options_.weight_decay != 0.0) {
-        update(start, p, g + weight_decay * p);
-      } else {
-        update(start, p, g);
+    parallel_slices(pool, params.size(), kBlock, [&](Index begin, Index end) {
+      for (Index start = begin; start < end; start += kBlock) {
+        const Index n = std::min(kBlock, end - start);
+        auto p = params.segment(start, n).array();
+        auto g = grads.segment(start, n).array();
+        if (options_.weight_decay != 0.0) {
+          update(start, p, g + weight_decay * p);
+        } else {
+          update(start, p, g);
+        }
       }
-    }
+    });
     ++step_;
   }
 

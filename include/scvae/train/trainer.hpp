@@ -8,10 +8,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "scvae/core/error.hpp"
 #include "scvae/core/random.hpp"
+#include "scvae/core/thread_pool.hpp"
 #include "scvae/data/batch_source.hpp"
 #include "scvae/eval/task_batches.hpp"
 #include "scvae/optim/clip.hpp"
@@ -47,6 +50,31 @@ struct TrainerOptions {
       throw ArgumentError("clip norm: expected a value >= 0, got " + std::to_string(clip_norm));
   }
 };
+
+namespace detail {
+// What the Trainer can use when a model or optimizer offers it (ours do; a
+// user's own types need not).
+template <typename Model, typename = void>
+struct has_thread_pool : std::false_type {};
+template <typename Model>
+struct has_thread_pool<Model, std::void_t<decltype(std::declval<Model&>().thread_pool())>>
+    : std::true_type {};
+
+template <typename Model, typename = void>
+struct has_gradients_finite : std::false_type {};
+template <typename Model>
+struct has_gradients_finite<
+    Model, std::void_t<decltype(bool(std::declval<const Model&>().gradients_finite()))>>
+    : std::true_type {};
+
+template <typename Optimizer, typename Scalar, typename = void>
+struct steps_on_pool : std::false_type {};
+template <typename Optimizer, typename Scalar>
+struct steps_on_pool<Optimizer, Scalar,
+                     std::void_t<decltype(std::declval<Optimizer&>().step(
+                         std::declval<Vector<Scalar>&>(), std::declval<const Vector<Scalar>&>(),
+                         std::declval<ThreadPool*>()))>> : std::true_type {};
+}  // namespace detail
 
 /// What fit() returns.
 struct TrainResult {
@@ -184,7 +212,7 @@ class Trainer {
       check_finite(parts.total, report.epoch, step + 1);
       if (options_.clip_norm > 0.0)
         clip_gradient_norm<Scalar>(model_.gradients(), static_cast<Scalar>(options_.clip_norm));
-      optimizer_.step(model_.parameters(), model_.gradients());
+      update_parameters();
 
       const Index n = end - begin;
       loss_sum += parts.total * static_cast<double>(n);
@@ -214,13 +242,28 @@ class Trainer {
     report.train_kl = done > 0 ? kl_sum / static_cast<double>(done) : 0.0;
   }
 
+  /// The optimizer's step, on the model's threads when both support it.
+  void update_parameters() {
+    if constexpr (detail::has_thread_pool<Model>::value &&
+                  detail::steps_on_pool<Optimizer, Scalar>::value)
+      optimizer_.step(model_.parameters(), model_.gradients(), model_.thread_pool());
+    else
+      optimizer_.step(model_.parameters(), model_.gradients());
+  }
+
+  bool gradients_finite() const {
+    if constexpr (detail::has_gradients_finite<Model>::value)
+      return model_.gradients_finite();
+    else
+      return (model_.gradients().array() * Scalar(0)).sum() == Scalar(0);  // NaN/inf -> NaN
+  }
+
   /// Stops training before a non-finite update reaches the parameters.
   void check_finite(double loss, Index epoch, Index step) const {
     const char* what = nullptr;
-    if (!std::isfinite(loss)) what = "the loss";
-    // x * 0 is 0 for every finite x and NaN for NaN and +-inf; unlike
-    // allFinite() this sum vectorises (allFinite was 7% of a 2-thread epoch).
-    else if (!((model_.gradients().array() * Scalar(0)).sum() == Scalar(0)))
+    if (!std::isfinite(loss))
+      what = "the loss";
+    else if (!gradients_finite())
       what = "the gradient";
     if (what != nullptr)
       throw NumericalError(std::string(what) + " is not finite at epoch " + std::to_string(epoch) +
