@@ -23,6 +23,12 @@ struct MultitaskFlags {
   double labelled_share = 0.25;
   Index pseudo_from = 3;
   double pseudo_threshold = 0.99;
+  bool pseudo_soft = false;
+  bool pseudo_balance = false;
+  double average_weights = 0.0;
+  double pseudo_weight = 1.0;
+  double pseudo_average = 0.0;
+  bool lr_cosine = false;
   bool baseline = false;
   Index baseline_epochs = 100;
 };
@@ -61,12 +67,32 @@ std::vector<std::uint8_t> choose_labelled(const scvae::Dataset& train, Index cou
 /// training labels plus, once pseudo-labelling starts, the model's own
 /// confident predictions for unlabelled images. It never reads the true label
 /// of an unlabelled image.
+///
+/// The predictions can be averaged over epochs (an exponential moving average
+/// of each image's class probabilities with bias correction, as in temporal
+/// ensembling), and with `soft` the label task's targets are class
+/// probabilities (classes x n): one-hot for true labels, the averaged
+/// predictions for pseudo-labels, instead of the predicted class.
 class PseudoLabelSource final : public scvae::BatchSource<float> {
  public:
-  PseudoLabelSource(const scvae::Dataset& data, const std::vector<std::uint8_t>& labelled)
-      : data_(data), labelled_(labelled), labels_(labelled.size(), 0), mask_(labelled) {
+  PseudoLabelSource(const scvae::Dataset& data, const std::vector<std::uint8_t>& labelled,
+                    bool soft, double average, bool balance)
+      : data_(data),
+        labelled_(labelled),
+        labels_(labelled.size(), 0),
+        mask_(labelled),
+        confidence_(labelled.size(), 0.0f),
+        soft_(soft),
+        average_(average),
+        balance_(balance) {
     for (std::size_t i = 0; i < labelled.size(); ++i)
       if (labelled[i]) labels_[i] = data.labels()[i];
+    if (soft_) {
+      probabilities_.setZero(data.num_classes(), data.size());
+      for (std::size_t i = 0; i < labelled.size(); ++i)
+        if (labelled[i]) probabilities_(labels_[i], static_cast<Index>(i)) = 1.0f;
+    }
+    if (average_ > 0.0) average_sum_.setZero(data.num_classes(), data.size());
   }
   Index size() const override { return data_.size(); }
   Index task_count() const override { return 2; }
@@ -78,17 +104,23 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
     batch.target_is_input = {true, false};
     data_.batch(order, begin, end, batch.x);
     const Index n = end - begin;
-    if (batch.targets[1].cols() != n) batch.targets[1].resize(1, n);
+    const Index rows = soft_ ? probabilities_.rows() : 1;
+    if (batch.targets[1].cols() != n || batch.targets[1].rows() != rows)
+      batch.targets[1].resize(rows, n);
     if (batch.masks[1].size() != n) batch.masks[1].resize(n);
     for (Index j = 0; j < n; ++j) {
       const auto i = static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)]);
-      batch.targets[1](0, j) = static_cast<float>(labels_[i]);
+      if (soft_)
+        batch.targets[1].col(j) = probabilities_.col(static_cast<Index>(i));
+      else
+        batch.targets[1](0, j) = static_cast<float>(labels_[i]);
       batch.masks[1](j) = mask_[i] ? 1.0f : 0.0f;
     }
   }
 
   /// Labels every unlabelled image whose predicted class probability (from
-  /// z = mu) reaches `threshold` with that class; returns how many.
+  /// z = mu, averaged over epochs if asked) reaches `threshold` with that
+  /// class (or, soft, those probabilities); returns how many.
   Index relabel(const scvae::SCVAE& model, double threshold) {
     Index count = 0;
     const std::vector<Index> order = data_.identity_order();
@@ -101,14 +133,50 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
       for (Index j = 0; j < probabilities.cols(); ++j) {
         const auto i = static_cast<std::size_t>(begin + j);
         if (labelled_[i]) continue;
+        auto p_j = probabilities.col(j);
+        if (average_ > 0.0) {
+          // The average's weights sum to 1 - a^k after k epochs: dividing by
+          // its sum is the bias correction (and keeps it a distribution).
+          auto sum = average_sum_.col(static_cast<Index>(i));
+          sum = static_cast<float>(average_) * sum + static_cast<float>(1.0 - average_) * p_j;
+          p_j = sum / sum.sum();
+        }
+        if (soft_) probabilities_.col(static_cast<Index>(i)) = p_j / p_j.sum();
         Index best = 0;
         const float p = probabilities.col(j).maxCoeff(&best);
         mask_[i] = p >= threshold ? 1 : 0;
         labels_[i] = static_cast<std::uint8_t>(best);
+        confidence_[i] = p;
         count += mask_[i];
       }
     }
+    if (balance_) balance(count);
     return count;
+  }
+
+  /// Keeps each pseudo-label for the coming epoch with probability `weight`
+  /// (a draw from `rng` per image): in expectation a pseudo-label then weighs
+  /// `weight` times a true label. Returns how many are kept.
+  Index thin(double weight, scvae::Rng& rng) {
+    Index kept = 0;
+    for (std::size_t i = 0; i < labelled_.size(); ++i) {
+      if (labelled_[i] || !mask_[i]) continue;
+      mask_[i] = rng.uniform() < weight ? 1 : 0;
+      kept += mask_[i];
+    }
+    return kept;
+  }
+
+  /// The share of the pseudo-labelled images whose (most probable) label is
+  /// the true one: a diagnostic for the metrics only, never used in training.
+  double pseudo_label_accuracy(const std::vector<std::uint8_t>& truth) const {
+    Index right = 0, total = 0;
+    for (std::size_t i = 0; i < labelled_.size(); ++i) {
+      if (labelled_[i] || !mask_[i]) continue;
+      ++total;
+      right += labels_[i] == truth[i] ? 1 : 0;
+    }
+    return total > 0 ? static_cast<double>(right) / static_cast<double>(total) : 0.0;
   }
 
  private:
@@ -116,7 +184,97 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
   std::vector<std::uint8_t> labelled_;
   std::vector<std::uint8_t> labels_;
   std::vector<std::uint8_t> mask_;
+  /// Keeps the `count` pseudo-labels but spreads them over the classes as
+  /// the true labels are spread: class c gets count * share_c of them, its
+  /// most confident predictions, whatever their probability.
+  void balance(Index count) {
+    const int classes = data_.num_classes();
+    std::vector<std::vector<std::size_t>> by_class(static_cast<std::size_t>(classes));
+    std::vector<double> share(static_cast<std::size_t>(classes), 0.0);
+    double labelled_total = 0.0;
+    for (std::size_t i = 0; i < labelled_.size(); ++i) {
+      if (labelled_[i]) {
+        share[labels_[i]] += 1.0;
+        labelled_total += 1.0;
+      } else {
+        by_class[labels_[i]].push_back(i);
+        mask_[i] = 0;
+      }
+    }
+    for (int c = 0; c < classes; ++c) {
+      auto& pool = by_class[static_cast<std::size_t>(c)];
+      const auto quota = std::min<std::size_t>(
+          pool.size(),
+          static_cast<std::size_t>(std::lround(
+              static_cast<double>(count) * share[static_cast<std::size_t>(c)] / labelled_total)));
+      std::partial_sort(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(quota), pool.end(),
+                        [&](std::size_t a, std::size_t b) {
+                          return confidence_[a] > confidence_[b] ||
+                                 (confidence_[a] == confidence_[b] && a < b);
+                        });
+      for (std::size_t k = 0; k < quota; ++k) mask_[pool[k]] = 1;
+    }
+  }
+
+  std::vector<float> confidence_;
+  bool soft_;
+  double average_;
+  bool balance_;
+  scvae::Matrix<float> probabilities_;  // classes x images: the soft targets
+  scvae::Matrix<float> average_sum_;    // classes x images: the moving average
 };
+
+/// An exponential moving average of a model's parameters over training
+/// steps (Polyak averaging; the "mean teacher" of Tarvainen and Valpola),
+/// kept in a copy of the model: `averaged()` after each epoch.
+class WeightAverage final : public scvae::Callback {
+ public:
+  WeightAverage(const scvae::SCVAE& model, double decay)
+      : model_(model), averaged_(model), decay_(static_cast<float>(decay)) {}
+  void on_train_begin(Index, Index) override { averaged_.parameters() = model_.parameters(); }
+  bool on_batch_end(const scvae::BatchReport&) override {
+    averaged_.parameters() =
+        decay_ * averaged_.parameters() + (1.0f - decay_) * model_.parameters();
+    return false;
+  }
+  const scvae::SCVAE& averaged() const { return averaged_; }
+
+ private:
+  const scvae::SCVAE& model_;
+  scvae::SCVAE averaged_;
+  float decay_;
+};
+
+/// Test accuracy of the label task's predictive distribution
+/// p(y|x) = E_q(z|x)[p(y|z)], estimated with `draws` samples of z per image
+/// (test_accuracy predicts from z = mu instead).
+double sampled_accuracy(const scvae::SCVAE& model, const scvae::Dataset& test, Index draws,
+                        std::uint64_t seed) {
+  scvae::Rng rng(seed);
+  const std::vector<Index> order = test.identity_order();
+  scvae::Matrix<float> x, y, mu, logvar, z, eps, probabilities, sum;
+  Index correct = 0;
+  for (Index begin = 0; begin < test.size(); begin += 1000) {
+    const Index end = std::min<Index>(begin + 1000, test.size());
+    test.batch(order, begin, end, x);
+    test.label_batch(order, begin, end, y);
+    model.encode(x, mu, logvar);
+    sum.setZero(model.task(1).outputs, mu.cols());
+    eps.resize(mu.rows(), mu.cols());
+    for (Index d = 0; d < draws; ++d) {
+      rng.fill_normal(eps);
+      z = mu.array() + (0.5f * logvar.array()).exp() * eps.array();
+      model.predict(1, z, probabilities);
+      sum += probabilities;
+    }
+    for (Index j = 0; j < sum.cols(); ++j) {
+      Index best = 0;
+      sum.col(j).maxCoeff(&best);
+      correct += best == static_cast<Index>(y(0, j)) ? 1 : 0;
+    }
+  }
+  return static_cast<double>(correct) / static_cast<double>(test.size());
+}
 
 /// An epoch order in which every batch of `batch` samples starts with
 /// round(share * batch) labelled samples (cycling through them in a fresh
@@ -240,6 +398,28 @@ int main(int argc, char** argv) {
                  "Class probability a prediction needs to become a pseudo-label")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  app.add_flag("--pseudo-soft", m.pseudo_soft,
+               "Pseudo-labels are the predicted class probabilities (soft targets), not the class");
+  app.add_flag("--pseudo-balance", m.pseudo_balance,
+               "Spread the pseudo-labels over the classes as the kept labels are spread "
+               "(each class: its most confident predictions)");
+  app.add_option("--average-weights", m.average_weights,
+                 "Keep a moving average of the parameters over steps with this decay "
+                 "(0: off); it makes the pseudo-labels and averaged_test_accuracy")
+      ->check(CLI::Range(0.0, 0.99999))
+      ->capture_default_str();
+  app.add_option("--pseudo-weight", m.pseudo_weight,
+                 "Each epoch, keep each pseudo-label with this probability: its weight relative "
+                 "to a true label, in expectation")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--pseudo-average", m.pseudo_average,
+                 "Pseudo-labels from a moving average of each image's predictions over epochs, "
+                 "with this decay (0: the last epoch's predictions only)")
+      ->check(CLI::Range(0.0, 0.999))
+      ->capture_default_str();
+  app.add_flag("--lr-cosine", m.lr_cosine,
+               "Cosine annealing of the learning rate from --lr to 0 over the epochs");
   app.add_flag("--baseline", m.baseline,
                "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
   app.add_option("--baseline-epochs", m.baseline_epochs, "Epochs of the label-only MLP")
@@ -290,17 +470,29 @@ int main(int argc, char** argv) {
                 << " labelled; " << data.test.size() << " test images from " << flags.data << "; "
                 << model.architecture() << "; " << flags.threads << " thread(s)\n";
 
-    PseudoLabelSource train_source(data.train, labelled);
+    PseudoLabelSource train_source(data.train, labelled, m.pseudo_soft, m.pseudo_average,
+                                   m.pseudo_balance);
     const scvae::ImageLabelSource<float> test_source(data.test);
     scvae::Trainer trainer(model, adam, examples::trainer_options(flags, first_epoch));
     std::vector<Index> labelled_indices;
     for (Index i = 0; i < data.train.size(); ++i)
       if (labelled[static_cast<std::size_t>(i)]) labelled_indices.push_back(i);
+    if (m.lr_cosine && flags.epochs > 0)
+      trainer.set_learning_rate_schedule(
+          scvae::CosineSchedule(flags.lr, static_cast<long>(flags.epochs)));
     if (m.labelled_share > 0.0)
       trainer.set_order([&](scvae::Rng& rng, Index, Index size) {
         return oversampling_order(rng, size, flags.batch, m.labelled_share, labelled_indices);
       });
+    WeightAverage* average = nullptr;
+    if (m.average_weights > 0.0) {
+      auto callback = std::make_unique<WeightAverage>(model, m.average_weights);
+      average = callback.get();
+      trainer.add_callback(std::move(callback));
+    }
     auto evaluate = [&](scvae::EpochReport& r) {
+      if (average != nullptr)
+        r.set("averaged_test_accuracy", scvae::accuracy(average->averaged(), 1, test_source, 500));
       scvae::Rng rng(flags.seed + 1000);
       const scvae::LossParts sampled = scvae::evaluate_loss(model, test_source, 500, rng);
       const scvae::LossParts mean_z = scvae::evaluate_loss(model, test_source, 500, rng, 1.0, true);
@@ -310,6 +502,7 @@ int main(int argc, char** argv) {
       r.set("test_kl", sampled.kl);
       r.set("test_label_nll", sampled.task_nll[1]);
       r.set("test_accuracy", scvae::accuracy(model, 1, test_source, 500));
+      r.set("test_accuracy_sampled", sampled_accuracy(model, data.test, 16, flags.seed + 4000));
       if (flags.iwae > 0 && r.epoch == r.epochs) {
         scvae::Rng iwae_rng(flags.seed + 2000);
         r.set("test_nll_iwae",
@@ -320,9 +513,17 @@ int main(int argc, char** argv) {
     trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
     if (m.pseudo_from > 0)
       trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
-        if (r.epoch >= m.pseudo_from)
+        if (r.epoch >= m.pseudo_from) {
           r.set("pseudo_labels",
-                static_cast<double>(train_source.relabel(model, m.pseudo_threshold)));
+                static_cast<double>(train_source.relabel(
+                    average != nullptr ? average->averaged() : model, m.pseudo_threshold)));
+          r.set("pseudo_label_accuracy", train_source.pseudo_label_accuracy(data.train.labels()));
+          if (m.pseudo_weight < 1.0) {
+            scvae::Rng rng(flags.seed * 7919 + static_cast<std::uint64_t>(r.epoch));
+            r.set("pseudo_labels_kept",
+                  static_cast<double>(train_source.thin(m.pseudo_weight, rng)));
+          }
+        }
         return false;
       }));
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
