@@ -71,6 +71,29 @@ TEST_P(SCVAEGradient, WholeLossMatchesFiniteDifferencesForEveryParameter) {
   EXPECT_GT(analytic.norm(), 0.0);
 }
 
+// The threaded path (each thread computes whole layers' parameter gradients
+// over all chunks) against finite differences, with a label task that chunk 0
+// never sees and a learned variance whose gradient is summed over chunks.
+TEST_P(SCVAEGradient, ThreeThreadsMatchFiniteDifferences) {
+  SCVAET<double> model(three_task_spec(GetParam()), 5);
+  model.set_threads(3);
+  ThreeTaskBatch batch(48);  // 3 chunks of 16
+  for (Index i = 0; i < 16; ++i) {
+    batch.label_mask(i) = 0.0;
+    batch.labels(0, i) = -1.0;
+  }
+  const auto targets = batch.targets();
+  const double beta = 0.6;
+  model.loss_and_gradient(batch.x, targets, batch.eps, beta);
+  const Vector<double> analytic = model.gradients();
+  const Vector<double> point = model.parameters();
+  auto loss = [&](const Vector<double>& flat) {
+    model.parameters() = flat;
+    return model.loss(batch.x, targets, batch.eps, beta).total;
+  };
+  testing::expect_gradient_ok(check_gradient(loss, point, analytic));
+}
+
 INSTANTIATE_TEST_SUITE_P(Likelihoods, SCVAEGradient,
                          ::testing::Values(LikelihoodSpec::gaussian_learned_variance(),
                                            LikelihoodSpec::gaussian(0.3)),
@@ -154,6 +177,27 @@ TEST(SCVAE, FullyMaskedTaskContributesNothing) {
   const auto& label_mlp = model.decoder(2).mlp();
   const Index begin = label_mlp.layers().front().offset();
   EXPECT_TRUE(model.gradients().segment(begin, label_mlp.parameter_count()).isZero(0.0));
+}
+
+TEST(SCVAE, FullyMaskedTaskContributesNothingOnSeveralThreads) {
+  for (int threads : {2, 3}) {
+    SCVAET<double> model(three_task_spec(LikelihoodSpec::gaussian_learned_variance()), 5);
+    model.set_threads(threads);
+    ThreeTaskBatch batch(48);
+    batch.label_mask.setZero();
+    batch.labels.setConstant(-1.0);
+    // Stale values from an earlier step must not survive in the label head.
+    model.gradients().setConstant(3.0);
+    const LossParts parts = model.loss_and_gradient(batch.x, batch.targets(), batch.eps, 1.0);
+    EXPECT_EQ(parts.task_count[2], 0);
+    const auto& label_mlp = model.decoder(2).mlp();
+    const Index begin = label_mlp.layers().front().offset();
+    EXPECT_TRUE(model.gradients().segment(begin, label_mlp.parameter_count()).isZero(0.0))
+        << threads << " threads";
+    SCVAET<double> single(three_task_spec(LikelihoodSpec::gaussian_learned_variance()), 5);
+    single.loss_and_gradient(batch.x, batch.targets(), batch.eps, 1.0);
+    EXPECT_TRUE(model.gradients().isApprox(single.gradients(), 1e-12)) << threads << " threads";
+  }
 }
 
 TEST(SCVAE, SameSeedSameParameters) {

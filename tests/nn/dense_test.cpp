@@ -80,6 +80,37 @@ TEST(Dense, BackwardAccumulatesParameterGradients) {
   EXPECT_TRUE(twice.isApprox(2.0 * once));
 }
 
+TEST(Dense, DeferredParameterGradientEqualsTheAccumulatingBackward) {
+  for (Activation activation : {Activation::ReLU, Activation::Sigmoid}) {
+    ParameterLayout layout;
+    DenseT<double> dense(3, 4, activation, layout);
+    Vector<double> values(layout.total());
+    Rng rng(3);
+    dense.initialize(values.data(), rng, Initialization::PyTorch);
+    const Matrix<double> x = testing::random_matrix(3, 5, 1);
+    const Matrix<double> upstream = testing::random_matrix(4, 5, 2);
+    Matrix<double> y(4, 5);
+    dense.forward(values.data(), x, y);
+    Vector<double> expected = Vector<double>::Zero(layout.total());
+    Matrix<double> delta = upstream, expected_dx(3, 5);
+    MatrixRef<double> expected_ref(expected_dx);
+    dense.backward(values.data(), expected.data(), x, y, delta, &expected_ref);
+
+    Matrix<double> deferred_delta = upstream, dx(3, 5);
+    MatrixRef<double> dx_ref(dx);
+    dense.backward(values.data(), nullptr, x, y, deferred_delta, &dx_ref, false,
+                   ParameterGradients::Defer);
+    EXPECT_TRUE(dx.isApprox(expected_dx, 1e-14));
+    Vector<double> gradients = Vector<double>::Constant(layout.total(), -3.0);
+    dense.parameter_gradient(gradients.data(), x, deferred_delta, false);  // written
+    EXPECT_TRUE(gradients.isApprox(expected, 1e-14));
+    dense.parameter_gradient(gradients.data(), x, deferred_delta, true);  // added
+    EXPECT_TRUE(gradients.isApprox(2.0 * expected, 1e-14));
+    EXPECT_THROW(dense.parameter_gradient(gradients.data(), x, deferred_delta.topRows(3), false),
+                 ShapeError);
+  }
+}
+
 TEST(Dense, ShapeAndSizeErrors) {
   ParameterLayout layout;
   EXPECT_THROW(DenseT<double>(0, 2, Activation::ReLU, layout), ArgumentError);

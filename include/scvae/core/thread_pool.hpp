@@ -22,6 +22,7 @@
 #endif
 
 #include "scvae/core/error.hpp"
+#include "scvae/core/slices.hpp"
 #include "scvae/core/types.hpp"
 
 namespace scvae {
@@ -140,15 +141,6 @@ class ThreadPool {
   std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
 };
-
-namespace detail {
-/// Start of part `part` of `parts` equal slices of [0, size), on a multiple of
-/// `align` elements (the last part ends at size).
-inline Index slice_begin(Index size, int part, int parts, Index align) {
-  if (part >= parts) return size;
-  return size * part / parts / align * align;
-}
-}  // namespace detail
 
 /// Calls body(begin, end) once per slice of [0, size) split as evenly as
 /// possible over the pool's threads (slices start on multiples of `align`), or

@@ -65,9 +65,12 @@ class DecoderT {
   /// After forward(): per-sample NLL into ws.nll; with `gradients`, also the
   /// gradient of sum_i ws.scale(i) * nll(i), whose dL/dz goes to (or, with
   /// `accumulate`, is added to) z_gradient.
+  /// With ParameterGradients::Defer only the likelihood's own parameters get
+  /// their gradient here; parameter_gradients() adds the layers' later.
   void score(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& z,
              const ConstMatrixRef<Scalar>& target, Workspace& ws,
-             MatrixRef<Scalar>* z_gradient = nullptr, bool accumulate = false) const {
+             MatrixRef<Scalar>* z_gradient = nullptr, bool accumulate = false,
+             ParameterGradients mode = ParameterGradients::Accumulate) const {
     const Matrix<Scalar>& output = ws.mlp.outputs.back();
     if (gradients == nullptr) {
       likelihood_->evaluate(values, nullptr, output, target, ws.scale, ws.nll, nullptr);
@@ -77,7 +80,14 @@ class DecoderT {
     Matrix<Scalar>& delta = ws.mlp.deltas.back();
     MatrixRef<Scalar> output_gradient(delta);
     likelihood_->evaluate(values, gradients, output, target, ws.scale, ws.nll, &output_gradient);
-    mlp_.backward(values, gradients, z, delta, ws.mlp, z_gradient, accumulate);
+    mlp_.backward(values, gradients, z, delta, ws.mlp, z_gradient, accumulate, mode);
+  }
+
+  /// After a Defer score() on z and ws: layer `l`'s parameter gradient,
+  /// written or (`accumulate`) added. Different layers may run at once.
+  void parameter_gradient(std::size_t l, Scalar* gradients, const ConstMatrixRef<Scalar>& z,
+                          const Workspace& ws, bool accumulate) const {
+    mlp_.parameter_gradient(l, gradients, z, ws.mlp, accumulate);
   }
 
  private:

@@ -64,9 +64,10 @@ class EncoderT {
   static auto mu_delta(Workspace& ws) { return ws.head_delta.topRows(ws.head.rows() / 2); }
   static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }
 
-  /// Backward from ws.head_delta; the input x gets no gradient.
+  /// Backward from ws.head_delta; the input x gets no gradient. With
+  /// ParameterGradients::Defer, parameter_gradients() adds them later.
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
-                Workspace& ws) const {
+                Workspace& ws, ParameterGradients mode = ParameterGradients::Accumulate) const {
     // A clamped logvar does not move with the weights: its gradient is 0.
     const auto lo = static_cast<Scalar>(kLogVarMin);
     const auto hi = static_cast<Scalar>(kLogVarMax);
@@ -75,11 +76,30 @@ class EncoderT {
     MatrixRef<Scalar> delta(ws.head_delta);
     if (trunk_) {
       MatrixRef<Scalar> below(ws.trunk_delta);
-      head_.backward(values, gradients, ws.trunk.outputs.back(), ws.head, delta, &below);
-      trunk_->backward(values, gradients, x, ws.trunk_delta, ws.trunk);
+      head_.backward(values, gradients, ws.trunk.outputs.back(), ws.head, delta, &below, false,
+                     mode);
+      trunk_->backward(values, gradients, x, ws.trunk_delta, ws.trunk, nullptr, false, mode);
     } else {
-      head_.backward(values, gradients, x, ws.head, delta);
+      head_.backward(values, gradients, x, ws.head, delta, nullptr, false, mode);
     }
+  }
+
+  /// Dense layers: the trunk's, then the head.
+  std::size_t layer_count() const { return (trunk_ ? trunk_->layers().size() : 0) + 1; }
+  const DenseT<Scalar>& layer(std::size_t l) const {
+    return l + 1 == layer_count() ? head_ : trunk_->layers().at(l);
+  }
+
+  /// After a Defer backward() on x and ws: layer `l`'s parameter gradient,
+  /// written or (`accumulate`) added. Different layers may run at once.
+  void parameter_gradient(std::size_t l, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
+                          const Workspace& ws, bool accumulate) const {
+    if (l + 1 < layer_count())
+      trunk_->parameter_gradient(l, gradients, x, ws.trunk, accumulate);
+    else
+      head_.parameter_gradient(gradients,
+                               trunk_ ? ConstMatrixRef<Scalar>(ws.trunk.outputs.back()) : x,
+                               ws.head_delta, accumulate);
   }
 
  private:

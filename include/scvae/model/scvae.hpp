@@ -178,6 +178,7 @@ class SCVAET {
         decoders_(other.decoders_),
         parameters_(other.parameters_),
         gradients_(other.gradients_),
+        gradient_jobs_(other.gradient_jobs_),
         threads_(other.threads_) {}
   SCVAET& operator=(const SCVAET& other) {
     if (this != &other) {
@@ -398,67 +399,77 @@ class SCVAET {
     if (static_cast<int>(batch.chunks.size()) < chunks) batch.chunks.resize(chunks);
     const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
 
-    // With several chunks, each thread then sums one slice of the chunk
-    // gradients into gradients_ (chunk 0's): element by element in chunk
-    // order, so the bits depend only on the chunk count. The threads meet at
-    // a barrier in between, in the same pool run: a second run would cost
-    // another wake-up of the workers (37 us each here, BM_ThreadPool_Run).
-    const Index size = gradients_.size();
+    // With several chunks, each runs its forward pass and its backward pass
+    // down to every layer's delta (ParameterGradients::Defer). Once all are
+    // there, each thread computes the parameter gradients of whole layers
+    // (assign_gradient_jobs) over the whole batch, chunk after chunk,
+    // straight into gradients_: the bits depend only on the chunk count, and
+    // no per-thread gradient buffer is zeroed or summed. The threads meet at
+    // barriers in the same pool run: a second run would cost another wake-up.
     std::atomic<int> arrived{0};
     std::atomic<bool> failed{false};
-    auto reduce = [&](int part) {
-      // Slices start on 16-float (64-byte) boundaries.
-      const Index begin = size * part / chunks / 16 * 16;
-      const Index end = part + 1 == chunks ? size : size * (part + 1) / chunks / 16 * 16;
-      auto total = gradients_.segment(begin, end - begin);
-      for (int c = 1; c < chunks; ++c)
-        total += batch.chunks[static_cast<std::size_t>(c)].gradients.segment(begin, end - begin);
-      batch.chunks[static_cast<std::size_t>(part)].reduced_finite = all_finite(total);
+    auto barrier = [&](int round) {
+      arrived.fetch_add(1, std::memory_order_acq_rel);
+      while (arrived.load(std::memory_order_acquire) < round * chunks) std::this_thread::yield();
     };
     auto work = [&](int c) {
       std::exception_ptr error;
+      ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
+      const Index begin = n * c / chunks;
+      const Index end = n * (c + 1) / chunks;
       try {
-        const Index begin = n * c / chunks;
-        const Index end = n * (c + 1) / chunks;
-        ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
         Scalar* grads = nullptr;
         if (with_gradient) {
-          if (c == 0) {
+          if (chunks == 1) {
             grads = gradients_.data();
+            gradients_.setZero();
           } else {
-            ws.gradients.resize(gradients_.size());
-            grads = ws.gradients.data();
+            // Only the likelihoods' own parameters get gradients per chunk.
+            if (c > 0) ws.gradients.resize(gradients_.size());
+            grads = c == 0 ? gradients_.data() : ws.gradients.data();
+            zero_likelihood_gradients(grads);
           }
-          VectorMap<Scalar>(grads, gradients_.size()).setZero();
         }
+        // One chunk computes its parameter gradients as it goes.
         run_chunk(ws, x.middleCols(begin, end - begin), targets, begin,
-                  eps.middleCols(begin, end - begin), static_cast<Scalar>(beta), inv_n, grads);
+                  eps.middleCols(begin, end - begin), static_cast<Scalar>(beta), inv_n, grads,
+                  chunks == 1 ? ParameterGradients::Accumulate : ParameterGradients::Defer);
       } catch (...) {
         error = std::current_exception();
         failed.store(true);
       }
       if (with_gradient && chunks > 1) {
-        // Every chunk reaches this point, thrown or not: no one waits forever.
-        arrived.fetch_add(1, std::memory_order_acq_rel);
-        while (arrived.load(std::memory_order_acquire) < chunks) std::this_thread::yield();
-        if (!failed.load()) reduce(c);
+        // Every chunk reaches each barrier, thrown or not: no one waits forever.
+        barrier(1);
+        if (!failed.load()) {
+          try {
+            parameter_gradients(batch, x, chunks, c);
+          } catch (...) {
+            if (!error) error = std::current_exception();
+            failed.store(true);
+          }
+        }
+        barrier(2);
+      }
+      if (with_gradient) {
+        const Index size = gradients_.size();
+        const Index from = detail::slice_begin(size, c, chunks, 16);
+        ws.reduced_finite = all_finite(
+            gradients_.segment(from, detail::slice_begin(size, c + 1, chunks, 16) - from));
       }
       if (error) std::rethrow_exception(error);
     };
     if (chunks > 1) {
+      assign_gradient_jobs(chunks);
       thread_pool()->run(chunks, work);
     } else {
       work(0);
     }
     if (with_gradient) {
-      if (chunks > 1) {
-        gradients_finite_ = true;
-        for (int c = 0; c < chunks; ++c)
-          gradients_finite_ =
-              gradients_finite_ && batch.chunks[static_cast<std::size_t>(c)].reduced_finite;
-      } else {
-        gradients_finite_ = all_finite(gradients_);
-      }
+      gradients_finite_ = true;
+      for (int c = 0; c < chunks; ++c)
+        gradients_finite_ =
+            gradients_finite_ && batch.chunks[static_cast<std::size_t>(c)].reduced_finite;
     }
 
     LossParts parts;
@@ -487,10 +498,105 @@ class SCVAET {
     return (values.derived().array() * Scalar(0)).sum() == Scalar(0);
   }
 
+  void zero_likelihood_gradients(Scalar* grads) const {
+    for (const auto& decoder : decoders_) {
+      const LikelihoodT<Scalar>& likelihood = decoder.likelihood();
+      if (likelihood.parameter_count() > 0)
+        VectorMap<Scalar>(grads + likelihood.offset(), likelihood.parameter_count()).setZero();
+    }
+  }
+
+  /// One dense layer whose parameter gradient one thread computes for the
+  /// whole batch; decoder -1 is the encoder.
+  struct GradientJob {
+    int decoder = -1;
+    std::size_t layer = 0;
+    double cost = 0.0;  ///< multiply-adds per sample
+  };
+
+  /// Every dense layer, largest first (the order of equals is fixed).
+  std::vector<GradientJob> make_gradient_jobs() const {
+    std::vector<GradientJob> jobs;
+    auto add = [&](int decoder, std::size_t layer, const DenseT<Scalar>& dense) {
+      jobs.push_back({decoder, layer, static_cast<double>(dense.inputs() * dense.outputs())});
+    };
+    for (std::size_t l = 0; l < encoder_.layer_count(); ++l) add(-1, l, encoder_.layer(l));
+    for (std::size_t t = 0; t < decoders_.size(); ++t)
+      for (std::size_t l = 0; l < decoders_[t].mlp().layers().size(); ++l)
+        add(static_cast<int>(t), l, decoders_[t].mlp().layers()[l]);
+    std::stable_sort(jobs.begin(), jobs.end(),
+                     [](const GradientJob& a, const GradientJob& b) { return a.cost > b.cost; });
+    return jobs;
+  }
+
+  /// Gives each layer to the part with the least work so far, largest layer
+  /// first: whole layers, so no two threads pack the same matrices, and a
+  /// fixed assignment for a given part count.
+  void assign_gradient_jobs(int parts) {
+    part_load_.resize(static_cast<std::size_t>(std::max(threads_, parts)));
+    std::fill(part_load_.begin(), part_load_.begin() + parts, 0.0);
+    job_owner_.resize(gradient_jobs_.size());
+    for (std::size_t j = 0; j < gradient_jobs_.size(); ++j) {
+      int best = 0;
+      for (int p = 1; p < parts; ++p)
+        if (part_load_[static_cast<std::size_t>(p)] < part_load_[static_cast<std::size_t>(best)])
+          best = p;
+      job_owner_[j] = best;
+      part_load_[static_cast<std::size_t>(best)] += gradient_jobs_[j].cost;
+    }
+  }
+
+  /// Part `part` of `parts`: the parameter gradients of the layers it owns,
+  /// over the whole batch, chunk after chunk; part 0 also sums the
+  /// likelihoods' own parameter gradients over the chunks.
+  void parameter_gradients(BatchWorkspace& batch, const ConstMatrixRef<Scalar>& x, int chunks,
+                           int part) {
+    Scalar* grads = gradients_.data();
+    const Index n = x.cols();
+    for (std::size_t j = 0; j < gradient_jobs_.size(); ++j) {
+      if (job_owner_[j] != part) continue;
+      const GradientJob& job = gradient_jobs_[j];
+      if (job.decoder < 0) {
+        for (int c = 0; c < chunks; ++c) {
+          const Index begin = n * c / chunks;
+          encoder_.parameter_gradient(job.layer, grads,
+                                      x.middleCols(begin, n * (c + 1) / chunks - begin),
+                                      batch.chunks[static_cast<std::size_t>(c)].encoder, c > 0);
+        }
+        continue;
+      }
+      const auto t = static_cast<std::size_t>(job.decoder);
+      bool written = false;
+      for (int c = 0; c < chunks; ++c) {
+        const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
+        if (ws.task_count[t] == 0) continue;  // the decoder did not run on this chunk
+        const ConstMatrixRef<Scalar> input =
+            spec_.tasks[t].input == DecoderInput::Mean
+                ? ConstMatrixRef<Scalar>(ws.encoder.head.topRows(latent()))
+                : ConstMatrixRef<Scalar>(ws.z);
+        decoders_[t].parameter_gradient(job.layer, grads, input, ws.decoders[t], written);
+        written = true;
+      }
+      if (!written) {
+        const DenseT<Scalar>& layer = decoders_[t].mlp().layers()[job.layer];
+        VectorMap<Scalar>(grads + layer.offset(), layer.parameter_count()).setZero();
+      }
+    }
+    if (part != 0) return;
+    for (const auto& decoder : decoders_) {
+      const LikelihoodT<Scalar>& likelihood = decoder.likelihood();
+      if (likelihood.parameter_count() == 0) continue;
+      auto total = gradients_.segment(likelihood.offset(), likelihood.parameter_count());
+      for (int c = 1; c < chunks; ++c)
+        total += batch.chunks[static_cast<std::size_t>(c)].gradients.segment(
+            likelihood.offset(), likelihood.parameter_count());
+    }
+  }
+
   void run_chunk(ChunkWorkspace& ws, const ConstMatrixRef<Scalar>& x,
                  const std::vector<TaskBatch<Scalar>>& targets, Index begin,
-                 const ConstMatrixRef<Scalar>& eps, Scalar beta, Scalar inv_n,
-                 Scalar* grads) const {
+                 const ConstMatrixRef<Scalar>& eps, Scalar beta, Scalar inv_n, Scalar* grads,
+                 ParameterGradients mode) const {
     const Index n = x.cols();
     const Scalar* values = parameters_.data();
     const Index latent_size = latent();
@@ -531,10 +637,10 @@ class SCVAET {
         if (from_mean) {
           auto mu_delta = Enc::mu_delta(ws.encoder);
           MatrixRef<Scalar> mu_gradient(mu_delta);
-          decoders_[t].score(values, grads, input, target, dws, &mu_gradient, true);
+          decoders_[t].score(values, grads, input, target, dws, &mu_gradient, true, mode);
         } else {
           MatrixRef<Scalar> z_gradient(ws.z_delta);
-          decoders_[t].score(values, grads, input, target, dws, &z_gradient, z_delta_written);
+          decoders_[t].score(values, grads, input, target, dws, &z_gradient, z_delta_written, mode);
           z_delta_written = true;
         }
       } else {
@@ -559,7 +665,7 @@ class SCVAET {
                                     logvar_delta);
     gaussian_kl_backward<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl_scale,
                                  mu_delta, logvar_delta);
-    encoder_.backward(values, grads, x, ws.encoder);
+    encoder_.backward(values, grads, x, ws.encoder, mode);
   }
 
   ModelSpec spec_;
@@ -568,6 +674,9 @@ class SCVAET {
   std::vector<DecoderT<Scalar>> decoders_;
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
+  std::vector<GradientJob> gradient_jobs_ = make_gradient_jobs();
+  std::vector<int> job_owner_;
+  std::vector<double> part_load_;
   int threads_ = 1;
   bool gradients_finite_ = true;
   std::unique_ptr<ThreadPool> pool_;

@@ -17,6 +17,13 @@ enum class Initialization {
   PyTorch,   ///< torch.nn.Linear's default: U(+-1/sqrt(fan_in)) for W and b.
 };
 
+/// Whether a backward pass also adds the layers' dL/dW and dL/db to the
+/// gradient buffer (Accumulate) or leaves them for parameter_gradient()
+/// (Defer): a batch split over threads then computes them once for the whole
+/// batch, each thread a block of rows, with no per-thread gradient buffers
+/// to zero and sum.
+enum class ParameterGradients { Accumulate, Defer };
+
 template <typename Scalar_>
 class DenseT {
  public:
@@ -84,20 +91,44 @@ class DenseT {
   /// Given dL/d(output) in `delta` (overwritten with dL/d(pre-activation)),
   /// accumulates dL/dW and dL/db into `gradients` and, when `input_gradient`
   /// is given, writes (or with `accumulate` adds) dL/d(input) there.
+  /// With ParameterGradients::Defer, dL/dW and dL/db are left out (and
+  /// `gradients` may be null): parameter_gradient() computes them later from
+  /// the same input and delta.
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> delta,
-                MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false) const {
+                MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false,
+                ParameterGradients mode = ParameterGradients::Accumulate) const {
     detail::check_shape("Dense delta", delta.rows(), delta.cols(), outputs_, input.cols());
-    // delta = upstream * f'(x) and dL/db += the row sums, in one pass.
-    auto bias_gradient = bias(gradients);
-    activation_backward_and_sum(activation_, output, delta, bias_gradient);
-    auto weight_gradient = weights(gradients);
-    detail::gemm<false, true>(delta, input, weight_gradient, true);  // += D X^T
+    if (mode == ParameterGradients::Defer) {
+      activation_backward(activation_, output, delta, delta);
+    } else {
+      // delta = upstream * f'(x) and dL/db += the row sums, in one pass.
+      auto bias_gradient = bias(gradients);
+      activation_backward_and_sum(activation_, output, delta, bias_gradient);
+      auto weight_gradient = weights(gradients);
+      detail::gemm<false, true>(delta, input, weight_gradient, true);  // += D X^T
+    }
     if (input_gradient != nullptr) {
       detail::check_shape("Dense input gradient", input_gradient->rows(), input_gradient->cols(),
                           inputs_, input.cols());
       detail::gemm<true, false>(weights(values), delta, *input_gradient, accumulate);  // W^T D
     }
+  }
+
+  /// dL/dW = D X^T and dL/db = the row sums of D, written (or with
+  /// `accumulate` added) into `gradients`, from the layer's input X and the
+  /// delta D that a Defer backward() left (dL/d(pre-activation)).
+  void parameter_gradient(Scalar* gradients, const ConstMatrixRef<Scalar>& input,
+                          const ConstMatrixRef<Scalar>& delta, bool accumulate) const {
+    detail::check_rows("Dense input", input.rows(), inputs_);
+    detail::check_shape("Dense delta", delta.rows(), delta.cols(), outputs_, input.cols());
+    auto weight_gradient = weights(gradients);
+    detail::gemm<false, true>(delta, input, weight_gradient, accumulate);
+    auto bias_gradient = bias(gradients);
+    if (accumulate)
+      bias_gradient += delta.rowwise().sum();
+    else
+      bias_gradient = delta.rowwise().sum();
   }
 
  private:

@@ -76,9 +76,11 @@ class MlpT {
   /// Backward pass after forward() on the same input and workspace.
   /// `output_gradient` is dL/d(output), which may be ws.deltas.back() itself; parameter gradients
   /// accumulate into `gradients`; dL/d(input) is written (or added) to `input_gradient` if given.
+  /// With ParameterGradients::Defer the deltas are left for parameter_gradients().
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& output_gradient, Workspace& ws,
-                MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false) const {
+                MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false,
+                ParameterGradients mode = ParameterGradients::Accumulate) const {
     const std::size_t last = layers_.size() - 1;
     detail::check_shape("MLP output gradient", output_gradient.rows(), output_gradient.cols(),
                         outputs(), input.cols());
@@ -89,12 +91,21 @@ class MlpT {
       MatrixRef<Scalar> delta(ws.deltas[l]);
       if (l == 0) {
         layers_[0].backward(values, gradients, input, ws.outputs[0], delta, input_gradient,
-                            accumulate);
+                            accumulate, mode);
       } else {
         MatrixRef<Scalar> below(ws.deltas[l - 1]);
-        layers_[l].backward(values, gradients, ws.outputs[l - 1], ws.outputs[l], delta, &below);
+        layers_[l].backward(values, gradients, ws.outputs[l - 1], ws.outputs[l], delta, &below,
+                            false, mode);
       }
     }
+  }
+
+  /// After a Defer backward() on `input` and `ws`: layer `l`'s dL/dW and
+  /// dL/db, written or (`accumulate`) added. Different layers may run at once.
+  void parameter_gradient(std::size_t l, Scalar* gradients, const ConstMatrixRef<Scalar>& input,
+                          const Workspace& ws, bool accumulate) const {
+    const ConstMatrixRef<Scalar> below = l == 0 ? input : ConstMatrixRef<Scalar>(ws.outputs[l - 1]);
+    layers_.at(l).parameter_gradient(gradients, below, ws.deltas[l], accumulate);
   }
 
  private:
