@@ -2,9 +2,11 @@
 // A seeded random generator of our own, so that a seed gives the same numbers
 // on every platform and standard library (std::normal_distribution does not).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "scvae/core/types.hpp"
@@ -65,11 +67,21 @@ class Rng {
   }
 
   /// Fills a matrix with standard normals, column by column.
+  ///
+  /// Float matrices take a vectorised Box-Muller in float (a train step
+  /// draws latent x batch of them, and the scalar double path was 3-4% of a
+  /// 2-thread mnist_vae epoch): each 64-bit draw gives two 24-bit uniforms
+  /// and two normals; |z| stays below 5.8 (a tail of probability 7e-9 is
+  /// cut). Other scalar types take normal(), one by one.
   template <typename Derived>
   void fill_normal(Eigen::DenseBase<Derived>& out) {
-    for (Index j = 0; j < out.cols(); ++j)
-      for (Index i = 0; i < out.rows(); ++i)
-        out(i, j) = static_cast<typename Derived::Scalar>(normal());
+    if constexpr (std::is_same_v<typename Derived::Scalar, float>) {
+      fill_normal_float(out);
+    } else {
+      for (Index j = 0; j < out.cols(); ++j)
+        for (Index i = 0; i < out.rows(); ++i)
+          out(i, j) = static_cast<typename Derived::Scalar>(normal());
+    }
   }
   template <typename Derived>
   void fill_normal(Eigen::DenseBase<Derived>&& out) {
@@ -93,6 +105,31 @@ class Rng {
   }
 
  private:
+  template <typename Derived>
+  void fill_normal_float(Eigen::DenseBase<Derived>& out) {
+    constexpr Index kPairs = 128;
+    constexpr float kTwoPi = 6.28318530717958647692f;
+    constexpr float kUnit = 0x1.0p-24f;
+    Eigen::Array<float, kPairs, 1> u1, u2, radius, first, second;
+    const Index rows = out.rows();
+    const Index total = out.size();
+    for (Index start = 0; start < total; start += 2 * kPairs) {
+      for (Index k = 0; k < kPairs; ++k) {
+        const std::uint64_t bits = next_u64();
+        u1(k) = static_cast<float>((bits >> 40) + 1) * kUnit;  // (0, 1]: log is finite
+        u2(k) = static_cast<float>((bits >> 16) & 0xFFFFFFu) * kUnit;
+      }
+      radius = (-2.0f * u1.log()).sqrt();
+      first = radius * (kTwoPi * u2).cos();
+      second = radius * (kTwoPi * u2).sin();
+      const Index count = std::min<Index>(2 * kPairs, total - start);
+      for (Index e = 0; e < count; ++e) {
+        const Index at = start + e;
+        out(at % rows, at / rows) = (e % 2 == 0 ? first : second)(e / 2);
+      }
+    }
+  }
+
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   static std::uint64_t splitmix64(std::uint64_t& x) {
     std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
