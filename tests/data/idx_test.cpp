@@ -11,7 +11,6 @@
 #include "../test_support.hpp"
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -282,11 +281,10 @@ TEST_F(IdxTest, DimensionsExceedingPlainFileLength) {
   const std::string file = path("liar-images-idx3-ubyte");
   write_plain(file, concat(idx_header(0x08, {1000000000u, 1, 1}), Bytes(84, 3)));
   g_largest_allocation = 0;
-  const auto start = std::chrono::steady_clock::now();
   expect_error<scvae::FormatError>([&] { scvae::read_idx_images(file); }, file,
                                    "truncated: header says 1000000000 pixel bytes, file holds 84");
+  // No allocation near the claimed 1 GB (no wall-clock check: unit tests are not timed).
   EXPECT_LT(g_largest_allocation.load(), std::size_t{16} << 20);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 TEST_F(IdxTest, DimensionsExceedingGzData) {
