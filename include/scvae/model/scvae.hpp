@@ -243,8 +243,8 @@ class SCVAET {
   }
 
   /// Whether every value of gradients() is finite after the last
-  /// loss_and_gradient(). With several threads it is found while the chunk
-  /// gradients are summed, so it costs no pass of its own over memory.
+  /// loss_and_gradient(). With several threads each checks its slice of the
+  /// gradient inside the same pool run, so the check costs no serial pass.
   bool gradients_finite() const { return gradients_finite_; }
 
   /// Loss and gradient with the noise eps (latent x n) given, e.g. held fixed
@@ -317,8 +317,9 @@ class SCVAET {
     RowVector<Scalar> kl;
     RowVector<Scalar> kl_scale;
     std::vector<typename DecoderT<Scalar>::Workspace> decoders;
-    Vector<Scalar> gradients;    // chunks after the first write here
-    bool reduced_finite = true;  // this chunk's slice of the summed gradient
+    // Chunks after the first: gradients of the likelihoods' own parameters.
+    Vector<Scalar> gradients;
+    bool reduced_finite = true;  // whether slice c of gradients_ is all finite
     // Sums of this chunk, combined in chunk order.
     double kl_sum = 0.0;
     std::vector<double> task_nll_sum;
