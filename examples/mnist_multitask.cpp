@@ -18,16 +18,19 @@ struct MultitaskFlags {
   Index labels = 1000;
   double label_weight = 50.0;
   Index label_hidden = 400;
+  Index label_layers = 1;
+  Index encoder_layers = 1;
   std::string label_input = "sample";
   // The defaults are the best design measured (examples/RESULTS-multitask.md).
   double labelled_share = 0.25;
   Index pseudo_from = 3;
-  double pseudo_threshold = 0.99;
-  bool pseudo_soft = false;
+  double pseudo_threshold = 0.9;
+  std::string pseudo_targets = "soft";
+  double pseudo_average = 0.6;
   bool pseudo_balance = false;
   double average_weights = 0.0;
   double pseudo_weight = 1.0;
-  double pseudo_average = 0.0;
+  double label_smoothing = 0.0;
   bool lr_cosine = false;
   bool baseline = false;
   Index baseline_epochs = 100;
@@ -76,21 +79,27 @@ std::vector<std::uint8_t> choose_labelled(const scvae::Dataset& train, Index cou
 class PseudoLabelSource final : public scvae::BatchSource<float> {
  public:
   PseudoLabelSource(const scvae::Dataset& data, const std::vector<std::uint8_t>& labelled,
-                    bool soft, double average, bool balance)
+                    bool soft, double average, bool balance, double smoothing)
       : data_(data),
         labelled_(labelled),
         labels_(labelled.size(), 0),
         mask_(labelled),
         confidence_(labelled.size(), 0.0f),
-        soft_(soft),
+        soft_(soft || smoothing > 0.0),
         average_(average),
         balance_(balance) {
     for (std::size_t i = 0; i < labelled.size(); ++i)
       if (labelled[i]) labels_[i] = data.labels()[i];
     if (soft_) {
-      probabilities_.setZero(data.num_classes(), data.size());
-      for (std::size_t i = 0; i < labelled.size(); ++i)
-        if (labelled[i]) probabilities_(labels_[i], static_cast<Index>(i)) = 1.0f;
+      // True labels as (1 - smoothing) on their class and the rest spread evenly.
+      const int classes = data.num_classes();
+      probabilities_.setZero(classes, data.size());
+      for (std::size_t i = 0; i < labelled.size(); ++i) {
+        if (!labelled[i]) continue;
+        auto column = probabilities_.col(static_cast<Index>(i));
+        column.setConstant(static_cast<float>(smoothing / classes));
+        column(labels_[i]) += static_cast<float>(1.0 - smoothing);
+      }
     }
     if (average_ > 0.0) average_sum_.setZero(data.num_classes(), data.size());
   }
@@ -383,6 +392,12 @@ int main(int argc, char** argv) {
   app.add_option("--label-hidden", m.label_hidden,
                  "Hidden units of the label head (0: linear head)")
       ->capture_default_str();
+  app.add_option("--label-layers", m.label_layers,
+                 "Hidden layers of --label-hidden units in the label head")
+      ->capture_default_str();
+  app.add_option("--encoder-layers", m.encoder_layers,
+                 "Hidden layers of --hidden units in the shared encoder")
+      ->capture_default_str();
   app.add_option("--label-input", m.label_input,
                  "The label head reads the sampled z or the mean mu")
       ->check(CLI::IsMember({"sample", "mean"}))
@@ -398,8 +413,10 @@ int main(int argc, char** argv) {
                  "Class probability a prediction needs to become a pseudo-label")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  app.add_flag("--pseudo-soft", m.pseudo_soft,
-               "Pseudo-labels are the predicted class probabilities (soft targets), not the class");
+  app.add_option("--pseudo-targets", m.pseudo_targets,
+                 "Pseudo-labels are the predicted class probabilities (soft) or the class (hard)")
+      ->check(CLI::IsMember({"soft", "hard"}))
+      ->capture_default_str();
   app.add_flag("--pseudo-balance", m.pseudo_balance,
                "Spread the pseudo-labels over the classes as the kept labels are spread "
                "(each class: its most confident predictions)");
@@ -411,6 +428,11 @@ int main(int argc, char** argv) {
   app.add_option("--pseudo-weight", m.pseudo_weight,
                  "Each epoch, keep each pseudo-label with this probability: its weight relative "
                  "to a true label, in expectation")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--label-smoothing", m.label_smoothing,
+                 "True labels as class probabilities: 1 - X on the class, X spread over all "
+                 "classes (implies soft targets)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--pseudo-average", m.pseudo_average,
@@ -433,18 +455,31 @@ int main(int argc, char** argv) {
     if (!(m.label_weight >= 0.0))
       throw scvae::ArgumentError("--label-weight: expected a number >= 0");
     if (m.label_hidden < 0) throw scvae::ArgumentError("--label-hidden: expected a number >= 0");
+    if (m.label_layers < 1)
+      throw scvae::ArgumentError("--label-layers: expected a positive number");
+    if (m.encoder_layers < 1)
+      throw scvae::ArgumentError("--encoder-layers: expected a positive number");
     if (m.baseline_epochs < 1)
       throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
     const examples::MnistData data = examples::load_data(flags);
     // The default of 1000 shrinks to fit a small --limit; an explicit
     // --labels larger than the data is an error.
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
+    // Without --label-weight: min(50, 10 / labelled fraction), 50 up to a
+    // fifth of the training images labelled and 10 with all of them, where 50
+    // cost the image test_loss 5 nats and 10 less than 1
+    // (examples/RESULTS-multitask.md).
+    if (app.count("--label-weight") == 0) {
+      const double fraction =
+          static_cast<double>(m.labels) / static_cast<double>(data.train.size());
+      m.label_weight = std::min(m.label_weight, 10.0 / fraction);
+    }
     const std::vector<std::uint8_t> labelled = choose_labelled(data.train, m.labels, flags.seed);
     std::filesystem::create_directories(flags.out);
 
     scvae::ModelSpec spec;
     spec.inputs = data.train.features();
-    spec.encoder_hidden = {flags.hidden};
+    spec.encoder_hidden.assign(static_cast<std::size_t>(m.encoder_layers), flags.hidden);
     spec.latent = flags.latent;
     spec.initialization = flags.initialization();
     spec.tasks.push_back({"image",
@@ -455,7 +490,8 @@ int main(int argc, char** argv) {
                           scvae::Activation::ReLU,
                           scvae::DecoderInput::Sample});
     std::vector<Index> label_hidden;
-    if (m.label_hidden > 0) label_hidden.push_back(m.label_hidden);
+    if (m.label_hidden > 0)
+      label_hidden.assign(static_cast<std::size_t>(m.label_layers), m.label_hidden);
     spec.tasks.push_back(
         {"label", data.train.num_classes(), label_hidden,
          scvae::LikelihoodSpec::categorical(data.train.num_classes()), m.label_weight,
@@ -470,8 +506,8 @@ int main(int argc, char** argv) {
                 << " labelled; " << data.test.size() << " test images from " << flags.data << "; "
                 << model.architecture() << "; " << flags.threads << " thread(s)\n";
 
-    PseudoLabelSource train_source(data.train, labelled, m.pseudo_soft, m.pseudo_average,
-                                   m.pseudo_balance);
+    PseudoLabelSource train_source(data.train, labelled, m.pseudo_targets == "soft",
+                                   m.pseudo_average, m.pseudo_balance, m.label_smoothing);
     const scvae::ImageLabelSource<float> test_source(data.test);
     scvae::Trainer trainer(model, adam, examples::trainer_options(flags, first_epoch));
     std::vector<Index> labelled_indices;
@@ -502,6 +538,7 @@ int main(int argc, char** argv) {
       r.set("test_kl", sampled.kl);
       r.set("test_label_nll", sampled.task_nll[1]);
       r.set("test_accuracy", scvae::accuracy(model, 1, test_source, 500));
+      r.set("label_weight", model.task(1).weight);
       r.set("test_accuracy_sampled", sampled_accuracy(model, data.test, 16, flags.seed + 4000));
       if (flags.iwae > 0 && r.epoch == r.epochs) {
         scvae::Rng iwae_rng(flags.seed + 2000);
