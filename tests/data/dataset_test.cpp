@@ -96,6 +96,24 @@ TEST(DatasetBasics, BatchConvertsToUnitInterval) {
   EXPECT_LE(batch64.maxCoeff(), 1.0);
 }
 
+TEST(DatasetBasics, EveryByteMapsToExactlyItsValueOver255) {
+  std::vector<std::uint8_t> pixels(256 * 2);
+  for (int b = 0; b < 256; ++b) {
+    pixels[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(b);
+    pixels[static_cast<std::size_t>(256 + b)] = static_cast<std::uint8_t>(255 - b);
+  }
+  const scvae::Dataset data(16, 16, std::move(pixels));
+  scvae::Matrix<float> batch;
+  scvae::Matrix<double> batch64;
+  data.batch(std::vector<scvae::Index>{1, 0}, 0, 2, batch);
+  data.batch(std::vector<scvae::Index>{1, 0}, 0, 2, batch64);
+  for (int b = 0; b < 256; ++b) {
+    EXPECT_EQ(batch(b, 1), static_cast<float>(b) / 255.0f) << b;
+    EXPECT_EQ(batch(b, 0), static_cast<float>(255 - b) / 255.0f) << b;
+    EXPECT_EQ(batch64(b, 1), static_cast<double>(b) / 255.0) << b;
+  }
+}
+
 TEST(DatasetBasics, BatchReusesBufferOfSameSize) {
   const Dataset data = small_dataset();
   const std::vector<Index> order = {0, 1, 2, 0};
