@@ -30,6 +30,8 @@ struct MultitaskFlags {
   bool pseudo_balance = false;
   double average_weights = 0.0;
   double pseudo_weight = 1.0;
+  bool consistency = false;
+  double consistency_threshold = 0.0;
   double label_smoothing = 0.0;
   bool lr_cosine = false;
   bool baseline = false;
@@ -125,6 +127,20 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
         batch.targets[1](0, j) = static_cast<float>(labels_[i]);
       batch.masks[1](j) = mask_[i] ? 1.0f : 0.0f;
     }
+    if (consistency_model_ != nullptr) add_consistency_targets(order, begin, batch);
+  }
+
+  /// From now on every batch also trains each unlabelled image that has no
+  /// pseudo-label towards the label head's prediction for a second sample of
+  /// z, drawn here with the current parameters and held fixed as a soft
+  /// target (consistency between the predictions for two z samples), if that
+  /// prediction's top class probability reaches `threshold`. Needs soft targets.
+  void enable_consistency(const scvae::SCVAE& model, double threshold, std::uint64_t seed) {
+    if (!soft_)
+      throw scvae::ArgumentError("--consistency needs soft targets (--pseudo-targets soft)");
+    consistency_model_ = &model;
+    consistency_threshold_ = threshold;
+    consistency_seed_ = seed;
   }
 
   /// Labels every unlabelled image whose predicted class probability (from
@@ -225,12 +241,40 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
     }
   }
 
+  void add_consistency_targets(const std::vector<Index>& order, Index begin,
+                               scvae::Batch<float>& batch) const {
+    const scvae::SCVAE& model = *consistency_model_;
+    model.encode(batch.x, mu_, logvar_);
+    // The draw depends only on the seed and the batch's place and first
+    // image: a resumed run draws the same.
+    scvae::Rng rng(consistency_seed_ ^
+                   (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(begin + 1)) ^
+                   (0xBF58476D1CE4E5B9ull *
+                    static_cast<std::uint64_t>(order[static_cast<std::size_t>(begin)] + 1)));
+    eps_.resize(mu_.rows(), mu_.cols());
+    rng.fill_normal(eps_);
+    z_ = mu_.array() + (0.5f * logvar_.array()).exp() * eps_.array();
+    model.predict(1, z_, second_);
+    for (Index j = 0; j < batch.x.cols(); ++j) {
+      const auto i = static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)]);
+      if (labelled_[i] || mask_[i]) continue;
+      if (second_.col(j).maxCoeff() < static_cast<float>(consistency_threshold_)) continue;
+      batch.targets[1].col(j) = second_.col(j) / second_.col(j).sum();
+      batch.masks[1](j) = 1.0f;
+    }
+  }
+
   std::vector<float> confidence_;
   bool soft_;
   double average_;
   bool balance_;
   scvae::Matrix<float> probabilities_;  // classes x images: the soft targets
   scvae::Matrix<float> average_sum_;    // classes x images: the moving average
+  const scvae::SCVAE* consistency_model_ = nullptr;
+  double consistency_threshold_ = 0.0;
+  std::uint64_t consistency_seed_ = 0;
+  // Buffers of add_consistency_targets, kept between batches.
+  mutable scvae::Matrix<float> mu_, logvar_, eps_, z_, second_;
 };
 
 /// An exponential moving average of a model's parameters over training
@@ -417,6 +461,13 @@ int main(int argc, char** argv) {
                  "Pseudo-labels are the predicted class probabilities (soft) or the class (hard)")
       ->check(CLI::IsMember({"soft", "hard"}))
       ->capture_default_str();
+  app.add_flag("--consistency", m.consistency,
+               "Train unlabelled images without a pseudo-label towards the label head's "
+               "prediction for a second z sample, every step (soft targets)");
+  app.add_option("--consistency-threshold", m.consistency_threshold,
+                 "Top class probability the second sample's prediction needs (0: all)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_flag("--pseudo-balance", m.pseudo_balance,
                "Spread the pseudo-labels over the classes as the kept labels are spread "
                "(each class: its most confident predictions)");
@@ -508,6 +559,8 @@ int main(int argc, char** argv) {
 
     PseudoLabelSource train_source(data.train, labelled, m.pseudo_targets == "soft",
                                    m.pseudo_average, m.pseudo_balance, m.label_smoothing);
+    if (m.consistency)
+      train_source.enable_consistency(model, m.consistency_threshold, flags.seed + 3000);
     const scvae::ImageLabelSource<float> test_source(data.test);
     scvae::Trainer trainer(model, adam, examples::trainer_options(flags, first_epoch));
     std::vector<Index> labelled_indices;
