@@ -60,4 +60,13 @@ inline void check_finite_nonnegative(const std::string& what, double value) {
   if (!(value >= 0.0 && std::isfinite(value))) throw_argument(what, "a finite value >= 0", value);
 }
 
+/// Whether every value is finite. x * 0 is 0 for finite x and NaN for NaN
+/// and +-inf; unlike Eigen's allFinite() the sum vectorises (allFinite was 7%
+/// of a 2-thread mnist_vae epoch).
+template <typename Derived>
+bool all_finite(const Eigen::DenseBase<Derived>& values) {
+  using Scalar = typename Derived::Scalar;
+  return (values.derived().array() * Scalar(0)).sum() == Scalar(0);
+}
+
 }  // namespace scvae::detail

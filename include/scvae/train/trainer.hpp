@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/core/thread_pool.hpp"
@@ -255,7 +256,7 @@ class Trainer {
     if constexpr (detail::has_gradients_finite<Model>::value)
       return model_.gradients_finite();
     else
-      return (model_.gradients().array() * Scalar(0)).sum() == Scalar(0);  // NaN/inf -> NaN
+      return detail::all_finite(model_.gradients());
   }
 
   /// Stops training before a non-finite update reaches the parameters.
