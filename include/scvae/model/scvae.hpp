@@ -416,8 +416,8 @@ class SCVAET {
     auto work = [&](int c) {
       std::exception_ptr error;
       ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
-      const Index begin = n * c / chunks;
-      const Index end = n * (c + 1) / chunks;
+      const Index begin = detail::slice_begin(n, c, chunks, 1);
+      const Index end = detail::slice_begin(n, c + 1, chunks, 1);
       try {
         Scalar* grads = nullptr;
         if (with_gradient) {
@@ -492,6 +492,13 @@ class SCVAET {
     return parts;
   }
 
+  /// What decoder t reads in a chunk: mu or the sampled z (its TaskSpec).
+  ConstMatrixRef<Scalar> decoder_input(const ChunkWorkspace& ws, std::size_t t) const {
+    if (spec_.tasks[t].input == DecoderInput::Mean)
+      return ConstMatrixRef<Scalar>(ws.encoder.head.topRows(latent()));
+    return ConstMatrixRef<Scalar>(ws.z);
+  }
+
   void zero_likelihood_gradients(Scalar* grads) const {
     for (const auto& decoder : decoders_) {
       const LikelihoodT<Scalar>& likelihood = decoder.likelihood();
@@ -552,9 +559,9 @@ class SCVAET {
       const GradientJob& job = gradient_jobs_[j];
       if (job.decoder < 0) {
         for (int c = 0; c < chunks; ++c) {
-          const Index begin = n * c / chunks;
-          encoder_.parameter_gradient(job.layer, grads,
-                                      x.middleCols(begin, n * (c + 1) / chunks - begin),
+          const Index begin = detail::slice_begin(n, c, chunks, 1);
+          const Index end = detail::slice_begin(n, c + 1, chunks, 1);
+          encoder_.parameter_gradient(job.layer, grads, x.middleCols(begin, end - begin),
                                       batch.chunks[static_cast<std::size_t>(c)].encoder, c > 0);
         }
         continue;
@@ -564,10 +571,7 @@ class SCVAET {
       for (int c = 0; c < chunks; ++c) {
         const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
         if (ws.task_count[t] == 0) continue;  // the decoder did not run on this chunk
-        const ConstMatrixRef<Scalar> input =
-            spec_.tasks[t].input == DecoderInput::Mean
-                ? ConstMatrixRef<Scalar>(ws.encoder.head.topRows(latent()))
-                : ConstMatrixRef<Scalar>(ws.z);
+        const ConstMatrixRef<Scalar> input = decoder_input(ws, t);
         decoders_[t].parameter_gradient(job.layer, grads, input, ws.decoders[t], written);
         written = true;
       }
@@ -621,8 +625,7 @@ class SCVAET {
       const Index count = static_cast<Index>(dws.scale.sum());
       if (count == 0) continue;  // nothing to score: skip the decoder entirely
       const bool from_mean = spec_.tasks[t].input == DecoderInput::Mean;
-      const ConstMatrixRef<Scalar> input =
-          from_mean ? ConstMatrixRef<Scalar>(Enc::mu(ws.encoder)) : ConstMatrixRef<Scalar>(ws.z);
+      const ConstMatrixRef<Scalar> input = decoder_input(ws, t);
       decoders_[t].forward(values, input, dws);
       if (grads != nullptr) {
         // From here on scale is mask * w_t / n: the weight of each sample's
