@@ -17,9 +17,6 @@ class DecoderT {
 
   struct Workspace {
     typename MlpT<Scalar>::Workspace mlp;
-    /// Unused since the likelihood writes dL/d(output) into mlp.deltas.back();
-    /// kept (empty) so that code naming it still compiles.
-    Matrix<Scalar> output_gradient;
     RowVector<Scalar> nll;
     RowVector<Scalar> scale;
   };
@@ -66,7 +63,7 @@ class DecoderT {
   /// gradient of sum_i ws.scale(i) * nll(i), whose dL/dz goes to (or, with
   /// `accumulate`, is added to) z_gradient.
   /// With ParameterGradients::Defer only the likelihood's own parameters get
-  /// their gradient here; parameter_gradients() adds the layers' later.
+  /// their gradient here; parameter_gradient() adds the layers' later.
   void score(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& z,
              const ConstMatrixRef<Scalar>& target, Workspace& ws,
              MatrixRef<Scalar>* z_gradient = nullptr, bool accumulate = false,

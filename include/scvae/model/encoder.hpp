@@ -65,7 +65,7 @@ class EncoderT {
   static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }
 
   /// Backward from ws.head_delta; the input x gets no gradient. With
-  /// ParameterGradients::Defer, parameter_gradients() adds them later.
+  /// ParameterGradients::Defer, parameter_gradient() adds them later.
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
                 Workspace& ws, ParameterGradients mode = ParameterGradients::Accumulate) const {
     // A clamped logvar does not move with the weights: its gradient is 0.

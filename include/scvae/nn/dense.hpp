@@ -20,7 +20,7 @@ enum class Initialization {
 /// Whether a backward pass also adds the layers' dL/dW and dL/db to the
 /// gradient buffer (Accumulate) or leaves them for parameter_gradient()
 /// (Defer): a batch split over threads then computes them once for the whole
-/// batch, each thread a block of rows, with no per-thread gradient buffers
+/// batch, each thread whole layers, with no per-thread gradient buffers
 /// to zero and sum.
 enum class ParameterGradients { Accumulate, Defer };
 

@@ -76,7 +76,7 @@ class MlpT {
   /// Backward pass after forward() on the same input and workspace.
   /// `output_gradient` is dL/d(output), which may be ws.deltas.back() itself; parameter gradients
   /// accumulate into `gradients`; dL/d(input) is written (or added) to `input_gradient` if given.
-  /// With ParameterGradients::Defer the deltas are left for parameter_gradients().
+  /// With ParameterGradients::Defer the deltas are left for parameter_gradient().
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& output_gradient, Workspace& ws,
                 MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false,
