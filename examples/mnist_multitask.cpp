@@ -253,7 +253,8 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
                     static_cast<std::uint64_t>(order[static_cast<std::size_t>(begin)] + 1)));
     eps_.resize(mu_.rows(), mu_.cols());
     rng.fill_normal(eps_);
-    z_ = mu_.array() + (0.5f * logvar_.array()).exp() * eps_.array();
+    z_.resize(mu_.rows(), mu_.cols());
+    scvae::reparameterize<float>(mu_, logvar_, eps_, z_);
     model.predict(1, z_, second_);
     for (Index j = 0; j < batch.x.cols(); ++j) {
       const auto i = static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)]);
@@ -314,9 +315,10 @@ double sampled_accuracy(const scvae::SCVAE& model, const scvae::Dataset& test, I
     model.encode(x, mu, logvar);
     sum.setZero(model.task(1).outputs, mu.cols());
     eps.resize(mu.rows(), mu.cols());
+    z.resize(mu.rows(), mu.cols());
     for (Index d = 0; d < draws; ++d) {
       rng.fill_normal(eps);
-      z = mu.array() + (0.5f * logvar.array()).exp() * eps.array();
+      scvae::reparameterize<float>(mu, logvar, eps, z);
       model.predict(1, z, probabilities);
       sum += probabilities;
     }
