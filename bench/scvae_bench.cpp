@@ -153,6 +153,87 @@ BENCHMARK(BM_VAE_TrainStep_Double)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+/// One product of the MNIST VAE's dense layers, as the layers run it
+/// (detail::gemm: the AVX-512 kernels where built, else Eigen's kernel on
+/// reused buffers) or as a plain Eigen noalias product. Args: shape (0: W1 X,
+/// 1: W4 H, 2: D4 H^T accumulated, 3: W4^T D4; batch 64, one thread's chunk
+/// of a 2-thread batch of 128), eigen (0: detail::gemm, 1: Eigen).
+void BM_Gemm_Product(benchmark::State& state) {
+  struct Product {
+    Index m, n, k;
+    bool trans_a, trans_b;
+  };
+  static const Product products[] = {{kHidden, 64, kInputs, false, false},
+                                     {kInputs, 64, kHidden, false, false},
+                                     {kInputs, kHidden, 64, false, true},
+                                     {kHidden, 64, kInputs, true, false}};
+  const Product& p = products[state.range(0)];
+  const bool eigen = state.range(1) != 0;
+  const Mat a = p.trans_a ? Mat::Random(p.k, p.m) : Mat::Random(p.m, p.k);
+  const Mat b = p.trans_b ? Mat::Random(p.n, p.k) : Mat::Random(p.k, p.n);
+  Mat c = Mat::Zero(p.m, p.n);
+  const bool accumulate = p.trans_b;  // weight gradients sum over chunks
+  for (auto _ : state) {
+    if (eigen) {
+      if (p.trans_a)
+        c.noalias() = a.transpose() * b;
+      else if (p.trans_b)
+        c.noalias() += a * b.transpose();
+      else
+        c.noalias() = a * b;
+    } else if (p.trans_a) {
+      scvae::detail::gemm<true, false>(a, b, c, accumulate);
+    } else if (p.trans_b) {
+      scvae::detail::gemm<false, true>(a, b, c, accumulate);
+    } else {
+      scvae::detail::gemm<false, false>(a, b, c, accumulate);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(p.m * p.n * p.k),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Gemm_Product)->ArgNames({"shape", "eigen"})->ArgsProduct({{0, 1, 2, 3}, {0, 1}});
+
+/// The core's peak multiply-add rate: 12 independent chains of Eigen's
+/// widest float packet (enough to hide the FMA latency on two ports), on each
+/// of `threads` threads. The ceiling for BM_Eigen_Gemm_Reference. Args: threads.
+void BM_Fma_Peak(benchmark::State& state) {
+  using Packet = Eigen::internal::packet_traits<float>::type;
+  using Eigen::internal::pmadd;
+  constexpr int kLanes = Eigen::internal::packet_traits<float>::size;
+  constexpr long kRounds = 1 << 16;
+  const int threads = static_cast<int>(state.range(0));
+  auto chains = [&](int) {
+    const Packet a = Eigen::internal::pset1<Packet>(0.999999f);
+    const Packet b = Eigen::internal::pset1<Packet>(1e-7f);
+    // Different starting values, or the compiler merges identical chains.
+    auto start = [](int i) { return Eigen::internal::pset1<Packet>(static_cast<float>(i)); };
+    Packet c0 = start(0), c1 = start(1), c2 = start(2), c3 = start(3), c4 = start(4);
+    Packet c5 = start(5), c6 = start(6), c7 = start(7), c8 = start(8), c9 = start(9);
+    Packet c10 = start(10), c11 = start(11);
+    for (long r = 0; r < kRounds; ++r) {
+      c0 = pmadd(c0, a, b), c1 = pmadd(c1, a, b), c2 = pmadd(c2, a, b);
+      c3 = pmadd(c3, a, b), c4 = pmadd(c4, a, b), c5 = pmadd(c5, a, b);
+      c6 = pmadd(c6, a, b), c7 = pmadd(c7, a, b), c8 = pmadd(c8, a, b);
+      c9 = pmadd(c9, a, b), c10 = pmadd(c10, a, b), c11 = pmadd(c11, a, b);
+    }
+    // One sum keeps every chain live without taking their addresses (which
+    // would keep them in memory rather than registers).
+    using Eigen::internal::padd;
+    Packet sum = padd(padd(padd(c0, c1), padd(c2, c3)), padd(padd(c4, c5), padd(c6, c7)));
+    sum = padd(sum, padd(padd(c8, c9), padd(c10, c11)));
+    benchmark::DoNotOptimize(sum);
+  };
+  scvae::ThreadPool pool(threads);
+  for (auto _ : state) pool.run(threads, chains);
+  const double flops_per_iteration = 2.0 * 12 * kLanes * kRounds * threads;
+  state.counters["FLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * flops_per_iteration, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Fma_Peak)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
 /// The same GEMMs as one VAE train step, as plain Eigen noalias products on
 /// the same shapes: per layer Y = W X, dW = D X^T, and dX = W^T D where the
 /// step computes it. With 2 threads the batch is split in two halves, as the

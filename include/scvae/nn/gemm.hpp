@@ -1,18 +1,24 @@
 #pragma once
-// Dense layers' matrix products, C = or += op(A) op(B), through Eigen's own
-// GEMM kernel but with its packing buffers kept per thread and reused.
+// Dense layers' matrix products, C = or += op(A) op(B), without heap
+// allocation in a train step.
 //
-// `C.noalias() = A * B` on large shapes makes Eigen heap-allocate its packing
-// buffers on every call once they exceed EIGEN_STACK_ALLOCATION_LIMIT (128 KB):
-// the 784x400 layers of the MNIST VAE did so ~10 times per train step. Here
-// the same kernel (general_matrix_matrix_product, Eigen 3.4 internals, with
-// the blocking sizes Eigen itself would choose, so results are those of the
-// plain product) runs on buffers that grow once per thread and are then
-// reused: a train step allocates nothing.
+// Built with AVX-512 (the examples' and benchmarks' -march=native on such a
+// CPU), float products with op(A) = A run on the kernels below. Everything
+// else (double, W^T D, other instruction sets) runs Eigen's own GEMM kernel
+// (general_matrix_matrix_product, Eigen 3.4 internals, with the blocking
+// sizes Eigen itself would choose) on packing buffers kept per thread:
+// `C.noalias() = A * B` would heap-allocate them on every call once they
+// exceed EIGEN_STACK_ALLOCATION_LIMIT (128 KB), ~10 times per MNIST VAE step.
 
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 
 #include <Eigen/Core>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "scvae/core/types.hpp"
 
@@ -45,6 +51,145 @@ Scalar* gemm_scratch(Index size) {
   return buffer.data();
 }
 
+#if defined(__AVX512F__)
+/// AVX-512 kernels for float C (+)= A op(B) with A column-major: the dense
+/// layers' forward products (W X) and weight gradients (D X^T). They read A
+/// and B where they lie, without packing, and hold a tile of up to 48 x 8 of C
+/// in 24 registers (Eigen 3.4's kernel: 48 x 4 in 12, after packing both).
+/// Each element of C is summed over k in order, so its bits depend only on
+/// the operands. Measured in bench/RESULTS.md (BM_Gemm_Product).
+namespace avx512 {
+
+inline constexpr Index kLanes = 16;
+inline constexpr Index kTileRows = 3 * kLanes;
+inline constexpr Index kTileColumns = 8;
+inline constexpr Index kPrefetchSteps = 8;
+
+/// Asks for the cache line of base[offset], which may lie past the end of
+/// the array (a prefetch never faults); computed as an integer, since such
+/// a pointer may not be formed.
+inline void prefetch(const float* base, Index offset) {
+  const auto address =
+      reinterpret_cast<std::uintptr_t>(base) + static_cast<std::uintptr_t>(offset) * sizeof(float);
+  _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T0);
+}
+
+/// C[0:rows, 0:Columns] (+)= A[0:rows, 0:k] op(B)[0:k, 0:Columns], where
+/// rows = 16 (Vectors - 1) + the lanes set in `last` (all 16 unless Partial).
+template <int Vectors, int Columns, bool TransB, bool Partial>
+inline void tile(Index k, const float* a, Index lda, const float* b, Index ldb, float* c, Index ldc,
+                 __mmask16 last, bool accumulate) {
+  __m512 sum[Columns][Vectors];
+#pragma GCC unroll 8
+  for (int j = 0; j < Columns; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_setzero_ps();
+  for (Index p = 0; p < k; ++p) {
+    // Columns of A lie lda apart, often across pages, where the hardware
+    // prefetcher stops; fetch a few steps ahead.
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) prefetch(a, kPrefetchSteps * lda + v * kLanes);
+    if (TransB) prefetch(b, kPrefetchSteps * ldb);
+    __m512 column[Vectors];
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v)
+      column[v] = Partial && v == Vectors - 1 ? _mm512_maskz_loadu_ps(last, a + v * kLanes)
+                                              : _mm512_loadu_ps(a + v * kLanes);
+#pragma GCC unroll 8
+    for (int j = 0; j < Columns; ++j) {
+      const __m512 scale = _mm512_set1_ps(TransB ? b[j] : b[j * ldb]);
+#pragma GCC unroll 3
+      for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_fmadd_ps(column[v], scale, sum[j][v]);
+    }
+    a += lda;
+    b += TransB ? ldb : 1;
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < Columns; ++j) {
+    float* out = c + j * ldc;
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) {
+      float* at = out + v * kLanes;
+      if (Partial && v == Vectors - 1) {
+        const __m512 value =
+            accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(last, at), sum[j][v]) : sum[j][v];
+        _mm512_mask_storeu_ps(at, last, value);
+      } else {
+        _mm512_storeu_ps(at,
+                         accumulate ? _mm512_add_ps(_mm512_loadu_ps(at), sum[j][v]) : sum[j][v]);
+      }
+    }
+  }
+}
+
+/// tile<> for a runtime column count (1..8).
+template <int Vectors, bool TransB, bool Partial>
+inline void tile_columns(Index columns, Index k, const float* a, Index lda, const float* b,
+                         Index ldb, float* c, Index ldc, __mmask16 last, bool accumulate) {
+  switch (columns) {
+    case 8: return tile<Vectors, 8, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+    case 7: return tile<Vectors, 7, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+    case 6: return tile<Vectors, 6, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+    case 5: return tile<Vectors, 5, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+    case 4: return tile<Vectors, 4, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+    case 3: return tile<Vectors, 3, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+    case 2: return tile<Vectors, 2, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+    default: return tile<Vectors, 1, TransB, Partial>(k, a, lda, b, ldb, c, ldc, last, accumulate);
+  }
+}
+
+/// Rows of the tile that starts at row i of m: 3 vectors, but a last 4 as
+/// 2 + 2, since a 1-vector tile has too few independent sums to keep both
+/// FMA units busy.
+inline Index tile_rows(Index i, Index m) {
+  const Index left = (m - i + kLanes - 1) / kLanes;
+  return std::min(left == 4 ? 2 * kLanes : kTileRows, m - i);
+}
+
+/// The tile of C at rows [i, i + rows) and columns [j, j + columns).
+template <bool TransB>
+inline void tile_at(Index i, Index rows, Index j, Index columns, Index k, const float* a, Index lda,
+                    const float* b, Index ldb, float* c, Index ldc, bool accumulate) {
+  const Index vectors = (rows + kLanes - 1) / kLanes;
+  const Index tail = rows - (vectors - 1) * kLanes;
+  const auto last = static_cast<__mmask16>((1u << tail) - 1u);
+  const float* a_i = a + i;
+  const float* b_j = TransB ? b + j : b + j * ldb;
+  float* c_ij = c + j * ldc + i;
+  auto run = [&](auto vectors_constant) {
+    constexpr int kVectors = decltype(vectors_constant)::value;
+    if (tail != kLanes)
+      return tile_columns<kVectors, TransB, true>(columns, k, a_i, lda, b_j, ldb, c_ij, ldc, last,
+                                                  accumulate);
+    tile_columns<kVectors, TransB, false>(columns, k, a_i, lda, b_j, ldb, c_ij, ldc, last,
+                                          accumulate);
+  };
+  if (vectors == 3) return run(std::integral_constant<int, 3>{});
+  if (vectors == 2) return run(std::integral_constant<int, 2>{});
+  run(std::integral_constant<int, 1>{});
+}
+
+/// C (m x n) (+)= A op(B); A is m x k column-major, op(B) k x n (B stored
+/// k x n, or n x k with TransB). k >= 1.
+template <bool TransB>
+inline void gemm(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb,
+                 float* c, Index ldc, bool accumulate) {
+  // Columns outside, rows inside: 8 columns of op(B) (k x 8 floats) stay in
+  // L1 while the tiles of A stream past them. (Rows outside when A's tile
+  // fits L1, for the weight gradients' short k, measured slower per epoch.)
+  for (Index j = 0; j < n; j += kTileColumns) {
+    for (Index i = 0; i < m;) {
+      const Index rows = tile_rows(i, m);
+      tile_at<TransB>(i, rows, j, std::min(kTileColumns, n - j), k, a, lda, b, ldb, c, ldc,
+                      accumulate);
+      i += rows;
+    }
+  }
+}
+
+}  // namespace avx512
+#endif
+
 /// C (m x n, column-major, leading dimension ldc) = op(A) op(B), or += with
 /// `accumulate`. op(A) is m x k: A is stored column-major m x k (lda >= m) or,
 /// with TransA, k x m (lda >= k); likewise B with TransB.
@@ -52,6 +197,14 @@ template <bool TransA, bool TransB, typename Scalar>
 void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb,
           Scalar* c, Index ldc, bool accumulate) {
   if (m == 0 || n == 0) return;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<Scalar, float> && !TransA) {
+    if (k > 0) {
+      avx512::gemm<TransB>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+      return;
+    }
+  }
+#endif
   if (!accumulate) {
     Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>>(c, m, n, Eigen::OuterStride<>(ldc))
         .setZero();

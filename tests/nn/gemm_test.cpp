@@ -1,0 +1,128 @@
+#include "scvae/nn/gemm.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "../test_support.hpp"
+
+// detail::gemm is built twice: with the test flags, and with the examples'
+// -march=native flags as nn_gemm_native_test, which on an AVX-512 machine
+// runs the float kernels of nn/gemm.hpp instead of Eigen's.
+
+namespace scvae {
+namespace {
+
+struct Shape {
+  Index m, n, k;
+};
+
+/// Stored operand of op(X) (rows x cols): X itself, or its transpose, inside
+/// a larger buffer whose extra rows hold NaN, so that a read outside the
+/// operand poisons the result.
+template <typename Scalar>
+Matrix<Scalar> stored_operand(Index rows, Index cols, bool transposed, std::uint64_t seed) {
+  const Index stored_rows = transposed ? cols : rows;
+  const Index stored_cols = transposed ? rows : cols;
+  Matrix<Scalar> buffer = Matrix<Scalar>::Constant(stored_rows + 3, stored_cols,
+                                                   std::numeric_limits<Scalar>::quiet_NaN());
+  buffer.topRows(stored_rows) =
+      testing::random_matrix(stored_rows, stored_cols, seed).template cast<Scalar>();
+  return buffer;
+}
+
+template <typename Scalar, bool TransA, bool TransB>
+void check_against_double(const Shape& s, bool accumulate) {
+  SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
+               std::to_string(s.k) + (TransA ? " A^T" : " A") + (TransB ? " B^T" : " B") +
+               (accumulate ? " +=" : " ="));
+  const Matrix<Scalar> a = stored_operand<Scalar>(s.m, s.k, TransA, 11 + s.m);
+  const Matrix<Scalar> b = stored_operand<Scalar>(s.k, s.n, TransB, 23 + s.n);
+  // C lies in a taller buffer too: the rows below it must stay untouched.
+  const Scalar sentinel = Scalar(-7.25);
+  Matrix<Scalar> c = Matrix<Scalar>::Constant(s.m + 5, s.n, sentinel);
+  const Matrix<double> start = testing::random_matrix(s.m, s.n, 31);
+  c.topRows(s.m) = start.cast<Scalar>();
+
+  detail::gemm<TransA, TransB, Scalar>(s.m, s.n, s.k, a.data(), a.rows(), b.data(), b.rows(),
+                                       c.data(), c.rows(), accumulate);
+
+  const Index a_rows = TransA ? s.k : s.m, b_rows = TransB ? s.n : s.k;
+  Matrix<double> op_a = a.topRows(a_rows).template cast<double>();
+  Matrix<double> op_b = b.topRows(b_rows).template cast<double>();
+  if (TransA) op_a.transposeInPlace();
+  if (TransB) op_b.transposeInPlace();
+  Matrix<double> expected = op_a * op_b;
+  if (accumulate) expected += start.cast<Scalar>().template cast<double>();
+  const Matrix<double> magnitude = op_a.cwiseAbs() * op_b.cwiseAbs();
+  const double eps = std::numeric_limits<Scalar>::epsilon();
+  for (Index j = 0; j < s.n; ++j) {
+    for (Index i = 0; i < s.m; ++i) {
+      const double bound = 2.0 * eps * static_cast<double>(s.k + 1) * (magnitude(i, j) + 1.0);
+      ASSERT_NEAR(static_cast<double>(c(i, j)), expected(i, j), bound)
+          << "at (" << i << ", " << j << ")";
+    }
+    for (Index i = s.m; i < c.rows(); ++i)
+      ASSERT_EQ(c(i, j), sentinel) << "row " << i << " written";
+  }
+}
+
+/// Shapes around the kernels' tile edges (16-row vectors, 48-row and
+/// 8-column tiles) and the MNIST VAE's own.
+const std::vector<Shape>& shapes() {
+  static const std::vector<Shape> list{
+      {1, 1, 1},      {3, 2, 5},      {15, 7, 9},    {16, 8, 16},  {17, 9, 3},   {31, 1, 40},
+      {32, 8, 33},    {33, 15, 2},    {40, 64, 20},  {47, 5, 64},  {48, 8, 100}, {49, 17, 7},
+      {63, 3, 129},   {64, 16, 200},  {65, 9, 300},  {80, 12, 11}, {97, 23, 50}, {113, 31, 17},
+      {400, 64, 784}, {784, 64, 400}, {784, 13, 64}, {20, 64, 400}};
+  return list;
+}
+
+template <typename Scalar, bool TransA, bool TransB>
+void check_all_shapes() {
+  for (const Shape& s : shapes()) {
+    check_against_double<Scalar, TransA, TransB>(s, false);
+    check_against_double<Scalar, TransA, TransB>(s, true);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+TEST(Gemm, FloatProductsMatchDoubleReference) {
+  check_all_shapes<float, false, false>();
+  check_all_shapes<float, false, true>();
+  check_all_shapes<float, true, false>();
+  check_all_shapes<float, true, true>();
+}
+
+TEST(Gemm, DoubleProductsMatchReference) {
+  check_all_shapes<double, false, false>();
+  check_all_shapes<double, false, true>();
+  check_all_shapes<double, true, false>();
+  check_all_shapes<double, true, true>();
+}
+
+TEST(Gemm, EmptyDepthZeroesOrKeepsC) {
+  Matrix<float> a(4, 0), b(0, 3);
+  Matrix<float> c = Matrix<float>::Constant(4, 3, 2.0f);
+  detail::gemm<false, false, float>(4, 3, 0, a.data(), 4, b.data(), 1, c.data(), 4, true);
+  EXPECT_TRUE((c.array() == 2.0f).all());
+  detail::gemm<false, false, float>(4, 3, 0, a.data(), 4, b.data(), 1, c.data(), 4, false);
+  EXPECT_TRUE((c.array() == 0.0f).all());
+}
+
+// A product's bits depend only on its operands, not on where they lie: the
+// same seed and thread count give the same model whatever the chunk offsets.
+TEST(Gemm, SameOperandsSameBits) {
+  const Index m = 97, n = 21, k = 300;
+  const Matrix<float> a = testing::random_matrix(m, k, 5).cast<float>();
+  const Matrix<float> b = testing::random_matrix(k, n, 6).cast<float>();
+  Matrix<float> c1(m, n), c2(m + 3, n + 2);
+  detail::gemm<false, false, float>(m, n, k, a.data(), m, b.data(), k, c1.data(), m, false);
+  c2.setZero();
+  Eigen::Ref<Matrix<float>, 0, Eigen::OuterStride<>> inner = c2.block(1, 1, m, n);
+  detail::gemm<false, false, float>(m, n, k, a.data(), m, b.data(), k, inner.data(),
+                                    inner.outerStride(), false);
+  EXPECT_TRUE(c1 == c2.block(1, 1, m, n));
+}
+
+}  // namespace
+}  // namespace scvae
