@@ -85,24 +85,24 @@ inline void tile(Index k, const float* a, Index lda, const float* b, Index ldb, 
 #pragma GCC unroll 3
     for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_setzero_ps();
   for (Index p = 0; p < k; ++p) {
+    const float* a_p = a + p * lda;
+    const float* b_p = TransB ? b + p * ldb : b + p;
     // Columns of A lie lda apart, often across pages, where the hardware
     // prefetcher stops; fetch a few steps ahead.
 #pragma GCC unroll 3
-    for (int v = 0; v < Vectors; ++v) prefetch(a, kPrefetchSteps * lda + v * kLanes);
-    if (TransB) prefetch(b, kPrefetchSteps * ldb);
+    for (int v = 0; v < Vectors; ++v) prefetch(a_p, kPrefetchSteps * lda + v * kLanes);
+    if (TransB) prefetch(b_p, kPrefetchSteps * ldb);
     __m512 column[Vectors];
 #pragma GCC unroll 3
     for (int v = 0; v < Vectors; ++v)
-      column[v] = Partial && v == Vectors - 1 ? _mm512_maskz_loadu_ps(last, a + v * kLanes)
-                                              : _mm512_loadu_ps(a + v * kLanes);
+      column[v] = Partial && v == Vectors - 1 ? _mm512_maskz_loadu_ps(last, a_p + v * kLanes)
+                                              : _mm512_loadu_ps(a_p + v * kLanes);
 #pragma GCC unroll 8
     for (int j = 0; j < Columns; ++j) {
-      const __m512 scale = _mm512_set1_ps(TransB ? b[j] : b[j * ldb]);
+      const __m512 scale = _mm512_set1_ps(TransB ? b_p[j] : b_p[j * ldb]);
 #pragma GCC unroll 3
       for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_fmadd_ps(column[v], scale, sum[j][v]);
     }
-    a += lda;
-    b += TransB ? ldb : 1;
   }
 #pragma GCC unroll 8
   for (int j = 0; j < Columns; ++j) {
