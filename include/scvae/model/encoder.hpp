@@ -60,6 +60,7 @@ class EncoderT {
   }
 
   static auto mu(Workspace& ws) { return ws.head.topRows(ws.head.rows() / 2); }
+  static auto mu(const Workspace& ws) { return ws.head.topRows(ws.head.rows() / 2); }
   static auto logvar(Workspace& ws) { return ws.head.bottomRows(ws.head.rows() / 2); }
   static auto mu_delta(Workspace& ws) { return ws.head_delta.topRows(ws.head.rows() / 2); }
   static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }

@@ -495,7 +495,7 @@ class SCVAET {
   /// What decoder t reads in a chunk: mu or the sampled z (its TaskSpec).
   ConstMatrixRef<Scalar> decoder_input(const ChunkWorkspace& ws, std::size_t t) const {
     if (spec_.tasks[t].input == DecoderInput::Mean)
-      return ConstMatrixRef<Scalar>(ws.encoder.head.topRows(latent()));
+      return ConstMatrixRef<Scalar>(EncoderT<Scalar>::mu(ws.encoder));
     return ConstMatrixRef<Scalar>(ws.z);
   }
 
