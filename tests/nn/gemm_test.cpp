@@ -1,6 +1,7 @@
 #include "scvae/nn/gemm.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "../test_support.hpp"
@@ -107,6 +108,48 @@ TEST(Gemm, EmptyDepthZeroesOrKeepsC) {
   EXPECT_TRUE((c.array() == 2.0f).all());
   detail::gemm<false, false, float>(4, 3, 0, a.data(), 4, b.data(), 1, c.data(), 4, false);
   EXPECT_TRUE((c.array() == 0.0f).all());
+}
+
+// A inside a larger buffer, starting 0-15 floats past a 64-byte line, with a
+// leading dimension of whole lines (as the weights inside the flat parameter
+// buffer): the AVX-512 kernel then runs the rows before the first aligned
+// one as a tile of their own. NaN around A poisons any read outside it.
+TEST(Gemm, MisalignedAMatchesDoubleReference) {
+  const std::vector<Shape> list{{1, 9, 5},    {7, 8, 3},    {16, 3, 20},
+                                {40, 17, 33}, {100, 8, 64}, {784, 11, 400}};
+  for (const Shape& s : list) {
+    const Index lda = (s.m + 16) / 16 * 16;
+    const Matrix<double> a_values = testing::random_matrix(s.m, s.k, 41 + s.m);
+    const Matrix<double> b_values = testing::random_matrix(s.k, s.n, 43 + s.n);
+    const Matrix<float> b = b_values.cast<float>();
+    for (Index shift = 0; shift < 16; ++shift) {
+      SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
+                   std::to_string(s.k) + " A starts " + std::to_string(shift) + " floats in");
+      Vector<float> buffer =
+          Vector<float>::Constant(lda * s.k + 48, std::numeric_limits<float>::quiet_NaN());
+      const auto address = reinterpret_cast<std::uintptr_t>(buffer.data());
+      ASSERT_EQ(address % sizeof(float), 0u);
+      const auto to_line = static_cast<Index>((64 - address % 64) % 64 / sizeof(float));
+      float* a = buffer.data() + to_line + shift;
+      for (Index p = 0; p < s.k; ++p)
+        for (Index i = 0; i < s.m; ++i) a[p * lda + i] = static_cast<float>(a_values(i, p));
+      for (const bool accumulate : {false, true}) {
+        Matrix<float> c = Matrix<float>::Constant(s.m, s.n, 0.5f);
+        detail::gemm<false, false, float>(s.m, s.n, s.k, a, lda, b.data(), s.k, c.data(), s.m,
+                                          accumulate);
+        const Matrix<double> op_a = a_values.cast<float>().cast<double>();
+        Matrix<double> expected = op_a * b.cast<double>();
+        if (accumulate) expected.array() += 0.5;
+        const Matrix<double> magnitude = op_a.cwiseAbs() * b.cast<double>().cwiseAbs();
+        const double eps = std::numeric_limits<float>::epsilon();
+        for (Index j = 0; j < s.n; ++j)
+          for (Index i = 0; i < s.m; ++i)
+            ASSERT_NEAR(static_cast<double>(c(i, j)), expected(i, j),
+                        2.0 * eps * static_cast<double>(s.k + 1) * (magnitude(i, j) + 1.0))
+                << "at (" << i << ", " << j << ")";
+      }
+    }
+  }
 }
 
 // A product's bits depend only on its operands, not on where they lie: the
