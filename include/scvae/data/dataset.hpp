@@ -106,9 +106,17 @@ class Dataset {
     // byte / 255 as one vectorised conversion and division per image: the
     // same correctly rounded values as a lookup table, ~3x faster than its
     // gathers (the table was ~4% of a 2-thread mnist_vae epoch).
+    //
+    // Shuffled samples lie anywhere in the pixels (47 MB for MNIST), so each
+    // image would wait for memory in turn: ask for a few images ahead (a batch
+    // of 128 Fashion-MNIST images: 24 against 127 us from memory).
+    auto image = [&](Index j) {
+      return pixels_.data() + order[static_cast<std::size_t>(begin + j)] * f;
+    };
+    for (Index j = 0; j < std::min(n, kImagesAhead); ++j) prefetch_bytes(image(j), f);
     for (Index j = 0; j < n; ++j) {
-      const std::uint8_t* source = pixels_.data() + order[static_cast<std::size_t>(begin + j)] * f;
-      out.col(j) = ConstByteMap(source, f).template cast<Scalar>() / Scalar(255);
+      if (j + kImagesAhead < n) prefetch_bytes(image(j + kImagesAhead), f);
+      out.col(j) = ConstByteMap(image(j), f).template cast<Scalar>() / Scalar(255);
     }
   }
 
@@ -181,6 +189,21 @@ class Dataset {
   }
 
  private:
+  static constexpr Index kImagesAhead = 4;
+
+  /// A hint that `bytes` bytes from `data` will be read soon (a no-op where
+  /// the compiler has no prefetch built-in).
+  static void prefetch_bytes(const std::uint8_t* data, Index bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+    constexpr Index kLine = 64;
+    for (Index at = 0; at < bytes; at += kLine) __builtin_prefetch(data + at);
+    if (bytes > 0) __builtin_prefetch(data + bytes - 1);  // the last line, if data starts mid-line
+#else
+    (void)data;
+    (void)bytes;
+#endif
+  }
+
   void check_labelled(const char* what) const {
     if (labels_.empty()) throw ArgumentError(name_ + ": " + what + ": the dataset has no labels");
   }
