@@ -35,6 +35,16 @@ TEST(ThreadPool, RunsAfterTheWorkersFellAsleep) {
   EXPECT_EQ(calls.load(), 6);
 }
 
+TEST(SpinUntil, StopsWhenDoneOrWhenTheTimeIsUp) {
+  int polls = 0;
+  EXPECT_TRUE(detail::spin_until([&] { return ++polls == 5; }, std::chrono::seconds(10)));
+  EXPECT_EQ(polls, 5);
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(detail::spin_until([] { return false; }, std::chrono::microseconds(2000)));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::microseconds(2000));
+}
+
 TEST(ThreadPool, FewerTasksThanThreadsRunOnlyThose) {
   ThreadPool pool(4);
   std::vector<std::atomic<int>> calls(4);

@@ -3,14 +3,18 @@
 // caller's thread runs index 0, so a pool of 1 starts no thread at all.
 // run() does not allocate, so it can sit inside an allocation-free step.
 //
-// Workers and the caller spin briefly (kSpinRounds pauses, tens of
-// microseconds) before they block: a train step hands the pool work every
-// millisecond or so, and waking a blocked thread through the kernel cost
-// 30-40 us per run here (BM_ThreadPool_Run), ~3% of a 2-thread step. The
-// spin is short so that an idle or oversubscribed pool still sleeps.
+// Workers and the caller spin briefly (kSpin, 100 us) before they block: a
+// train step hands the pool work every millisecond or so, and waking a
+// blocked thread through the kernel cost 30-40 us per run here
+// (BM_ThreadPool_Run), ~3% of a 2-thread step. 100 us outlasts the serial
+// gap between two steps (the next batch is filled and checked, ~60 us in
+// mnist_vae), so the workers start each step at once. The spin is short so
+// that an idle or oversubscribed pool still sleeps. It is timed by the clock,
+// not counted in PAUSEs, whose length varies ~10x between x86 cores.
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -33,6 +37,19 @@ inline void cpu_relax() {
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
   _mm_pause();
 #endif
+}
+
+/// Spins until done() or `limit` has passed; returns done() then.
+template <typename Done>
+bool spin_until(Done&& done, std::chrono::microseconds limit) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + limit;
+  for (unsigned round = 1;; ++round) {
+    if (done()) return true;
+    cpu_relax();
+    // Reading the clock costs about as much as a few pauses: every 32nd round.
+    if (round % 32 == 0 && Clock::now() >= deadline) return done();
+  }
 }
 }  // namespace detail
 
@@ -81,28 +98,24 @@ class ThreadPool {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
     }
-    for (int spin = 0; spin < kSpinRounds; ++spin) {
-      if (pending_.load(std::memory_order_acquire) == 0) break;
-      detail::cpu_relax();
-    }
+    detail::spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; }, kSpin);
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  // ~20-40 us of PAUSE on current x86 cores.
-  static constexpr int kSpinRounds = 4000;
+  static constexpr std::chrono::microseconds kSpin{100};
 
   void worker_loop(int index) {
     unsigned long seen = 0;
     for (;;) {
-      for (int spin = 0; spin < kSpinRounds; ++spin) {
-        if (generation_.load(std::memory_order_acquire) != seen ||
-            stopping_.load(std::memory_order_acquire))
-          break;
-        detail::cpu_relax();
-      }
+      detail::spin_until(
+          [&] {
+            return generation_.load(std::memory_order_acquire) != seen ||
+                   stopping_.load(std::memory_order_acquire);
+          },
+          kSpin);
       std::unique_lock<std::mutex> lock(mutex_);
       start_.wait(lock, [&] {
         return stopping_.load(std::memory_order_relaxed) ||
