@@ -65,10 +65,12 @@ class EncoderT {
   static auto mu_delta(Workspace& ws) { return ws.head_delta.topRows(ws.head.rows() / 2); }
   static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }
 
-  /// Backward from ws.head_delta; the input x gets no gradient. With
-  /// ParameterGradients::Defer, parameter_gradient() adds them later.
+  /// Backward from ws.head_delta. With ParameterGradients::Defer,
+  /// parameter_gradient() adds the parameter gradients later. dL/dx is
+  /// written to `input_gradient` only if given (training needs none).
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
-                Workspace& ws, ParameterGradients mode = ParameterGradients::Accumulate) const {
+                Workspace& ws, ParameterGradients mode = ParameterGradients::Accumulate,
+                MatrixRef<Scalar>* input_gradient = nullptr) const {
     // A clamped logvar does not move with the weights: its gradient is 0.
     const auto lo = static_cast<Scalar>(kLogVarMin);
     const auto hi = static_cast<Scalar>(kLogVarMax);
@@ -79,9 +81,9 @@ class EncoderT {
       MatrixRef<Scalar> below(ws.trunk_delta);
       head_.backward(values, gradients, ws.trunk.outputs.back(), ws.head, delta, &below, false,
                      mode);
-      trunk_->backward(values, gradients, x, ws.trunk_delta, ws.trunk, nullptr, false, mode);
+      trunk_->backward(values, gradients, x, ws.trunk_delta, ws.trunk, input_gradient, false, mode);
     } else {
-      head_.backward(values, gradients, x, ws.head, delta, nullptr, false, mode);
+      head_.backward(values, gradients, x, ws.head, delta, input_gradient, false, mode);
     }
   }
 

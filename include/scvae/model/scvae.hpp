@@ -295,6 +295,37 @@ class SCVAET {
     decoder(t).likelihood().mean(output, mean);
   }
 
+  /// The gradient with respect to x of sum_i -log p_t(target_i | z_i = mu(x_i))
+  /// (task t at the posterior mean; no mask, weight or KL), written to dx:
+  /// how each input value moves the task's loss, e.g. for saliency maps or
+  /// adversarial perturbations of the input.
+  void task_input_gradient(Index t, const ConstMatrixRef<Scalar>& x,
+                           const ConstMatrixRef<Scalar>& target, Matrix<Scalar>& dx) const {
+    check_task(t);
+    detail::check_rows("input x", x.rows(), inputs());
+    decoder(t).likelihood().validate_target(target, std::nullopt, decoder(t).outputs());
+    detail::check_shape("task target", target.rows(), target.cols(), target.rows(), x.cols());
+    using Enc = EncoderT<Scalar>;
+    const Scalar* values = parameters_.data();
+    typename Enc::Workspace encoder_ws;
+    encoder_.forward(values, x, encoder_ws);
+    const Matrix<Scalar> mu = Enc::mu(encoder_ws);
+    typename DecoderT<Scalar>::Workspace decoder_ws;
+    decoder(t).forward(values, mu, decoder_ws);
+    decoder_ws.scale.setOnes();
+    // The deferred backward leaves the layers' parameter gradients out; a
+    // likelihood's own parameters (a learned variance) still need a place.
+    Vector<Scalar> unused = Vector<Scalar>::Zero(parameters_.size());
+    MatrixRef<Scalar> mu_gradient(Enc::mu_delta(encoder_ws));
+    decoder(t).score(values, unused.data(), mu, target, decoder_ws, &mu_gradient, false,
+                     ParameterGradients::Defer);
+    Enc::logvar_delta(encoder_ws).setZero();
+    dx.resize(x.rows(), x.cols());
+    MatrixRef<Scalar> input_gradient(dx);
+    encoder_.backward(values, unused.data(), x, encoder_ws, ParameterGradients::Defer,
+                      &input_gradient);
+  }
+
   /// Per-sample -log p_t(target | z) of task t (no mask, no weight).
   void task_nll(Index t, const ConstMatrixRef<Scalar>& z, const ConstMatrixRef<Scalar>& target,
                 RowVector<Scalar>& nll) const {
