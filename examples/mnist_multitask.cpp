@@ -32,6 +32,8 @@ struct MultitaskFlags {
   double pseudo_weight = 1.0;
   bool consistency = false;
   double consistency_threshold = 0.0;
+  double adversarial_epsilon = 0.0;
+  double adversarial_xi = 1.0;
   double label_smoothing = 0.0;
   bool lr_cosine = false;
   bool baseline = false;
@@ -128,6 +130,25 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
       batch.masks[1](j) = mask_[i] ? 1.0f : 0.0f;
     }
     if (consistency_model_ != nullptr) add_consistency_targets(order, begin, batch);
+    if (adversarial_model_ != nullptr) make_adversarial(order, begin, batch);
+  }
+
+  /// From now on every batch replaces each unlabelled image x by x + r, the
+  /// perturbation of L2 norm `epsilon` that (to first order) changes the
+  /// label head's prediction at z = mu the most (virtual adversarial training,
+  /// Miyato et al.), clamped to [0, 1]: r follows the gradient of the
+  /// cross-entropy from the prediction p(y|x) to the one at x + xi d, d a
+  /// random unit direction. Its label target is its pseudo-label if it has
+  /// one, else p(y|x), held fixed. Needs soft targets.
+  void enable_adversarial(const scvae::SCVAE& model, double epsilon, double xi,
+                          std::uint64_t seed) {
+    if (!soft_)
+      throw scvae::ArgumentError(
+          "--adversarial-epsilon needs soft targets (--pseudo-targets soft)");
+    adversarial_model_ = &model;
+    adversarial_epsilon_ = epsilon;
+    adversarial_xi_ = xi;
+    adversarial_seed_ = seed;
   }
 
   /// From now on every batch also trains each unlabelled image that has no
@@ -245,12 +266,7 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
                                scvae::Batch<float>& batch) const {
     const scvae::SCVAE& model = *consistency_model_;
     model.encode(batch.x, mu_, logvar_);
-    // The draw depends only on the seed and the batch's place and first
-    // image: a resumed run draws the same.
-    scvae::Rng rng(consistency_seed_ ^
-                   (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(begin + 1)) ^
-                   (0xBF58476D1CE4E5B9ull *
-                    static_cast<std::uint64_t>(order[static_cast<std::size_t>(begin)] + 1)));
+    scvae::Rng rng = batch_rng(consistency_seed_, order, begin);
     eps_.resize(mu_.rows(), mu_.cols());
     rng.fill_normal(eps_);
     z_.resize(mu_.rows(), mu_.cols());
@@ -265,6 +281,51 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
     }
   }
 
+  /// A generator for the batch at order[begin..]: it depends only on the
+  /// seed, the batch's place and its first image, so a resumed run draws the
+  /// same.
+  static scvae::Rng batch_rng(std::uint64_t seed, const std::vector<Index>& order, Index begin) {
+    return scvae::Rng(seed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(begin + 1)) ^
+                      (0xBF58476D1CE4E5B9ull *
+                       static_cast<std::uint64_t>(order[static_cast<std::size_t>(begin)] + 1)));
+  }
+
+  void make_adversarial(const std::vector<Index>& order, Index begin,
+                        scvae::Batch<float>& batch) const {
+    const scvae::SCVAE& model = *adversarial_model_;
+    columns_.clear();
+    for (Index j = 0; j < batch.x.cols(); ++j)
+      if (!labelled_[static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)])])
+        columns_.push_back(j);
+    const auto count = static_cast<Index>(columns_.size());
+    if (count == 0) return;
+    clean_.resize(batch.x.rows(), count);
+    for (Index c = 0; c < count; ++c)
+      clean_.col(c) = batch.x.col(columns_[static_cast<std::size_t>(c)]);
+    model.encode(clean_, mu_, logvar_);
+    model.predict(1, mu_, prediction_);
+    for (Index c = 0; c < count; ++c) prediction_.col(c) /= prediction_.col(c).sum();
+    scvae::Rng rng = batch_rng(adversarial_seed_, order, begin);
+    direction_.resize(clean_.rows(), count);
+    rng.fill_normal(direction_);
+    for (Index c = 0; c < count; ++c) direction_.col(c).normalize();
+    probe_ = clean_ + static_cast<float>(adversarial_xi_) * direction_;
+    model.task_input_gradient(1, probe_, prediction_, gradient_);
+    for (Index c = 0; c < count; ++c) {
+      const float norm = gradient_.col(c).norm();
+      if (!(norm > 0.0f) || !std::isfinite(norm)) continue;
+      const Index j = columns_[static_cast<std::size_t>(c)];
+      batch.x.col(j) =
+          (clean_.col(c) + (static_cast<float>(adversarial_epsilon_) / norm) * gradient_.col(c))
+              .cwiseMax(0.0f)
+              .cwiseMin(1.0f);
+      const auto i = static_cast<std::size_t>(order[static_cast<std::size_t>(begin + j)]);
+      if (mask_[i]) continue;  // keeps its pseudo-label
+      batch.targets[1].col(j) = prediction_.col(c);
+      batch.masks[1](j) = 1.0f;
+    }
+  }
+
   std::vector<float> confidence_;
   bool soft_;
   double average_;
@@ -274,8 +335,14 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
   const scvae::SCVAE* consistency_model_ = nullptr;
   double consistency_threshold_ = 0.0;
   std::uint64_t consistency_seed_ = 0;
-  // Buffers of add_consistency_targets, kept between batches.
+  const scvae::SCVAE* adversarial_model_ = nullptr;
+  double adversarial_epsilon_ = 0.0;
+  double adversarial_xi_ = 1.0;
+  std::uint64_t adversarial_seed_ = 0;
+  // Buffers of add_consistency_targets and make_adversarial, kept between batches.
   mutable scvae::Matrix<float> mu_, logvar_, eps_, z_, second_;
+  mutable scvae::Matrix<float> clean_, prediction_, direction_, probe_, gradient_;
+  mutable std::vector<Index> columns_;
 };
 
 /// An exponential moving average of a model's parameters over training
@@ -470,6 +537,15 @@ int main(int argc, char** argv) {
                  "Top class probability the second sample's prediction needs (0: all)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  app.add_option("--adversarial-epsilon", m.adversarial_epsilon,
+                 "Replace each unlabelled image by its virtual adversarial perturbation of this "
+                 "L2 norm, trained towards the clean image's prediction (0: off)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  app.add_option("--adversarial-xi", m.adversarial_xi,
+                 "L2 norm of the random probe that finds the adversarial direction")
+      ->check(CLI::Range(1e-6, 100.0))
+      ->capture_default_str();
   app.add_flag("--pseudo-balance", m.pseudo_balance,
                "Spread the pseudo-labels over the classes as the kept labels are spread "
                "(each class: its most confident predictions)");
@@ -563,6 +639,9 @@ int main(int argc, char** argv) {
                                    m.pseudo_average, m.pseudo_balance, m.label_smoothing);
     if (m.consistency)
       train_source.enable_consistency(model, m.consistency_threshold, flags.seed + 3000);
+    if (m.adversarial_epsilon > 0.0)
+      train_source.enable_adversarial(model, m.adversarial_epsilon, m.adversarial_xi,
+                                      flags.seed + 5000);
     const scvae::ImageLabelSource<float> test_source(data.test);
     scvae::Trainer trainer(model, adam, examples::trainer_options(flags, first_epoch));
     std::vector<Index> labelled_indices;
