@@ -142,9 +142,7 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
   /// one, else p(y|x), held fixed. Needs soft targets.
   void enable_adversarial(const scvae::SCVAE& model, double epsilon, double xi,
                           std::uint64_t seed) {
-    if (!soft_)
-      throw scvae::ArgumentError(
-          "--adversarial-epsilon needs soft targets (--pseudo-targets soft)");
+    require_soft_targets("--adversarial-epsilon");
     adversarial_model_ = &model;
     adversarial_epsilon_ = epsilon;
     adversarial_xi_ = xi;
@@ -157,8 +155,7 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
   /// target (consistency between the predictions for two z samples), if that
   /// prediction's top class probability reaches `threshold`. Needs soft targets.
   void enable_consistency(const scvae::SCVAE& model, double threshold, std::uint64_t seed) {
-    if (!soft_)
-      throw scvae::ArgumentError("--consistency needs soft targets (--pseudo-targets soft)");
+    require_soft_targets("--consistency");
     consistency_model_ = &model;
     consistency_threshold_ = threshold;
     consistency_seed_ = seed;
@@ -279,6 +276,10 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
       batch.targets[1].col(j) = second_.col(j) / second_.col(j).sum();
       batch.masks[1](j) = 1.0f;
     }
+  }
+
+  void require_soft_targets(const std::string& option) const {
+    if (!soft_) throw scvae::ArgumentError(option + " needs soft targets (--pseudo-targets soft)");
   }
 
   /// A generator for the batch at order[begin..]: it depends only on the
