@@ -313,17 +313,20 @@ class SCVAET {
     typename DecoderT<Scalar>::Workspace decoder_ws;
     decoder(t).forward(values, mu, decoder_ws);
     decoder_ws.scale.setOnes();
-    // The deferred backward leaves the layers' parameter gradients out; a
-    // likelihood's own parameters (a learned variance) still need a place.
-    Vector<Scalar> unused = Vector<Scalar>::Zero(parameters_.size());
+    // The deferred backward leaves the layers' parameter gradients out; only
+    // a likelihood's own parameters (a learned variance) get one, at their
+    // offset in the flat layout: room up to there, not a whole gradient.
+    const LikelihoodT<Scalar>& likelihood = decoder(t).likelihood();
+    const Index written =
+        likelihood.parameter_count() > 0 ? likelihood.offset() + likelihood.parameter_count() : 1;
+    Vector<Scalar> unused = Vector<Scalar>::Zero(written);
     MatrixRef<Scalar> mu_gradient(Enc::mu_delta(encoder_ws));
     decoder(t).score(values, unused.data(), mu, target, decoder_ws, &mu_gradient, false,
                      ParameterGradients::Defer);
     Enc::logvar_delta(encoder_ws).setZero();
     dx.resize(x.rows(), x.cols());
     MatrixRef<Scalar> input_gradient(dx);
-    encoder_.backward(values, unused.data(), x, encoder_ws, ParameterGradients::Defer,
-                      &input_gradient);
+    encoder_.backward(values, nullptr, x, encoder_ws, ParameterGradients::Defer, &input_gradient);
   }
 
   /// Per-sample -log p_t(target | z) of task t (no mask, no weight).
