@@ -19,6 +19,7 @@
 #include "scvae/io/pictures.hpp"
 #include "scvae/model/decoder.hpp"
 #include "scvae/model/encoder.hpp"
+#include "scvae/model/label_conditioned_vae.hpp"
 #include "scvae/model/scvae.hpp"
 #include "scvae/model/spec.hpp"
 #include "scvae/model/vae.hpp"

@@ -1,0 +1,380 @@
+#pragma once
+// A semi-supervised VAE whose image decoder reads the class label: Kingma et
+// al.'s M2 (2014), with one encoder trunk shared by q(y|x) and q(z|x).
+//
+//   h = trunk(x),  q(y|x) = softmax(C h),  q(z|x) = N(mu(h), exp(logvar(h))),
+//   p(x|z,y) = Bernoulli(decoder([z; onehot(y)])).
+//
+// Per sample, with R(x, z, y) = -log p(x|z,y) at one z ~ q(z|x):
+//   labelled (mask 1):  R(x, z, y) + beta KL + alpha * (-log q(y|x))
+//   unlabelled:         sum_y q(y|x) R(x, z, y) + beta KL + gamma * sum_y q(y|x) log q(y|x)
+// averaged over the batch. An unlabelled image is decoded once per class, so
+// the classifier learns from it which class's decoder explains it best; that
+// is what the label task gains from the images without labels. gamma = 1 is
+// M2's bound (the entropy of q(y|x) is rewarded); gamma = 0 drops that term.
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "scvae/core/error.hpp"
+#include "scvae/core/parameters.hpp"
+#include "scvae/core/random.hpp"
+#include "scvae/nn/mlp.hpp"
+#include "scvae/prob/bernoulli.hpp"
+#include "scvae/prob/gaussian.hpp"
+
+namespace scvae {
+
+/// What fixes a LabelConditionedVAE: sizes and the weights of its loss.
+struct LabelConditionedSpec {
+  Index inputs = 0;
+  std::vector<Index> encoder_hidden{400};  ///< The shared trunk: at least one layer.
+  Index latent = 20;
+  Index classes = 10;
+  std::vector<Index> decoder_hidden{400};
+  Activation activation = Activation::ReLU;
+  double label_weight = 50.0;   ///< alpha: weight of -log q(y|x) of a labelled sample.
+  double entropy_weight = 0.0;  ///< gamma: weight of -H(q(y|x)) of an unlabelled sample.
+  Initialization initialization = Initialization::HeGlorot;
+
+  /// Throws ArgumentError on a size <= 0, no trunk, fewer than 2 classes,
+  /// or a weight that is negative or not finite.
+  void validate() const {
+    auto positive = [](const std::string& what, Index value) {
+      if (value <= 0)
+        throw ArgumentError(what + ": expected a positive size, got " + std::to_string(value));
+    };
+    positive("label-conditioned VAE inputs", inputs);
+    positive("label-conditioned VAE latent size", latent);
+    if (classes < 2)
+      throw ArgumentError("label-conditioned VAE classes: expected at least 2, got " +
+                          std::to_string(classes));
+    if (encoder_hidden.empty())
+      throw ArgumentError(
+          "label-conditioned VAE encoder: expected at least one hidden layer (the trunk that "
+          "q(y|x) and q(z|x) share), got none");
+    for (Index h : encoder_hidden) positive("label-conditioned VAE encoder hidden size", h);
+    for (Index h : decoder_hidden) positive("label-conditioned VAE decoder hidden size", h);
+    auto weight = [](const std::string& what, double value) {
+      if (!(value >= 0.0) || value == HUGE_VAL)
+        throw ArgumentError(what + ": expected a finite value >= 0, got " + std::to_string(value));
+    };
+    weight("label-conditioned VAE label weight", label_weight);
+    weight("label-conditioned VAE entropy weight", entropy_weight);
+  }
+
+  /// One line naming everything that fixes the parameter layout.
+  std::string architecture() const {
+    std::ostringstream out;
+    out << "scvae-m2-v1 encoder=" << inputs;
+    for (Index h : encoder_hidden) out << "-" << h;
+    out << " latent=" << latent << " classes=" << classes << " decoder=" << latent << "+"
+        << classes;
+    for (Index h : decoder_hidden) out << "-" << h;
+    out << "-" << inputs << " " << activation_name(activation) << " bernoulli";
+    return out.str();
+  }
+};
+
+/// The loss of one batch and its parts (means over the batch's samples).
+struct LabelConditionedLoss {
+  double total = 0.0;           ///< The loss above, batch mean.
+  double reconstruction = 0.0;  ///< Mean R (for an unlabelled sample: its q-weighted mean).
+  double kl = 0.0;              ///< Mean KL(q(z|x) || N(0, I)).
+  double label_nll = 0.0;       ///< Mean -log q(y|x) over the labelled samples.
+  Index samples = 0;
+  Index labelled = 0;
+};
+
+template <typename Scalar_>
+class LabelConditionedVAET {
+ public:
+  using Scalar = Scalar_;
+
+  /// Builds the model and initialises its parameters from `seed`.
+  explicit LabelConditionedVAET(const LabelConditionedSpec& spec, std::uint64_t seed = 1)
+      : spec_((spec.validate(), spec)),
+        trunk_(concat({spec_.inputs}, spec_.encoder_hidden), spec_.activation, spec_.activation,
+               layout_),
+        latent_head_(spec_.encoder_hidden.back(), 2 * spec_.latent, Activation::Identity, layout_),
+        classifier_(spec_.encoder_hidden.back(), spec_.classes, Activation::Identity, layout_),
+        decoder_(
+            concat(concat({spec_.latent + spec_.classes}, spec_.decoder_hidden), {spec_.inputs}),
+            spec_.activation, Activation::Identity, layout_) {
+    parameters_.setZero(layout_.total());
+    gradients_.setZero(layout_.total());
+    Rng rng(seed);
+    trunk_.initialize(parameters_.data(), rng, spec_.initialization);
+    latent_head_.initialize(parameters_.data(), rng, spec_.initialization);
+    classifier_.initialize(parameters_.data(), rng, spec_.initialization);
+    decoder_.initialize(parameters_.data(), rng, spec_.initialization);
+  }
+
+  const LabelConditionedSpec& spec() const { return spec_; }
+  std::string architecture() const { return spec_.architecture(); }
+  Index inputs() const { return spec_.inputs; }
+  Index latent() const { return spec_.latent; }
+  Index classes() const { return spec_.classes; }
+
+  Vector<Scalar>& parameters() { return parameters_; }
+  const Vector<Scalar>& parameters() const { return parameters_; }
+  /// The gradient the last loss_and_gradient() wrote, same layout.
+  Vector<Scalar>& gradients() { return gradients_; }
+  const Vector<Scalar>& gradients() const { return gradients_; }
+  Index parameter_count() const { return parameters_.size(); }
+
+  /// Loss and gradient with the noise eps (latent x n) given. `labels` is a
+  /// 1 x n row of class indices, read only where `mask` (1 x n, 0/1) is 1.
+  LabelConditionedLoss loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                                         const ConstRowVectorRef<Scalar>& labels,
+                                         const ConstRowVectorRef<Scalar>& mask,
+                                         const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
+    return run(x, labels, mask, eps, beta, true);
+  }
+
+  /// Loss and gradient, drawing eps from `rng`.
+  LabelConditionedLoss loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                                         const ConstRowVectorRef<Scalar>& labels,
+                                         const ConstRowVectorRef<Scalar>& mask, Rng& rng,
+                                         double beta = 1.0) {
+    eps_.resize(latent(), x.cols());
+    rng.fill_normal(eps_);
+    return run(x, labels, mask, eps_, beta, true);
+  }
+
+  /// The loss alone; gradients() is left as it was.
+  LabelConditionedLoss loss(const ConstMatrixRef<Scalar>& x,
+                            const ConstRowVectorRef<Scalar>& labels,
+                            const ConstRowVectorRef<Scalar>& mask,
+                            const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
+    return run(x, labels, mask, eps, beta, false);
+  }
+
+  /// q(y|x), classes x n.
+  void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    typename MlpT<Scalar>::Workspace ws;
+    const Matrix<Scalar>& h = trunk_.forward(parameters_.data(), x, ws);
+    probabilities.resize(classes(), x.cols());
+    classifier_.forward(parameters_.data(), h, probabilities);
+    softmax_columns(probabilities);
+  }
+
+  /// mu and logvar of q(z|x), latent x n each.
+  void encode(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    typename MlpT<Scalar>::Workspace ws;
+    Matrix<Scalar> head(2 * latent(), x.cols());
+    latent_head_.forward(parameters_.data(), trunk_.forward(parameters_.data(), x, ws), head);
+    mu = head.topRows(latent());
+    logvar = head.bottomRows(latent()).array().max(Scalar(kLogVarMin)).min(Scalar(kLogVarMax));
+  }
+
+  /// Pixel probabilities of p(x | z, y) for latent codes z (latent x n) and
+  /// class indices `labels` (1 x n): e.g. one style drawn in every class.
+  void decode(const ConstMatrixRef<Scalar>& z, const ConstRowVectorRef<Scalar>& labels,
+              Matrix<Scalar>& probabilities) const {
+    detail::check_rows("decode z", z.rows(), latent());
+    detail::check_shape("decode labels", labels.rows(), labels.cols(), 1, z.cols());
+    for (Index j = 0; j < labels.cols(); ++j) check_label(labels(j), j);
+    Matrix<Scalar> input = Matrix<Scalar>::Zero(latent() + classes(), z.cols());
+    input.topRows(latent()) = z;
+    for (Index j = 0; j < z.cols(); ++j) input(latent() + static_cast<Index>(labels(j)), j) = 1;
+    typename MlpT<Scalar>::Workspace ws;
+    const Matrix<Scalar>& logits = decoder_.forward(parameters_.data(), input, ws);
+    probabilities.resize(logits.rows(), logits.cols());
+    BernoulliT<Scalar>().mean(logits, probabilities);
+  }
+
+ private:
+  static std::vector<Index> concat(std::vector<Index> a, const std::vector<Index>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  static void softmax_columns(Matrix<Scalar>& m) {
+    for (Index j = 0; j < m.cols(); ++j) {
+      auto c = m.col(j).array();
+      c = (c - c.maxCoeff()).exp();
+      c /= c.sum();
+    }
+  }
+
+  void check_label(Scalar value, Index column) const {
+    if (!(value >= 0 && value < static_cast<Scalar>(classes()) && value == std::floor(value)))
+      throw ArgumentError("label-conditioned VAE label of sample " + std::to_string(column) +
+                          ": expected a class index in [0, " + std::to_string(classes()) +
+                          "), got " + std::to_string(static_cast<double>(value)));
+  }
+
+  void validate(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
+                const ConstRowVectorRef<Scalar>& mask, const ConstMatrixRef<Scalar>& eps,
+                double beta) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    if (x.cols() <= 0) throw ShapeError("input x: expected at least one column, got 0");
+    detail::check_shape("labels", labels.rows(), labels.cols(), 1, x.cols());
+    detail::check_shape("label mask", mask.rows(), mask.cols(), 1, x.cols());
+    detail::check_shape("noise eps", eps.rows(), eps.cols(), latent(), x.cols());
+    if (!(beta >= 0.0) || beta == HUGE_VAL)
+      throw ArgumentError("beta: expected a finite value >= 0, got " + std::to_string(beta));
+    BernoulliT<Scalar>().validate_target(x, std::nullopt, inputs());
+    for (Index j = 0; j < x.cols(); ++j) {
+      if (mask(j) != Scalar(0) && mask(j) != Scalar(1))
+        throw ArgumentError("label mask: expected only 0 and 1, got " +
+                            std::to_string(static_cast<double>(mask(j))));
+      if (mask(j) == Scalar(1)) check_label(labels(j), j);
+    }
+  }
+
+  LabelConditionedLoss run(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
+                           const ConstRowVectorRef<Scalar>& mask, const ConstMatrixRef<Scalar>& eps,
+                           double beta, bool with_gradient) {
+    validate(x, labels, mask, eps, beta);
+    const Scalar* values = parameters_.data();
+    const Index n = x.cols(), Z = latent(), K = classes();
+    const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
+
+    // Encoder: the trunk, then q(y|x) and q(z|x) from its last layer.
+    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws_);
+    q_.resize(K, n);
+    classifier_.forward(values, h, q_);
+    logits_ = q_;
+    softmax_columns(q_);
+    head_.resize(2 * Z, n);
+    latent_head_.forward(values, h, head_);
+    // The same clamp as EncoderT: exp(logvar) stays finite.
+    head_.bottomRows(Z) =
+        head_.bottomRows(Z).array().max(Scalar(kLogVarMin)).min(Scalar(kLogVarMax));
+    z_.resize(Z, n);
+    reparameterize<Scalar>(head_.topRows(Z), head_.bottomRows(Z), eps, z_);
+    kl_.resize(n);
+    gaussian_kl<Scalar>(head_.topRows(Z), head_.bottomRows(Z), kl_);
+
+    // Decoder columns: one per labelled sample (its class), K per unlabelled
+    // one (every class, weighted by q(y|x)).
+    Index columns = 0;
+    for (Index j = 0; j < n; ++j) columns += mask(j) == Scalar(1) ? 1 : K;
+    column_sample_.resize(static_cast<std::size_t>(columns));
+    decoder_input_.setZero(Z + K, columns);
+    targets_.resize(inputs(), columns);
+    weights_.resize(columns);
+    for (Index j = 0, c = 0; j < n; ++j) {
+      const bool labelled = mask(j) == Scalar(1);
+      const Index first = labelled ? static_cast<Index>(labels(j)) : 0;
+      const Index count = labelled ? 1 : K;
+      for (Index k = first; k < first + count; ++k, ++c) {
+        column_sample_[static_cast<std::size_t>(c)] = j;
+        decoder_input_.col(c).head(Z) = z_.col(j);
+        decoder_input_(Z + k, c) = 1;
+        targets_.col(c) = x.col(j);
+        weights_(c) = labelled ? inv_n : q_(k, j) * inv_n;
+      }
+    }
+    const Matrix<Scalar>& pixel_logits = decoder_.forward(values, decoder_input_, decoder_ws_);
+    nll_.resize(columns);
+    output_gradient_.resize(inputs(), columns);
+    MatrixRef<Scalar> output_gradient(output_gradient_);
+    BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, targets_, weights_, nll_,
+                                  with_gradient ? &output_gradient : nullptr);
+
+    // The loss, and d loss / d logits of q(y|x).
+    const double alpha = spec_.label_weight, gamma = spec_.entropy_weight;
+    LabelConditionedLoss parts;
+    parts.samples = n;
+    double total = 0.0, reconstruction = 0.0, label_nll = 0.0;
+    logits_delta_.resize(K, n);
+    for (Index j = 0, c = 0; j < n; ++j) {
+      auto q = q_.col(j);
+      if (mask(j) == Scalar(1)) {
+        const Index y = static_cast<Index>(labels(j));
+        const double log_q = static_cast<double>(logits_(y, j) - logits_.col(j).maxCoeff()) -
+                             std::log(static_cast<double>(
+                                 (logits_.col(j).array() - logits_.col(j).maxCoeff()).exp().sum()));
+        total += nll_(c) + alpha * -log_q;
+        reconstruction += nll_(c);
+        label_nll += -log_q;
+        ++parts.labelled;
+        logits_delta_.col(j) = q * static_cast<Scalar>(alpha) * inv_n;
+        logits_delta_(y, j) -= static_cast<Scalar>(alpha) * inv_n;
+        c += 1;
+      } else {
+        // g_k = R_k + gamma log q_k; d/dlogit_k sum_k q_k g_k = q_k (g_k - sum q g).
+        double expected = 0.0, expected_r = 0.0;
+        for (Index k = 0; k < K; ++k) {
+          const double log_q = std::log(std::max(static_cast<double>(q(k)), 1e-300));
+          const double g = static_cast<double>(nll_(c + k)) + (gamma > 0 ? gamma * log_q : 0.0);
+          expected += static_cast<double>(q(k)) * g;
+          expected_r += static_cast<double>(q(k)) * static_cast<double>(nll_(c + k));
+        }
+        for (Index k = 0; k < K; ++k) {
+          const double log_q = std::log(std::max(static_cast<double>(q(k)), 1e-300));
+          const double g = static_cast<double>(nll_(c + k)) + (gamma > 0 ? gamma * log_q : 0.0);
+          logits_delta_(k, j) =
+              static_cast<Scalar>(static_cast<double>(q(k)) * (g - expected)) * inv_n;
+        }
+        total += expected;
+        reconstruction += expected_r;
+        c += K;
+      }
+    }
+    const double kl_sum = kl_.template cast<double>().sum();
+    total += beta * kl_sum;
+    parts.total = total / static_cast<double>(n);
+    parts.reconstruction = reconstruction / static_cast<double>(n);
+    parts.kl = kl_sum / static_cast<double>(n);
+    parts.label_nll = parts.labelled > 0 ? label_nll / static_cast<double>(parts.labelled) : 0.0;
+    if (!with_gradient) return parts;
+
+    // Backward: decoder, then z, then the two heads into the trunk.
+    gradients_.setZero();
+    Scalar* grads = gradients_.data();
+    decoder_input_delta_.resize(Z + K, columns);
+    MatrixRef<Scalar> input_delta(decoder_input_delta_);
+    decoder_.backward(values, grads, decoder_input_, output_gradient_, decoder_ws_, &input_delta);
+    z_delta_.setZero(Z, n);
+    for (Index c = 0; c < columns; ++c)
+      z_delta_.col(column_sample_[static_cast<std::size_t>(c)]) +=
+          decoder_input_delta_.col(c).head(Z);
+    head_delta_.setZero(2 * Z, n);
+    auto mu_delta = head_delta_.topRows(Z);
+    auto logvar_delta = head_delta_.bottomRows(Z);
+    reparameterize_backward<Scalar>(head_.bottomRows(Z), eps, z_delta_, mu_delta, logvar_delta);
+    kl_scale_.setConstant(n, static_cast<Scalar>(beta) * inv_n);
+    gaussian_kl_backward<Scalar>(head_.topRows(Z), head_.bottomRows(Z), kl_scale_, mu_delta,
+                                 logvar_delta);
+    // A clamped logvar does not move with the weights.
+    auto lv = head_.bottomRows(Z).array();
+    logvar_delta = (lv > Scalar(kLogVarMin) && lv < Scalar(kLogVarMax))
+                       .select(logvar_delta.array(), Scalar(0))
+                       .matrix();
+    h_delta_.resize(h.rows(), n);
+    MatrixRef<Scalar> h_delta(h_delta_);
+    MatrixRef<Scalar> head_delta(head_delta_);
+    latent_head_.backward(values, grads, h, head_, head_delta, &h_delta, false);
+    MatrixRef<Scalar> logits_delta(logits_delta_);
+    classifier_.backward(values, grads, h, logits_, logits_delta, &h_delta, true);
+    trunk_.backward(values, grads, x, h_delta_, trunk_ws_);
+    return parts;
+  }
+
+  LabelConditionedSpec spec_;
+  ParameterLayout layout_;
+  MlpT<Scalar> trunk_;
+  DenseT<Scalar> latent_head_;
+  DenseT<Scalar> classifier_;
+  MlpT<Scalar> decoder_;
+  Vector<Scalar> parameters_;
+  Vector<Scalar> gradients_;
+  // Per-batch buffers, reused from step to step.
+  typename MlpT<Scalar>::Workspace trunk_ws_, decoder_ws_;
+  Matrix<Scalar> eps_, q_, logits_, logits_delta_, head_, head_delta_, z_, z_delta_, h_delta_;
+  Matrix<Scalar> decoder_input_, decoder_input_delta_, targets_, output_gradient_;
+  RowVector<Scalar> kl_, kl_scale_, weights_, nll_;
+  std::vector<Index> column_sample_;
+};
+
+using LabelConditionedVAE = LabelConditionedVAET<float>;
+
+}  // namespace scvae
