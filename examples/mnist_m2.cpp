@@ -1,0 +1,214 @@
+// Kingma et al.'s M2 on MNIST-format data (scvae::LabelConditionedVAE): one
+// encoder trunk shared by the classifier q(y|x) and q(z|x), an image decoder
+// that reads [z; y]. Only --labels training images keep their label; every
+// other image is decoded once per class and teaches the classifier which
+// class explains it best. --baseline trains the label-only MLP on the same
+// labelled images, as mnist_multitask does.
+
+#include <chrono>
+#include <fstream>
+
+#include "common.hpp"
+#include "labelled_subset.hpp"
+
+namespace {
+
+using scvae::Index;
+using Matrix = scvae::Matrix<float>;
+using RowVector = scvae::RowVector<float>;
+
+struct M2Flags {
+  Index labels = 1000;
+  double label_weight = 50.0;
+  double entropy_weight = 0.0;
+  double labelled_share = 0.25;
+  bool baseline = false;
+  Index baseline_epochs = 100;
+};
+
+struct TestMetrics {
+  double loss = 0.0;  // -ELBO of the image alone, y marginalised: a bound on -log p(x)
+  double accuracy = 0.0;
+};
+
+/// Accuracy of argmax q(y|x), and the bound
+/// sum_y q(y|x) R(x, z, y) + KL(q(z|x) || p(z)) + KL(q(y|x) || uniform).
+TestMetrics evaluate(scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
+                     std::uint64_t seed) {
+  const std::vector<Index> order = test.identity_order();
+  scvae::Rng rng(seed + 7000);
+  Matrix x, y, q, eps;
+  double loss_sum = 0.0;
+  Index correct = 0;
+  const double gamma = model.spec().entropy_weight;
+  const double log_classes = std::log(static_cast<double>(model.classes()));
+  for (Index begin = 0; begin < test.size(); begin += 500) {
+    const Index end = std::min<Index>(begin + 500, test.size());
+    const Index n = end - begin;
+    test.batch(order, begin, end, x);
+    test.label_batch(order, begin, end, y);
+    const RowVector unlabelled = RowVector::Zero(n);
+    eps.resize(model.latent(), n);
+    rng.fill_normal(eps);
+    const scvae::LabelConditionedLoss parts = model.loss(x, y.row(0), unlabelled, eps);
+    loss_sum += parts.total * static_cast<double>(n);
+    model.class_probabilities(x, q);
+    for (Index j = 0; j < n; ++j) {
+      Index best = 0;
+      q.col(j).maxCoeff(&best);
+      correct += best == static_cast<Index>(y(0, j)) ? 1 : 0;
+      // The model's loss carries gamma * sum q log q; the bound carries it once.
+      const auto p = q.col(j).array().cast<double>().max(1e-300);
+      loss_sum += (1.0 - gamma) * (p * p.log()).sum() + log_classes;
+    }
+  }
+  return {loss_sum / static_cast<double>(test.size()),
+          static_cast<double>(correct) / static_cast<double>(test.size())};
+}
+
+/// One style z ~ N(0, I) per column, drawn in every class (one class per row).
+void write_class_samples(const scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
+                         const std::string& path, std::uint64_t seed) {
+  const Index styles = 10, classes = model.classes();
+  scvae::Rng rng(seed + 9000);
+  Matrix style(model.latent(), styles);
+  rng.fill_normal(style);
+  Matrix z(model.latent(), styles * classes);
+  RowVector labels(styles * classes);
+  for (Index k = 0; k < classes; ++k)
+    for (Index s = 0; s < styles; ++s) {
+      z.col(k * styles + s) = style.col(s);
+      labels(k * styles + s) = static_cast<float>(k);
+    }
+  Matrix pixels;
+  model.decode(z, labels, pixels);
+  scvae::write_image_grid(path, pixels, test.image_rows(), test.image_cols(), styles);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Train Kingma et al.'s M2 semi-supervised VAE (shared encoder trunk, label-conditioned "
+      "image decoder) on MNIST-format data with only --labels labelled images; write its metrics "
+      "and pictures. Runs on one thread."};
+  examples::CommonFlags flags;
+  flags.out = "runs/mnist_m2";
+  examples::add_common_flags(app, flags);
+  M2Flags m;
+  app.add_option("--labels", m.labels, "Training labels kept, balanced over classes")
+      ->capture_default_str();
+  app.add_option("--label-weight", m.label_weight,
+                 "Weight alpha of -log q(y|x) of a labelled image")
+      ->capture_default_str();
+  app.add_option("--entropy-weight", m.entropy_weight,
+                 "Weight of -H(q(y|x)) of an unlabelled image (1: M2's bound, 0: left out)")
+      ->capture_default_str();
+  app.add_option("--labelled-share", m.labelled_share,
+                 "Share of each batch drawn from the labelled images (0: no oversampling)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_flag("--baseline", m.baseline,
+               "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
+  app.add_option("--baseline-epochs", m.baseline_epochs, "Epochs of the label-only MLP")
+      ->capture_default_str();
+
+  return examples::run_main("mnist_m2", app, argc, argv, [&] {
+    examples::validate_common_flags(flags);
+    if (!flags.load.empty() || flags.iwae > 0 || flags.warmup > 0 || flags.init != "pytorch")
+      throw scvae::ArgumentError(
+          "mnist_m2: --load, --iwae, --warmup and --init are mnist_vae's and mnist_multitask's "
+          "options; this example does not take them");
+    if (flags.epochs < 1)
+      throw scvae::ArgumentError("--epochs: expected at least 1, got " +
+                                 std::to_string(flags.epochs));
+    if (m.baseline_epochs < 1)
+      throw scvae::ArgumentError("--baseline-epochs: expected at least 1, got " +
+                                 std::to_string(m.baseline_epochs));
+    const examples::MnistData data = examples::load_data(flags);
+    if (data.train.labels().empty() || data.test.labels().empty())
+      throw scvae::FormatError("mnist_m2: " + flags.data +
+                               ": expected label files for the training and test images");
+    if (m.labels < 1)
+      throw scvae::ArgumentError("--labels: expected at least 1, got " + std::to_string(m.labels));
+    const std::vector<std::uint8_t> labelled =
+        examples::choose_labelled(data.train, m.labels, flags.seed);
+    std::vector<Index> labelled_indices;
+    for (Index i = 0; i < data.train.size(); ++i)
+      if (labelled[static_cast<std::size_t>(i)]) labelled_indices.push_back(i);
+
+    scvae::LabelConditionedSpec spec;
+    spec.inputs = data.train.features();
+    spec.encoder_hidden = {flags.hidden};
+    spec.latent = flags.latent;
+    spec.classes = data.train.num_classes();
+    spec.decoder_hidden = {flags.hidden};
+    spec.label_weight = m.label_weight;
+    spec.entropy_weight = m.entropy_weight;
+    spec.initialization = flags.initialization();
+    scvae::LabelConditionedVAE model(spec, flags.seed);
+    scvae::Adam adam(scvae::AdamOptions{flags.lr});
+    std::filesystem::create_directories(flags.out);
+    const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
+    std::ofstream metrics(metrics_path, std::ios::trunc);
+    if (!metrics) throw scvae::IoError(metrics_path + ": cannot open the metrics file for writing");
+    if (!flags.quiet)
+      std::cerr << "mnist_m2: " << data.train.size() << " training images, "
+                << labelled_indices.size() << " labelled; " << model.parameter_count()
+                << " parameters; " << model.architecture() << "\n";
+
+    scvae::Rng rng(flags.seed * 7919 + 11);
+    Matrix x, y;
+    RowVector labels, mask;
+    for (Index epoch = 1; epoch <= flags.epochs; ++epoch) {
+      const auto start = std::chrono::steady_clock::now();
+      const std::vector<Index> order = examples::oversampling_order(
+          rng, data.train.size(), flags.batch, m.labelled_share, labelled_indices);
+      double loss_sum = 0.0;
+      Index batches = 0;
+      for (Index begin = 0; begin < data.train.size(); begin += flags.batch) {
+        const Index end = std::min<Index>(begin + flags.batch, data.train.size());
+        data.train.batch(order, begin, end, x);
+        data.train.label_batch(order, begin, end, y);
+        mask.resize(end - begin);
+        for (Index j = begin; j < end; ++j)
+          mask(j - begin) =
+              labelled[static_cast<std::size_t>(order[static_cast<std::size_t>(j)])] ? 1.0f : 0.0f;
+        labels = y.row(0).cwiseProduct(mask);  // an unlabelled image's class is never read
+        const scvae::LabelConditionedLoss parts =
+            model.loss_and_gradient(x, labels, mask, rng, flags.beta);
+        if (!std::isfinite(parts.total))
+          throw scvae::NumericalError("mnist_m2: the loss is not finite at epoch " +
+                                      std::to_string(epoch));
+        adam.step(model.parameters(), model.gradients());
+        loss_sum += parts.total;
+        ++batches;
+      }
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const TestMetrics test = evaluate(model, data.test, flags.seed);
+      metrics << "{\"epoch\": " << epoch << ", \"train_seconds\": " << scvae::json_number(seconds)
+              << ", \"train_loss\": " << scvae::json_number(loss_sum / static_cast<double>(batches))
+              << ", \"test_loss\": " << scvae::json_number(test.loss)
+              << ", \"test_accuracy\": " << scvae::json_number(test.accuracy) << "}\n"
+              << std::flush;
+      if (!metrics) throw scvae::IoError(metrics_path + ": writing the metrics failed");
+      if (!flags.quiet)
+        std::cerr << "mnist_m2: epoch " << epoch << "/" << flags.epochs << "  train_loss "
+                  << loss_sum / static_cast<double>(batches) << "  test_loss " << test.loss
+                  << "  test_accuracy " << test.accuracy << "  (" << seconds << " s)\n";
+    }
+    if (m.baseline) {
+      if (!flags.quiet) std::cerr << "mnist_m2: training the label-only MLP baseline\n";
+      const double baseline =
+          examples::train_baseline(data.train, labelled, data.test, flags, m.baseline_epochs);
+      metrics << "{\"baseline_accuracy\": " << scvae::json_number(baseline) << "}\n" << std::flush;
+      if (!metrics) throw scvae::IoError(metrics_path + ": writing the baseline accuracy failed");
+      if (!flags.quiet) std::cerr << "mnist_m2: baseline_accuracy " << baseline << "\n";
+    }
+    const std::string samples = (std::filesystem::path(flags.out) / "class_samples.png").string();
+    write_class_samples(model, data.test, samples, flags.seed);
+    if (!flags.quiet) std::cerr << "mnist_m2: wrote metrics.jsonl and " << samples << "\n";
+    return 0;
+  });
+}
