@@ -448,4 +448,35 @@ TEST(ApiDocs, Util) {
   EXPECT_LT(result.relative_error, 1e-6) << result.describe();
 }
 
+TEST(ApiDocs, LabelConditionedVAE) {
+  scvae::LabelConditionedSpec spec;
+  spec.inputs = 16;
+  spec.encoder_hidden = {8};
+  spec.latent = 2;
+  spec.classes = 3;
+  spec.decoder_hidden = {8};
+  scvae::LabelConditionedVAE model(spec, /*seed=*/1);
+  scvae::Adam adam(scvae::AdamOptions{1e-3});
+
+  const scvae::Index n = 4;
+  scvae::Matrix<float> x = scvae::Matrix<float>::Constant(16, n, 0.25f);
+  scvae::RowVector<float> labels(n), mask(n);
+  labels << 0, 2, 0, 0;
+  mask << 1, 1, 0, 0;
+  scvae::Rng rng(7);
+  const scvae::LabelConditionedLoss parts = model.loss_and_gradient(x, labels, mask, rng);
+  const scvae::Vector<float> before = model.parameters();
+  adam.step(model.parameters(), model.gradients());
+  EXPECT_EQ(parts.labelled, 2);
+  EXPECT_GT(parts.label_nll, 0.0);
+  EXPECT_TRUE(std::isfinite(parts.total));
+  EXPECT_GT((model.parameters() - before).norm(), 0.0f);
+
+  scvae::Matrix<float> q;
+  model.class_probabilities(x, q);
+  ASSERT_EQ(q.rows(), 3);
+  ASSERT_EQ(q.cols(), n);
+  EXPECT_NEAR(q.col(0).sum(), 1.0f, 1e-5f);
+}
+
 }  // namespace
