@@ -21,8 +21,10 @@
 #include "scvae/core/error.hpp"
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
+#include "scvae/model/encoder.hpp"
 #include "scvae/nn/mlp.hpp"
 #include "scvae/prob/bernoulli.hpp"
+#include "scvae/prob/categorical.hpp"
 #include "scvae/prob/gaussian.hpp"
 
 namespace scvae {
@@ -96,18 +98,16 @@ class LabelConditionedVAET {
   /// Builds the model and initialises its parameters from `seed`.
   explicit LabelConditionedVAET(const LabelConditionedSpec& spec, std::uint64_t seed = 1)
       : spec_((spec.validate(), spec)),
-        trunk_(concat({spec_.inputs}, spec_.encoder_hidden), spec_.activation, spec_.activation,
-               layout_),
-        latent_head_(spec_.encoder_hidden.back(), 2 * spec_.latent, Activation::Identity, layout_),
+        encoder_(spec_.inputs, spec_.encoder_hidden, spec_.latent, spec_.activation, layout_),
         classifier_(spec_.encoder_hidden.back(), spec_.classes, Activation::Identity, layout_),
         decoder_(
             concat(concat({spec_.latent + spec_.classes}, spec_.decoder_hidden), {spec_.inputs}),
-            spec_.activation, Activation::Identity, layout_) {
+            spec_.activation, Activation::Identity, layout_),
+        categorical_(spec_.classes) {
     parameters_.setZero(layout_.total());
     gradients_.setZero(layout_.total());
     Rng rng(seed);
-    trunk_.initialize(parameters_.data(), rng, spec_.initialization);
-    latent_head_.initialize(parameters_.data(), rng, spec_.initialization);
+    encoder_.initialize(parameters_.data(), rng, spec_.initialization);
     classifier_.initialize(parameters_.data(), rng, spec_.initialization);
     decoder_.initialize(parameters_.data(), rng, spec_.initialization);
   }
@@ -154,22 +154,20 @@ class LabelConditionedVAET {
 
   /// q(y|x), classes x n.
   void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) const {
-    detail::check_rows("input x", x.rows(), inputs());
-    typename MlpT<Scalar>::Workspace ws;
-    const Matrix<Scalar>& h = trunk_.forward(parameters_.data(), x, ws);
+    typename Enc::Workspace ws;
+    encoder_.forward(parameters_.data(), x, ws);
+    Matrix<Scalar> logits(classes(), x.cols());
+    classifier_.forward(parameters_.data(), Enc::hidden(ws), logits);
     probabilities.resize(classes(), x.cols());
-    classifier_.forward(parameters_.data(), h, probabilities);
-    softmax_columns(probabilities);
+    categorical_.mean(logits, probabilities);
   }
 
   /// mu and logvar of q(z|x), latent x n each.
   void encode(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
-    detail::check_rows("input x", x.rows(), inputs());
-    typename MlpT<Scalar>::Workspace ws;
-    Matrix<Scalar> head(2 * latent(), x.cols());
-    latent_head_.forward(parameters_.data(), trunk_.forward(parameters_.data(), x, ws), head);
-    mu = head.topRows(latent());
-    logvar = head.bottomRows(latent()).array().max(Scalar(kLogVarMin)).min(Scalar(kLogVarMax));
+    typename Enc::Workspace ws;
+    encoder_.forward(parameters_.data(), x, ws);
+    mu = Enc::mu(ws);
+    logvar = Enc::logvar(ws);
   }
 
   /// Pixel probabilities of p(x | z, y) for latent codes z (latent x n) and
@@ -178,7 +176,7 @@ class LabelConditionedVAET {
               Matrix<Scalar>& probabilities) const {
     detail::check_rows("decode z", z.rows(), latent());
     detail::check_shape("decode labels", labels.rows(), labels.cols(), 1, z.cols());
-    for (Index j = 0; j < labels.cols(); ++j) check_label(labels(j), j);
+    categorical_.validate_target(labels, std::nullopt, classes());
     Matrix<Scalar> input = Matrix<Scalar>::Zero(latent() + classes(), z.cols());
     input.topRows(latent()) = z;
     for (Index j = 0; j < z.cols(); ++j) input(latent() + static_cast<Index>(labels(j)), j) = 1;
@@ -189,24 +187,11 @@ class LabelConditionedVAET {
   }
 
  private:
+  using Enc = EncoderT<Scalar>;
+
   static std::vector<Index> concat(std::vector<Index> a, const std::vector<Index>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
-  }
-
-  static void softmax_columns(Matrix<Scalar>& m) {
-    for (Index j = 0; j < m.cols(); ++j) {
-      auto c = m.col(j).array();
-      c = (c - c.maxCoeff()).exp();
-      c /= c.sum();
-    }
-  }
-
-  void check_label(Scalar value, Index column) const {
-    if (!(value >= 0 && value < static_cast<Scalar>(classes()) && value == std::floor(value)))
-      throw ArgumentError("label-conditioned VAE label of sample " + std::to_string(column) +
-                          ": expected a class index in [0, " + std::to_string(classes()) +
-                          "), got " + std::to_string(static_cast<double>(value)));
   }
 
   void validate(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
@@ -220,12 +205,11 @@ class LabelConditionedVAET {
     if (!(beta >= 0.0) || beta == HUGE_VAL)
       throw ArgumentError("beta: expected a finite value >= 0, got " + std::to_string(beta));
     BernoulliT<Scalar>().validate_target(x, std::nullopt, inputs());
-    for (Index j = 0; j < x.cols(); ++j) {
+    for (Index j = 0; j < x.cols(); ++j)
       if (mask(j) != Scalar(0) && mask(j) != Scalar(1))
         throw ArgumentError("label mask: expected only 0 and 1, got " +
                             std::to_string(static_cast<double>(mask(j))));
-      if (mask(j) == Scalar(1)) check_label(labels(j), j);
-    }
+    categorical_.validate_target(labels, mask, classes());
   }
 
   LabelConditionedLoss run(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
@@ -237,20 +221,16 @@ class LabelConditionedVAET {
     const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
 
     // Encoder: the trunk, then q(y|x) and q(z|x) from its last layer.
-    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws_);
+    encoder_.forward(values, x, encoder_ws_);
+    const Matrix<Scalar>& h = Enc::hidden(encoder_ws_);
+    logits_.resize(K, n);
+    classifier_.forward(values, h, logits_);
     q_.resize(K, n);
-    classifier_.forward(values, h, q_);
-    logits_ = q_;
-    softmax_columns(q_);
-    head_.resize(2 * Z, n);
-    latent_head_.forward(values, h, head_);
-    // The same clamp as EncoderT: exp(logvar) stays finite.
-    head_.bottomRows(Z) =
-        head_.bottomRows(Z).array().max(Scalar(kLogVarMin)).min(Scalar(kLogVarMax));
+    categorical_.mean(logits_, q_);
     z_.resize(Z, n);
-    reparameterize<Scalar>(head_.topRows(Z), head_.bottomRows(Z), eps, z_);
+    reparameterize<Scalar>(Enc::mu(encoder_ws_), Enc::logvar(encoder_ws_), eps, z_);
     kl_.resize(n);
-    gaussian_kl<Scalar>(head_.topRows(Z), head_.bottomRows(Z), kl_);
+    gaussian_kl<Scalar>(Enc::mu(encoder_ws_), Enc::logvar(encoder_ws_), kl_);
 
     // Decoder columns: one per labelled sample (its class), K per unlabelled
     // one (every class, weighted by q(y|x)).
@@ -285,6 +265,7 @@ class LabelConditionedVAET {
     parts.samples = n;
     double total = 0.0, reconstruction = 0.0, label_nll = 0.0;
     logits_delta_.resize(K, n);
+    class_terms_.resize(static_cast<std::size_t>(K));
     for (Index j = 0, c = 0; j < n; ++j) {
       auto q = q_.col(j);
       if (mask(j) == Scalar(1)) {
@@ -304,16 +285,16 @@ class LabelConditionedVAET {
         double expected = 0.0, expected_r = 0.0;
         for (Index k = 0; k < K; ++k) {
           const double log_q = std::log(std::max(static_cast<double>(q(k)), 1e-300));
-          const double g = static_cast<double>(nll_(c + k)) + (gamma > 0 ? gamma * log_q : 0.0);
-          expected += static_cast<double>(q(k)) * g;
+          class_terms_[static_cast<std::size_t>(k)] =
+              static_cast<double>(nll_(c + k)) + gamma * log_q;
+          expected += static_cast<double>(q(k)) * class_terms_[static_cast<std::size_t>(k)];
           expected_r += static_cast<double>(q(k)) * static_cast<double>(nll_(c + k));
         }
-        for (Index k = 0; k < K; ++k) {
-          const double log_q = std::log(std::max(static_cast<double>(q(k)), 1e-300));
-          const double g = static_cast<double>(nll_(c + k)) + (gamma > 0 ? gamma * log_q : 0.0);
+        for (Index k = 0; k < K; ++k)
           logits_delta_(k, j) =
-              static_cast<Scalar>(static_cast<double>(q(k)) * (g - expected)) * inv_n;
-        }
+              static_cast<Scalar>(static_cast<double>(q(k)) *
+                                  (class_terms_[static_cast<std::size_t>(k)] - expected)) *
+              inv_n;
         total += expected;
         reconstruction += expected_r;
         c += K;
@@ -337,42 +318,40 @@ class LabelConditionedVAET {
     for (Index c = 0; c < columns; ++c)
       z_delta_.col(column_sample_[static_cast<std::size_t>(c)]) +=
           decoder_input_delta_.col(c).head(Z);
-    head_delta_.setZero(2 * Z, n);
-    auto mu_delta = head_delta_.topRows(Z);
-    auto logvar_delta = head_delta_.bottomRows(Z);
-    reparameterize_backward<Scalar>(head_.bottomRows(Z), eps, z_delta_, mu_delta, logvar_delta);
+    encoder_ws_.head_delta.setZero();
+    auto mu_delta = Enc::mu_delta(encoder_ws_);
+    auto logvar_delta = Enc::logvar_delta(encoder_ws_);
+    reparameterize_backward<Scalar>(Enc::logvar(encoder_ws_), eps, z_delta_, mu_delta,
+                                    logvar_delta);
     kl_scale_.setConstant(n, static_cast<Scalar>(beta) * inv_n);
-    gaussian_kl_backward<Scalar>(head_.topRows(Z), head_.bottomRows(Z), kl_scale_, mu_delta,
-                                 logvar_delta);
-    // A clamped logvar does not move with the weights.
-    auto lv = head_.bottomRows(Z).array();
-    logvar_delta = (lv > Scalar(kLogVarMin) && lv < Scalar(kLogVarMax))
-                       .select(logvar_delta.array(), Scalar(0))
-                       .matrix();
-    h_delta_.resize(h.rows(), n);
-    MatrixRef<Scalar> h_delta(h_delta_);
-    MatrixRef<Scalar> head_delta(head_delta_);
-    latent_head_.backward(values, grads, h, head_, head_delta, &h_delta, false);
+    gaussian_kl_backward<Scalar>(Enc::mu(encoder_ws_), Enc::logvar(encoder_ws_), kl_scale_,
+                                 mu_delta, logvar_delta);
+    // The latent head's and the classifier's input gradients meet at the
+    // trunk's output before the trunk's backward pass.
+    encoder_.backward_head(values, grads, encoder_ws_);
+    MatrixRef<Scalar> hidden_delta = Enc::hidden_delta(encoder_ws_);
     MatrixRef<Scalar> logits_delta(logits_delta_);
-    classifier_.backward(values, grads, h, logits_, logits_delta, &h_delta, true);
-    trunk_.backward(values, grads, x, h_delta_, trunk_ws_);
+    classifier_.backward(values, grads, h, logits_, logits_delta, &hidden_delta, true);
+    encoder_.backward_trunk(values, grads, x, encoder_ws_);
     return parts;
   }
 
   LabelConditionedSpec spec_;
   ParameterLayout layout_;
-  MlpT<Scalar> trunk_;
-  DenseT<Scalar> latent_head_;
+  EncoderT<Scalar> encoder_;
   DenseT<Scalar> classifier_;
   MlpT<Scalar> decoder_;
+  CategoricalT<Scalar> categorical_;
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
   // Per-batch buffers, reused from step to step.
-  typename MlpT<Scalar>::Workspace trunk_ws_, decoder_ws_;
-  Matrix<Scalar> eps_, q_, logits_, logits_delta_, head_, head_delta_, z_, z_delta_, h_delta_;
+  typename EncoderT<Scalar>::Workspace encoder_ws_;
+  typename MlpT<Scalar>::Workspace decoder_ws_;
+  Matrix<Scalar> eps_, q_, logits_, logits_delta_, z_, z_delta_;
   Matrix<Scalar> decoder_input_, decoder_input_delta_, targets_, output_gradient_;
   RowVector<Scalar> kl_, kl_scale_, weights_, nll_;
   std::vector<Index> column_sample_;
+  std::vector<double> class_terms_;  // g_k of one unlabelled sample
 };
 
 using LabelConditionedVAE = LabelConditionedVAET<float>;
