@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,38 @@ inline double train_baseline(const scvae::Dataset& train, const std::vector<std:
     }
   }
   return static_cast<double>(correct) / static_cast<double>(test.size());
+}
+
+/// --labelled-share, --baseline and --baseline-epochs, as both
+/// semi-supervised examples take them.
+inline void add_labelled_subset_flags(CLI::App& app, double& labelled_share, bool& baseline,
+                                      Index& baseline_epochs) {
+  app.add_option("--labelled-share", labelled_share,
+                 "Share of each batch drawn from the labelled images (0: no oversampling)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_flag("--baseline", baseline,
+               "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
+  app.add_option("--baseline-epochs", baseline_epochs, "Epochs of the label-only MLP")
+      ->capture_default_str();
+}
+
+inline void check_baseline_epochs(Index baseline_epochs) {
+  if (baseline_epochs < 1)
+    throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
+}
+
+/// Trains the label-only MLP and appends {"baseline_accuracy": ...} to the
+/// metrics file at `metrics_path`.
+inline void write_baseline(const char* program, const scvae::Dataset& train,
+                           const std::vector<std::uint8_t>& labelled, const scvae::Dataset& test,
+                           const CommonFlags& f, Index epochs, const std::string& metrics_path) {
+  if (!f.quiet) std::cerr << program << ": training the label-only MLP baseline\n";
+  const double baseline = train_baseline(train, labelled, test, f, epochs);
+  std::ofstream metrics(metrics_path, std::ios::app);
+  metrics << "{\"baseline_accuracy\": " << scvae::json_number(baseline) << "}\n";
+  if (!metrics) throw scvae::IoError(metrics_path + ": writing the baseline accuracy failed");
+  if (!f.quiet) std::cerr << program << ": baseline_accuracy " << baseline << "\n";
 }
 
 }  // namespace examples

@@ -104,14 +104,7 @@ int main(int argc, char** argv) {
   app.add_option("--entropy-weight", m.entropy_weight,
                  "Weight of -H(q(y|x)) of an unlabelled image (1: M2's bound, 0: left out)")
       ->capture_default_str();
-  app.add_option("--labelled-share", m.labelled_share,
-                 "Share of each batch drawn from the labelled images (0: no oversampling)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_flag("--baseline", m.baseline,
-               "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
-  app.add_option("--baseline-epochs", m.baseline_epochs, "Epochs of the label-only MLP")
-      ->capture_default_str();
+  examples::add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
 
   return examples::run_main("mnist_m2", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
@@ -122,9 +115,7 @@ int main(int argc, char** argv) {
     if (flags.epochs < 1)
       throw scvae::ArgumentError("--epochs: expected at least 1, got " +
                                  std::to_string(flags.epochs));
-    if (m.baseline_epochs < 1)
-      throw scvae::ArgumentError("--baseline-epochs: expected at least 1, got " +
-                                 std::to_string(m.baseline_epochs));
+    examples::check_baseline_epochs(m.baseline_epochs);
     const examples::MnistData data = examples::load_data(flags);
     if (data.train.labels().empty() || data.test.labels().empty())
       throw scvae::FormatError("mnist_m2: " + flags.data +
@@ -198,14 +189,10 @@ int main(int argc, char** argv) {
                   << loss_sum / static_cast<double>(batches) << "  test_loss " << test.loss
                   << "  test_accuracy " << test.accuracy << "  (" << seconds << " s)\n";
     }
-    if (m.baseline) {
-      if (!flags.quiet) std::cerr << "mnist_m2: training the label-only MLP baseline\n";
-      const double baseline =
-          examples::train_baseline(data.train, labelled, data.test, flags, m.baseline_epochs);
-      metrics << "{\"baseline_accuracy\": " << scvae::json_number(baseline) << "}\n" << std::flush;
-      if (!metrics) throw scvae::IoError(metrics_path + ": writing the baseline accuracy failed");
-      if (!flags.quiet) std::cerr << "mnist_m2: baseline_accuracy " << baseline << "\n";
-    }
+    metrics.close();
+    if (m.baseline)
+      examples::write_baseline("mnist_m2", data.train, labelled, data.test, flags,
+                               m.baseline_epochs, metrics_path);
     const std::string samples = (std::filesystem::path(flags.out) / "class_samples.png").string();
     write_class_samples(model, data.test, samples, flags.seed);
     if (!flags.quiet) std::cerr << "mnist_m2: wrote metrics.jsonl and " << samples << "\n";

@@ -399,10 +399,6 @@ int main(int argc, char** argv) {
                  "The label head reads the sampled z or the mean mu")
       ->check(CLI::IsMember({"sample", "mean"}))
       ->capture_default_str();
-  app.add_option("--labelled-share", m.labelled_share,
-                 "Share of each batch drawn from the labelled images (0: no oversampling)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
   app.add_option("--pseudo-from", m.pseudo_from,
                  "From this epoch on, label confident predictions of unlabelled images (0: off)")
       ->capture_default_str();
@@ -455,10 +451,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--lr-cosine", m.lr_cosine,
                "Cosine annealing of the learning rate from --lr to 0 over the epochs");
-  app.add_flag("--baseline", m.baseline,
-               "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
-  app.add_option("--baseline-epochs", m.baseline_epochs, "Epochs of the label-only MLP")
-      ->capture_default_str();
+  examples::add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
 
   return examples::run_main("mnist_multitask", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
@@ -472,8 +465,7 @@ int main(int argc, char** argv) {
       throw scvae::ArgumentError("--label-layers: expected a positive number");
     if (m.encoder_layers < 1)
       throw scvae::ArgumentError("--encoder-layers: expected a positive number");
-    if (m.baseline_epochs < 1)
-      throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
+    examples::check_baseline_epochs(m.baseline_epochs);
     const examples::MnistData data = examples::load_data(flags);
     // The default of 1000 shrinks to fit a small --limit; an explicit
     // --labels larger than the data is an error.
@@ -590,15 +582,9 @@ int main(int argc, char** argv) {
         flags.save, model, adam));
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
-    if (m.baseline) {
-      if (!flags.quiet) std::cerr << "mnist_multitask: training the label-only MLP baseline\n";
-      const double baseline =
-          examples::train_baseline(data.train, labelled, data.test, flags, m.baseline_epochs);
-      std::ofstream metrics(metrics_path, std::ios::app);
-      metrics << "{\"baseline_accuracy\": " << scvae::json_number(baseline) << "}\n";
-      if (!metrics) throw scvae::IoError(metrics_path + ": writing the baseline accuracy failed");
-      if (!flags.quiet) std::cerr << "mnist_multitask: baseline_accuracy " << baseline << "\n";
-    }
+    if (m.baseline)
+      examples::write_baseline("mnist_multitask", data.train, labelled, data.test, flags,
+                               m.baseline_epochs, metrics_path);
     examples::write_pictures(model, data.test, flags.out, flags.seed);
     if (!flags.quiet)
       std::cerr << "mnist_multitask: wrote metrics.jsonl and pictures to " << flags.out
