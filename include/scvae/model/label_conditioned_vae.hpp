@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
@@ -44,12 +45,8 @@ struct LabelConditionedSpec {
   /// Throws ArgumentError on a size <= 0, no trunk, fewer than 2 classes,
   /// or a weight that is negative or not finite.
   void validate() const {
-    auto positive = [](const std::string& what, Index value) {
-      if (value <= 0)
-        throw ArgumentError(what + ": expected a positive size, got " + std::to_string(value));
-    };
-    positive("label-conditioned VAE inputs", inputs);
-    positive("label-conditioned VAE latent size", latent);
+    detail::check_positive("label-conditioned VAE inputs", inputs);
+    detail::check_positive("label-conditioned VAE latent size", latent);
     if (classes < 2)
       throw ArgumentError("label-conditioned VAE classes: expected at least 2, got " +
                           std::to_string(classes));
@@ -57,14 +54,12 @@ struct LabelConditionedSpec {
       throw ArgumentError(
           "label-conditioned VAE encoder: expected at least one hidden layer (the trunk that "
           "q(y|x) and q(z|x) share), got none");
-    for (Index h : encoder_hidden) positive("label-conditioned VAE encoder hidden size", h);
-    for (Index h : decoder_hidden) positive("label-conditioned VAE decoder hidden size", h);
-    auto weight = [](const std::string& what, double value) {
-      if (!(value >= 0.0) || value == HUGE_VAL)
-        throw ArgumentError(what + ": expected a finite value >= 0, got " + std::to_string(value));
-    };
-    weight("label-conditioned VAE label weight", label_weight);
-    weight("label-conditioned VAE entropy weight", entropy_weight);
+    for (Index h : encoder_hidden)
+      detail::check_positive("label-conditioned VAE encoder hidden size", h);
+    for (Index h : decoder_hidden)
+      detail::check_positive("label-conditioned VAE decoder hidden size", h);
+    detail::check_finite_nonnegative("label-conditioned VAE label weight", label_weight);
+    detail::check_finite_nonnegative("label-conditioned VAE entropy weight", entropy_weight);
   }
 
   /// One line naming everything that fixes the parameter layout.
