@@ -93,6 +93,110 @@ TEST(LabelConditionedVAE, DecodesEveryClassFromOneCode) {
   EXPECT_GT((pixels.col(0) - pixels.col(1)).norm(), 0.0);  // the label reaches the decoder
 }
 
+// Soft targets for the consistency term: fixed distributions, one per column.
+Matrix<double> soft_targets(Index classes, Index n) {
+  Matrix<double> t(classes, n);
+  Rng rng(17);
+  for (Index i = 0; i < t.size(); ++i) t(i) = 0.1 + rng.uniform();
+  for (Index j = 0; j < n; ++j) t.col(j) /= t.col(j).sum();
+  return t;
+}
+
+// The consistency term's parameter gradient is added to what gradients()
+// held (the step's ELBO gradient), and matches finite differences.
+TEST(LabelConditionedVAE, ClassifierLossGradientMatchesFiniteDifferences) {
+  LabelConditionedVAET<double> model(small_spec(0.0), 3);
+  const Batch batch(6);
+  const Matrix<double> targets = soft_targets(4, 6);
+  const double weight = 1.7;
+  Vector<double> before(model.parameter_count());
+  for (Index i = 0; i < before.size(); ++i) before(i) = 0.01 * static_cast<double>(i % 7);
+  model.gradients() = before;
+  const double term = model.add_classifier_loss_and_gradient(batch.x, targets, weight);
+  const Vector<double> analytic = model.gradients() - before;
+  Matrix<double> dx;
+  auto loss = [&](const Vector<double>& flat) {
+    model.parameters() = flat;
+    Matrix<double> q;
+    model.class_probabilities(batch.x, q);
+    return weight * -(targets.array() * q.array().log()).sum() / 6.0;
+  };
+  EXPECT_NEAR(term, loss(model.parameters()), 1e-12 * term);
+  testing::expect_gradient_ok(check_gradient(loss, model.parameters(), analytic));
+  // The encoder's latent head gets no gradient from the classifier; the trunk does.
+  EXPECT_GT(analytic.norm(), 0.0);
+}
+
+// d/dx of the classifier's cross-entropy against fixed targets.
+TEST(LabelConditionedVAE, ClassifierInputGradientMatchesFiniteDifferences) {
+  LabelConditionedVAET<double> model(small_spec(0.0), 4);
+  const Batch batch(5);
+  const Matrix<double> targets = soft_targets(4, 5);
+  const Vector<double> parameters = model.parameters();
+  Matrix<double> dx;
+  model.classifier_input_gradient(batch.x, targets, dx);
+  ASSERT_EQ(dx.rows(), 7);
+  ASSERT_EQ(dx.cols(), 5);
+  EXPECT_EQ(model.parameters(), parameters);
+  EXPECT_EQ(model.gradients().norm(), 0.0);  // untouched
+  const Vector<double> x0 = batch.x.reshaped();
+  auto loss = [&](const Vector<double>& flat) {
+    const Matrix<double> x = flat.reshaped(7, 5);
+    Matrix<double> q;
+    model.class_probabilities(x, q);
+    return -(targets.array() * q.array().log()).sum();
+  };
+  testing::expect_gradient_ok(check_gradient(loss, x0, dx.reshaped()));
+}
+
+// Each image moves by epsilon in the direction that (to first order) changes
+// the prediction the most: one power-iteration step, so on the batch it
+// changes the predictions more than random directions of the same length do.
+TEST(LabelConditionedVAE, VirtualAdversarialMovesEachImageByEpsilonAgainstItsPrediction) {
+  LabelConditionedVAET<double> model(small_spec(0.0), 6);
+  const Batch batch(8);
+  const double epsilon = 1e-2;
+  Rng rng(21);
+  Matrix<double> adversarial, targets, q;
+  model.virtual_adversarial(batch.x, epsilon, 1e-3, rng, adversarial, targets);
+  model.class_probabilities(batch.x, q);
+  EXPECT_EQ(targets, q);
+  auto divergence = [&](const Matrix<double>& x) {
+    Matrix<double> p;
+    model.class_probabilities(x, p);
+    return (q.array() * (q.array() / p.array()).log()).sum();
+  };
+  for (Index j = 0; j < 8; ++j)
+    EXPECT_NEAR((adversarial.col(j) - batch.x.col(j)).norm(), epsilon, 1e-12);
+  Rng other(5);
+  double random_divergence = 0.0;
+  const int draws = 20;
+  for (int draw = 0; draw < draws; ++draw) {
+    Matrix<double> random = batch.x;
+    for (Index j = 0; j < 8; ++j) {
+      Vector<double> d(7);
+      for (Index i = 0; i < 7; ++i) d(i) = other.normal();
+      random.col(j) += (epsilon / d.norm()) * d;
+    }
+    random_divergence += divergence(random) / draws;
+  }
+  EXPECT_GT(divergence(adversarial), 2.0 * random_divergence);
+  // Same generator state, same images.
+  Rng again(21);
+  Matrix<double> repeat, repeat_targets;
+  model.virtual_adversarial(batch.x, epsilon, 1e-3, again, repeat, repeat_targets);
+  EXPECT_EQ(repeat, adversarial);
+  EXPECT_THROW(model.virtual_adversarial(batch.x, -1.0, 1e-3, rng, repeat, repeat_targets),
+               ArgumentError);
+  EXPECT_THROW(model.virtual_adversarial(batch.x, epsilon, 0.0, rng, repeat, repeat_targets),
+               ArgumentError);
+  EXPECT_THROW(model.add_classifier_loss_and_gradient(batch.x, targets.topRows(3), 1.0),
+               ShapeError);
+  Matrix<double> bad = targets;
+  bad(0, 0) += 0.5;  // no longer a distribution
+  EXPECT_THROW(model.add_classifier_loss_and_gradient(batch.x, bad, 1.0), ArgumentError);
+}
+
 TEST(LabelConditionedVAE, RejectsBadInputWithClearErrors) {
   LabelConditionedVAET<double> model(small_spec(0.0), 5);
   Batch batch(4);

@@ -157,6 +157,62 @@ class LabelConditionedVAET {
     categorical_.mean(logits, probabilities);
   }
 
+  /// Adds to gradients() the gradient of weight * mean_j CE(targets_j, q(y|x_j))
+  /// over the n columns of x, with the soft targets (classes x n, each column
+  /// a distribution) held fixed, and returns that term. Called after
+  /// loss_and_gradient() on the same batch, it adds a consistency term to the
+  /// step: virtual adversarial training feeds it virtual_adversarial()'s images.
+  double add_classifier_loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                                          const ConstMatrixRef<Scalar>& targets, double weight) {
+    detail::check_finite_nonnegative("classifier loss weight", weight);
+    const Scalar scale = static_cast<Scalar>(weight / static_cast<double>(x.cols()));
+    const double sum =
+        classifier_cross_entropy(x, targets, scale, gradients_.data(),
+                                 ParameterGradients::Accumulate, nullptr, consistency_ws_);
+    return weight * sum / static_cast<double>(x.cols());
+  }
+
+  /// d/dx of sum_j CE(targets_j, q(y|x_j)), written to dx (inputs x n): how
+  /// each input value moves the classifier's cross-entropy against fixed soft
+  /// targets. Parameters and gradients() are left as they were.
+  void classifier_input_gradient(const ConstMatrixRef<Scalar>& x,
+                                 const ConstMatrixRef<Scalar>& targets, Matrix<Scalar>& dx) const {
+    typename Enc::Workspace ws;
+    dx.resize(x.rows(), x.cols());
+    MatrixRef<Scalar> input_gradient(dx);
+    classifier_cross_entropy(x, targets, Scalar(1), nullptr, ParameterGradients::Defer,
+                             &input_gradient, ws);
+  }
+
+  /// Virtual adversarial training's inputs (Miyato et al., 2018): for each
+  /// column, x + epsilon g / |g|, with g the input gradient of the classifier's
+  /// cross-entropy against its own prediction q(y|x), taken at x + xi d for a
+  /// random unit direction d drawn from rng (one power-iteration step: the
+  /// direction that changes the prediction the most, to first order). targets
+  /// receives q(y|x). A column whose g vanishes keeps x.
+  void virtual_adversarial(const ConstMatrixRef<Scalar>& x, double epsilon, double xi, Rng& rng,
+                           Matrix<Scalar>& adversarial, Matrix<Scalar>& targets) const {
+    detail::check_finite_nonnegative("virtual adversarial epsilon", epsilon);
+    if (!(xi > 0.0) || !std::isfinite(xi))
+      throw ArgumentError("virtual adversarial xi: expected a finite value > 0, got " +
+                          std::to_string(xi));
+    class_probabilities(x, targets);
+    Matrix<Scalar> probe(x.rows(), x.cols());
+    rng.fill_normal(probe);
+    for (Index j = 0; j < x.cols(); ++j) {
+      const Scalar norm = probe.col(j).norm();
+      probe.col(j) = x.col(j) + (static_cast<Scalar>(xi) / norm) * probe.col(j);
+    }
+    Matrix<Scalar> gradient;
+    classifier_input_gradient(probe, targets, gradient);
+    adversarial = x;
+    for (Index j = 0; j < x.cols(); ++j) {
+      const Scalar norm = gradient.col(j).norm();
+      if (norm > Scalar(0) && std::isfinite(norm))
+        adversarial.col(j) += (static_cast<Scalar>(epsilon) / norm) * gradient.col(j);
+    }
+  }
+
   /// mu and logvar of q(z|x), latent x n each.
   void encode(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
     typename Enc::Workspace ws;
@@ -331,6 +387,31 @@ class LabelConditionedVAET {
     return parts;
   }
 
+  // sum_j CE(targets_j, q(y|x_j)); its gradient, scaled by `scale`, goes
+  // into `grads` (as `mode` says) and, if given, into input_gradient.
+  double classifier_cross_entropy(const ConstMatrixRef<Scalar>& x,
+                                  const ConstMatrixRef<Scalar>& targets, Scalar scale,
+                                  Scalar* grads, ParameterGradients mode,
+                                  MatrixRef<Scalar>* input_gradient,
+                                  typename Enc::Workspace& ws) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    detail::check_shape("classifier targets", targets.rows(), targets.cols(), classes(), x.cols());
+    categorical_.validate_target(targets, std::nullopt, classes());
+    const Scalar* values = parameters_.data();
+    encoder_.forward(values, x, ws);
+    Matrix<Scalar> logits(classes(), x.cols()), delta(classes(), x.cols());
+    classifier_.forward(values, Enc::hidden(ws), logits);
+    RowVector<Scalar> nll(x.cols());
+    MatrixRef<Scalar> logits_delta(delta);
+    categorical_.evaluate(nullptr, nullptr, logits, targets,
+                          RowVector<Scalar>::Constant(x.cols(), scale), nll, &logits_delta);
+    MatrixRef<Scalar> hidden_delta = Enc::hidden_delta(ws);
+    classifier_.backward(values, grads, Enc::hidden(ws), logits, logits_delta, &hidden_delta, false,
+                         mode);
+    encoder_.backward_trunk(values, grads, x, ws, mode, input_gradient);
+    return nll.template cast<double>().sum();
+  }
+
   LabelConditionedSpec spec_;
   ParameterLayout layout_;
   EncoderT<Scalar> encoder_;
@@ -342,6 +423,7 @@ class LabelConditionedVAET {
   // Per-batch buffers, reused from step to step.
   typename EncoderT<Scalar>::Workspace encoder_ws_;
   typename MlpT<Scalar>::Workspace decoder_ws_;
+  typename EncoderT<Scalar>::Workspace consistency_ws_;
   Matrix<Scalar> eps_, q_, logits_, logits_delta_, z_, z_delta_;
   Matrix<Scalar> decoder_input_, decoder_input_delta_, targets_, output_gradient_;
   RowVector<Scalar> kl_, kl_scale_, weights_, nll_;
