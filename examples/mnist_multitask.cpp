@@ -323,19 +323,21 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
 class WeightAverage final : public scvae::Callback {
  public:
   WeightAverage(const scvae::SCVAE& model, double decay)
-      : model_(model), averaged_(model), decay_(static_cast<float>(decay)) {}
-  void on_train_begin(Index, Index) override { averaged_.parameters() = model_.parameters(); }
+      : model_(model), averaged_(model), average_(decay) {}
+  void on_train_begin(Index, Index) override { average_.start(model_.parameters()); }
   bool on_batch_end(const scvae::BatchReport&) override {
-    averaged_.parameters() =
-        decay_ * averaged_.parameters() + (1.0f - decay_) * model_.parameters();
+    average_.update(model_.parameters());
     return false;
   }
-  const scvae::SCVAE& averaged() const { return averaged_; }
+  const scvae::SCVAE& averaged() {
+    averaged_.parameters() = average_.average();
+    return averaged_;
+  }
 
  private:
   const scvae::SCVAE& model_;
   scvae::SCVAE averaged_;
-  float decay_;
+  scvae::ParameterAverage average_;
 };
 
 /// Test accuracy of the label task's predictive distribution

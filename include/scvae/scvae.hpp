@@ -28,6 +28,7 @@
 #include "scvae/nn/mlp.hpp"
 #include "scvae/optim/adam.hpp"
 #include "scvae/optim/clip.hpp"
+#include "scvae/optim/parameter_average.hpp"
 #include "scvae/optim/schedule.hpp"
 #include "scvae/optim/sgd.hpp"
 #include "scvae/prob/bernoulli.hpp"
