@@ -24,6 +24,11 @@ struct M2Flags {
   double labelled_share = 0.25;
   bool baseline = false;
   Index baseline_epochs = 100;
+  double adversarial_epsilon = 0.0;
+  double adversarial_xi = 1.0;
+  double adversarial_weight = 50.0;
+  double average_weights = 0.0;
+  bool lr_cosine = false;
 };
 
 struct TestMetrics {
@@ -104,6 +109,27 @@ int main(int argc, char** argv) {
   app.add_option("--entropy-weight", m.entropy_weight,
                  "Weight of -H(q(y|x)) of an unlabelled image (1: M2's bound, 0: left out)")
       ->capture_default_str();
+  app.add_option("--adversarial-epsilon", m.adversarial_epsilon,
+                 "Virtual adversarial training: L2 norm of the perturbation of each image that "
+                 "the classifier must not change its prediction for (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--adversarial-xi", m.adversarial_xi,
+                 "L2 norm of the random probe that finds the adversarial direction")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--adversarial-weight", m.adversarial_weight,
+                 "Weight of the cross-entropy between the predictions for an image and for its "
+                 "adversarial perturbation")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--average-weights", m.average_weights,
+                 "Evaluate and keep an exponential moving average of the parameters over the "
+                 "steps, with this decay per step (0: the parameters themselves)")
+      ->check(CLI::Range(0.0, 0.99999))
+      ->capture_default_str();
+  app.add_flag("--lr-cosine", m.lr_cosine,
+               "Cosine annealing of the learning rate from --lr to 0 over the epochs");
   examples::add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
 
   return examples::run_main("mnist_m2", app, argc, argv, [&] {
@@ -149,10 +175,15 @@ int main(int argc, char** argv) {
                 << " parameters; " << model.architecture() << "\n";
 
     scvae::Rng rng(flags.seed * 7919 + 11);
-    Matrix x, y;
+    Matrix x, y, adversarial, targets;
     RowVector labels, mask;
+    scvae::ParameterAverage average(m.average_weights);
+    average.start(model.parameters());
+    const bool averaging = m.average_weights > 0.0;
+    const scvae::CosineSchedule cosine(flags.lr, static_cast<long>(flags.epochs));
     for (Index epoch = 1; epoch <= flags.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
+      if (m.lr_cosine) adam.set_learning_rate(cosine(static_cast<long>(epoch - 1)));
       const std::vector<Index> order = examples::oversampling_order(
           rng, data.train.size(), flags.batch, m.labelled_share, labelled_indices);
       double loss_sum = 0.0;
@@ -166,18 +197,27 @@ int main(int argc, char** argv) {
           mask(j - begin) =
               labelled[static_cast<std::size_t>(order[static_cast<std::size_t>(j)])] ? 1.0f : 0.0f;
         labels = y.row(0).cwiseProduct(mask);  // an unlabelled image's class is never read
-        const scvae::LabelConditionedLoss parts =
-            model.loss_and_gradient(x, labels, mask, rng, flags.beta);
-        if (!std::isfinite(parts.total))
+        double loss = model.loss_and_gradient(x, labels, mask, rng, flags.beta).total;
+        if (m.adversarial_epsilon > 0.0) {
+          model.virtual_adversarial(x, m.adversarial_epsilon, m.adversarial_xi, rng, adversarial,
+                                    targets);
+          loss +=
+              model.add_classifier_loss_and_gradient(adversarial, targets, m.adversarial_weight);
+        }
+        if (!std::isfinite(loss))
           throw scvae::NumericalError("mnist_m2: the loss is not finite at epoch " +
                                       std::to_string(epoch));
         adam.step(model.parameters(), model.gradients());
-        loss_sum += parts.total;
+        if (averaging) average.update(model.parameters());
+        loss_sum += loss;
         ++batches;
       }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      // The averaged parameters are evaluated and, after the last epoch, kept.
+      if (averaging) average.swap(model.parameters());
       const TestMetrics test = evaluate(model, data.test, flags.seed);
+      if (averaging && epoch < flags.epochs) average.swap(model.parameters());
       metrics << "{\"epoch\": " << epoch << ", \"train_seconds\": " << scvae::json_number(seconds)
               << ", \"train_loss\": " << scvae::json_number(loss_sum / static_cast<double>(batches))
               << ", \"test_loss\": " << scvae::json_number(test.loss)
