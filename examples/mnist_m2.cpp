@@ -24,6 +24,7 @@ struct M2Flags {
   double labelled_share = 0.25;
   bool baseline = false;
   Index baseline_epochs = 100;
+  std::vector<Index> classifier_hidden;
   double adversarial_epsilon = 0.0;
   double adversarial_xi = 1.0;
   double adversarial_weight = 50.0;
@@ -109,6 +110,8 @@ int main(int argc, char** argv) {
   app.add_option("--entropy-weight", m.entropy_weight,
                  "Weight of -H(q(y|x)) of an unlabelled image (1: M2's bound, 0: left out)")
       ->capture_default_str();
+  app.add_option("--classifier-hidden", m.classifier_hidden,
+                 "Hidden layers of the classifier q(y|x) after the shared trunk (none: linear)");
   app.add_option("--adversarial-epsilon", m.adversarial_epsilon,
                  "Virtual adversarial training: L2 norm of the perturbation of each image that "
                  "the classifier must not change its prediction for (0: off)")
@@ -159,6 +162,7 @@ int main(int argc, char** argv) {
     spec.encoder_hidden = {flags.hidden};
     spec.latent = flags.latent;
     spec.classes = data.train.num_classes();
+    spec.classifier_hidden = m.classifier_hidden;
     spec.decoder_hidden = {flags.hidden};
     spec.label_weight = m.label_weight;
     spec.entropy_weight = m.entropy_weight;

@@ -36,6 +36,8 @@ struct LabelConditionedSpec {
   std::vector<Index> encoder_hidden{400};  ///< The shared trunk: at least one layer.
   Index latent = 20;
   Index classes = 10;
+  std::vector<Index>
+      classifier_hidden{};  ///< Hidden layers of q(y|x) after the trunk (none: linear).
   std::vector<Index> decoder_hidden{400};
   Activation activation = Activation::ReLU;
   double label_weight = 50.0;   ///< alpha: weight of -log q(y|x) of a labelled sample.
@@ -56,6 +58,8 @@ struct LabelConditionedSpec {
           "q(y|x) and q(z|x) share), got none");
     for (Index h : encoder_hidden)
       detail::check_positive("label-conditioned VAE encoder hidden size", h);
+    for (Index h : classifier_hidden)
+      detail::check_positive("label-conditioned VAE classifier hidden size", h);
     for (Index h : decoder_hidden)
       detail::check_positive("label-conditioned VAE decoder hidden size", h);
     detail::check_finite_nonnegative("label-conditioned VAE label weight", label_weight);
@@ -67,8 +71,10 @@ struct LabelConditionedSpec {
     std::ostringstream out;
     out << "scvae-m2-v1 encoder=" << inputs;
     for (Index h : encoder_hidden) out << "-" << h;
-    out << " latent=" << latent << " classes=" << classes << " decoder=" << latent << "+"
-        << classes;
+    out << " latent=" << latent << " classes=" << classes
+        << " classifier=" << encoder_hidden.back();
+    for (Index h : classifier_hidden) out << "-" << h;
+    out << "-" << classes << " decoder=" << latent << "+" << classes;
     for (Index h : decoder_hidden) out << "-" << h;
     out << "-" << inputs << " " << activation_name(activation) << " bernoulli";
     return out.str();
@@ -94,7 +100,9 @@ class LabelConditionedVAET {
   explicit LabelConditionedVAET(const LabelConditionedSpec& spec, std::uint64_t seed = 1)
       : spec_((spec.validate(), spec)),
         encoder_(spec_.inputs, spec_.encoder_hidden, spec_.latent, spec_.activation, layout_),
-        classifier_(spec_.encoder_hidden.back(), spec_.classes, Activation::Identity, layout_),
+        classifier_(
+            concat(concat({spec_.encoder_hidden.back()}, spec_.classifier_hidden), {spec_.classes}),
+            spec_.activation, Activation::Identity, layout_),
         decoder_(
             concat(concat({spec_.latent + spec_.classes}, spec_.decoder_hidden), {spec_.inputs}),
             spec_.activation, Activation::Identity, layout_),
@@ -151,8 +159,9 @@ class LabelConditionedVAET {
   void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) const {
     typename Enc::Workspace ws;
     encoder_.forward(parameters_.data(), x, ws);
-    Matrix<Scalar> logits(classes(), x.cols());
-    classifier_.forward(parameters_.data(), Enc::hidden(ws), logits);
+    typename MlpT<Scalar>::Workspace classifier_ws;
+    const Matrix<Scalar>& logits =
+        classifier_.forward(parameters_.data(), Enc::hidden(ws), classifier_ws);
     probabilities.resize(classes(), x.cols());
     categorical_.mean(logits, probabilities);
   }
@@ -274,8 +283,7 @@ class LabelConditionedVAET {
     // Encoder: the trunk, then q(y|x) and q(z|x) from its last layer.
     encoder_.forward(values, x, encoder_ws_);
     const Matrix<Scalar>& h = Enc::hidden(encoder_ws_);
-    logits_.resize(K, n);
-    classifier_.forward(values, h, logits_);
+    logits_ = classifier_.forward(values, h, classifier_ws_);
     q_.resize(K, n);
     categorical_.mean(logits_, q_);
     z_.resize(Z, n);
@@ -382,7 +390,7 @@ class LabelConditionedVAET {
     encoder_.backward_head(values, grads, encoder_ws_);
     MatrixRef<Scalar> hidden_delta = Enc::hidden_delta(encoder_ws_);
     MatrixRef<Scalar> logits_delta(logits_delta_);
-    classifier_.backward(values, grads, h, logits_, logits_delta, &hidden_delta, true);
+    classifier_.backward(values, grads, h, logits_delta, classifier_ws_, &hidden_delta, true);
     encoder_.backward_trunk(values, grads, x, encoder_ws_);
     return parts;
   }
@@ -399,15 +407,16 @@ class LabelConditionedVAET {
     categorical_.validate_target(targets, std::nullopt, classes());
     const Scalar* values = parameters_.data();
     encoder_.forward(values, x, ws);
-    Matrix<Scalar> logits(classes(), x.cols()), delta(classes(), x.cols());
-    classifier_.forward(values, Enc::hidden(ws), logits);
+    typename MlpT<Scalar>::Workspace classifier_ws;
+    const Matrix<Scalar>& logits = classifier_.forward(values, Enc::hidden(ws), classifier_ws);
+    Matrix<Scalar> delta(classes(), x.cols());
     RowVector<Scalar> nll(x.cols());
     MatrixRef<Scalar> logits_delta(delta);
     categorical_.evaluate(nullptr, nullptr, logits, targets,
                           RowVector<Scalar>::Constant(x.cols(), scale), nll, &logits_delta);
     MatrixRef<Scalar> hidden_delta = Enc::hidden_delta(ws);
-    classifier_.backward(values, grads, Enc::hidden(ws), logits, logits_delta, &hidden_delta, false,
-                         mode);
+    classifier_.backward(values, grads, Enc::hidden(ws), logits_delta, classifier_ws, &hidden_delta,
+                         false, mode);
     encoder_.backward_trunk(values, grads, x, ws, mode, input_gradient);
     return nll.template cast<double>().sum();
   }
@@ -415,14 +424,14 @@ class LabelConditionedVAET {
   LabelConditionedSpec spec_;
   ParameterLayout layout_;
   EncoderT<Scalar> encoder_;
-  DenseT<Scalar> classifier_;
+  MlpT<Scalar> classifier_;
   MlpT<Scalar> decoder_;
   CategoricalT<Scalar> categorical_;
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
   // Per-batch buffers, reused from step to step.
   typename EncoderT<Scalar>::Workspace encoder_ws_;
-  typename MlpT<Scalar>::Workspace decoder_ws_;
+  typename MlpT<Scalar>::Workspace decoder_ws_, classifier_ws_;
   typename EncoderT<Scalar>::Workspace consistency_ws_;
   Matrix<Scalar> eps_, q_, logits_, logits_delta_, z_, z_delta_;
   Matrix<Scalar> decoder_input_, decoder_input_delta_, targets_, output_gradient_;
