@@ -223,6 +223,11 @@ TEST(ApiDocs, Optim) {
   scvae::Sgd sgd(sgd_options);
   sgd.step(params, grads);
 
+  scvae::ParameterAverage average(/*decay=*/0.999);
+  average.start(params);
+  average.update(params);  // after each step
+  average.swap(params);    // evaluate the averaged parameters; swap back to go on
+
   EXPECT_FLOAT_EQ(norm, 5.0f);
   EXPECT_NEAR(grads.norm(), 1.0f, 1e-5f);
   EXPECT_EQ(adam.step_count(), 1);
@@ -233,6 +238,7 @@ TEST(ApiDocs, Optim) {
   EXPECT_DOUBLE_EQ(warmup(0), 0.25);
   EXPECT_DOUBLE_EQ(warmup(3), 1.0);
   EXPECT_EQ(sgd.momentum_buffer().size(), 3);
+  EXPECT_EQ(average.steps(), 1);
   scvae::Vector<float> four = scvae::Vector<float>::Ones(4);
   EXPECT_THROW(adam.step(four, grads), scvae::ShapeError);  // sizes differ
   EXPECT_THROW(warmup(-1), scvae::ArgumentError);
@@ -465,9 +471,15 @@ TEST(ApiDocs, LabelConditionedVAE) {
   mask << 1, 1, 0, 0;
   scvae::Rng rng(7);
   const scvae::LabelConditionedLoss parts = model.loss_and_gradient(x, labels, mask, rng);
+  // Optional: virtual adversarial training of the classifier on the same images.
+  scvae::Matrix<float> adversarial, targets;
+  model.virtual_adversarial(x, /*epsilon=*/0.5, /*xi=*/1.0, rng, adversarial, targets);
+  const double consistency = model.add_classifier_loss_and_gradient(adversarial, targets, 50.0);
   const scvae::Vector<float> before = model.parameters();
   adam.step(model.parameters(), model.gradients());
   EXPECT_EQ(parts.labelled, 2);
+  EXPECT_GE(consistency, 0.0);
+  EXPECT_EQ(adversarial.cols(), n);
   EXPECT_GT(parts.label_nll, 0.0);
   EXPECT_TRUE(std::isfinite(parts.total));
   EXPECT_GT((model.parameters() - before).norm(), 0.0f);
