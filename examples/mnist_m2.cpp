@@ -25,6 +25,7 @@ struct M2Flags {
   bool baseline = false;
   Index baseline_epochs = 100;
   std::vector<Index> classifier_hidden;
+  bool latent_reads_label = false;
   double adversarial_epsilon = 0.0;
   double adversarial_xi = 1.0;
   double adversarial_weight = 50.0;
@@ -112,6 +113,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--classifier-hidden", m.classifier_hidden,
                  "Hidden layers of the classifier q(y|x) after the shared trunk (none: linear)");
+  app.add_flag("--latent-reads-label", m.latent_reads_label,
+               "q(z|x,y) as in the paper: the latent code reads the class (one code per class "
+               "for an unlabelled image)");
   app.add_option("--adversarial-epsilon", m.adversarial_epsilon,
                  "Virtual adversarial training: L2 norm of the perturbation of each image that "
                  "the classifier must not change its prediction for (0: off)")
@@ -163,6 +167,7 @@ int main(int argc, char** argv) {
     spec.latent = flags.latent;
     spec.classes = data.train.num_classes();
     spec.classifier_hidden = m.classifier_hidden;
+    spec.latent_reads_label = m.latent_reads_label;
     spec.decoder_hidden = {flags.hidden};
     spec.label_weight = m.label_weight;
     spec.entropy_weight = m.entropy_weight;

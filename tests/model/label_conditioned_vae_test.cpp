@@ -11,8 +11,10 @@
 namespace scvae {
 namespace {
 
-LabelConditionedSpec small_spec(double entropy_weight, std::vector<Index> classifier_hidden = {}) {
+LabelConditionedSpec small_spec(double entropy_weight, std::vector<Index> classifier_hidden = {},
+                                bool latent_reads_label = false) {
   LabelConditionedSpec spec;
+  spec.latent_reads_label = latent_reads_label;
   spec.classifier_hidden = std::move(classifier_hidden);
   spec.inputs = 7;
   spec.encoder_hidden = {6};
@@ -39,9 +41,9 @@ struct Batch {
   Matrix<double> eps;
 };
 
-// (entropy weight, hidden layers of the classifier)
+// (entropy weight, hidden layers of the classifier, q(z|x,y))
 class LabelConditionedGradient
-    : public ::testing::TestWithParam<std::tuple<double, std::vector<Index>>> {};
+    : public ::testing::TestWithParam<std::tuple<double, std::vector<Index>, bool>> {};
 
 // The whole loss (labelled and unlabelled samples, the marginal over classes,
 // the entropy term when its weight is not 0) against finite differences.
@@ -49,8 +51,8 @@ TEST_P(LabelConditionedGradient, MatchesFiniteDifferences) {
   // Seed 4: with seed 3, a sample's first classifier layer is all zero, so
   // the second's pre-activation is its zero initial bias, a ReLU kink where
   // finite differences take half the slope.
-  LabelConditionedVAET<double> model(small_spec(std::get<0>(GetParam()), std::get<1>(GetParam())),
-                                     4);
+  LabelConditionedVAET<double> model(
+      small_spec(std::get<0>(GetParam()), std::get<1>(GetParam()), std::get<2>(GetParam())), 4);
   const Batch batch(9);
   const double beta = 0.7;
   const LabelConditionedLoss parts =
@@ -67,15 +69,19 @@ TEST_P(LabelConditionedGradient, MatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EntropyWeightsAndClassifiers, LabelConditionedGradient,
-                         ::testing::Values(std::make_tuple(0.0, std::vector<Index>{}),
-                                           std::make_tuple(1.0, std::vector<Index>{}),
-                                           std::make_tuple(0.0, std::vector<Index>{5}),
-                                           std::make_tuple(1.0, std::vector<Index>{5, 4})));
+                         ::testing::Values(std::make_tuple(0.0, std::vector<Index>{}, false),
+                                           std::make_tuple(1.0, std::vector<Index>{}, false),
+                                           std::make_tuple(0.0, std::vector<Index>{5}, false),
+                                           std::make_tuple(1.0, std::vector<Index>{5, 4}, false),
+                                           std::make_tuple(0.0, std::vector<Index>{}, true),
+                                           std::make_tuple(1.0, std::vector<Index>{5}, true)));
 
 // The unlabelled loss is the q(y|x)-weighted mean of the labelled losses
 // without their label term: the marginal the classifier learns from.
-TEST(LabelConditionedVAE, UnlabelledLossIsTheMarginalOverClasses) {
-  LabelConditionedSpec spec = small_spec(0.0);
+class LabelConditionedMarginal : public ::testing::TestWithParam<bool> {};
+
+TEST_P(LabelConditionedMarginal, UnlabelledLossIsTheMarginalOverClasses) {
+  LabelConditionedSpec spec = small_spec(0.0, {}, GetParam());
   LabelConditionedVAET<double> model(spec, 5);
   const Batch batch(1);
   const RowVector<double> unlabelled = RowVector<double>::Zero(1);
@@ -92,6 +98,26 @@ TEST(LabelConditionedVAE, UnlabelledLossIsTheMarginalOverClasses) {
   }
   EXPECT_NEAR(marginal, expected, 1e-9 * std::abs(expected));
   EXPECT_NEAR(q.col(0).sum(), 1.0, 1e-12);
+}
+
+INSTANTIATE_TEST_SUITE_P(LatentReadsLabel, LabelConditionedMarginal, ::testing::Bool());
+
+// With q(z|x,y) the code depends on the class it is asked for; without, not.
+TEST(LabelConditionedVAE, LatentReadsTheLabelOnlyWhenAsked) {
+  for (const bool reads : {false, true}) {
+    const LabelConditionedVAET<double> model(small_spec(0.0, {}, reads), 5);
+    const Batch batch(2);
+    RowVector<double> zeros = RowVector<double>::Zero(2), ones = RowVector<double>::Ones(2);
+    Matrix<double> mu0, logvar0, mu1, logvar1, mu, logvar;
+    model.encode(batch.x, zeros, mu0, logvar0);
+    model.encode(batch.x, ones, mu1, logvar1);
+    EXPECT_EQ((mu0 - mu1).norm() > 0.0, reads);
+    model.encode(batch.x, mu, logvar);  // the most probable class, when it matters
+    EXPECT_EQ(mu.rows(), 3);
+    RowVector<double> bad = zeros;
+    bad(1) = 4.0;
+    EXPECT_THROW(model.encode(batch.x, bad, mu, logvar), ArgumentError);
+  }
 }
 
 TEST(LabelConditionedVAE, DecodesEveryClassFromOneCode) {

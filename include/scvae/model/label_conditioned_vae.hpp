@@ -5,6 +5,10 @@
 //   h = trunk(x),  q(y|x) = softmax(C h),  q(z|x) = N(mu(h), exp(logvar(h))),
 //   p(x|z,y) = Bernoulli(decoder([z; onehot(y)])).
 //
+// With latent_reads_label, q(z|x,y) = N(mu([h; onehot(y)]), ...) as in the
+// paper: z is then free to leave the class to y, and an unlabelled image gets
+// one z per class (the same noise for each), its KL weighted by q(y|x) too.
+//
 // Per sample, with R(x, z, y) = -log p(x|z,y) at one z ~ q(z|x):
 //   labelled (mask 1):  R(x, z, y) + beta KL + alpha * (-log q(y|x))
 //   unlabelled:         sum_y q(y|x) R(x, z, y) + beta KL + gamma * sum_y q(y|x) log q(y|x)
@@ -39,6 +43,7 @@ struct LabelConditionedSpec {
   std::vector<Index>
       classifier_hidden{};  ///< Hidden layers of q(y|x) after the trunk (none: linear).
   std::vector<Index> decoder_hidden{400};
+  bool latent_reads_label = false;  ///< q(z|x,y) instead of q(z|x).
   Activation activation = Activation::ReLU;
   double label_weight = 50.0;   ///< alpha: weight of -log q(y|x) of a labelled sample.
   double entropy_weight = 0.0;  ///< gamma: weight of -H(q(y|x)) of an unlabelled sample.
@@ -71,7 +76,7 @@ struct LabelConditionedSpec {
     std::ostringstream out;
     out << "scvae-m2-v1 encoder=" << inputs;
     for (Index h : encoder_hidden) out << "-" << h;
-    out << " latent=" << latent << " classes=" << classes
+    out << " latent=" << latent << (latent_reads_label ? "|y" : "") << " classes=" << classes
         << " classifier=" << encoder_hidden.back();
     for (Index h : classifier_hidden) out << "-" << h;
     out << "-" << classes << " decoder=" << latent << "+" << classes;
@@ -99,7 +104,9 @@ class LabelConditionedVAET {
   /// Builds the model and initialises its parameters from `seed`.
   explicit LabelConditionedVAET(const LabelConditionedSpec& spec, std::uint64_t seed = 1)
       : spec_((spec.validate(), spec)),
-        encoder_(spec_.inputs, spec_.encoder_hidden, spec_.latent, spec_.activation, layout_),
+        trunk_(concat({spec_.inputs}, spec_.encoder_hidden), spec_.activation, spec_.activation,
+               layout_),
+        latent_head_(head_inputs(spec_), {}, spec_.latent, spec_.activation, layout_),
         classifier_(
             concat(concat({spec_.encoder_hidden.back()}, spec_.classifier_hidden), {spec_.classes}),
             spec_.activation, Activation::Identity, layout_),
@@ -110,7 +117,8 @@ class LabelConditionedVAET {
     parameters_.setZero(layout_.total());
     gradients_.setZero(layout_.total());
     Rng rng(seed);
-    encoder_.initialize(parameters_.data(), rng, spec_.initialization);
+    trunk_.initialize(parameters_.data(), rng, spec_.initialization);
+    latent_head_.initialize(parameters_.data(), rng, spec_.initialization);
     classifier_.initialize(parameters_.data(), rng, spec_.initialization);
     decoder_.initialize(parameters_.data(), rng, spec_.initialization);
   }
@@ -157,11 +165,10 @@ class LabelConditionedVAET {
 
   /// q(y|x), classes x n.
   void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) const {
-    typename Enc::Workspace ws;
-    encoder_.forward(parameters_.data(), x, ws);
-    typename MlpT<Scalar>::Workspace classifier_ws;
-    const Matrix<Scalar>& logits =
-        classifier_.forward(parameters_.data(), Enc::hidden(ws), classifier_ws);
+    detail::check_rows("input x", x.rows(), inputs());
+    typename MlpT<Scalar>::Workspace trunk_ws, classifier_ws;
+    const Matrix<Scalar>& logits = classifier_.forward(
+        parameters_.data(), trunk_.forward(parameters_.data(), x, trunk_ws), classifier_ws);
     probabilities.resize(classes(), x.cols());
     categorical_.mean(logits, probabilities);
   }
@@ -186,7 +193,7 @@ class LabelConditionedVAET {
   /// targets. Parameters and gradients() are left as they were.
   void classifier_input_gradient(const ConstMatrixRef<Scalar>& x,
                                  const ConstMatrixRef<Scalar>& targets, Matrix<Scalar>& dx) const {
-    typename Enc::Workspace ws;
+    typename MlpT<Scalar>::Workspace ws;
     dx.resize(x.rows(), x.cols());
     MatrixRef<Scalar> input_gradient(dx);
     classifier_cross_entropy(x, targets, Scalar(1), nullptr, ParameterGradients::Defer,
@@ -222,10 +229,37 @@ class LabelConditionedVAET {
     }
   }
 
-  /// mu and logvar of q(z|x), latent x n each.
+  /// mu and logvar of q(z|x), latent x n each; with latent_reads_label, of
+  /// q(z|x,y) at the most probable class of q(y|x).
   void encode(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
+    RowVector<Scalar> labels = RowVector<Scalar>::Zero(x.cols());
+    if (spec_.latent_reads_label) {
+      Matrix<Scalar> q;
+      class_probabilities(x, q);
+      for (Index j = 0; j < x.cols(); ++j) {
+        Index best = 0;
+        q.col(j).maxCoeff(&best);
+        labels(j) = static_cast<Scalar>(best);
+      }
+    }
+    encode(x, labels, mu, logvar);
+  }
+
+  /// mu and logvar of q(z|x,y) for the class indices `labels` (1 x n); without
+  /// latent_reads_label the labels are checked but do not change q(z|x).
+  void encode(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
+              Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    detail::check_shape("encode labels", labels.rows(), labels.cols(), 1, x.cols());
+    categorical_.validate_target(labels, std::nullopt, classes());
+    typename MlpT<Scalar>::Workspace trunk_ws;
+    const Matrix<Scalar>& h = trunk_.forward(parameters_.data(), x, trunk_ws);
+    Matrix<Scalar> input = Matrix<Scalar>::Zero(latent_head_.inputs(), x.cols());
+    input.topRows(h.rows()) = h;
+    if (spec_.latent_reads_label)
+      for (Index j = 0; j < x.cols(); ++j) input(h.rows() + static_cast<Index>(labels(j)), j) = 1;
     typename Enc::Workspace ws;
-    encoder_.forward(parameters_.data(), x, ws);
+    latent_head_.forward(parameters_.data(), input, ws);
     mu = Enc::mu(ws);
     logvar = Enc::logvar(ws);
   }
@@ -254,6 +288,12 @@ class LabelConditionedVAET {
     return a;
   }
 
+  // The latent head reads the trunk's last layer, and the one-hot class too
+  // with latent_reads_label.
+  static Index head_inputs(const LabelConditionedSpec& spec) {
+    return spec.encoder_hidden.back() + (spec.latent_reads_label ? spec.classes : 0);
+  }
+
   void validate(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
                 const ConstRowVectorRef<Scalar>& mask, const ConstMatrixRef<Scalar>& eps,
                 double beta) const {
@@ -278,38 +318,61 @@ class LabelConditionedVAET {
     validate(x, labels, mask, eps, beta);
     const Scalar* values = parameters_.data();
     const Index n = x.cols(), Z = latent(), K = classes();
+    const bool per_class_z = spec_.latent_reads_label;
     const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
-
-    // Encoder: the trunk, then q(y|x) and q(z|x) from its last layer.
-    encoder_.forward(values, x, encoder_ws_);
-    const Matrix<Scalar>& h = Enc::hidden(encoder_ws_);
-    logits_ = classifier_.forward(values, h, classifier_ws_);
-    q_.resize(K, n);
-    categorical_.mean(logits_, q_);
-    z_.resize(Z, n);
-    reparameterize<Scalar>(Enc::mu(encoder_ws_), Enc::logvar(encoder_ws_), eps, z_);
-    kl_.resize(n);
-    gaussian_kl<Scalar>(Enc::mu(encoder_ws_), Enc::logvar(encoder_ws_), kl_);
 
     // Decoder columns: one per labelled sample (its class), K per unlabelled
     // one (every class, weighted by q(y|x)).
     Index columns = 0;
     for (Index j = 0; j < n; ++j) columns += mask(j) == Scalar(1) ? 1 : K;
     column_sample_.resize(static_cast<std::size_t>(columns));
-    decoder_input_.setZero(Z + K, columns);
-    targets_.resize(inputs(), columns);
-    weights_.resize(columns);
+    column_class_.resize(static_cast<std::size_t>(columns));
     for (Index j = 0, c = 0; j < n; ++j) {
       const bool labelled = mask(j) == Scalar(1);
       const Index first = labelled ? static_cast<Index>(labels(j)) : 0;
-      const Index count = labelled ? 1 : K;
-      for (Index k = first; k < first + count; ++k, ++c) {
+      for (Index k = first; k < first + (labelled ? 1 : K); ++k, ++c) {
         column_sample_[static_cast<std::size_t>(c)] = j;
-        decoder_input_.col(c).head(Z) = z_.col(j);
-        decoder_input_(Z + k, c) = 1;
-        targets_.col(c) = x.col(j);
-        weights_(c) = labelled ? inv_n : q_(k, j) * inv_n;
+        column_class_[static_cast<std::size_t>(c)] = k;
       }
+    }
+    // z columns: one per sample, or with q(z|x,y) one per decoder column.
+    const Index z_columns = per_class_z ? columns : n;
+    auto z_column = [&](Index c) {
+      return per_class_z ? c : column_sample_[static_cast<std::size_t>(c)];
+    };
+    auto z_sample = [&](Index zc) {
+      return per_class_z ? column_sample_[static_cast<std::size_t>(zc)] : zc;
+    };
+
+    // Encoder: the trunk; q(y|x) and q(z|x[,y]) read its last layer.
+    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws_);
+    const Index H = h.rows();
+    logits_ = classifier_.forward(values, h, classifier_ws_);
+    q_.resize(K, n);
+    categorical_.mean(logits_, q_);
+    head_input_.setZero(latent_head_.inputs(), z_columns);
+    column_eps_.resize(Z, z_columns);
+    for (Index zc = 0; zc < z_columns; ++zc) {
+      head_input_.col(zc).head(H) = h.col(z_sample(zc));
+      column_eps_.col(zc) = eps.col(z_sample(zc));
+      if (per_class_z) head_input_(H + column_class_[static_cast<std::size_t>(zc)], zc) = 1;
+    }
+    latent_head_.forward(values, head_input_, latent_ws_);
+    z_.resize(Z, z_columns);
+    reparameterize<Scalar>(Enc::mu(latent_ws_), Enc::logvar(latent_ws_), column_eps_, z_);
+    kl_.resize(z_columns);
+    gaussian_kl<Scalar>(Enc::mu(latent_ws_), Enc::logvar(latent_ws_), kl_);
+
+    decoder_input_.setZero(Z + K, columns);
+    targets_.resize(inputs(), columns);
+    weights_.resize(columns);
+    for (Index c = 0; c < columns; ++c) {
+      const Index j = column_sample_[static_cast<std::size_t>(c)];
+      const Index k = column_class_[static_cast<std::size_t>(c)];
+      decoder_input_.col(c).head(Z) = z_.col(z_column(c));
+      decoder_input_(Z + k, c) = 1;
+      targets_.col(c) = x.col(j);
+      weights_(c) = mask(j) == Scalar(1) ? inv_n : q_(k, j) * inv_n;
     }
     const Matrix<Scalar>& pixel_logits = decoder_.forward(values, decoder_input_, decoder_ws_);
     nll_.resize(columns);
@@ -318,13 +381,16 @@ class LabelConditionedVAET {
     BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, targets_, weights_, nll_,
                                   with_gradient ? &output_gradient : nullptr);
 
-    // The loss, and d loss / d logits of q(y|x).
+    // The loss, and d loss / d logits of q(y|x). With q(z|x,y) the KL
+    // depends on the class and joins each class's term; otherwise it is
+    // one per sample and added after.
     const double alpha = spec_.label_weight, gamma = spec_.entropy_weight;
     LabelConditionedLoss parts;
     parts.samples = n;
-    double total = 0.0, reconstruction = 0.0, label_nll = 0.0;
+    double total = 0.0, reconstruction = 0.0, label_nll = 0.0, kl_sum = 0.0;
     logits_delta_.resize(K, n);
     class_terms_.resize(static_cast<std::size_t>(K));
+    kl_scale_.resize(z_columns);
     for (Index j = 0, c = 0; j < n; ++j) {
       auto q = q_.col(j);
       if (mask(j) == Scalar(1)) {
@@ -338,15 +404,28 @@ class LabelConditionedVAET {
         ++parts.labelled;
         logits_delta_.col(j) = q * static_cast<Scalar>(alpha) * inv_n;
         logits_delta_(y, j) -= static_cast<Scalar>(alpha) * inv_n;
+        if (per_class_z) {
+          const double kl = static_cast<double>(kl_(c));
+          total += beta * kl;
+          kl_sum += kl;
+          kl_scale_(c) = static_cast<Scalar>(beta) * inv_n;
+        }
         c += 1;
       } else {
-        // g_k = R_k + gamma log q_k; d/dlogit_k sum_k q_k g_k = q_k (g_k - sum q g).
+        // g_k = R_k (+ beta KL_k) + gamma log q_k; d/dlogit_k sum_k q_k g_k
+        // = q_k (g_k - sum q g).
         double expected = 0.0, expected_r = 0.0;
         for (Index k = 0; k < K; ++k) {
           const double log_q = std::log(std::max(static_cast<double>(q(k)), 1e-300));
-          class_terms_[static_cast<std::size_t>(k)] =
-              static_cast<double>(nll_(c + k)) + gamma * log_q;
-          expected += static_cast<double>(q(k)) * class_terms_[static_cast<std::size_t>(k)];
+          double g = static_cast<double>(nll_(c + k)) + gamma * log_q;
+          if (per_class_z) {
+            const double kl = static_cast<double>(kl_(c + k));
+            g += beta * kl;
+            kl_sum += static_cast<double>(q(k)) * kl;
+            kl_scale_(c + k) = static_cast<Scalar>(beta) * q(k) * inv_n;
+          }
+          class_terms_[static_cast<std::size_t>(k)] = g;
+          expected += static_cast<double>(q(k)) * g;
           expected_r += static_cast<double>(q(k)) * static_cast<double>(nll_(c + k));
         }
         for (Index k = 0; k < K; ++k)
@@ -359,39 +438,51 @@ class LabelConditionedVAET {
         c += K;
       }
     }
-    const double kl_sum = kl_.template cast<double>().sum();
-    total += beta * kl_sum;
+    if (!per_class_z) {
+      kl_sum = kl_.template cast<double>().sum();
+      total += beta * kl_sum;
+      kl_scale_.setConstant(n, static_cast<Scalar>(beta) * inv_n);
+    }
     parts.total = total / static_cast<double>(n);
     parts.reconstruction = reconstruction / static_cast<double>(n);
     parts.kl = kl_sum / static_cast<double>(n);
     parts.label_nll = parts.labelled > 0 ? label_nll / static_cast<double>(parts.labelled) : 0.0;
     if (!with_gradient) return parts;
 
-    // Backward: decoder, then z, then the two heads into the trunk.
+    // Backward: decoder, then z, then the latent head and the classifier
+    // into the trunk.
     gradients_.setZero();
     Scalar* grads = gradients_.data();
     decoder_input_delta_.resize(Z + K, columns);
     MatrixRef<Scalar> input_delta(decoder_input_delta_);
     decoder_.backward(values, grads, decoder_input_, output_gradient_, decoder_ws_, &input_delta);
-    z_delta_.setZero(Z, n);
+    z_delta_.setZero(Z, z_columns);
     for (Index c = 0; c < columns; ++c)
-      z_delta_.col(column_sample_[static_cast<std::size_t>(c)]) +=
-          decoder_input_delta_.col(c).head(Z);
-    encoder_ws_.head_delta.setZero();
-    auto mu_delta = Enc::mu_delta(encoder_ws_);
-    auto logvar_delta = Enc::logvar_delta(encoder_ws_);
-    reparameterize_backward<Scalar>(Enc::logvar(encoder_ws_), eps, z_delta_, mu_delta,
+      z_delta_.col(z_column(c)) += decoder_input_delta_.col(c).head(Z);
+    latent_ws_.head_delta.setZero();
+    auto mu_delta = Enc::mu_delta(latent_ws_);
+    auto logvar_delta = Enc::logvar_delta(latent_ws_);
+    reparameterize_backward<Scalar>(Enc::logvar(latent_ws_), column_eps_, z_delta_, mu_delta,
                                     logvar_delta);
-    kl_scale_.setConstant(n, static_cast<Scalar>(beta) * inv_n);
-    gaussian_kl_backward<Scalar>(Enc::mu(encoder_ws_), Enc::logvar(encoder_ws_), kl_scale_,
-                                 mu_delta, logvar_delta);
+    gaussian_kl_backward<Scalar>(Enc::mu(latent_ws_), Enc::logvar(latent_ws_), kl_scale_, mu_delta,
+                                 logvar_delta);
+    head_input_delta_.resize(latent_head_.inputs(), z_columns);
+    MatrixRef<Scalar> head_input_delta(head_input_delta_);
+    latent_head_.backward(values, grads, head_input_, latent_ws_, ParameterGradients::Accumulate,
+                          &head_input_delta);
     // The latent head's and the classifier's input gradients meet at the
     // trunk's output before the trunk's backward pass.
-    encoder_.backward_head(values, grads, encoder_ws_);
-    MatrixRef<Scalar> hidden_delta = Enc::hidden_delta(encoder_ws_);
+    if (per_class_z) {
+      hidden_delta_.setZero(H, n);
+      for (Index zc = 0; zc < z_columns; ++zc)
+        hidden_delta_.col(z_sample(zc)) += head_input_delta_.col(zc).head(H);
+    } else {
+      hidden_delta_ = head_input_delta_;
+    }
+    MatrixRef<Scalar> hidden_delta(hidden_delta_);
     MatrixRef<Scalar> logits_delta(logits_delta_);
     classifier_.backward(values, grads, h, logits_delta, classifier_ws_, &hidden_delta, true);
-    encoder_.backward_trunk(values, grads, x, encoder_ws_);
+    trunk_.backward(values, grads, x, hidden_delta_, trunk_ws_);
     return parts;
   }
 
@@ -401,42 +492,44 @@ class LabelConditionedVAET {
                                   const ConstMatrixRef<Scalar>& targets, Scalar scale,
                                   Scalar* grads, ParameterGradients mode,
                                   MatrixRef<Scalar>* input_gradient,
-                                  typename Enc::Workspace& ws) const {
+                                  typename MlpT<Scalar>::Workspace& trunk_ws) const {
     detail::check_rows("input x", x.rows(), inputs());
     detail::check_shape("classifier targets", targets.rows(), targets.cols(), classes(), x.cols());
     categorical_.validate_target(targets, std::nullopt, classes());
     const Scalar* values = parameters_.data();
-    encoder_.forward(values, x, ws);
+    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
     typename MlpT<Scalar>::Workspace classifier_ws;
-    const Matrix<Scalar>& logits = classifier_.forward(values, Enc::hidden(ws), classifier_ws);
+    const Matrix<Scalar>& logits = classifier_.forward(values, h, classifier_ws);
     Matrix<Scalar> delta(classes(), x.cols());
     RowVector<Scalar> nll(x.cols());
     MatrixRef<Scalar> logits_delta(delta);
     categorical_.evaluate(nullptr, nullptr, logits, targets,
                           RowVector<Scalar>::Constant(x.cols(), scale), nll, &logits_delta);
-    MatrixRef<Scalar> hidden_delta = Enc::hidden_delta(ws);
-    classifier_.backward(values, grads, Enc::hidden(ws), logits_delta, classifier_ws, &hidden_delta,
-                         false, mode);
-    encoder_.backward_trunk(values, grads, x, ws, mode, input_gradient);
+    Matrix<Scalar> hidden_delta(h.rows(), x.cols());
+    MatrixRef<Scalar> hidden_delta_ref(hidden_delta);
+    classifier_.backward(values, grads, h, logits_delta, classifier_ws, &hidden_delta_ref, false,
+                         mode);
+    trunk_.backward(values, grads, x, hidden_delta, trunk_ws, input_gradient, false, mode);
     return nll.template cast<double>().sum();
   }
 
   LabelConditionedSpec spec_;
   ParameterLayout layout_;
-  EncoderT<Scalar> encoder_;
+  MlpT<Scalar> trunk_;
+  EncoderT<Scalar> latent_head_;  // no trunk of its own: the Gaussian head with its logvar clamp
   MlpT<Scalar> classifier_;
   MlpT<Scalar> decoder_;
   CategoricalT<Scalar> categorical_;
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
   // Per-batch buffers, reused from step to step.
-  typename EncoderT<Scalar>::Workspace encoder_ws_;
-  typename MlpT<Scalar>::Workspace decoder_ws_, classifier_ws_;
-  typename EncoderT<Scalar>::Workspace consistency_ws_;
-  Matrix<Scalar> eps_, q_, logits_, logits_delta_, z_, z_delta_;
+  typename EncoderT<Scalar>::Workspace latent_ws_;
+  typename MlpT<Scalar>::Workspace trunk_ws_, decoder_ws_, classifier_ws_, consistency_ws_;
+  Matrix<Scalar> eps_, q_, logits_, logits_delta_, z_, z_delta_, column_eps_;
+  Matrix<Scalar> head_input_, head_input_delta_, hidden_delta_;
   Matrix<Scalar> decoder_input_, decoder_input_delta_, targets_, output_gradient_;
   RowVector<Scalar> kl_, kl_scale_, weights_, nll_;
-  std::vector<Index> column_sample_;
+  std::vector<Index> column_sample_, column_class_;
   std::vector<double> class_terms_;  // g_k of one unlabelled sample
 };
 
