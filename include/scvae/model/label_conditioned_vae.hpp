@@ -24,6 +24,7 @@
 
 #include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
+#include "scvae/core/flush_denormals.hpp"
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/model/encoder.hpp"
@@ -316,6 +317,9 @@ class LabelConditionedVAET {
                            const ConstRowVectorRef<Scalar>& mask, const ConstMatrixRef<Scalar>& eps,
                            double beta, bool with_gradient) {
     validate(x, labels, mask, eps, beta);
+    // A labelled image's saturated softmax sends gradients of ~1e-40 into a
+    // hidden classifier layer: without this, such steps run ten times slower.
+    const detail::FlushDenormals flush;
     const Scalar* values = parameters_.data();
     const Index n = x.cols(), Z = latent(), K = classes();
     const bool per_class_z = spec_.latent_reads_label;
@@ -496,6 +500,7 @@ class LabelConditionedVAET {
     detail::check_rows("input x", x.rows(), inputs());
     detail::check_shape("classifier targets", targets.rows(), targets.cols(), classes(), x.cols());
     categorical_.validate_target(targets, std::nullopt, classes());
+    const detail::FlushDenormals flush;  // as in run()
     const Scalar* values = parameters_.data();
     const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
     typename MlpT<Scalar>::Workspace classifier_ws;
