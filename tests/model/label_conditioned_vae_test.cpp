@@ -235,6 +235,9 @@ TEST(LabelConditionedVAE, VirtualAdversarialMovesEachImageByEpsilonAgainstItsPre
   Matrix<double> bad = targets;
   bad(0, 0) += 0.5;  // no longer a distribution
   EXPECT_THROW(model.add_classifier_loss_and_gradient(batch.x, bad, 1.0), ArgumentError);
+  EXPECT_THROW(
+      model.add_classifier_loss_and_gradient(batch.x.leftCols(0), targets.leftCols(0), 1.0),
+      ShapeError);
 }
 
 TEST(LabelConditionedVAE, RejectsBadInputWithClearErrors) {

@@ -498,6 +498,7 @@ class LabelConditionedVAET {
                                   MatrixRef<Scalar>* input_gradient,
                                   typename MlpT<Scalar>::Workspace& trunk_ws) const {
     detail::check_rows("input x", x.rows(), inputs());
+    if (x.cols() <= 0) throw ShapeError("input x: expected at least one column, got 0");
     detail::check_shape("classifier targets", targets.rows(), targets.cols(), classes(), x.cols());
     categorical_.validate_target(targets, std::nullopt, classes());
     const detail::FlushDenormals flush;  // as in run()
