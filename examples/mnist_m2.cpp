@@ -141,13 +141,14 @@ int main(int argc, char** argv) {
 
   return examples::run_main("mnist_m2", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
-    if (!flags.load.empty() || flags.iwae > 0 || flags.warmup > 0 || flags.init != "pytorch")
+    if (flags.iwae > 0 || flags.warmup > 0 || flags.init != "pytorch")
       throw scvae::ArgumentError(
-          "mnist_m2: --load, --iwae, --warmup and --init are mnist_vae's and mnist_multitask's "
+          "--iwae, --warmup and --init are mnist_vae's and mnist_multitask's "
           "options; this example does not take them");
-    if (flags.epochs < 1)
-      throw scvae::ArgumentError("--epochs: expected at least 1, got " +
-                                 std::to_string(flags.epochs));
+    if (!flags.load.empty() && flags.epochs > 0)
+      throw scvae::ArgumentError(
+          "--load evaluates a saved model (with --epochs 0); resuming its training "
+          "is not supported yet");
     examples::check_baseline_epochs(m.baseline_epochs);
     const examples::MnistData data = examples::load_data(flags);
     if (data.train.labels().empty() || data.test.labels().empty())
@@ -173,6 +174,7 @@ int main(int argc, char** argv) {
     spec.entropy_weight = m.entropy_weight;
     spec.initialization = flags.initialization();
     scvae::LabelConditionedVAE model(spec, flags.seed);
+    if (!flags.load.empty()) scvae::load_model(flags.load, model);
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
     std::filesystem::create_directories(flags.out);
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
@@ -189,7 +191,8 @@ int main(int argc, char** argv) {
     scvae::ParameterAverage average(m.average_weights);
     average.start(model.parameters());
     const bool averaging = m.average_weights > 0.0;
-    const scvae::CosineSchedule cosine(flags.lr, static_cast<long>(flags.epochs));
+    const scvae::CosineSchedule cosine(flags.lr,
+                                       std::max<long>(1, static_cast<long>(flags.epochs)));
     for (Index epoch = 1; epoch <= flags.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       if (m.lr_cosine) adam.set_learning_rate(cosine(static_cast<long>(epoch - 1)));
@@ -238,13 +241,26 @@ int main(int argc, char** argv) {
                   << loss_sum / static_cast<double>(batches) << "  test_loss " << test.loss
                   << "  test_accuracy " << test.accuracy << "  (" << seconds << " s)\n";
     }
+    if (flags.epochs == 0) {
+      const TestMetrics test = evaluate(model, data.test, flags.seed);
+      metrics << "{\"epoch\": 0, \"test_loss\": " << scvae::json_number(test.loss)
+              << ", \"test_accuracy\": " << scvae::json_number(test.accuracy) << "}\n";
+      if (!flags.quiet)
+        std::cerr << "mnist_m2: " << flags.load << ": test_loss " << test.loss << "  test_accuracy "
+                  << test.accuracy << "\n";
+    } else {
+      scvae::save_model(flags.save, model);  // the model the last metrics describe
+    }
     metrics.close();
+    if (!metrics) throw scvae::IoError(metrics_path + ": writing the metrics failed");
     if (m.baseline)
       examples::write_baseline("mnist_m2", data.train, labelled, data.test, flags,
                                m.baseline_epochs, metrics_path);
     const std::string samples = (std::filesystem::path(flags.out) / "class_samples.png").string();
     write_class_samples(model, data.test, samples, flags.seed);
-    if (!flags.quiet) std::cerr << "mnist_m2: wrote metrics.jsonl and " << samples << "\n";
+    if (!flags.quiet)
+      std::cerr << "mnist_m2: wrote metrics.jsonl and " << samples
+                << (flags.epochs > 0 ? ", the model to " + flags.save : std::string()) << "\n";
     return 0;
   });
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../test_support.hpp"
+#include "scvae/io/checkpoint.hpp"
 #include "scvae/util/gradient_check.hpp"
 
 namespace scvae {
@@ -238,6 +239,21 @@ TEST(LabelConditionedVAE, VirtualAdversarialMovesEachImageByEpsilonAgainstItsPre
   EXPECT_THROW(
       model.add_classifier_loss_and_gradient(batch.x.leftCols(0), targets.leftCols(0), 1.0),
       ShapeError);
+}
+
+// The versioned checkpoint format takes the M2 model as it is: a round trip
+// restores every parameter, and a model with other layers is refused.
+TEST(LabelConditionedVAE, SavesAndLoadsThroughTheCheckpointFormat) {
+  testing::TempDir dir("scvae_m2_checkpoint");
+  const std::string path = (dir.path / "m2.scvae").string();
+  const LabelConditionedVAET<double> saved(small_spec(0.0, {5}, true), 3);
+  save_model(path, saved);
+  LabelConditionedVAET<double> loaded(small_spec(0.0, {5}, true), 9);
+  ASSERT_NE(loaded.parameters(), saved.parameters());
+  load_model(path, loaded);
+  EXPECT_EQ(loaded.parameters(), saved.parameters());
+  LabelConditionedVAET<double> other(small_spec(0.0, {5}, false), 9);
+  EXPECT_THROW(load_model(path, other), CheckpointError);
 }
 
 TEST(LabelConditionedVAE, RejectsBadInputWithClearErrors) {
