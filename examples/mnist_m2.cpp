@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     examples::check_baseline_epochs(m.baseline_epochs);
     const examples::MnistData data = examples::load_data(flags);
     if (data.train.labels().empty() || data.test.labels().empty())
-      throw scvae::FormatError("mnist_m2: " + flags.data +
+      throw scvae::FormatError(flags.data +
                                ": expected label files for the training and test images");
     if (m.labels < 1)
       throw scvae::ArgumentError("--labels: expected at least 1, got " + std::to_string(m.labels));
@@ -217,8 +217,7 @@ int main(int argc, char** argv) {
               model.add_classifier_loss_and_gradient(adversarial, targets, m.adversarial_weight);
         }
         if (!std::isfinite(loss))
-          throw scvae::NumericalError("mnist_m2: the loss is not finite at epoch " +
-                                      std::to_string(epoch));
+          throw scvae::NumericalError("the loss is not finite at epoch " + std::to_string(epoch));
         adam.step(model.parameters(), model.gradients());
         if (averaging) average.update(model.parameters());
         loss_sum += loss;
