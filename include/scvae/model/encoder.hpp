@@ -65,40 +65,26 @@ class EncoderT {
   static auto mu_delta(Workspace& ws) { return ws.head_delta.topRows(ws.head.rows() / 2); }
   static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }
 
-  /// The trunk's last hidden layer after forward() (needs a trunk): what
-  /// another head on the same trunk reads, e.g. a classifier.
-  static const Matrix<Scalar>& hidden(const Workspace& ws) { return ws.trunk.outputs.back(); }
-  /// dL/d(hidden) between backward_head() and backward_trunk(): another
-  /// head on the trunk adds its input gradient here.
-  static MatrixRef<Scalar> hidden_delta(Workspace& ws) { return MatrixRef<Scalar>(ws.trunk_delta); }
-
   /// Backward from ws.head_delta. With ParameterGradients::Defer,
   /// parameter_gradient() adds the parameter gradients later. dL/dx is
   /// written to `input_gradient` only if given (training needs none).
   void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
                 Workspace& ws, ParameterGradients mode = ParameterGradients::Accumulate,
                 MatrixRef<Scalar>* input_gradient = nullptr) const {
+    // A clamped logvar does not move with the weights: its gradient is 0.
+    const auto lo = static_cast<Scalar>(kLogVarMin);
+    const auto hi = static_cast<Scalar>(kLogVarMax);
+    auto lv = logvar(ws).array();
+    logvar_delta(ws) = (lv > lo && lv < hi).select(logvar_delta(ws).array(), Scalar(0)).matrix();
+    MatrixRef<Scalar> delta(ws.head_delta);
     if (trunk_) {
-      backward_head(values, gradients, ws, mode);
-      backward_trunk(values, gradients, x, ws, mode, input_gradient);
+      MatrixRef<Scalar> below(ws.trunk_delta);
+      head_.backward(values, gradients, ws.trunk.outputs.back(), ws.head, delta, &below, false,
+                     mode);
+      trunk_->backward(values, gradients, x, ws.trunk_delta, ws.trunk, input_gradient, false, mode);
     } else {
-      MatrixRef<Scalar> delta(mask_clamped_logvar(ws));
       head_.backward(values, gradients, x, ws.head, delta, input_gradient, false, mode);
     }
-  }
-
-  /// backward() in two halves (with a trunk): the head, which writes
-  /// hidden_delta(ws), then the trunk from it.
-  void backward_head(const Scalar* values, Scalar* gradients, Workspace& ws,
-                     ParameterGradients mode = ParameterGradients::Accumulate) const {
-    MatrixRef<Scalar> delta(mask_clamped_logvar(ws));
-    MatrixRef<Scalar> below(ws.trunk_delta);
-    head_.backward(values, gradients, hidden(ws), ws.head, delta, &below, false, mode);
-  }
-  void backward_trunk(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
-                      Workspace& ws, ParameterGradients mode = ParameterGradients::Accumulate,
-                      MatrixRef<Scalar>* input_gradient = nullptr) const {
-    trunk_->backward(values, gradients, x, ws.trunk_delta, ws.trunk, input_gradient, false, mode);
   }
 
   /// Dense layers: the trunk's, then the head.
@@ -127,15 +113,6 @@ class EncoderT {
     std::vector<Index> sizes{inputs};
     sizes.insert(sizes.end(), hidden.begin(), hidden.end());
     return MlpT<Scalar>(sizes, activation, activation, layout);
-  }
-
-  /// A clamped logvar does not move with the weights: its gradient is 0.
-  static Matrix<Scalar>& mask_clamped_logvar(Workspace& ws) {
-    const auto lo = static_cast<Scalar>(kLogVarMin);
-    const auto hi = static_cast<Scalar>(kLogVarMax);
-    auto lv = logvar(ws).array();
-    logvar_delta(ws) = (lv > lo && lv < hi).select(logvar_delta(ws).array(), Scalar(0)).matrix();
-    return ws.head_delta;
   }
 
   Index inputs_;
