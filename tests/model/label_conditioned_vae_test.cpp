@@ -134,6 +134,52 @@ TEST(LabelConditionedVAE, DecodesEveryClassFromOneCode) {
   EXPECT_GT((pixels.col(0) - pixels.col(1)).norm(), 0.0);  // the label reaches the decoder
 }
 
+// The evidence-weighted prediction is q(y|x) exp(-R - KL) at each class's
+// mean code, normalised: recomputed here from encode(), decode() and
+// class_probabilities(), with and without q(z|x,y).
+class LabelConditionedEvidence : public ::testing::TestWithParam<bool> {};
+
+TEST_P(LabelConditionedEvidence, WeighsTheClassifierByTheDecodersEvidence) {
+  const bool reads = GetParam();
+  const LabelConditionedVAET<double> model(small_spec(0.0, {}, reads), 5);
+  const Batch batch(5);
+  const Index K = 4, n = 5;
+  Matrix<double> q, combined;
+  model.class_probabilities(batch.x, q);
+  model.evidence_weighted_class_probabilities(batch.x, combined);
+  ASSERT_EQ(combined.rows(), K);
+  ASSERT_EQ(combined.cols(), n);
+  Matrix<double> expected(K, n);
+  for (Index k = 0; k < K; ++k) {
+    const RowVector<double> label = RowVector<double>::Constant(n, static_cast<double>(k));
+    Matrix<double> mu, logvar, p;
+    model.encode(batch.x, label, mu, logvar);
+    model.decode(mu, label, p);
+    for (Index j = 0; j < n; ++j) {
+      const auto x = batch.x.col(j).array();
+      const double r =
+          -(x * p.col(j).array().log() + (1.0 - x) * (1.0 - p.col(j).array()).log()).sum();
+      const double kl = 0.5 * (mu.col(j).array().square() + logvar.col(j).array().exp() - 1.0 -
+                               logvar.col(j).array())
+                                  .sum();
+      expected(k, j) = q(k, j) * std::exp(-r - kl);
+    }
+  }
+  for (Index j = 0; j < n; ++j) {
+    expected.col(j) /= expected.col(j).sum();
+    EXPECT_NEAR(combined.col(j).sum(), 1.0, 1e-12);
+  }
+  EXPECT_LT((combined - expected).cwiseAbs().maxCoeff(), 1e-9);
+  EXPECT_GT((combined - q).cwiseAbs().maxCoeff(), 1e-3);  // the decoder has a say
+  EXPECT_THROW(model.evidence_weighted_class_probabilities(batch.x.topRows(6), combined),
+               ShapeError);
+  Matrix<double> not_binary = batch.x;
+  not_binary(2, 1) = -0.5;
+  EXPECT_THROW(model.evidence_weighted_class_probabilities(not_binary, combined), ArgumentError);
+}
+
+INSTANTIATE_TEST_SUITE_P(LatentReadsLabel, LabelConditionedEvidence, ::testing::Bool());
+
 // Soft targets for the consistency term: fixed distributions, one per column.
 Matrix<double> soft_targets(Index classes, Index n) {
   Matrix<double> t(classes, n);
