@@ -489,6 +489,11 @@ TEST(ApiDocs, LabelConditionedVAE) {
   ASSERT_EQ(q.rows(), 3);
   ASSERT_EQ(q.cols(), n);
   EXPECT_NEAR(q.col(0).sum(), 1.0f, 1e-5f);
+  scvae::Matrix<float> p;
+  model.evidence_weighted_class_probabilities(x, p);
+  ASSERT_EQ(p.rows(), 3);
+  ASSERT_EQ(p.cols(), n);
+  EXPECT_NEAR(p.col(0).sum(), 1.0f, 1e-5f);
 }
 
 }  // namespace
