@@ -44,6 +44,15 @@ inline std::vector<std::uint8_t> choose_labelled(const scvae::Dataset& train, In
   return labelled;
 }
 
+/// The label weight without --label-weight: min(50, 10 / labelled fraction),
+/// 50 up to a fifth of the training images labelled and 10 with all of them,
+/// where 50 cost the SC-VAE's image test_loss 5 nats and 10 less than 1, and
+/// M2's 1.2 nats and 0.5 (examples/RESULTS-multitask.md).
+inline double default_label_weight(double weight, Index labels, Index training_images) {
+  const double fraction = static_cast<double>(labels) / static_cast<double>(training_images);
+  return std::min(weight, 10.0 / fraction);
+}
+
 /// An epoch order in which every batch of `batch` samples starts with
 /// round(share * batch) labelled samples (cycling through them in a fresh
 /// shuffle) followed by samples from a shuffle of all images: labelled images

@@ -214,6 +214,7 @@ for binary in "$@"; do
   for dir in "${broken[@]}"; do
     expect 1 "$program $(basename "$dir")" "$binary" --data "$dir" "${small[@]}"
   done
+  args --epochs 0  # evaluate a checkpoint, as every program can
   expect 1 "$program corrupt --load" "$binary" --data "$good" "${small[@]}" \
     --load "$corrupt_checkpoint"
   expect 1 "$program missing --load" "$binary" --data "$good" "${small[@]}" \
