@@ -42,7 +42,7 @@ struct TestMetrics {
   double classifier_accuracy = 0.0;  // argmax of q(y|x) alone
 };
 
-Index count_correct(const Matrix& probabilities, const Matrix& y) {
+inline Index count_correct(const Matrix& probabilities, const Matrix& y) {
   Index correct = 0;
   for (Index j = 0; j < probabilities.cols(); ++j) {
     Index best = 0;
@@ -54,8 +54,8 @@ Index count_correct(const Matrix& probabilities, const Matrix& y) {
 
 /// Accuracy of argmax q(y|x), alone and weighted by the decoder's evidence,
 /// and the bound sum_y q(y|x) R(x, z, y) + KL(q(z|x) || p(z)) + KL(q(y|x) || uniform).
-TestMetrics evaluate(scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
-                     std::uint64_t seed) {
+inline TestMetrics evaluate(scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
+                            std::uint64_t seed) {
   const std::vector<Index> order = test.identity_order();
   scvae::Rng rng(seed + 7000);
   Matrix x, y, q, weighted, eps;
@@ -89,8 +89,8 @@ TestMetrics evaluate(scvae::LabelConditionedVAE& model, const scvae::Dataset& te
 }
 
 /// One style z ~ N(0, I) per column, drawn in every class (one class per row).
-void write_class_samples(const scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
-                         const std::string& path, std::uint64_t seed) {
+inline void write_class_samples(const scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
+                                const std::string& path, std::uint64_t seed) {
   const Index styles = 10, classes = model.classes();
   scvae::Rng rng(seed + 9000);
   Matrix style(model.latent(), styles);
