@@ -42,16 +42,6 @@ struct TestMetrics {
   double classifier_accuracy = 0.0;  // argmax of q(y|x) alone
 };
 
-inline Index count_correct(const Matrix& probabilities, const Matrix& y) {
-  Index correct = 0;
-  for (Index j = 0; j < probabilities.cols(); ++j) {
-    Index best = 0;
-    probabilities.col(j).maxCoeff(&best);
-    correct += best == static_cast<Index>(y(0, j)) ? 1 : 0;
-  }
-  return correct;
-}
-
 /// Accuracy of argmax q(y|x), alone and weighted by the decoder's evidence,
 /// and the bound sum_y q(y|x) R(x, z, y) + KL(q(z|x) || p(z)) + KL(q(y|x) || uniform).
 inline TestMetrics evaluate(scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
@@ -109,10 +99,15 @@ inline void write_class_samples(const scvae::LabelConditionedVAE& model, const s
 
 }  // namespace m2
 
-inline constexpr const char* kDesignHelp =
-    "m2: Kingma et al.'s M2, the image decoder reads the class (the best design measured, "
-    "examples/RESULTS-multitask.md); scvae: the SC-VAE, a label head on z with pseudo-labels "
-    "(see --design scvae --help for its options)";
+/// mnist_multitask's --design option, as both of its designs declare it.
+inline void add_design_option(CLI::App& app, std::string& design) {
+  app.add_option("--design", design,
+                 "m2: Kingma et al.'s M2, the image decoder reads the class (the best design "
+                 "measured, examples/RESULTS-multitask.md); scvae: the SC-VAE, a label head on z "
+                 "with pseudo-labels (see --design scvae --help for its options)")
+      ->check(CLI::IsMember({"m2", "scvae"}))
+      ->capture_default_str();
+}
 
 /// --design's value on the command line (--design X or --design=X), or m2.
 /// An unknown value is left for the option's own check to reject.
@@ -137,10 +132,7 @@ inline int run_m2_example(const char* program, const std::string& description,
   examples::add_common_flags(app, flags);
   m2::M2Flags m;
   std::string design = "m2";
-  if (takes_design)
-    app.add_option("--design", design, kDesignHelp)
-        ->check(CLI::IsMember({"m2", "scvae"}))
-        ->capture_default_str();
+  if (takes_design) add_design_option(app, design);
   app.add_option("--labels", m.labels,
                  "Training labels kept, balanced over classes (default 1000, or all images "
                  "if --limit leaves fewer)")

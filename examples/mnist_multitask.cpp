@@ -369,11 +369,7 @@ double sampled_accuracy(const scvae::SCVAE& model, const scvae::Dataset& test, I
       model.predict(1, z, probabilities);
       sum += probabilities;
     }
-    for (Index j = 0; j < sum.cols(); ++j) {
-      Index best = 0;
-      sum.col(j).maxCoeff(&best);
-      correct += best == static_cast<Index>(y(0, j)) ? 1 : 0;
-    }
+    correct += examples::count_correct(sum, y);
   }
   return static_cast<double>(correct) / static_cast<double>(test.size());
 }
@@ -396,9 +392,7 @@ int main(int argc, char** argv) {
   flags.out = "runs/mnist_multitask";
   examples::add_common_flags(app, flags);
   std::string design = "scvae";
-  app.add_option("--design", design, examples::kDesignHelp)
-      ->check(CLI::IsMember({"m2", "scvae"}))
-      ->capture_default_str();
+  examples::add_design_option(app, design);
   MultitaskFlags m;
   app.add_option("--labels", m.labels,
                  "Training labels kept, balanced over classes; the rest are masked "
