@@ -231,7 +231,6 @@ inline int run_m2_example(const char* program, const std::string& description,
     m2::Matrix x, y, adversarial, targets;
     m2::RowVector labels, mask;
     scvae::ParameterAverage average(m.average_weights);
-    average.start(model.parameters());
     const bool averaging = m.average_weights > 0.0;
     const scvae::CosineSchedule cosine(flags.lr,
                                        std::max<long>(1, static_cast<long>(flags.epochs)));

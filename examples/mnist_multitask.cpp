@@ -330,7 +330,7 @@ class WeightAverage final : public scvae::Callback {
  public:
   WeightAverage(const scvae::SCVAE& model, double decay)
       : model_(model), averaged_(model), average_(decay) {}
-  void on_train_begin(Index, Index) override { average_.start(model_.parameters()); }
+  void on_train_begin(Index, Index) override { average_.reset(); }
   bool on_batch_end(const scvae::BatchReport&) override {
     average_.update(model_.parameters());
     return false;

@@ -224,7 +224,6 @@ TEST(ApiDocs, Optim) {
   sgd.step(params, grads);
 
   scvae::ParameterAverage average(/*decay=*/0.999);
-  average.start(params);
   average.update(params);  // after each step
   average.swap(params);    // evaluate the averaged parameters; swap back to go on
 
