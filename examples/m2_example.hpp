@@ -36,6 +36,49 @@ struct M2Flags {
   bool lr_cosine = false;
 };
 
+/// The generator of one training epoch (shuffling, z noise, the VAT probe),
+/// drawn from the seed and the epoch alone, as the Trainer's are: a run
+/// resumed from a checkpoint draws what an uninterrupted one would.
+inline std::uint64_t epoch_seed(std::uint64_t seed, Index epoch) {
+  scvae::Rng mix((seed * 7919 + 11) ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(epoch)));
+  return mix.next_u64();
+}
+
+/// Checkpoint extras of a run with averaged parameters. The checkpoint's
+/// parameters are the average (the model the metrics describe, which --load
+/// with --epochs 0 evaluates); the training parameters and the number of
+/// updates behind the average ride along so that training can go on.
+inline constexpr const char* kTrainingParameters = "m2.training_parameters";
+inline constexpr const char* kAverageSteps = "m2.average_steps";
+inline constexpr const char* kAverageDecay = "m2.average_decay";
+
+/// What a checkpoint holds besides the model and Adam.
+struct AverageState {
+  scvae::Vector<float> training_parameters;  // empty: the checkpoint has no average
+  long steps = 0;
+  double decay = 0.0;
+};
+
+inline AverageState read_average_state(const scvae::CheckpointExtras& extras, Index parameters) {
+  AverageState state;
+  if (!extras.contains(kTrainingParameters)) return state;
+  state.training_parameters = extras.vector<float>(kTrainingParameters);
+  if (state.training_parameters.size() != parameters)
+    throw scvae::ShapeError(std::string("checkpoint extra '") + kTrainingParameters + "' holds " +
+                            std::to_string(state.training_parameters.size()) +
+                            " values, the model has " + std::to_string(parameters) + " parameters");
+  const double steps = extras.scalar(kAverageSteps);
+  if (!(steps >= 1.0 && steps <= 1e15 && steps == std::floor(steps)))
+    throw scvae::ArgumentError(std::string("checkpoint extra '") + kAverageSteps +
+                               "' is not a positive count: " + std::to_string(steps));
+  state.steps = static_cast<long>(steps);
+  state.decay = extras.scalar(kAverageDecay);
+  if (!(state.decay >= 0.0 && state.decay < 1.0))
+    throw scvae::ArgumentError(std::string("checkpoint extra '") + kAverageDecay +
+                               "' is not a decay in [0, 1): " + std::to_string(state.decay));
+  return state;
+}
+
 struct TestMetrics {
   double loss = 0.0;      // -ELBO of the image alone, y marginalised: a bound on -log p(x)
   double accuracy = 0.0;  // argmax of the evidence-weighted q(y|x)
@@ -184,10 +227,6 @@ inline int run_m2_example(const char* program, const std::string& description,
       throw scvae::ArgumentError(
           "--iwae, --warmup and --init are mnist_vae's and mnist_multitask's "
           "options; this example does not take them");
-    if (!flags.load.empty() && flags.epochs > 0)
-      throw scvae::ArgumentError(
-          "--load evaluates a saved model (with --epochs 0); resuming its training "
-          "is not supported yet");
     examples::check_baseline_epochs(m.baseline_epochs);
     const examples::MnistData data = examples::load_data(flags);
     if (data.train.labels().empty() || data.test.labels().empty())
@@ -216,26 +255,46 @@ inline int run_m2_example(const char* program, const std::string& description,
     spec.entropy_weight = m.entropy_weight;
     spec.initialization = flags.initialization();
     scvae::LabelConditionedVAE model(spec, flags.seed);
-    if (!flags.load.empty()) scvae::load_model(flags.load, model);
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
+    scvae::ParameterAverage average(m.average_weights);
+    const bool averaging = m.average_weights > 0.0;
+    Index first_epoch = 0;
+    if (!flags.load.empty() && flags.epochs == 0) scvae::load_model(flags.load, model);
+    if (!flags.load.empty() && flags.epochs > 0) {
+      m2::AverageState saved;
+      first_epoch = scvae::load_training_checkpoint(
+          flags.load, model, adam, [&](const scvae::CheckpointExtras& extras) {
+            saved = m2::read_average_state(extras, model.parameter_count());
+          });
+      if (averaging && saved.steps > 0 && saved.decay != m.average_weights)
+        throw scvae::ArgumentError(flags.load + ": its parameter average has decay " +
+                                   scvae::json_number(saved.decay) + ", not --average-weights " +
+                                   scvae::json_number(m.average_weights) +
+                                   "; resume with the same decay");
+      if (saved.steps > 0) {
+        // The loaded parameters are the average; training goes on from the
+        // training parameters.
+        if (averaging) average.restore(model.parameters(), saved.steps);
+        model.parameters() = saved.training_parameters;
+      }
+    }
+    const Index last_epoch = first_epoch + flags.epochs;
     std::filesystem::create_directories(flags.out);
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
-    std::ofstream metrics(metrics_path, std::ios::trunc);
+    // A resumed run goes on writing the metrics of the run it resumes.
+    std::ofstream metrics(metrics_path, first_epoch > 0 ? std::ios::app : std::ios::trunc);
     if (!metrics) throw scvae::IoError(metrics_path + ": cannot open the metrics file for writing");
     if (!flags.quiet)
       std::cerr << program << ": " << data.train.size() << " training images, "
                 << labelled_indices.size() << " labelled; " << model.parameter_count()
                 << " parameters; " << model.architecture() << "\n";
 
-    scvae::Rng rng(flags.seed * 7919 + 11);
     m2::Matrix x, y, adversarial, targets;
     m2::RowVector labels, mask;
-    scvae::ParameterAverage average(m.average_weights);
-    const bool averaging = m.average_weights > 0.0;
-    const scvae::CosineSchedule cosine(flags.lr,
-                                       std::max<long>(1, static_cast<long>(flags.epochs)));
-    for (Index epoch = 1; epoch <= flags.epochs; ++epoch) {
+    const scvae::CosineSchedule cosine(flags.lr, std::max<long>(1, static_cast<long>(last_epoch)));
+    for (Index epoch = first_epoch + 1; epoch <= last_epoch; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
+      scvae::Rng rng(m2::epoch_seed(flags.seed, epoch));
       if (m.lr_cosine) adam.set_learning_rate(cosine(static_cast<long>(epoch - 1)));
       const std::vector<Index> order = examples::oversampling_order(
           rng, data.train.size(), flags.batch, m.labelled_share, labelled_indices);
@@ -266,10 +325,18 @@ inline int run_m2_example(const char* program, const std::string& description,
       }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      // The averaged parameters are evaluated and, after the last epoch, kept.
+      // The averaged parameters are evaluated and saved, and after the last
+      // epoch kept (for the pictures).
       if (averaging) average.swap(model.parameters());
       const m2::TestMetrics test = m2::evaluate(model, data.test, flags.seed);
-      if (averaging && epoch < flags.epochs) average.swap(model.parameters());
+      scvae::CheckpointExtras own;
+      if (averaging) {
+        own.set_vector(m2::kTrainingParameters, average.average());
+        own.set_scalar(m2::kAverageSteps, static_cast<double>(average.steps()));
+        own.set_scalar(m2::kAverageDecay, average.decay());
+      }
+      scvae::save_training_checkpoint(flags.save, model, adam, epoch, std::move(own));
+      if (averaging && epoch < last_epoch) average.swap(model.parameters());
       metrics << "{\"epoch\": " << epoch << ", \"train_seconds\": " << scvae::json_number(seconds)
               << ", \"train_loss\": " << scvae::json_number(loss_sum / static_cast<double>(batches))
               << ", \"test_loss\": " << scvae::json_number(test.loss)
@@ -279,7 +346,7 @@ inline int run_m2_example(const char* program, const std::string& description,
               << std::flush;
       if (!metrics) throw scvae::IoError(metrics_path + ": writing the metrics failed");
       if (!flags.quiet)
-        std::cerr << program << ": epoch " << epoch << "/" << flags.epochs << "  train_loss "
+        std::cerr << program << ": epoch " << epoch << "/" << last_epoch << "  train_loss "
                   << loss_sum / static_cast<double>(batches) << "  test_loss " << test.loss
                   << "  test_accuracy " << test.accuracy << " (q(y|x) alone "
                   << test.classifier_accuracy << ")  (" << seconds << " s)\n";
@@ -294,8 +361,6 @@ inline int run_m2_example(const char* program, const std::string& description,
         std::cerr << program << ": " << flags.load << ": test_loss " << test.loss
                   << "  test_accuracy " << test.accuracy << " (q(y|x) alone "
                   << test.classifier_accuracy << ")\n";
-    } else {
-      scvae::save_model(flags.save, model);  // the model the last metrics describe
     }
     metrics.close();
     if (!metrics) throw scvae::IoError(metrics_path + ": writing the metrics failed");

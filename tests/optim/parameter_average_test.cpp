@@ -82,5 +82,27 @@ TEST(ParameterAverage, RejectsBadDecaySizesAndSwapBeforeUpdate) {
   EXPECT_THROW(average.swap(wrong), ShapeError);
 }
 
+TEST(ParameterAverage, RestoredAverageContinuesBitForBit) {
+  const double decay = 0.999;
+  ParameterAverageT<float> straight(decay), first_half(decay);
+  Vector<float> p(3);
+  for (int step = 1; step <= 40; ++step) {
+    p << std::sin(0.1f * step), std::cos(0.3f * step), 1.0f / step;
+    straight.update(p);
+    if (step <= 25) first_half.update(p);
+  }
+  ParameterAverageT<float> resumed(decay);
+  resumed.restore(first_half.average(), first_half.steps());
+  for (int step = 26; step <= 40; ++step) {
+    p << std::sin(0.1f * step), std::cos(0.3f * step), 1.0f / step;
+    resumed.update(p);
+  }
+  EXPECT_EQ(resumed.steps(), 40);
+  EXPECT_TRUE((resumed.average().array() == straight.average().array()).all())
+      << resumed.average().transpose() << " vs " << straight.average().transpose();
+  EXPECT_THROW(resumed.restore(Vector<float>(), 3), ArgumentError);
+  EXPECT_THROW(resumed.restore(p, 0), ArgumentError);
+}
+
 }  // namespace
 }  // namespace scvae

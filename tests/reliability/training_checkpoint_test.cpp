@@ -130,5 +130,50 @@ TEST(TrainingCheckpoint, SgdWithoutMomentumStoresAnEmptyBuffer) {
   EXPECT_EQ(other_sgd.step_count(), 1);
 }
 
+TEST(TrainingCheckpoint, CallerExtrasRoundTripAndTheirErrorsChangeNothing) {
+  testing::TempDir dir("scvae_training_checkpoint_test");
+  const std::string path = (dir.path / "own.scvae").string();
+  VAET<float> source(9, {4}, 2, 1);
+  Adam source_adam;
+  Rng rng(3);
+  Matrix<float> x = Matrix<float>::Constant(9, 4, 0.5f);
+  source.loss_and_gradient(x, rng);
+  source_adam.step(source.parameters(), source.gradients());
+  CheckpointExtras own;
+  own.set_vector("mine.average", Vector<float>::Constant(source.parameters().size(), 0.25f));
+  save_training_checkpoint(path, source, source_adam, 4, own);
+
+  // The hook sees the caller's entries beside the library's own.
+  VAET<float> vae(9, {4}, 2, 2);
+  Adam adam;
+  Vector<float> average;
+  EXPECT_EQ(load_training_checkpoint(path, vae, adam,
+                                     [&](const CheckpointExtras& extras) {
+                                       EXPECT_TRUE(extras.contains("adam.step"));
+                                       average = extras.vector<float>("mine.average");
+                                     }),
+            4);
+  EXPECT_EQ(average, Vector<float>::Constant(source.parameters().size(), 0.25f));
+  EXPECT_TRUE(testing::bit_identical(vae.parameters(), source.parameters()));
+  EXPECT_EQ(adam.step_count(), 1);
+
+  // A hook that rejects its state (here: reads an entry that is not there)
+  // leaves model and optimizer as they were, and the error names the file.
+  VAET<float> other(9, {4}, 2, 2);
+  const Vector<float> before = other.parameters();
+  Adam other_adam;
+  try {
+    load_training_checkpoint(path, other, other_adam, [](const CheckpointExtras& extras) {
+      extras.vector<float>("mine.missing");
+    });
+    ADD_FAILURE() << "no exception";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("mine.missing"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(testing::bit_identical(other.parameters(), before));
+  EXPECT_EQ(other_adam.step_count(), 0);
+}
+
 }  // namespace
 }  // namespace scvae

@@ -53,6 +53,23 @@ class ParameterAverageT {
     ++steps_;
   }
 
+  /// Puts back an average saved after `steps` updates (e.g. from a
+  /// checkpoint), so that further updates continue it bit for bit.
+  /// ArgumentError for steps < 1 or an empty average.
+  void restore(const Eigen::Ref<const Vector<Scalar>>& average, long steps) {
+    if (steps < 1 || average.size() == 0)
+      throw ArgumentError(
+          "ParameterAverage: restore: expected a non-empty average of at least "
+          "one update, got " +
+          std::to_string(average.size()) + " parameters after " + std::to_string(steps) +
+          " updates");
+    average_ = average;
+    steps_ = steps;
+    // The same products as update() formed, so the weights match bit for bit.
+    decay_power_ = 1.0;
+    for (long i = 0; i < steps; ++i) decay_power_ *= decay_;
+  }
+
   /// Exchanges the average and `parameters` (same size), e.g. to evaluate
   /// the averaged model and swap back to go on training. ArgumentError
   /// before the first update().

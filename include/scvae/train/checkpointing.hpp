@@ -3,6 +3,7 @@
 // optimizer's state and the epoch, in one atomic checkpoint file.
 
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "scvae/io/checkpoint.hpp"
@@ -70,12 +71,13 @@ bool restore_optimizer_state(SgdT<Scalar>& sgd, const CheckpointExtras& extras) 
   return true;
 }
 
-/// Saves model, optimizer and epoch. The write is atomic: a crash or a full
-/// disk leaves the previous checkpoint at `path` intact.
+/// Saves model, optimizer and epoch, plus the caller's own `extras` (e.g. a
+/// parameter average). The write is atomic: a crash or a full disk leaves
+/// the previous checkpoint at `path` intact.
 template <typename Model, typename Optimizer>
 void save_training_checkpoint(const std::string& path, const Model& model,
-                              const Optimizer& optimizer, Index epochs_done) {
-  CheckpointExtras extras;
+                              const Optimizer& optimizer, Index epochs_done,
+                              CheckpointExtras extras = {}) {
   extras.set_scalar("epochs_done", static_cast<double>(epochs_done));
   save_optimizer_state(optimizer, extras);
   save_model(path, model, extras);
@@ -85,9 +87,14 @@ void save_training_checkpoint(const std::string& path, const Model& model,
 /// (0 for a checkpoint holding only a model).
 /// Model and optimizer are changed only when the whole checkpoint is valid:
 /// the file (checksum, architecture, parameter count) and its extras (counts
-/// that are whole numbers, optimizer state sized like the parameters).
+/// that are whole numbers, optimizer state sized like the parameters, and
+/// whatever `read_extras` checks). `read_extras`, if given, sees all the
+/// extras before anything changes and takes the caller's own state from
+/// them; an `Error` it throws becomes a CheckpointError naming the file.
 template <typename Model, typename Optimizer>
-Index load_training_checkpoint(const std::string& path, Model& model, Optimizer& optimizer) {
+Index load_training_checkpoint(
+    const std::string& path, Model& model, Optimizer& optimizer,
+    const std::function<void(const CheckpointExtras&)>& read_extras = {}) {
   using Scalar = typename Model::Scalar;
   CheckpointExtras extras;
   Vector<Scalar> parameters = load_checkpoint<Scalar>(path, model.architecture(), &extras);
@@ -102,14 +109,13 @@ Index load_training_checkpoint(const std::string& path, Model& model, Optimizer&
     detail::check_extra_size(extras, "adam.first_moment", count);
     detail::check_extra_size(extras, "adam.second_moment", count);
     detail::check_extra_size(extras, "sgd.momentum", count, true);
+    if (read_extras) read_extras(extras);
     restore_optimizer_state(optimizer, extras);
     // Same size: assigns in place, so views into the flat buffer stay valid.
     model.parameters() = parameters;
     return epochs_done;
-  } catch (const CheckpointError&) {
-    throw;
   } catch (const Error& e) {
-    // A missing or mistyped extra in an otherwise valid file.
+    // A missing, mistyped or mis-sized extra in an otherwise valid file.
     throw CheckpointError("checkpoint '" + path + "' has a malformed training state: " + e.what());
   }
 }
