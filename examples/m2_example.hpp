@@ -28,11 +28,11 @@ struct M2Flags {
   bool baseline = false;
   Index baseline_epochs = 100;
   std::vector<Index> classifier_hidden;
-  bool latent_reads_label = false;
+  bool latent_reads_label = true;
   double adversarial_epsilon = 0.0;
   double adversarial_xi = 1.0;
   double adversarial_weight = 50.0;
-  double average_weights = 0.0;
+  double average_weights = 0.999;
   bool lr_cosine = false;
 };
 
@@ -189,9 +189,9 @@ inline int run_m2_example(const char* program, const std::string& description,
       ->capture_default_str();
   app.add_option("--classifier-hidden", m.classifier_hidden,
                  "Hidden layers of the classifier q(y|x) after the shared trunk (none: linear)");
-  app.add_flag("--latent-reads-label", m.latent_reads_label,
-               "q(z|x,y) as in the paper: the latent code reads the class (one code per class "
-               "for an unlabelled image)");
+  app.add_flag("--latent-reads-label,!--no-latent-reads-label", m.latent_reads_label,
+               "q(z|x,y) as in the paper, the default: the latent code reads the class (one "
+               "code per class for an unlabelled image); --no-latent-reads-label: q(z|x)");
   app.add_option("--adversarial-epsilon", m.adversarial_epsilon,
                  "Virtual adversarial training: L2 norm of the perturbation of each image that "
                  "the classifier must not change its prediction for (0: off)")
@@ -207,8 +207,9 @@ inline int run_m2_example(const char* program, const std::string& description,
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--average-weights", m.average_weights,
-                 "Evaluate and keep an exponential moving average of the parameters over the "
-                 "steps, with this decay per step (0: the parameters themselves)")
+                 "Evaluate, save and keep an exponential moving average of the parameters over "
+                 "the steps (bias-corrected), with this decay per step (0: the parameters "
+                 "themselves)")
       ->check(CLI::Range(0.0, 0.99999))
       ->capture_default_str();
   app.add_flag("--lr-cosine", m.lr_cosine,
