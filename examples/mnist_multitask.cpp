@@ -187,6 +187,48 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
     return kept;
   }
 
+  /// The pseudo-labels and prediction averages, into a training checkpoint:
+  /// a resumed run goes on with them as an uninterrupted one would.
+  void save_state(scvae::CheckpointExtras& extras) const {
+    extras.set_bytes("pseudo.labels", labels_);
+    extras.set_bytes("pseudo.mask", mask_);
+    extras.set_values("pseudo.confidence", {confidence_.begin(), confidence_.end()});
+    if (soft_) extras.set_vector("pseudo.probabilities", probabilities_.reshaped());
+    if (average_ > 0.0) extras.set_vector("pseudo.average_sum", average_sum_.reshaped());
+  }
+
+  /// Takes back what save_state wrote (a checkpoint without it, e.g. one from
+  /// before pseudo-labelling existed, leaves the source as constructed).
+  /// Errors name the entry; the source is changed only if all entries fit.
+  void restore_state(const scvae::CheckpointExtras& extras) {
+    if (!extras.contains("pseudo.labels")) return;
+    const std::size_t n = labelled_.size();
+    std::vector<std::uint8_t> labels = extras.bytes("pseudo.labels");
+    std::vector<std::uint8_t> mask = extras.bytes("pseudo.mask");
+    const std::vector<double>& confidence = extras.values("pseudo.confidence");
+    check_count("pseudo.labels", labels.size(), n);
+    check_count("pseudo.mask", mask.size(), n);
+    check_count("pseudo.confidence", confidence.size(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (labels[i] >= data_.num_classes() || mask[i] > 1)
+        throw scvae::ArgumentError("checkpoint extra 'pseudo.labels' or 'pseudo.mask': image " +
+                                   std::to_string(i) + " has class " + std::to_string(labels[i]) +
+                                   " and mask " + std::to_string(mask[i]));
+      if (labelled_[i] && (labels[i] != labels_[i] || !mask[i]))
+        throw scvae::ArgumentError(
+            "checkpoint extra 'pseudo.labels': the kept labels differ from this run's (another "
+            "--labels, --limit or --seed?)");
+    }
+    scvae::Matrix<float> probabilities = probabilities_, average_sum = average_sum_;
+    if (soft_) probabilities = matrix_entry(extras, "pseudo.probabilities");
+    if (average_ > 0.0) average_sum = matrix_entry(extras, "pseudo.average_sum");
+    labels_ = std::move(labels);
+    mask_ = std::move(mask);
+    confidence_.assign(confidence.begin(), confidence.end());
+    probabilities_ = std::move(probabilities);
+    average_sum_ = std::move(average_sum);
+  }
+
   /// The share of the pseudo-labelled images whose (most probable) label is
   /// the true one: a diagnostic for the metrics only, never used in training.
   double pseudo_label_accuracy(const std::vector<std::uint8_t>& truth) const {
@@ -253,6 +295,21 @@ class PseudoLabelSource final : public scvae::BatchSource<float> {
       batch.targets[1].col(j) = second_.col(j) / second_.col(j).sum();
       batch.masks[1](j) = 1.0f;
     }
+  }
+
+  static void check_count(const char* name, std::size_t got, std::size_t expected) {
+    if (got != expected)
+      throw scvae::ArgumentError(std::string("checkpoint extra '") + name + "' holds " +
+                                 std::to_string(got) + " values, this run has " +
+                                 std::to_string(expected) + " training images");
+  }
+
+  scvae::Matrix<float> matrix_entry(const scvae::CheckpointExtras& extras, const char* name) const {
+    const scvae::Vector<float> values = extras.vector<float>(name);
+    const Index classes = data_.num_classes();
+    check_count(name, static_cast<std::size_t>(values.size()),
+                static_cast<std::size_t>(classes * data_.size()));
+    return values.reshaped(classes, data_.size());
   }
 
   void require_soft_targets(const std::string& option) const {
@@ -330,10 +387,34 @@ class WeightAverage final : public scvae::Callback {
  public:
   WeightAverage(const scvae::SCVAE& model, double decay)
       : model_(model), averaged_(model), average_(decay) {}
-  void on_train_begin(Index, Index) override { average_.reset(); }
   bool on_batch_end(const scvae::BatchReport&) override {
     average_.update(model_.parameters());
     return false;
+  }
+  void save_state(scvae::CheckpointExtras& extras) const {
+    if (average_.steps() == 0) return;
+    extras.set_vector("average.parameters", average_.average());
+    extras.set_scalar("average.steps", static_cast<double>(average_.steps()));
+    extras.set_scalar("average.decay", average_.decay());
+  }
+  /// A checkpoint's average, if it has one with this decay (another decay
+  /// is an error: the weights would not continue).
+  void restore_state(const scvae::CheckpointExtras& extras) {
+    if (!extras.contains("average.parameters")) return;
+    const double decay = extras.scalar("average.decay");
+    if (decay != average_.decay())
+      throw scvae::ArgumentError("its parameter average has decay " + scvae::json_number(decay) +
+                                 ", not --average-weights " + scvae::json_number(average_.decay()) +
+                                 "; resume with the same decay");
+    const scvae::Vector<float> parameters = extras.vector<float>("average.parameters");
+    if (parameters.size() != model_.parameters().size())
+      throw scvae::ArgumentError("checkpoint extra 'average.parameters' holds " +
+                                 std::to_string(parameters.size()) + " values, the model has " +
+                                 std::to_string(model_.parameters().size()));
+    const double steps = extras.scalar("average.steps");
+    if (!(steps >= 1.0 && steps <= 1e15 && steps == std::floor(steps)))
+      throw scvae::ArgumentError("checkpoint extra 'average.steps' is not a positive count");
+    average_.restore(parameters, static_cast<long>(steps));
   }
   const scvae::SCVAE& averaged() {
     averaged_.parameters() = average_.average();
@@ -344,6 +425,29 @@ class WeightAverage final : public scvae::Callback {
   const scvae::SCVAE& model_;
   scvae::SCVAE averaged_;
   scvae::ParameterAverage average_;
+};
+
+/// A training checkpoint after every epoch that also holds the pseudo-labels
+/// and the parameter average, so that a resumed run is the same run.
+class CheckpointWithState final : public scvae::Callback {
+ public:
+  CheckpointWithState(std::string path, const scvae::SCVAE& model, const scvae::Adam& adam,
+                      const PseudoLabelSource& source, const WeightAverage* average)
+      : path_(std::move(path)), model_(model), adam_(adam), source_(source), average_(average) {}
+  bool on_epoch_end(scvae::EpochReport& r) override {
+    scvae::CheckpointExtras extras;
+    source_.save_state(extras);
+    if (average_ != nullptr) average_->save_state(extras);
+    scvae::save_training_checkpoint(path_, model_, adam_, r.epoch, std::move(extras));
+    return false;
+  }
+
+ private:
+  std::string path_;
+  const scvae::SCVAE& model_;
+  const scvae::Adam& adam_;
+  const PseudoLabelSource& source_;
+  const WeightAverage* average_;
 };
 
 /// Test accuracy of the label task's predictive distribution
@@ -512,15 +616,24 @@ int main(int argc, char** argv) {
          m.label_input == "mean" ? scvae::DecoderInput::Mean : scvae::DecoderInput::Sample});
     scvae::SCVAE model(spec, flags.seed);
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
+    PseudoLabelSource train_source(data.train, labelled, m.pseudo_targets == "soft",
+                                   m.pseudo_average, m.pseudo_balance, m.label_smoothing);
+    std::unique_ptr<WeightAverage> average_callback;
+    if (m.average_weights > 0.0)
+      average_callback = std::make_unique<WeightAverage>(model, m.average_weights);
     Index first_epoch = 0;
-    if (!flags.load.empty()) first_epoch = scvae::load_training_checkpoint(flags.load, model, adam);
+    if (!flags.load.empty())
+      first_epoch = scvae::load_training_checkpoint(flags.load, model, adam,
+                                                    [&](const scvae::CheckpointExtras& extras) {
+                                                      if (average_callback)
+                                                        average_callback->restore_state(extras);
+                                                      train_source.restore_state(extras);
+                                                    });
     if (!flags.quiet)
       std::cerr << "mnist_multitask: " << data.train.size() << " training images, " << m.labels
                 << " labelled; " << data.test.size() << " test images from " << flags.data << "; "
                 << model.architecture() << "; " << flags.threads << " thread(s)\n";
 
-    PseudoLabelSource train_source(data.train, labelled, m.pseudo_targets == "soft",
-                                   m.pseudo_average, m.pseudo_balance, m.label_smoothing);
     if (m.consistency)
       train_source.enable_consistency(model, m.consistency_threshold, flags.seed + 3000);
     if (m.adversarial_epsilon > 0.0)
@@ -539,12 +652,8 @@ int main(int argc, char** argv) {
         return examples::oversampling_order(rng, size, flags.batch, m.labelled_share,
                                             labelled_indices);
       });
-    WeightAverage* average = nullptr;
-    if (m.average_weights > 0.0) {
-      auto callback = std::make_unique<WeightAverage>(model, m.average_weights);
-      average = callback.get();
-      trainer.add_callback(std::move(callback));
-    }
+    WeightAverage* average = average_callback.get();
+    if (average_callback) trainer.add_callback(std::move(average_callback));
     auto evaluate = [&](scvae::EpochReport& r) {
       if (average != nullptr)
         r.set("averaged_test_accuracy", scvae::accuracy(average->averaged(), 1, test_source, 500));
@@ -585,8 +694,8 @@ int main(int argc, char** argv) {
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
-    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
-        flags.save, model, adam));
+    trainer.add_callback(
+        std::make_unique<CheckpointWithState>(flags.save, model, adam, train_source, average));
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     if (m.baseline)

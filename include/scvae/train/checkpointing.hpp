@@ -116,7 +116,8 @@ Index load_training_checkpoint(
     return epochs_done;
   } catch (const Error& e) {
     // A missing, mistyped or mis-sized extra in an otherwise valid file.
-    throw CheckpointError("checkpoint '" + path + "' has a malformed training state: " + e.what());
+    throw CheckpointError("checkpoint '" + path +
+                          "': its training state cannot be restored: " + e.what());
   }
 }
 
