@@ -67,11 +67,10 @@ inline AverageState read_average_state(const scvae::CheckpointExtras& extras, In
     throw scvae::ShapeError(std::string("checkpoint extra '") + kTrainingParameters + "' holds " +
                             std::to_string(state.training_parameters.size()) +
                             " values, the model has " + std::to_string(parameters) + " parameters");
-  const double steps = extras.scalar(kAverageSteps);
-  if (!(steps >= 1.0 && steps <= 1e15 && steps == std::floor(steps)))
+  state.steps = static_cast<long>(scvae::checkpoint_count(extras, kAverageSteps));
+  if (state.steps < 1)
     throw scvae::ArgumentError(std::string("checkpoint extra '") + kAverageSteps +
-                               "' is not a positive count: " + std::to_string(steps));
-  state.steps = static_cast<long>(steps);
+                               "' is 0: an average of no update");
   state.decay = extras.scalar(kAverageDecay);
   if (!(state.decay >= 0.0 && state.decay < 1.0))
     throw scvae::ArgumentError(std::string("checkpoint extra '") + kAverageDecay +

@@ -411,10 +411,9 @@ class WeightAverage final : public scvae::Callback {
       throw scvae::ArgumentError("checkpoint extra 'average.parameters' holds " +
                                  std::to_string(parameters.size()) + " values, the model has " +
                                  std::to_string(model_.parameters().size()));
-    const double steps = extras.scalar("average.steps");
-    if (!(steps >= 1.0 && steps <= 1e15 && steps == std::floor(steps)))
-      throw scvae::ArgumentError("checkpoint extra 'average.steps' is not a positive count");
-    average_.restore(parameters, static_cast<long>(steps));
+    // restore() rejects a count of 0.
+    average_.restore(parameters,
+                     static_cast<long>(scvae::checkpoint_count(extras, "average.steps")));
   }
   const scvae::SCVAE& averaged() {
     averaged_.parameters() = average_.average();

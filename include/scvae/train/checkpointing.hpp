@@ -13,8 +13,6 @@
 
 namespace scvae {
 
-namespace detail {
-
 /// A count stored as a float64 extra (epochs, optimizer steps): a whole
 /// number in [0, 2^53]. Anything else (NaN, negative, huge, fractional) is a
 /// CheckpointError rather than an undefined conversion to an integer.
@@ -25,6 +23,8 @@ inline double checkpoint_count(const CheckpointExtras& extras, const std::string
                           "' is not a count: " + std::to_string(value));
   return value;
 }
+
+namespace detail {
 
 /// The sizes of an optimizer state stored in extras must fit the parameters.
 /// (An SGD without momentum stores an empty buffer: `may_be_empty`.)
@@ -52,7 +52,7 @@ bool restore_optimizer_state(AdamT<Scalar>& adam, const CheckpointExtras& extras
   if (!extras.contains("adam.step")) return false;
   adam.restore_state(extras.vector<Scalar>("adam.first_moment"),
                      extras.vector<Scalar>("adam.second_moment"),
-                     static_cast<long>(detail::checkpoint_count(extras, "adam.step")));
+                     static_cast<long>(checkpoint_count(extras, "adam.step")));
   return true;
 }
 
@@ -67,7 +67,7 @@ template <typename Scalar>
 bool restore_optimizer_state(SgdT<Scalar>& sgd, const CheckpointExtras& extras) {
   if (!extras.contains("sgd.step")) return false;
   sgd.restore_state(extras.vector<Scalar>("sgd.momentum"),
-                    static_cast<long>(detail::checkpoint_count(extras, "sgd.step")));
+                    static_cast<long>(checkpoint_count(extras, "sgd.step")));
   return true;
 }
 
@@ -105,7 +105,7 @@ Index load_training_checkpoint(
   try {
     Index epochs_done = 0;
     if (extras.contains("epochs_done"))
-      epochs_done = static_cast<Index>(detail::checkpoint_count(extras, "epochs_done"));
+      epochs_done = static_cast<Index>(checkpoint_count(extras, "epochs_done"));
     detail::check_extra_size(extras, "adam.first_moment", count);
     detail::check_extra_size(extras, "adam.second_moment", count);
     detail::check_extra_size(extras, "sgd.momentum", count, true);
