@@ -82,18 +82,6 @@ inline std::vector<Index> oversampling_order(scvae::Rng& rng, Index size, Index 
   return order;
 }
 
-/// How many columns of `scores` (classes x n: probabilities or logits) have
-/// their largest entry at the class index in row 0 of `y` (1 x n).
-inline Index count_correct(const scvae::Matrix<float>& scores, const scvae::Matrix<float>& y) {
-  Index correct = 0;
-  for (Index j = 0; j < scores.cols(); ++j) {
-    Index best = 0;
-    scores.col(j).maxCoeff(&best);
-    correct += best == static_cast<Index>(y(0, j)) ? 1 : 0;
-  }
-  return correct;
-}
-
 /// The label-only MLP inputs-hidden-classes trained with Adam on the
 /// labelled images alone; returns its test accuracy.
 inline double train_baseline(const scvae::Dataset& train, const std::vector<std::uint8_t>& labelled,
@@ -142,7 +130,7 @@ inline double train_baseline(const scvae::Dataset& train, const std::vector<std:
     const Index end = std::min<Index>(begin + 1000, test.size());
     test.batch(all, begin, end, x);
     test.label_batch(all, begin, end, y);
-    correct += count_correct(mlp.forward(params.data(), x, ws), y);
+    correct += scvae::count_correct(mlp.forward(params.data(), x, ws), y);
   }
   return static_cast<double>(correct) / static_cast<double>(test.size());
 }

@@ -106,9 +106,9 @@ inline TestMetrics evaluate(scvae::LabelConditionedVAE& model, const scvae::Data
     const scvae::LabelConditionedLoss parts = model.loss(x, y.row(0), unlabelled, eps);
     loss_sum += parts.total * static_cast<double>(n);
     model.class_probabilities(x, q);
-    classifier_correct += count_correct(q, y);
+    classifier_correct += scvae::count_correct(q, y);
     model.evidence_weighted_class_probabilities(x, weighted);
-    correct += count_correct(weighted, y);
+    correct += scvae::count_correct(weighted, y);
     for (Index j = 0; j < n; ++j) {
       // The model's loss carries gamma * sum q log q; the bound carries it once.
       const auto p = q.col(j).array().cast<double>().max(1e-300);

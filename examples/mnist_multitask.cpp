@@ -426,29 +426,6 @@ class WeightAverage final : public scvae::Callback {
   scvae::ParameterAverage average_;
 };
 
-/// A training checkpoint after every epoch that also holds the pseudo-labels
-/// and the parameter average, so that a resumed run is the same run.
-class CheckpointWithState final : public scvae::Callback {
- public:
-  CheckpointWithState(std::string path, const scvae::SCVAE& model, const scvae::Adam& adam,
-                      const PseudoLabelSource& source, const WeightAverage* average)
-      : path_(std::move(path)), model_(model), adam_(adam), source_(source), average_(average) {}
-  bool on_epoch_end(scvae::EpochReport& r) override {
-    scvae::CheckpointExtras extras;
-    source_.save_state(extras);
-    if (average_ != nullptr) average_->save_state(extras);
-    scvae::save_training_checkpoint(path_, model_, adam_, r.epoch, std::move(extras));
-    return false;
-  }
-
- private:
-  std::string path_;
-  const scvae::SCVAE& model_;
-  const scvae::Adam& adam_;
-  const PseudoLabelSource& source_;
-  const WeightAverage* average_;
-};
-
 /// Test accuracy of the label task's predictive distribution
 /// p(y|x) = E_q(z|x)[p(y|z)], estimated with `draws` samples of z per image
 /// (test_accuracy predicts from z = mu instead).
@@ -472,7 +449,7 @@ double sampled_accuracy(const scvae::SCVAE& model, const scvae::Dataset& test, I
       model.predict(1, z, probabilities);
       sum += probabilities;
     }
-    correct += examples::count_correct(sum, y);
+    correct += scvae::count_correct(sum, y);
   }
   return static_cast<double>(correct) / static_cast<double>(test.size());
 }
@@ -693,8 +670,13 @@ int main(int argc, char** argv) {
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
-    trainer.add_callback(
-        std::make_unique<CheckpointWithState>(flags.save, model, adam, train_source, average));
+    // The pseudo-labels and the parameter average ride along, so that a
+    // resumed run is the same run.
+    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
+        flags.save, model, adam, [&](scvae::CheckpointExtras& extras) {
+          train_source.save_state(extras);
+          if (average != nullptr) average->save_state(extras);
+        }));
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     if (m.baseline)

@@ -121,3 +121,22 @@ TEST(Accuracy, RejectsBadArguments) {
 
 }  // namespace
 }  // namespace scvae
+
+namespace scvae {
+namespace {
+
+TEST(CountCorrect, HighestClassTiesToTheLowestAndMaskedColumnsDoNotCount) {
+  Matrix<double> scores(3, 4);
+  scores << 0.1, 0.5, 0.2, 0.9,  //
+      0.7, 0.5, 0.2, 0.0,        //
+      0.2, 0.0, 0.6, 0.1;
+  Matrix<double> targets(1, 4);
+  targets << 1, 1, 2, 1;  // right, wrong (the tie goes to class 0), right, wrong
+  EXPECT_EQ(count_correct(scores, targets), 2);
+  RowVector<double> mask(4);
+  mask << 1, 1, 0, 1;
+  EXPECT_EQ(count_correct(scores, targets, &mask), 1);
+}
+
+}  // namespace
+}  // namespace scvae

@@ -175,5 +175,26 @@ TEST(TrainingCheckpoint, CallerExtrasRoundTripAndTheirErrorsChangeNothing) {
   EXPECT_EQ(other_adam.step_count(), 0);
 }
 
+TEST(TrainingCheckpoint, CheckpointEveryEpochWritesTheCallersExtras) {
+  testing::TempDir dir("scvae_training_checkpoint_test");
+  const std::string path = (dir.path / "every.scvae").string();
+  VAET<float> vae(9, {4}, 2, 1);
+  Adam adam;
+  CheckpointEveryEpoch<VAET<float>, Adam> callback(
+      path, vae, adam, [](CheckpointExtras& extras) { extras.set_scalar("mine.count", 7); });
+  EpochReport report;
+  report.epoch = 2;
+  EXPECT_FALSE(callback.on_epoch_end(report));
+  VAET<float> loaded(9, {4}, 2, 2);
+  Adam loaded_adam;
+  double count = 0.0;
+  EXPECT_EQ(load_training_checkpoint(path, loaded, loaded_adam,
+                                     [&](const CheckpointExtras& extras) {
+                                       count = checkpoint_count(extras, "mine.count");
+                                     }),
+            2);
+  EXPECT_EQ(count, 7.0);
+}
+
 }  // namespace
 }  // namespace scvae

@@ -16,6 +16,24 @@ struct AccuracyResult {
   Index total = 0;  ///< Samples counted: those whose label is not masked out.
 };
 
+/// How many columns of `scores` (classes x n: probabilities or logits) have
+/// their highest class (ties go to the lowest) equal to the class index in
+/// row 0 of `targets` (1 x n); with a `mask` (1 x n), only the columns whose
+/// mask is 1 count.
+template <typename Scalar>
+Index count_correct(const Matrix<Scalar>& scores, const Matrix<Scalar>& targets,
+                    const RowVector<Scalar>* mask = nullptr) {
+  Index correct = 0;
+  for (Index j = 0; j < scores.cols(); ++j) {
+    if (mask != nullptr && (*mask)(j) != Scalar(1)) continue;
+    Index predicted = 0;
+    for (Index c = 1; c < scores.rows(); ++c)
+      if (scores(c, j) > scores(predicted, j)) predicted = c;
+    if (static_cast<Scalar>(predicted) == targets(0, j)) ++correct;
+  }
+  return correct;
+}
+
 /// Accuracy of categorical task `task` over every sample of `source`, in
 /// order 0..size-1, batch by batch; ties go to the lowest class. Throws
 /// ArgumentError for a task index out of range, a task whose likelihood is
@@ -50,14 +68,9 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
     if (masked && batch.masks[ts].sum() == Scalar(0)) continue;
     model.encode(batch.x, mu, logvar);
     model.predict(task, mu, probabilities);
-    for (Index j = 0; j < probabilities.cols(); ++j) {
-      if (masked && batch.masks[ts](j) != Scalar(1)) continue;
-      Index predicted = 0;
-      for (Index c = 1; c < probabilities.rows(); ++c)
-        if (probabilities(c, j) > probabilities(predicted, j)) predicted = c;
-      ++result.total;
-      if (static_cast<Scalar>(predicted) == target(0, j)) ++result.correct;
-    }
+    result.correct += count_correct(probabilities, target, masked ? &batch.masks[ts] : nullptr);
+    result.total += masked ? static_cast<Index>((batch.masks[ts].array() == Scalar(1)).count())
+                           : probabilities.cols();
   }
   if (result.total == 0)
     throw ArgumentError("accuracy task '" + spec.name +

@@ -121,14 +121,22 @@ Index load_training_checkpoint(
   }
 }
 
-/// Saves a training checkpoint at the end of every epoch.
+/// Saves a training checkpoint at the end of every epoch. `add_extras`, if
+/// given, puts the caller's own state into each checkpoint (e.g. a
+/// parameter average, for load_training_checkpoint's `read_extras`).
 template <typename Model, typename Optimizer>
 class CheckpointEveryEpoch : public Callback {
  public:
-  CheckpointEveryEpoch(std::string path, const Model& model, const Optimizer& optimizer)
-      : path_(std::move(path)), model_(model), optimizer_(optimizer) {}
+  CheckpointEveryEpoch(std::string path, const Model& model, const Optimizer& optimizer,
+                       std::function<void(CheckpointExtras&)> add_extras = {})
+      : path_(std::move(path)),
+        model_(model),
+        optimizer_(optimizer),
+        add_extras_(std::move(add_extras)) {}
   bool on_epoch_end(EpochReport& r) override {
-    save_training_checkpoint(path_, model_, optimizer_, r.epoch);
+    CheckpointExtras extras;
+    if (add_extras_) add_extras_(extras);
+    save_training_checkpoint(path_, model_, optimizer_, r.epoch, std::move(extras));
     return false;
   }
 
@@ -136,6 +144,7 @@ class CheckpointEveryEpoch : public Callback {
   std::string path_;
   const Model& model_;
   const Optimizer& optimizer_;
+  std::function<void(CheckpointExtras&)> add_extras_;
 };
 
 }  // namespace scvae
