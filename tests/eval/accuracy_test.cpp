@@ -119,12 +119,6 @@ TEST(Accuracy, RejectsBadArguments) {
   }
 }
 
-}  // namespace
-}  // namespace scvae
-
-namespace scvae {
-namespace {
-
 TEST(CountCorrect, HighestClassTiesToTheLowestAndMaskedColumnsDoNotCount) {
   Matrix<double> scores(3, 4);
   scores << 0.1, 0.5, 0.2, 0.9,  //
