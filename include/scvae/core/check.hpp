@@ -4,11 +4,42 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 
 namespace scvae::detail {
+
+/// `text` with every control character (bytes below 0x20, 0x7f) and the
+/// backslash written as an escape (ESC becomes "\x1b", a newline "\n", a backslash "\\"), so that
+/// text read from a file (an architecture string, a task name) cannot move the cursor, recolour or
+/// clear a terminal when a message that quotes it is printed. Bytes from 0x80 up are kept, so UTF-8
+/// names stay readable.
+inline std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == '\\') {
+      out += "\\\\";
+    } else if (byte == '\n') {
+      out += "\\n";
+    } else if (byte == '\t') {
+      out += "\\t";
+    } else if (byte == '\r') {
+      out += "\\r";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 inline std::string shape_text(Index rows, Index cols) {
   std::ostringstream out;

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -35,8 +36,10 @@
 #include <utility>
 #include <vector>
 
+#include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
+#include "scvae/io/atomic_file.hpp"
 
 namespace scvae {
 
@@ -169,14 +172,9 @@ struct CheckpointInfo {
 
 namespace detail {
 
-inline std::string quoted_path(const std::string& path) { return "'" + path + "'"; }
-
-inline std::string errno_text(int error) { return std::strerror(error); }
-
-/// The name of the temporary file save_checkpoint writes before renaming.
-inline std::string checkpoint_temp_path(const std::string& path) {
-  return path + ".tmp-" + std::to_string(static_cast<long long>(::getpid()));
-}
+/// The name of the temporary file save_checkpoint writes before renaming
+/// (for a symbolic link: next to its target).
+inline std::string checkpoint_temp_path(const std::string& path) { return temp_path_for(path); }
 
 inline std::uint32_t crc32_of(std::uint32_t crc, const unsigned char* data, std::size_t size) {
   uLong value = crc;
@@ -199,13 +197,10 @@ void check_checkpoint_scalar() {
                 "checkpoints hold float or double parameters");
 }
 
-/// Buffered writes to a file descriptor with a running CRC32.
+/// Buffered writes to an AtomicFile with a running CRC32.
 class CheckpointWriter {
  public:
-  CheckpointWriter(int fd, const std::string& path, const std::string& temp_path)
-      : fd_(fd), path_(path), temp_path_(temp_path) {
-    buffer_.reserve(kBufferSize);
-  }
+  explicit CheckpointWriter(AtomicFile& file) : file_(file) { buffer_.reserve(kBufferSize); }
 
   void raw(const void* data, std::size_t size) {
     const auto* bytes = static_cast<const unsigned char*>(data);
@@ -259,46 +254,20 @@ class CheckpointWriter {
   }
 
   void flush() {
-    const unsigned char* data = buffer_.data();
-    std::size_t left = buffer_.size();
-    while (left > 0) {
-      const ssize_t written = ::write(fd_, data, left);
-      if (written < 0) {
-        if (errno == EINTR) continue;
-        throw IoError("cannot write checkpoint " + quoted_path(path_) + ": writing " +
-                      quoted_path(temp_path_) + " failed: " + errno_text(errno));
-      }
-      data += written;
-      left -= static_cast<std::size_t>(written);
-    }
+    file_.write(buffer_.data(), buffer_.size());
     buffer_.clear();
   }
 
-  int fd_;
-  const std::string& path_;
-  const std::string& temp_path_;
+  AtomicFile& file_;
   std::vector<unsigned char> buffer_;
   std::uint32_t crc_ = 0;
 };
 
-/// fsync of the directory holding path, so the rename itself is durable.
-/// Best effort: some file systems refuse fsync on directories.
-inline void fsync_parent_directory(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  const std::string directory =
-      slash == std::string::npos ? std::string(".") : (slash == 0 ? "/" : path.substr(0, slash));
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
 /// The whole file in memory; IoError when it is missing, not a regular file
 /// or unreadable. Only the size reported by the file system is allocated.
+/// A FIFO, a device or a directory is refused before any blocking open.
 inline std::vector<unsigned char> read_checkpoint_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw IoError("cannot open checkpoint " + quoted_path(path) + ": " + errno_text(errno));
+  const int fd = open_regular_file(path, "checkpoint");
   struct FdCloser {
     int fd;
     ~FdCloser() { ::close(fd); }
@@ -306,10 +275,6 @@ inline std::vector<unsigned char> read_checkpoint_file(const std::string& path) 
   struct stat status {};
   if (::fstat(fd, &status) != 0)
     throw IoError("cannot stat checkpoint " + quoted_path(path) + ": " + errno_text(errno));
-  if (S_ISDIR(status.st_mode))
-    throw IoError("cannot read checkpoint " + quoted_path(path) + ": it is a directory");
-  if (!S_ISREG(status.st_mode))
-    throw IoError("cannot read checkpoint " + quoted_path(path) + ": not a regular file");
   std::vector<unsigned char> bytes(static_cast<std::size_t>(status.st_size));
   std::size_t done = 0;
   while (done < bytes.size()) {
@@ -441,8 +406,8 @@ inline ParsedCheckpoint parse_checkpoint(const std::vector<unsigned char>& bytes
   } else if (parsed.scalar == scalar_name<double>()) {
     parsed.scalar_bytes = 8;
   } else {
-    throw CheckpointError("checkpoint " + name + " has an unknown scalar type \"" + parsed.scalar +
-                          "\" (expected float32 or float64)");
+    throw CheckpointError("checkpoint " + name + " has an unknown scalar type \"" +
+                          printable(parsed.scalar) + "\" (expected float32 or float64)");
   }
 
   const std::uint64_t architecture_size = reader.u64("the architecture length");
@@ -460,7 +425,7 @@ inline ParsedCheckpoint parse_checkpoint(const std::vector<unsigned char>& bytes
       throw CheckpointError("checkpoint " + name + " has an extra with an empty name");
     if (!parsed.extra_names.empty() && extra_name <= parsed.extra_names.back())
       throw CheckpointError("checkpoint " + name + " has extras out of order or twice: \"" +
-                            extra_name + "\"");
+                            printable(extra_name) + "\"");
     const std::uint8_t kind = reader.u8("an extra's kind");
     const std::uint64_t count = reader.u64("an extra's element count");
     if (kind == static_cast<std::uint8_t>(CheckpointExtras::Kind::kValues)) {
@@ -482,8 +447,8 @@ inline ParsedCheckpoint parse_checkpoint(const std::vector<unsigned char>& bytes
             extra_name, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(count)));
     } else {
       std::ostringstream out;
-      out << "checkpoint " << name << " has an extra \"" << extra_name << "\" of unknown kind "
-          << static_cast<unsigned>(kind);
+      out << "checkpoint " << name << " has an extra \"" << printable(extra_name)
+          << "\" of unknown kind " << static_cast<unsigned>(kind);
       throw CheckpointError(out.str());
     }
     parsed.extra_names.push_back(std::move(extra_name));
@@ -534,14 +499,14 @@ ParsedCheckpoint load_verified(const std::string& path, const std::string& expec
   const std::string name = quoted_path(path);
   ParsedCheckpoint parsed = parse_checkpoint(bytes, path, extras);
   if (parsed.scalar != scalar_name<Scalar>())
-    throw CheckpointError("checkpoint " + name + " holds " + parsed.scalar +
+    throw CheckpointError("checkpoint " + name + " holds " + printable(parsed.scalar) +
                           " parameters, this model uses " + scalar_name<Scalar>() +
                           corruption_note(parsed));
   if (parsed.architecture != expected_architecture)
     throw CheckpointError("checkpoint " + name +
                           " was saved from another architecture: it holds \"" +
-                          parsed.architecture + "\", this model is \"" + expected_architecture +
-                          "\"" + corruption_note(parsed));
+                          printable(parsed.architecture) + "\", this model is \"" +
+                          printable(expected_architecture) + "\"" + corruption_note(parsed));
   if (expected_count >= 0 && parsed.parameter_count != static_cast<std::uint64_t>(expected_count)) {
     std::ostringstream out;
     out << "checkpoint " << name << " holds " << parsed.parameter_count
@@ -550,6 +515,23 @@ ParsedCheckpoint load_verified(const std::string& path, const std::string& expec
   }
   check_checksum(parsed, path);
   return parsed;
+}
+
+/// NumericalError unless every value is finite: "cannot save checkpoint
+/// '<path>': 3 of its 120 <what> are not finite (the first, index 7, is nan)".
+template <typename Derived>
+void check_finite_for_saving(const std::string& path, const std::string& what,
+                             const Eigen::DenseBase<Derived>& values) {
+  if (all_finite(values)) return;
+  Index bad = 0, first = -1;
+  for (Index i = 0; i < values.size(); ++i)
+    if (!std::isfinite(static_cast<double>(values.derived().coeff(i))) && bad++ == 0) first = i;
+  std::ostringstream out;
+  out << "cannot save checkpoint " << quoted_path(path) << ": " << bad << " of its "
+      << values.size() << " " << what << " are not finite (the first, index " << first << ", is "
+      << static_cast<double>(values.derived().coeff(first))
+      << "); the model diverged, and the previous checkpoint is kept";
+  throw NumericalError(out.str());
 }
 
 template <typename Scalar, typename Derived>
@@ -572,59 +554,43 @@ void decode_parameters(const std::vector<unsigned char>& bytes, const ParsedChec
 
 /// Writes a checkpoint atomically: to "<path>.tmp-<pid>", fsync, rename over
 /// path. On failure the temporary file is removed, any previous file at path
-/// is untouched, and IoError names the path.
+/// is untouched, and IoError names the path. Refused before anything is
+/// written: parameters that are not all finite (NumericalError: a model of
+/// NaN must never replace the last good checkpoint), and a path that is
+/// neither a regular file nor new (IoError: a directory, a device node, a
+/// FIFO). A symbolic link is followed: its target is replaced atomically and
+/// the link stays. Temporary files of this path left by dead processes are
+/// removed.
 template <typename Scalar>
 void save_checkpoint(const std::string& path, const std::string& architecture,
                      const Vector<Scalar>& parameters, const CheckpointExtras& extras = {}) {
   detail::check_checkpoint_scalar<Scalar>();
-  const std::string temp_path = detail::checkpoint_temp_path(path);
-  const std::string name = detail::quoted_path(path);
-  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw IoError("cannot write checkpoint " + name + ": cannot create " +
-                  detail::quoted_path(temp_path) + ": " + detail::errno_text(errno));
-  try {
-    detail::CheckpointWriter writer(fd, path, temp_path);
-    writer.raw(kCheckpointMagic, sizeof(kCheckpointMagic));
-    writer.u32(kCheckpointVersion);
-    writer.string32(scalar_name<Scalar>());
-    writer.string64(architecture);
-    writer.u64(static_cast<std::uint64_t>(parameters.size()));
-    for (Index i = 0; i < parameters.size(); ++i) writer.scalar(parameters(i));
-    writer.u32(static_cast<std::uint32_t>(extras.size()));
-    for (const std::string& extra : extras.names()) {
-      writer.string32(extra);
-      const CheckpointExtras::Kind kind = extras.kind(extra);
-      writer.u8(static_cast<std::uint8_t>(kind));
-      if (kind == CheckpointExtras::Kind::kValues) {
-        const std::vector<double>& values = extras.values(extra);
-        writer.u64(values.size());
-        for (const double value : values) writer.scalar(value);
-      } else {
-        const std::vector<std::uint8_t>& bytes = extras.bytes(extra);
-        writer.u64(bytes.size());
-        writer.raw(bytes.data(), bytes.size());
-      }
+  detail::check_finite_for_saving(path, "parameters", parameters);
+  detail::AtomicFile file(path, "checkpoint");
+  detail::CheckpointWriter writer(file);
+  writer.raw(kCheckpointMagic, sizeof(kCheckpointMagic));
+  writer.u32(kCheckpointVersion);
+  writer.string32(scalar_name<Scalar>());
+  writer.string64(architecture);
+  writer.u64(static_cast<std::uint64_t>(parameters.size()));
+  for (Index i = 0; i < parameters.size(); ++i) writer.scalar(parameters(i));
+  writer.u32(static_cast<std::uint32_t>(extras.size()));
+  for (const std::string& extra : extras.names()) {
+    writer.string32(extra);
+    const CheckpointExtras::Kind kind = extras.kind(extra);
+    writer.u8(static_cast<std::uint8_t>(kind));
+    if (kind == CheckpointExtras::Kind::kValues) {
+      const std::vector<double>& values = extras.values(extra);
+      writer.u64(values.size());
+      for (const double value : values) writer.scalar(value);
+    } else {
+      const std::vector<std::uint8_t>& bytes = extras.bytes(extra);
+      writer.u64(bytes.size());
+      writer.raw(bytes.data(), bytes.size());
     }
-    writer.finish();
-    if (::fsync(fd) != 0)
-      throw IoError("cannot write checkpoint " + name +
-                    ": fsync failed: " + detail::errno_text(errno));
-    const int closed = ::close(fd);
-    fd = -1;
-    if (closed != 0)
-      throw IoError("cannot write checkpoint " + name +
-                    ": close failed: " + detail::errno_text(errno));
-    if (::rename(temp_path.c_str(), path.c_str()) != 0)
-      throw IoError("cannot write checkpoint " + name + ": renaming " +
-                    detail::quoted_path(temp_path) +
-                    " over it failed: " + detail::errno_text(errno));
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp_path.c_str());
-    throw;
   }
-  detail::fsync_parent_directory(path);
+  writer.finish();
+  file.commit();
 }
 
 /// Reads a checkpoint's header without a model. Also verifies the structure

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "scvae/io/checkpoint.hpp"
 #include "scvae/optim/adam.hpp"
@@ -19,7 +20,7 @@ namespace scvae {
 inline double checkpoint_count(const CheckpointExtras& extras, const std::string& name) {
   const double value = extras.scalar(name);
   if (!(value >= 0.0 && value <= 9007199254740992.0 && value == std::floor(value)))
-    throw CheckpointError("checkpoint extra '" + name +
+    throw CheckpointError("checkpoint extra '" + detail::printable(name) +
                           "' is not a count: " + std::to_string(value));
   return value;
 }
@@ -73,13 +74,21 @@ bool restore_optimizer_state(SgdT<Scalar>& sgd, const CheckpointExtras& extras) 
 
 /// Saves model, optimizer and epoch, plus the caller's own `extras` (e.g. a
 /// parameter average). The write is atomic: a crash or a full disk leaves
-/// the previous checkpoint at `path` intact.
+/// the previous checkpoint at `path` intact. Parameters or optimizer state
+/// that are not all finite are a NumericalError, and nothing is written.
 template <typename Model, typename Optimizer>
 void save_training_checkpoint(const std::string& path, const Model& model,
                               const Optimizer& optimizer, Index epochs_done,
                               CheckpointExtras extras = {}) {
   extras.set_scalar("epochs_done", static_cast<double>(epochs_done));
   save_optimizer_state(optimizer, extras);
+  for (const char* name : {"adam.first_moment", "adam.second_moment", "sgd.momentum"}) {
+    if (!extras.contains(name)) continue;
+    const std::vector<double>& values = extras.values(name);
+    detail::check_finite_for_saving(
+        path, std::string("optimizer state values (") + name + ")",
+        Eigen::Map<const Vector<double>>(values.data(), static_cast<Index>(values.size())));
+  }
   save_model(path, model, extras);
 }
 
@@ -100,8 +109,9 @@ Index load_training_checkpoint(
   Vector<Scalar> parameters = load_checkpoint<Scalar>(path, model.architecture(), &extras);
   const Index count = model.parameters().size();
   if (parameters.size() != count)
-    throw CheckpointError("checkpoint '" + path + "' holds " + std::to_string(parameters.size()) +
-                          " parameters, this model has " + std::to_string(count));
+    throw CheckpointError("checkpoint " + detail::quoted_path(path) + " holds " +
+                          std::to_string(parameters.size()) + " parameters, this model has " +
+                          std::to_string(count));
   try {
     Index epochs_done = 0;
     if (extras.contains("epochs_done"))
@@ -116,8 +126,8 @@ Index load_training_checkpoint(
     return epochs_done;
   } catch (const Error& e) {
     // A missing, mistyped or mis-sized extra in an otherwise valid file.
-    throw CheckpointError("checkpoint '" + path +
-                          "': its training state cannot be restored: " + e.what());
+    throw CheckpointError("checkpoint " + detail::quoted_path(path) +
+                          ": its training state cannot be restored: " + e.what());
   }
 }
 
