@@ -76,7 +76,7 @@ void set_rates(benchmark::State& state, Index samples_per_iteration, double flop
 void BM_Dense_Forward(benchmark::State& state) {
   const Index n = state.range(0);
   scvae::ParameterLayout layout;
-  scvae::Dense dense(kInputs, kHidden, scvae::Activation::ReLU, layout);
+  scvae::DenseLayer dense(kInputs, kHidden, scvae::Activation::ReLU, layout);
   scvae::Vector<float> values(layout.total());
   scvae::Rng rng(3);
   dense.initialize(values.data(), rng);
@@ -95,7 +95,7 @@ BENCHMARK(BM_Dense_Forward)->Arg(128)->ArgName("batch");
 void BM_Dense_Backward(benchmark::State& state) {
   const Index n = state.range(0);
   scvae::ParameterLayout layout;
-  scvae::Dense dense(kInputs, kHidden, scvae::Activation::ReLU, layout);
+  scvae::DenseLayer dense(kInputs, kHidden, scvae::Activation::ReLU, layout);
   scvae::Vector<float> values(layout.total()), gradients(layout.total());
   scvae::Rng rng(3);
   dense.initialize(values.data(), rng);

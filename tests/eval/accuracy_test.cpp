@@ -54,7 +54,7 @@ TEST(Accuracy, AHandSetLabelHeadPredictsItsClass) {
   const std::vector<std::uint8_t> flags = labelled_flags(data.size());
   ImageLabelSource<double> source(data, flags);
   SCVAET<double> model(image_label_spec(), 3);
-  const DenseT<double>& head = model.decoder(1).mlp().layers().back();
+  const DenseLayerT<double>& head = model.decoder(1).mlp().layers().back();
   for (Index c = 0; c < 3; ++c) {
     head.weights(model.parameters().data()).setZero();
     head.bias(model.parameters().data()).setZero();

@@ -1,13 +1,13 @@
-#include "scvae/nn/dense.hpp"
+#include "scvae/nn/dense_layer.hpp"
 
 #include "../test_support.hpp"
 
 namespace scvae {
 namespace {
 
-TEST(Dense, ForwardByHand) {
+TEST(DenseLayer, ForwardByHand) {
   ParameterLayout layout;
-  DenseT<double> dense(2, 2, Activation::ReLU, layout);
+  DenseLayerT<double> dense(2, 2, Activation::ReLU, layout);
   ASSERT_EQ(layout.total(), 6);
   Vector<double> values(6);
   // W = [1 2; 3 -4] column-major, then b = [0.5, -1].
@@ -28,7 +28,7 @@ class DenseGradient : public ::testing::TestWithParam<Activation> {};
 TEST_P(DenseGradient, ParametersAndInputMatchFiniteDifferences) {
   const Index in = 5, out = 4, n = 3;
   ParameterLayout layout;
-  DenseT<double> dense(in, out, GetParam(), layout);
+  DenseLayerT<double> dense(in, out, GetParam(), layout);
   Vector<double> values(layout.total());
   Rng rng(3);
   dense.initialize(values.data(), rng);
@@ -64,9 +64,9 @@ INSTANTIATE_TEST_SUITE_P(All, DenseGradient,
                                            Activation::Sigmoid, Activation::Softplus),
                          [](const auto& info) { return std::string(activation_name(info.param)); });
 
-TEST(Dense, BackwardAccumulatesParameterGradients) {
+TEST(DenseLayer, BackwardAccumulatesParameterGradients) {
   ParameterLayout layout;
-  DenseT<double> dense(3, 2, Activation::Identity, layout);
+  DenseLayerT<double> dense(3, 2, Activation::Identity, layout);
   Vector<double> values = Vector<double>::Ones(layout.total());
   const Matrix<double> x = testing::random_matrix(3, 4, 1);
   Matrix<double> y(2, 4);
@@ -80,10 +80,10 @@ TEST(Dense, BackwardAccumulatesParameterGradients) {
   EXPECT_TRUE(twice.isApprox(2.0 * once));
 }
 
-TEST(Dense, DeferredParameterGradientEqualsTheAccumulatingBackward) {
+TEST(DenseLayer, DeferredParameterGradientEqualsTheAccumulatingBackward) {
   for (Activation activation : {Activation::ReLU, Activation::Sigmoid}) {
     ParameterLayout layout;
-    DenseT<double> dense(3, 4, activation, layout);
+    DenseLayerT<double> dense(3, 4, activation, layout);
     Vector<double> values(layout.total());
     Rng rng(3);
     dense.initialize(values.data(), rng, Initialization::PyTorch);
@@ -111,11 +111,11 @@ TEST(Dense, DeferredParameterGradientEqualsTheAccumulatingBackward) {
   }
 }
 
-TEST(Dense, ShapeAndSizeErrors) {
+TEST(DenseLayer, ShapeAndSizeErrors) {
   ParameterLayout layout;
-  EXPECT_THROW(DenseT<double>(0, 2, Activation::ReLU, layout), ArgumentError);
-  EXPECT_THROW(DenseT<double>(2, 0, Activation::ReLU, layout), ArgumentError);
-  DenseT<double> dense(3, 2, Activation::ReLU, layout);
+  EXPECT_THROW(DenseLayerT<double>(0, 2, Activation::ReLU, layout), ArgumentError);
+  EXPECT_THROW(DenseLayerT<double>(2, 0, Activation::ReLU, layout), ArgumentError);
+  DenseLayerT<double> dense(3, 2, Activation::ReLU, layout);
   Vector<double> values = Vector<double>::Zero(layout.total());
   Matrix<double> wrong_rows(4, 2), y(2, 2);
   try {
@@ -128,10 +128,10 @@ TEST(Dense, ShapeAndSizeErrors) {
   EXPECT_THROW(dense.forward(values.data(), x, wrong_out), ShapeError);
 }
 
-TEST(Dense, InitialisationIsSeededAndScaled) {
+TEST(DenseLayer, InitialisationIsSeededAndScaled) {
   ParameterLayout layout;
-  DenseT<double> relu(400, 300, Activation::ReLU, layout);
-  DenseT<double> tanh(400, 300, Activation::Tanh, layout);
+  DenseLayerT<double> relu(400, 300, Activation::ReLU, layout);
+  DenseLayerT<double> tanh(400, 300, Activation::Tanh, layout);
   Vector<double> a(layout.total()), b(layout.total());
   Rng rng_a(42), rng_b(42);
   relu.initialize(a.data(), rng_a);
@@ -146,9 +146,9 @@ TEST(Dense, InitialisationIsSeededAndScaled) {
   EXPECT_TRUE(relu.bias(a.data()).isZero());
 }
 
-TEST(Dense, PyTorchInitialisationMatchesTorchNnLinear) {
+TEST(DenseLayer, PyTorchInitialisationMatchesTorchNnLinear) {
   ParameterLayout layout;
-  DenseT<double> dense(400, 300, Activation::ReLU, layout);
+  DenseLayerT<double> dense(400, 300, Activation::ReLU, layout);
   Vector<double> values(layout.total());
   Rng rng(42);
   dense.initialize(values.data(), rng, Initialization::PyTorch);

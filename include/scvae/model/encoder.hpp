@@ -89,7 +89,7 @@ class EncoderT {
 
   /// Dense layers: the trunk's, then the head.
   std::size_t layer_count() const { return (trunk_ ? trunk_->layers().size() : 0) + 1; }
-  const DenseT<Scalar>& layer(std::size_t l) const {
+  const DenseLayerT<Scalar>& layer(std::size_t l) const {
     return l + 1 == layer_count() ? head_ : trunk_->layers().at(l);
   }
 
@@ -118,7 +118,7 @@ class EncoderT {
   Index inputs_;
   Index latent_;
   std::optional<MlpT<Scalar>> trunk_;
-  DenseT<Scalar> head_;
+  DenseLayerT<Scalar> head_;
 };
 
 using Encoder = EncoderT<float>;

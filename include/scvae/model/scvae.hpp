@@ -552,7 +552,7 @@ class SCVAET {
   /// Every dense layer, largest first (the order of equals is fixed).
   std::vector<GradientJob> make_gradient_jobs() const {
     std::vector<GradientJob> jobs;
-    auto add = [&](int decoder, std::size_t layer, const DenseT<Scalar>& dense) {
+    auto add = [&](int decoder, std::size_t layer, const DenseLayerT<Scalar>& dense) {
       jobs.push_back({decoder, layer, static_cast<double>(dense.inputs() * dense.outputs())});
     };
     for (std::size_t l = 0; l < encoder_.layer_count(); ++l) add(-1, l, encoder_.layer(l));
@@ -610,7 +610,7 @@ class SCVAET {
         written = true;
       }
       if (!written) {
-        const DenseT<Scalar>& layer = decoders_[t].mlp().layers()[job.layer];
+        const DenseLayerT<Scalar>& layer = decoders_[t].mlp().layers()[job.layer];
         VectorMap<Scalar>(grads + layer.offset(), layer.parameter_count()).setZero();
       }
     }

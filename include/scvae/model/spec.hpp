@@ -9,7 +9,7 @@
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/nn/activation.hpp"
-#include "scvae/nn/dense.hpp"
+#include "scvae/nn/dense_layer.hpp"
 #include "scvae/prob/likelihood.hpp"
 
 namespace scvae {

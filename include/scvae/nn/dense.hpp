@@ -1,141 +1,139 @@
 #pragma once
-// A fully connected layer Y = f(W X + b), one sample per column, W out x in.
+// A fully connected module y = W x + b, one sample per column, W outputs x
+// inputs stored column-major at the start of its slice, then b. Any input
+// shape is read as a flat vector of its features.
+//
+// A SequentialT runs a dense module and the activation after it as one pass
+// (forward_activated, backward_activated): the fusion saves a pass over the
+// layer's output and a buffer, and stays an optimisation of the network, not
+// part of the module contract.
 
 #include <cmath>
+#include <string>
 
 #include "scvae/core/check.hpp"
-#include "scvae/core/parameters.hpp"
-#include "scvae/core/random.hpp"
 #include "scvae/nn/activation.hpp"
 #include "scvae/nn/gemm.hpp"
+#include "scvae/nn/module.hpp"
 
 namespace scvae {
 
-/// How dense layers draw their initial weights.
-enum class Initialization {
-  HeGlorot,  ///< He-uniform before ReLU, Glorot-uniform otherwise; zero bias.
-  PyTorch,   ///< torch.nn.Linear's default: U(+-1/sqrt(fan_in)) for W and b.
-};
-
-/// Whether a backward pass also adds the layers' dL/dW and dL/db to the
-/// gradient buffer (Accumulate) or leaves them for parameter_gradient()
-/// (Defer): a batch split over threads then computes them once for the whole
-/// batch, each thread whole layers, with no per-thread gradient buffers
-/// to zero and sum.
-enum class ParameterGradients { Accumulate, Defer };
-
 template <typename Scalar_>
-class DenseT {
+class DenseT : public ModuleT<Scalar_> {
  public:
   using Scalar = Scalar_;
+  using Base = ModuleT<Scalar>;
 
-  DenseT(Index inputs, Index outputs, Activation activation, ParameterLayout& layout)
-      : inputs_(inputs), outputs_(outputs), activation_(activation) {
-    detail::check_positive("Dense inputs", inputs);
-    detail::check_positive("Dense outputs", outputs);
-    offset_ = layout.reserve(parameter_count());
-  }
+  DenseT(const Shape& input, Index outputs) : Base(input, output_shape_for(input, outputs)) {}
 
-  Index inputs() const { return inputs_; }
-  Index outputs() const { return outputs_; }
-  Activation activation() const { return activation_; }
-  Index offset() const { return offset_; }
-  Index parameter_count() const { return outputs_ * inputs_ + outputs_; }
-
-  /// W, out x in, stored column-major at the start of the layer's slice.
-  ConstMatrixMap<Scalar> weights(const Scalar* values) const {
-    return ConstMatrixMap<Scalar>(values + offset_, outputs_, inputs_);
+  std::string token() const override { return "dense(" + std::to_string(this->outputs()) + ")"; }
+  std::unique_ptr<Base> clone() const override { return std::make_unique<DenseT>(*this); }
+  Index parameter_count() const override {
+    return this->outputs() * this->inputs() + this->outputs();
   }
-  MatrixMap<Scalar> weights(Scalar* values) const {
-    return MatrixMap<Scalar>(values + offset_, outputs_, inputs_);
-  }
-  ConstVectorMap<Scalar> bias(const Scalar* values) const {
-    return ConstVectorMap<Scalar>(values + offset_ + outputs_ * inputs_, outputs_);
-  }
-  VectorMap<Scalar> bias(Scalar* values) const {
-    return VectorMap<Scalar>(values + offset_ + outputs_ * inputs_, outputs_);
+  double parameter_gradient_cost() const override {
+    return static_cast<double>(this->outputs() * this->inputs());
   }
 
-  /// HeGlorot: He-uniform for ReLU, Glorot-uniform otherwise, zero bias.
+  ConstMatrixMap<Scalar> weights(const Scalar* parameters) const {
+    return ConstMatrixMap<Scalar>(parameters, this->outputs(), this->inputs());
+  }
+  MatrixMap<Scalar> weights(Scalar* parameters) const {
+    return MatrixMap<Scalar>(parameters, this->outputs(), this->inputs());
+  }
+  ConstVectorMap<Scalar> bias(const Scalar* parameters) const {
+    return ConstVectorMap<Scalar>(parameters + this->outputs() * this->inputs(), this->outputs());
+  }
+  VectorMap<Scalar> bias(Scalar* parameters) const {
+    return VectorMap<Scalar>(parameters + this->outputs() * this->inputs(), this->outputs());
+  }
+
+  /// HeGlorot: He-uniform before a ReLU, Glorot-uniform otherwise, zero bias.
   /// PyTorch: U(-1/sqrt(in), 1/sqrt(in)) for W and b, as torch.nn.Linear.
-  void initialize(Scalar* values, Rng& rng,
-                  Initialization scheme = Initialization::HeGlorot) const {
-    const double fan_in = static_cast<double>(inputs_);
+  void initialize(Scalar* parameters, Rng& rng, const InitOptions& options) const override {
+    const double fan_in = static_cast<double>(this->inputs());
     double limit = 1.0 / std::sqrt(fan_in);
-    if (scheme == Initialization::HeGlorot)
-      limit = activation_ == Activation::ReLU
+    if (options.scheme == Initialization::HeGlorot)
+      limit = options.followed_by == Activation::ReLU
                   ? std::sqrt(6.0 / fan_in)
-                  : std::sqrt(6.0 / static_cast<double>(inputs_ + outputs_));
-    auto w = weights(values);
+                  : std::sqrt(6.0 / static_cast<double>(this->inputs() + this->outputs()));
+    auto w = weights(parameters);
     for (Index j = 0; j < w.cols(); ++j)
       for (Index i = 0; i < w.rows(); ++i)
         w(i, j) = static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
-    auto b = bias(values);
-    if (scheme == Initialization::HeGlorot) {
+    auto b = bias(parameters);
+    if (options.scheme == Initialization::HeGlorot) {
       b.setZero();
     } else {
-      for (Index i = 0; i < outputs_; ++i)
+      for (Index i = 0; i < b.size(); ++i)
         b(i) = static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
     }
   }
 
-  /// output = f(W input + b). `output` must already be outputs() x input.cols().
-  void forward(const Scalar* values, const ConstMatrixRef<Scalar>& input,
-               MatrixRef<Scalar> output) const {
-    detail::check_rows("Dense input", input.rows(), inputs_);
-    detail::check_shape("Dense output", output.rows(), output.cols(), outputs_, input.cols());
-    detail::gemm<false, false>(weights(values), input, output, false);  // = W X
-    add_bias_and_activate(activation_, output, bias(values));
+  void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+               MatrixRef<Scalar> output, ModuleWorkspace* /*workspace*/) const override {
+    forward_activated(parameters, input, output, Activation::Identity);
   }
 
-  /// Given dL/d(output) in `delta` (overwritten with dL/d(pre-activation)),
-  /// accumulates dL/dW and dL/db into `gradients` and, when `input_gradient`
-  /// is given, writes (or with `accumulate` adds) dL/d(input) there.
-  /// With ParameterGradients::Defer, dL/dW and dL/db are left out (and
-  /// `gradients` may be null): parameter_gradient() computes them later from
-  /// the same input and delta.
-  void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& input,
-                const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> delta,
-                MatrixRef<Scalar>* input_gradient = nullptr, bool accumulate = false,
-                ParameterGradients mode = ParameterGradients::Accumulate) const {
-    detail::check_shape("Dense delta", delta.rows(), delta.cols(), outputs_, input.cols());
-    if (mode == ParameterGradients::Defer) {
-      activation_backward(activation_, output, delta, delta);
-    } else {
-      // delta = upstream * f'(x) and dL/db += the row sums, in one pass.
-      auto bias_gradient = bias(gradients);
-      activation_backward_and_sum(activation_, output, delta, bias_gradient);
-      auto weight_gradient = weights(gradients);
-      detail::gemm<false, true>(delta, input, weight_gradient, true);  // += D X^T
-    }
-    if (input_gradient != nullptr) {
-      detail::check_shape("Dense input gradient", input_gradient->rows(), input_gradient->cols(),
-                          inputs_, input.cols());
-      detail::gemm<true, false>(weights(values), delta, *input_gradient, accumulate);  // W^T D
-    }
+  void backward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+                const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> output_gradient,
+                InputGradient<Scalar> input_gradient,
+                ModuleWorkspace* /*workspace*/) const override {
+    backward_activated(parameters, input, output, output_gradient, Activation::Identity,
+                       input_gradient);
   }
 
-  /// dL/dW = D X^T and dL/db = the row sums of D, written (or with
-  /// `accumulate` added) into `gradients`, from the layer's input X and the
-  /// delta D that a Defer backward() left (dL/d(pre-activation)).
-  void parameter_gradient(Scalar* gradients, const ConstMatrixRef<Scalar>& input,
-                          const ConstMatrixRef<Scalar>& delta, bool accumulate) const {
-    detail::check_rows("Dense input", input.rows(), inputs_);
-    detail::check_shape("Dense delta", delta.rows(), delta.cols(), outputs_, input.cols());
-    auto weight_gradient = weights(gradients);
-    detail::gemm<false, true>(delta, input, weight_gradient, accumulate);
-    auto bias_gradient = bias(gradients);
-    if (accumulate)
-      bias_gradient += delta.rowwise().sum();
-    else
-      bias_gradient = delta.rowwise().sum();
+  /// dL/dW = D X^T and dL/db = the row sums of D, from the input X and the
+  /// delta D = dL/d(pre-activation) that backward() left.
+  void parameter_gradient(const ConstMatrixRef<Scalar>& input,
+                          const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
+                          GradientWrite write, ModuleWorkspace* /*workspace*/) const override {
+    detail::check_rows("dense input", input.rows(), this->inputs());
+    detail::check_shape("dense output gradient", output_gradient.rows(), output_gradient.cols(),
+                        this->outputs(), input.cols());
+    const bool add = write == GradientWrite::Add;
+    auto weight_gradient = weights(gradient);
+    detail::gemm<false, true>(output_gradient, input, weight_gradient, add);  // D X^T
+    // Column after column: the same sums in the same order on every thread count.
+    auto bias_gradient = bias(gradient);
+    Index j = 0;
+    if (!add && input.cols() > 0) bias_gradient = output_gradient.col(j++);
+    if (!add && input.cols() == 0) bias_gradient.setZero();
+    for (; j < output_gradient.cols(); ++j) bias_gradient += output_gradient.col(j);
+  }
+
+  /// output = f(W input + b) in one pass over the output.
+  void forward_activated(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+                         MatrixRef<Scalar> output, Activation activation) const {
+    detail::check_rows("dense input", input.rows(), this->inputs());
+    detail::check_shape("dense output", output.rows(), output.cols(), this->outputs(),
+                        input.cols());
+    detail::gemm<false, false>(weights(parameters), input, output, false);  // W X
+    add_bias_and_activate(activation, output, bias(parameters));
+  }
+
+  /// Given dL/d(output) of f(W x + b) in `delta`, leaves dL/d(pre-activation)
+  /// there and writes dL/d(input) = W^T delta where asked.
+  void backward_activated(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+                          const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> delta,
+                          Activation activation, InputGradient<Scalar> input_gradient) const {
+    detail::check_shape("dense output gradient", delta.rows(), delta.cols(), this->outputs(),
+                        input.cols());
+    if (activation != Activation::Identity) activation_backward(activation, output, delta, delta);
+    if (!input_gradient.wanted()) return;
+    MatrixRef<Scalar>& target = *input_gradient.matrix;
+    detail::check_shape("dense input gradient", target.rows(), target.cols(), this->inputs(),
+                        input.cols());
+    detail::gemm<true, false>(weights(parameters), delta, target,
+                              input_gradient.write == GradientWrite::Add);  // W^T D
   }
 
  private:
-  Index inputs_;
-  Index outputs_;
-  Activation activation_;
-  Index offset_ = 0;
+  static Shape output_shape_for(const Shape& input, Index outputs) {
+    detail::check_shape_sizes("dense input shape", input);
+    detail::check_positive("dense outputs", outputs);
+    return Shape::vector(outputs);
+  }
 };
 
 using Dense = DenseT<float>;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "scvae/nn/dense.hpp"
+#include "scvae/nn/dense_layer.hpp"
 
 namespace scvae {
 
@@ -37,7 +37,7 @@ class MlpT {
   Index inputs() const { return sizes_.front(); }
   Index outputs() const { return sizes_.back(); }
   const std::vector<Index>& sizes() const { return sizes_; }
-  const std::vector<DenseT<Scalar>>& layers() const { return layers_; }
+  const std::vector<DenseLayerT<Scalar>>& layers() const { return layers_; }
   Index parameter_count() const {
     Index n = 0;
     for (const auto& layer : layers_) n += layer.parameter_count();
@@ -110,7 +110,7 @@ class MlpT {
 
  private:
   std::vector<Index> sizes_;
-  std::vector<DenseT<Scalar>> layers_;
+  std::vector<DenseLayerT<Scalar>> layers_;
 };
 
 using Mlp = MlpT<float>;
