@@ -5,12 +5,17 @@
 #include "scvae/core/thread_pool.hpp"
 
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "../reliability/child_process.hpp"
 
 namespace scvae {
 namespace {
@@ -33,6 +38,43 @@ TEST(ThreadPool, RunsAfterTheWorkersFellAsleep) {
     pool.run(2, task);
   }
   EXPECT_EQ(calls.load(), 6);
+}
+
+// A pool whose threads cannot all be created stops the ones it started and
+// throws ResourceError (it used to destroy its condition variables under the
+// waiting workers and hang). In a child process: root drops to an ordinary
+// user there (the process limit does not bind root), and an alarm turns a
+// hang into a failure.
+TEST(ThreadPool, FailsCleanlyWhenAThreadCannotBeCreated) {
+  const testing::ChildOutcome outcome = testing::run_in_child(
+      [] {
+        if (::geteuid() == 0) {
+          const passwd* nobody = ::getpwnam("nobody");
+          if (nobody == nullptr || ::setgid(nobody->pw_gid) != 0 || ::setuid(nobody->pw_uid) != 0)
+            return 77;
+        }
+        // This process and two more: at most two workers can start.
+        const rlimit limit{3, 3};
+        if (::setrlimit(RLIMIT_NPROC, &limit) != 0) return 77;
+        try {
+          ThreadPool pool(16);
+        } catch (const ResourceError& error) {
+          const std::string message = error.what();
+          const bool names_counts = message.find("asked for 16 threads") != std::string::npos &&
+                                    message.find("workers could be started") != std::string::npos;
+          if (!names_counts) return 2;
+          // The process is healthy afterwards: a pool of one still runs.
+          ThreadPool single(1);
+          int calls = 0;
+          auto task = [&](int) { ++calls; };
+          single.run(1, task);
+          return calls == 1 ? 0 : 3;
+        }
+        return 1;  // all 15 workers started: the limit did not bind
+      },
+      20);
+  if (outcome.exited && outcome.code == 77) GTEST_SKIP() << "cannot lower the process limit here";
+  EXPECT_TRUE(outcome.exited && outcome.code == 0) << outcome.describe();
 }
 
 TEST(SpinUntil, StopsWhenDoneOrWhenTheTimeIsUp) {

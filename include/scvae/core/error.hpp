@@ -43,7 +43,14 @@ class CheckpointError : public FormatError {
   using FormatError::FormatError;
 };
 
-/// A loss or gradient that became NaN or infinite.
+/// A system resource that cannot be had: a thread that cannot be created,
+/// memory that cannot be allocated for a requested size.
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A loss, gradient, parameter or evaluation that became NaN or infinite.
 class NumericalError : public Error {
  public:
   using Error::Error;

@@ -18,6 +18,9 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <new>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -55,21 +58,38 @@ bool spin_until(Done&& done, std::chrono::microseconds limit) {
 
 class ThreadPool {
  public:
+  /// Starts threads - 1 workers. When the system refuses one (a process
+  /// limit, no memory for a stack), the workers already started are stopped
+  /// and joined, and a ResourceError says how many were asked and started.
   explicit ThreadPool(int threads) : size_(threads) {
     if (threads < 1)
       throw ArgumentError("thread count: expected at least 1, got " + std::to_string(threads));
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    const std::string asked = "thread pool: asked for " + std::to_string(threads) +
+                              " threads (this one and " + std::to_string(threads - 1) + " workers)";
+    try {
+      // Reserved first, so that emplace_back below can only fail in std::thread.
+      workers_.reserve(static_cast<std::size_t>(threads - 1));
+    } catch (const std::bad_alloc&) {
+      throw ResourceError(asked + ", but there is no memory to hold them");
+    }
+    for (int i = 1; i < threads; ++i) {
+      try {
+        workers_.emplace_back([this, i] { worker_loop(i); });
+      } catch (const std::system_error& error) {
+        // Leaving the constructor with workers waiting on start_ would
+        // destroy it under them (a hang in pthread_cond_destroy) or
+        // terminate on a joinable std::thread: stop them first.
+        const std::size_t started = workers_.size();
+        stop_workers();
+        throw ResourceError(asked + ", but only " + std::to_string(started) +
+                            " workers could be started: " + error.what() +
+                            ". Use fewer threads or raise the process limit (ulimit -u).");
+      }
+    }
   }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_.store(true, std::memory_order_release);
-    }
-    start_.notify_all();
-    for (auto& worker : workers_) worker.join();
-  }
+  ~ThreadPool() { stop_workers(); }
 
   int size() const { return size_; }
 
@@ -106,6 +126,16 @@ class ThreadPool {
 
  private:
   static constexpr std::chrono::microseconds kSpin{100};
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_.store(true, std::memory_order_release);
+    }
+    start_.notify_all();
+    for (auto& worker : workers_) worker.join();
+    workers_.clear();
+  }
 
   void worker_loop(int index) {
     unsigned long seen = 0;
