@@ -1,28 +1,64 @@
 #pragma once
-// Progress on the terminal: a live bar with epoch, batch, samples/s, running
-// loss and ETA; when the stream is not a terminal (a log, CI), one plain line
-// per epoch instead, so logs stay readable.
+// Progress on the terminal: one live line, rewritten in place (\r), with
+// epoch, batch, samples/s, running loss and ETA, then each epoch's summary
+// on that same line, and a newline only when training ends, so 300 epochs
+// leave one line, not 300. When the stream is not a terminal (a log, CI):
+// one plain summary line per epoch and nothing in between, so logs stay
+// readable. Times under a second are shown in milliseconds.
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <string>
 
 #include "scvae/train/callback.hpp"
 
 namespace scvae {
 
+/// A duration for people: "850 ms" under a second, "2.35 s" under a
+/// minute, "m:ss" above ("0.00 s" said nothing about a short epoch).
+inline std::string format_duration(double seconds) {
+  std::ostringstream text;
+  if (!(seconds >= 0.0)) seconds = 0.0;
+  if (seconds < 0.9995) {
+    text << static_cast<long>(seconds * 1000.0 + 0.5) << " ms";
+  } else if (seconds < 59.995) {
+    text << std::fixed << std::setprecision(2) << seconds << " s";
+  } else {
+    const long s = static_cast<long>(seconds + 0.5);
+    text << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  }
+  return text.str();
+}
+
+/// The summary of an epoch: "epoch 3/10  850 ms  train_loss 262.75  test_loss ...".
+inline std::string format_epoch_summary(const EpochReport& r) {
+  std::ostringstream line;
+  line << "epoch " << r.epoch << "/" << r.epochs << "  " << format_duration(r.train_seconds)
+       << "  train_loss " << std::fixed << std::setprecision(2) << r.train_loss;
+  for (const auto& [name, value] : r.metrics) line << "  " << name << " " << value;
+  return line.str();
+}
+
 class ProgressBar : public Callback {
  public:
   enum class Mode { Auto, Live, Lines };
 
-  /// Mode::Auto draws the live bar when `out` is std::cerr or std::cout and
+  /// Mode::Auto draws the live line when `out` is std::cerr or std::cout and
   /// that stream is a terminal, plain lines otherwise.
   explicit ProgressBar(std::ostream& out = std::cerr, Mode mode = Mode::Auto)
       : out_(out), terminal_(mode == Mode::Live || (mode == Mode::Auto && is_terminal(out))) {}
+
+  /// Ends a live line left open (training stopped by an exception), so that
+  /// the next message starts on a line of its own.
+  ~ProgressBar() override {
+    if (line_open_) out_ << "\n" << std::flush;
+  }
 
   bool on_batch_end(const BatchReport& r) override {
     if (!terminal_) return false;
@@ -34,40 +70,43 @@ class ProgressBar : public Callback {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(kWidth * r.samples_done / std::max<Index>(1, r.samples));
     std::ostringstream line;
-    line << "\repoch " << r.epoch << "/" << r.epochs << " [" << std::string(filled, '=')
+    line << "epoch " << r.epoch << "/" << r.epochs << " [" << std::string(filled, '=')
          << std::string(kWidth - filled, ' ') << "] " << r.step << "/" << r.steps << "  "
          << std::fixed << std::setprecision(0) << rate << " samples/s  loss "
-         << std::setprecision(2) << r.running_loss << "  ETA " << clock_text(eta) << "   ";
-    out_ << line.str() << std::flush;
+         << std::setprecision(2) << r.running_loss << "  ETA " << format_duration(eta);
+    draw(line.str());
     return false;
   }
 
   bool on_epoch_end(EpochReport& r) override {
-    std::ostringstream line;
-    if (terminal_) line << "\r\033[K";
-    line << "epoch " << r.epoch << "/" << r.epochs << "  " << std::fixed << std::setprecision(2)
-         << r.train_seconds << " s  train_loss " << r.train_loss;
-    for (const auto& [name, value] : r.metrics) line << "  " << name << " " << value;
-    out_ << line.str() << "\n" << std::flush;
+    if (terminal_)
+      draw(format_epoch_summary(r));
+    else
+      out_ << format_epoch_summary(r) << "\n" << std::flush;
     return false;
   }
 
+  void on_train_end() override {
+    if (line_open_) out_ << "\n" << std::flush;
+    line_open_ = false;
+  }
+
  private:
+  /// Replaces the live line: back to its start, clear it, write.
+  void draw(const std::string& text) {
+    out_ << "\r\033[K" << text << std::flush;
+    line_open_ = true;
+  }
+
   static bool is_terminal(const std::ostream& out) {
     if (&out == &std::cerr || &out == &std::clog) return isatty(fileno(stderr)) != 0;
     if (&out == &std::cout) return isatty(fileno(stdout)) != 0;
     return false;
   }
 
-  static std::string clock_text(double seconds) {
-    const long s = static_cast<long>(seconds + 0.5);
-    std::ostringstream text;
-    text << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
-    return text.str();
-  }
-
   std::ostream& out_;
   bool terminal_;
+  bool line_open_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
