@@ -59,7 +59,7 @@
 namespace scvae {
 
 inline constexpr int kMaxArchitectureDepth = 64;
-inline constexpr Index kMaxArchitectureModules = 10000;
+inline constexpr Index kMaxArchitectureModules = 4096;
 inline constexpr Index kMaxArchitectureParameters = Index(1) << 40;
 
 /// The size in a module's arguments, e.g. "400" of dense(400): decimal digits,
