@@ -37,7 +37,8 @@ struct IwaeResult {
 /// draw by draw, so a seed fixes the result. `tasks` selects the tasks whose
 /// likelihood counts (empty = all; e.g. {0} for the image of an SC-VAE).
 /// Throws ArgumentError for k < 1, batch_size < 1, an empty source or a bad
-/// task selection; ShapeError when the source's task count differs.
+/// task selection; ShapeError when the source's task count differs;
+/// NumericalError when a batch's estimate is not finite (naming its samples).
 template <typename Model>
 IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::Scalar>& source,
                          Index k, Index batch_size, Rng& rng,
@@ -158,6 +159,8 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
       nll_sum -= max_log_w(j) + std::log(sum_w(j)) - log_k;
       elbo_sum -= sum_log_w(j) / static_cast<double>(k);
     }
+    // The sums were finite before this batch, and stay non-finite once not.
+    detail::check_eval_finite("evaluate_iwae", nll_sum + elbo_sum, begin, end);
   }
 
   IwaeResult result;

@@ -6,6 +6,8 @@
 // pytorch/examples VAE (summed Bernoulli NLL + KL).
 
 #include <algorithm>
+#include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,18 @@ void check_eval_source(const char* what, const Model& model, const BatchSource<S
                      std::to_string(source.task_count()));
 }
 
+/// NumericalError unless `value`, a result over samples [begin, end) of the
+/// source, is finite: an evaluation must not report NaN as a number.
+inline void check_eval_finite(const char* what, double value, Index begin, Index end) {
+  if (std::isfinite(value)) return;
+  std::ostringstream out;
+  out << what << ": the result is not finite (" << value << ") for the samples " << begin << " to "
+      << end - 1
+      << " of the source; the model's parameters or these samples hold non-finite values, or "
+         "the model diverged";
+  throw NumericalError(out.str());
+}
+
 /// The order 0, 1, ..., n-1.
 inline std::vector<Index> eval_order(Index n) {
   std::vector<Index> order(static_cast<std::size_t>(n));
@@ -50,7 +64,8 @@ inline std::vector<Index> eval_order(Index n) {
 /// with Rng::fill_normal, the draw order of Model::loss_and_gradient; with
 /// `use_mean` eps = 0, so z = mu and `rng` is not touched. Throws
 /// ArgumentError for batch_size < 1 or an empty source, ShapeError when the
-/// source's task count differs from the model's.
+/// source's task count differs from the model's, NumericalError when a
+/// batch's loss is not finite (naming its samples).
 template <typename Model>
 LossParts evaluate_loss(Model& model, const BatchSource<typename Model::Scalar>& source,
                         Index batch_size, Rng& rng, double beta = 1.0, bool use_mean = false) {
@@ -70,7 +85,9 @@ LossParts evaluate_loss(Model& model, const BatchSource<typename Model::Scalar>&
       eps.setZero();
     else
       rng.fill_normal(eps);
-    result.merge(model.loss(batch.x, task_batches(batch), eps, beta));
+    const LossParts parts = model.loss(batch.x, task_batches(batch), eps, beta);
+    detail::check_eval_finite("evaluate_loss", parts.total, begin, end);
+    result.merge(parts);
   }
   return result;
 }

@@ -3,10 +3,12 @@
 // optional learning-rate schedule and gradient clipping, a guard against
 // NaN and infinity, and callbacks.
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -214,6 +216,7 @@ class Trainer {
       if (options_.clip_norm > 0.0)
         clip_gradient_norm<Scalar>(model_.gradients(), static_cast<Scalar>(options_.clip_norm));
       update_parameters();
+      check_parameters_finite(parts.total, report.epoch, step + 1);
 
       const Index n = end - begin;
       loss_sum += parts.total * static_cast<double>(n);
@@ -257,6 +260,32 @@ class Trainer {
       return model_.gradients_finite();
     else
       return detail::all_finite(model_.gradients());
+  }
+
+  /// Whether every parameter is finite: one pass, split over the model's
+  /// threads when it has a pool (652,824 floats: ~75 us on one core).
+  bool parameters_finite() {
+    const Vector<Scalar>& parameters = model_.parameters();
+    ThreadPool* pool = nullptr;
+    if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
+    std::atomic<bool> finite{true};
+    parallel_slices(pool, parameters.size(), 16, [&](Index begin, Index end) {
+      if (!detail::all_finite(parameters.segment(begin, end - begin)))
+        finite.store(false, std::memory_order_relaxed);
+    });
+    return finite.load(std::memory_order_relaxed);
+  }
+
+  /// A finite gradient can still make the parameters non-finite (a learning
+  /// rate of 1e39 is infinite in float): stop there, before a callback saves
+  /// them or the next step hides the cause behind a non-finite loss.
+  void check_parameters_finite(double loss, Index epoch, Index step) {
+    if (parameters_finite()) return;
+    std::ostringstream out;
+    out << "the parameters are not finite after the update at epoch " << epoch << ", step " << step
+        << " (the loss, " << loss << ", and the gradient were finite; learning rate "
+        << optimizer_.learning_rate() << "). Try a lower learning rate or gradient clipping.";
+    throw NumericalError(out.str());
   }
 
   /// Stops training before a non-finite update reaches the parameters.
