@@ -128,4 +128,54 @@ TEST_F(ImageGridTest, FailedWriteIsIoErrorNamingThePath) {
   }
 }
 
+TEST_F(ImageGridTest, WriteBelowARegularFileIsIoErrorNamingThePath) {
+  scvae::write_image_grid(path("plain"), Matrix<float>::Zero(4, 1), 2, 2, 1);
+  const std::string file = path("plain/grid.png");
+  try {
+    scvae::write_image_grid(file, Matrix<float>::Zero(4, 1), 2, 2, 1);
+    FAIL() << "expected IoError";
+  } catch (const scvae::IoError& error) {
+    EXPECT_NE(std::string(error.what()).find(file), std::string::npos) << error.what();
+  }
+}
+
+// A full disk while writing (the temporary file is /dev/full): an IoError
+// naming the picture, the previous picture intact, no temporary file left.
+// It used to succeed silently, leaving a cut-off or empty PNG.
+TEST_F(ImageGridTest, FullDiskIsIoErrorAndKeepsThePreviousPicture) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "needs /dev/full";
+  const std::string file = path("grid.png");
+  scvae::write_image_grid(file, Matrix<float>::Ones(4, 3), 2, 2, 3);
+  const auto size = fs::file_size(file);
+  const std::string temp = scvae::detail::temp_path_for(file);
+  fs::create_symlink("/dev/full", temp);
+  try {
+    scvae::write_image_grid(file, Matrix<float>::Zero(4, 9), 2, 2, 3);
+    FAIL() << "expected IoError";
+  } catch (const scvae::IoError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(file), std::string::npos) << message;
+    EXPECT_NE(message.find("No space left"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(fs::exists(fs::symlink_status(temp))) << "the temporary file must be removed";
+  EXPECT_EQ(fs::file_size(file), size);
+  const Png png = read_png(file);
+  ASSERT_NE(png.data, nullptr);
+  EXPECT_EQ(png.at(3, 3), 255);  // still the picture of ones
+}
+
+TEST_F(ImageGridTest, APictureIsReplacedWholeAndOnlyRegularFilesAre) {
+  const std::string file = path("grid.png");
+  scvae::write_image_grid(file, Matrix<float>::Ones(4, 3), 2, 2, 3);
+  scvae::write_image_grid(file, Matrix<float>::Zero(4, 1), 2, 2, 1);
+  EXPECT_EQ(read_png(file).at(2, 2), 0);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir_)) ++entries;
+  EXPECT_EQ(entries, 1u) << "a temporary file was left behind";
+  fs::create_directory(path("dir.png"));
+  EXPECT_THROW(scvae::write_image_grid(path("dir.png"), Matrix<float>::Zero(4, 1), 2, 2, 1),
+               scvae::IoError);
+  EXPECT_TRUE(fs::is_directory(path("dir.png")));
+}
+
 }  // namespace
