@@ -54,11 +54,14 @@ TEST(Accuracy, AHandSetLabelHeadPredictsItsClass) {
   const std::vector<std::uint8_t> flags = labelled_flags(data.size());
   ImageLabelSource<double> source(data, flags);
   SCVAET<double> model(image_label_spec(), 3);
-  const DenseLayerT<double>& head = model.decoder(1).mlp().layers().back();
+  const DecoderT<double>& decoder = model.decoder(1);
+  const auto& network = decoder.network();
+  const auto& head = dynamic_cast<const DenseT<double>&>(network.module(network.size() - 1));
+  double* slice = model.parameters().data() + decoder.offset() + network.offset(network.size() - 1);
   for (Index c = 0; c < 3; ++c) {
-    head.weights(model.parameters().data()).setZero();
-    head.bias(model.parameters().data()).setZero();
-    head.bias(model.parameters().data())(c) = 2.0;
+    head.weights(slice).setZero();
+    head.bias(slice).setZero();
+    head.bias(slice)(c) = 2.0;
     Index expected = 0;
     for (std::size_t i = 0; i < flags.size(); ++i) expected += flags[i] && data.labels()[i] == c;
     const AccuracyResult result = evaluate_accuracy(model, 1, source, 10);

@@ -205,9 +205,9 @@ TEST(SCVAE, FullyMaskedTaskContributesNothing) {
   EXPECT_EQ(parts.task_count[2], 0);
   EXPECT_EQ(parts.task_nll[2], 0.0);
   // The label decoder's parameters get exactly zero gradient.
-  const auto& label_mlp = model.decoder(2).mlp();
-  const Index begin = label_mlp.layers().front().offset();
-  EXPECT_TRUE(model.gradients().segment(begin, label_mlp.parameter_count()).isZero(0.0));
+  const DecoderT<double>& label = model.decoder(2);
+  EXPECT_TRUE(
+      model.gradients().segment(label.offset(), label.network().parameter_count()).isZero(0.0));
 }
 
 TEST(SCVAE, FullyMaskedTaskContributesNothingOnSeveralThreads) {
@@ -221,9 +221,9 @@ TEST(SCVAE, FullyMaskedTaskContributesNothingOnSeveralThreads) {
     model.gradients().setConstant(3.0);
     const LossParts parts = model.loss_and_gradient(batch.x, batch.targets(), batch.eps, 1.0);
     EXPECT_EQ(parts.task_count[2], 0);
-    const auto& label_mlp = model.decoder(2).mlp();
-    const Index begin = label_mlp.layers().front().offset();
-    EXPECT_TRUE(model.gradients().segment(begin, label_mlp.parameter_count()).isZero(0.0))
+    const DecoderT<double>& label = model.decoder(2);
+    EXPECT_TRUE(
+        model.gradients().segment(label.offset(), label.network().parameter_count()).isZero(0.0))
         << threads << " threads";
     SCVAET<double> single(three_task_spec(LikelihoodSpec::gaussian_learned_variance()), 5);
     single.loss_and_gradient(batch.x, batch.targets(), batch.eps, 1.0);

@@ -1,11 +1,14 @@
 #pragma once
-// p(y|z): an MLP from the latent code to the likelihood's parameters (logits
-// or means), and the likelihood that scores a target against them.
+// p(y|z): any network of modules from the latent code to the likelihood's
+// parameters (logits or means), and the likelihood that scores a target
+// against them. The decoder places the network's parameters in the model's
+// flat buffer, the likelihood's own (a learned variance) right after.
 
 #include <memory>
 
+#include "scvae/core/parameters.hpp"
 #include "scvae/model/spec.hpp"
-#include "scvae/nn/mlp.hpp"
+#include "scvae/nn/sequential.hpp"
 #include "scvae/prob/make_likelihood.hpp"
 
 namespace scvae {
@@ -16,38 +19,53 @@ class DecoderT {
   using Scalar = Scalar_;
 
   struct Workspace {
-    typename MlpT<Scalar>::Workspace mlp;
-    RowVector<Scalar> nll;
-    RowVector<Scalar> scale;
+    std::unique_ptr<ModuleWorkspace> network;
+    Matrix<Scalar> output;        ///< Logits or means, outputs x n.
+    Matrix<Scalar> output_delta;  ///< dL/d(output).
+    RowVector<Scalar> nll;        ///< -log p(target_i | z_i).
+    RowVector<Scalar> scale;      ///< Weight of each sample's NLL in the loss.
   };
 
-  DecoderT(Index latent, const TaskSpec& spec, ParameterLayout& layout)
-      : mlp_(sizes(latent, spec), spec.activation, Activation::Identity, layout),
-        likelihood_(make_likelihood<Scalar>(spec.likelihood, spec.outputs)) {
+  DecoderT(SequentialT<Scalar> network, const LikelihoodSpec& likelihood, ParameterLayout& layout)
+      : network_(std::move(network)),
+        likelihood_(make_likelihood<Scalar>(likelihood, network_.outputs())) {
+    offset_ = layout.reserve(network_.parameter_count());
     likelihood_->set_offset(layout.reserve(likelihood_->parameter_count()));
   }
-  DecoderT(const DecoderT& other) : mlp_(other.mlp_), likelihood_(other.likelihood_->clone()) {}
+
+  /// The MLP decoder of a TaskSpec: latent -> hidden... -> outputs.
+  DecoderT(Index latent, const TaskSpec& spec, ParameterLayout& layout)
+      : DecoderT(mlp(latent, spec), spec.likelihood, layout) {}
+
+  DecoderT(const DecoderT& other)
+      : network_(other.network_), likelihood_(other.likelihood_->clone()), offset_(other.offset_) {}
   DecoderT& operator=(const DecoderT& other) {
-    mlp_ = other.mlp_;
+    network_ = other.network_;
     likelihood_ = other.likelihood_->clone();
+    offset_ = other.offset_;
     return *this;
   }
   DecoderT(DecoderT&&) noexcept = default;
   DecoderT& operator=(DecoderT&&) noexcept = default;
 
-  Index latent() const { return mlp_.inputs(); }
-  Index outputs() const { return mlp_.outputs(); }
-  const MlpT<Scalar>& mlp() const { return mlp_; }
+  Index latent() const { return network_.inputs(); }
+  Index outputs() const { return network_.outputs(); }
+  const SequentialT<Scalar>& network() const { return network_; }
   const LikelihoodT<Scalar>& likelihood() const { return *likelihood_; }
+  /// Where the network's slice starts in the model's flat buffer.
+  Index offset() const { return offset_; }
 
   void initialize(Scalar* values, Rng& rng,
                   Initialization scheme = Initialization::HeGlorot) const {
-    mlp_.initialize(values, rng, scheme);
+    network_.initialize(values + offset_, rng, {scheme, Activation::Identity});
     likelihood_->initialize(values);
   }
 
   void prepare(Workspace& ws, Index columns) const {
-    mlp_.prepare(ws.mlp, columns);
+    if (!ws.network) ws.network = network_.make_workspace();
+    network_.prepare(ws.network.get(), columns);
+    ws.output.resize(outputs(), columns);
+    ws.output_delta.resize(outputs(), columns);
     ws.nll.resize(columns);
     ws.scale.resize(columns);
   }
@@ -56,47 +74,60 @@ class DecoderT {
   const Matrix<Scalar>& forward(const Scalar* values, const ConstMatrixRef<Scalar>& z,
                                 Workspace& ws) const {
     prepare(ws, z.cols());
-    return mlp_.forward(values, z, ws.mlp);
+    network_.forward(values + offset_, z, ws.output, ws.network.get());
+    return ws.output;
   }
 
-  /// After forward(): per-sample NLL into ws.nll; with `gradients`, also the
-  /// gradient of sum_i ws.scale(i) * nll(i), whose dL/dz goes to (or, with
-  /// `accumulate`, is added to) z_gradient.
-  /// With ParameterGradients::Defer only the likelihood's own parameters get
-  /// their gradient here; parameter_gradient() adds the layers' later.
-  void score(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& z,
-             const ConstMatrixRef<Scalar>& target, Workspace& ws,
-             MatrixRef<Scalar>* z_gradient = nullptr, bool accumulate = false,
-             ParameterGradients mode = ParameterGradients::Accumulate) const {
-    const Matrix<Scalar>& output = ws.mlp.outputs.back();
-    if (gradients == nullptr) {
-      likelihood_->evaluate(values, nullptr, output, target, ws.scale, ws.nll, nullptr);
-      return;
-    }
-    // dL/d(output) goes straight into the last layer's delta: no copy.
-    Matrix<Scalar>& delta = ws.mlp.deltas.back();
-    MatrixRef<Scalar> output_gradient(delta);
-    likelihood_->evaluate(values, gradients, output, target, ws.scale, ws.nll, &output_gradient);
-    mlp_.backward(values, gradients, z, delta, ws.mlp, z_gradient, accumulate, mode);
+  /// After forward(): -log p(target_i | z_i) for every sample into ws.nll.
+  void evaluate_nll(const Scalar* values, const ConstMatrixRef<Scalar>& target,
+                    Workspace& ws) const {
+    likelihood_->evaluate(values, nullptr, ws.output, target, ws.scale, ws.nll, nullptr);
   }
 
-  /// After a Defer score() on z and ws: layer `l`'s parameter gradient,
-  /// written or (`accumulate`) added. Different layers may run at once.
-  void parameter_gradient(std::size_t l, Scalar* gradients, const ConstMatrixRef<Scalar>& z,
-                          const Workspace& ws, bool accumulate) const {
-    mlp_.parameter_gradient(l, gradients, z, ws.mlp, accumulate);
+  /// After forward(): ws.nll as evaluate_nll() does, then the backward pass of
+  /// sum_i ws.scale(i) * nll(i): the likelihood's own parameter gradient
+  /// (added into `likelihood_gradients`, the model's flat layout), every
+  /// layer's output gradient, and dL/dz where `z_gradient` asks. The layers'
+  /// parameter gradients come from part_gradient() afterwards.
+  void nll_backward(const Scalar* values, Scalar* likelihood_gradients,
+                    const ConstMatrixRef<Scalar>& z, const ConstMatrixRef<Scalar>& target,
+                    Workspace& ws, InputGradient<Scalar> z_gradient) const {
+    MatrixRef<Scalar> output_gradient(ws.output_delta);
+    likelihood_->evaluate(values, likelihood_gradients, ws.output, target, ws.scale, ws.nll,
+                          &output_gradient);
+    network_.backward(values + offset_, z, ws.output, ws.output_delta, z_gradient,
+                      ws.network.get());
+  }
+
+  /// The layers' parameter gradient in independent parts, placed in the
+  /// model's flat buffer.
+  Index part_count() const { return network_.gradient_part_count(); }
+  GradientPart part(Index p) const {
+    GradientPart part = network_.gradient_part(p);
+    part.offset += offset_;
+    return part;
+  }
+  /// After nll_backward() on z and ws: part p's gradient into `gradients`
+  /// (the model's whole flat gradient), written over or added.
+  void part_gradient(Index p, const ConstMatrixRef<Scalar>& z, Workspace& ws, Scalar* gradients,
+                     GradientWrite write) const {
+    network_.part_gradient(p, z, ws.output_delta, gradients + offset_, write, ws.network.get());
   }
 
  private:
-  static std::vector<Index> sizes(Index latent, const TaskSpec& spec) {
-    std::vector<Index> s{latent};
-    s.insert(s.end(), spec.hidden.begin(), spec.hidden.end());
-    s.push_back(spec.outputs);
-    return s;
+  static SequentialT<Scalar> mlp(Index latent, const TaskSpec& spec) {
+    detail::check_positive("decoder latent size", latent);
+    SequentialT<Scalar> network(Shape::vector(latent));
+    for (Index h : spec.hidden)
+      network.template add<DenseT>(h).add(
+          std::make_unique<ElementwiseT<Scalar>>(Shape::vector(h), spec.activation));
+    network.template add<DenseT>(spec.outputs);
+    return network;
   }
 
-  MlpT<Scalar> mlp_;
+  SequentialT<Scalar> network_;
   std::unique_ptr<LikelihoodT<Scalar>> likelihood_;
+  Index offset_ = 0;
 };
 
 using Decoder = DecoderT<float>;

@@ -1,11 +1,14 @@
 #pragma once
-// q(z|x) = N(mu(x), diag(exp(logvar(x)))): an MLP trunk and one dense head
-// whose first `latent` rows are mu and the rest logvar (one GEMM, not two).
+// q(z|x) = N(mu(x), diag(exp(logvar(x)))): any network of modules that ends
+// in a GaussianHeadT, whose output is [mu; logvar] (latent rows each). The
+// encoder places the network's parameters in the model's flat buffer.
 
-#include <optional>
+#include <memory>
+#include <vector>
 
-#include "scvae/nn/mlp.hpp"
-#include "scvae/prob/gaussian.hpp"
+#include "scvae/core/parameters.hpp"
+#include "scvae/nn/gaussian_head.hpp"
+#include "scvae/nn/sequential.hpp"
 
 namespace scvae {
 
@@ -15,48 +18,45 @@ class EncoderT {
   using Scalar = Scalar_;
 
   struct Workspace {
-    typename MlpT<Scalar>::Workspace trunk;
+    std::unique_ptr<ModuleWorkspace> network;
     Matrix<Scalar> head;        ///< [mu; logvar], 2*latent x n.
     Matrix<Scalar> head_delta;  ///< dL/d[mu; logvar], filled by the caller.
-    Matrix<Scalar> trunk_delta;
   };
 
+  /// A network of modules ending in a GaussianHeadT.
+  EncoderT(SequentialT<Scalar> network, ParameterLayout& layout)
+      : network_(std::move(network)), latent_(head_latent(network_)) {
+    offset_ = layout.reserve(network_.parameter_count());
+  }
+
+  /// The MLP encoder: inputs -> hidden... (each followed by `activation`) -> the head.
   EncoderT(Index inputs, const std::vector<Index>& hidden, Index latent, Activation activation,
            ParameterLayout& layout)
-      : inputs_(inputs),
-        latent_(latent),
-        trunk_(make_trunk(inputs, hidden, activation, layout)),
-        head_(hidden.empty() ? inputs : hidden.back(), 2 * latent, Activation::Identity, layout) {}
+      : EncoderT(mlp(inputs, hidden, latent, activation), layout) {}
 
-  Index inputs() const { return inputs_; }
+  Index inputs() const { return network_.inputs(); }
   Index latent() const { return latent_; }
+  const SequentialT<Scalar>& network() const { return network_; }
+  /// Where the network's slice starts in the model's flat buffer.
+  Index offset() const { return offset_; }
 
   void initialize(Scalar* values, Rng& rng,
                   Initialization scheme = Initialization::HeGlorot) const {
-    if (trunk_) trunk_->initialize(values, rng, scheme);
-    head_.initialize(values, rng, scheme);
+    network_.initialize(values + offset_, rng, {scheme, Activation::Identity});
   }
 
   void prepare(Workspace& ws, Index columns) const {
+    if (!ws.network) ws.network = network_.make_workspace();
     ws.head.resize(2 * latent_, columns);
     ws.head_delta.resize(2 * latent_, columns);
-    if (trunk_) {
-      trunk_->prepare(ws.trunk, columns);
-      ws.trunk_delta.resize(trunk_->outputs(), columns);
-    }
+    network_.prepare(ws.network.get(), columns);
   }
 
-  /// Fills ws.head with [mu; logvar], logvar clamped to [kLogVarMin, kLogVarMax].
+  /// Fills ws.head with [mu; logvar].
   void forward(const Scalar* values, const ConstMatrixRef<Scalar>& x, Workspace& ws) const {
-    detail::check_rows("encoder input", x.rows(), inputs_);
+    detail::check_rows("encoder input", x.rows(), inputs());
     prepare(ws, x.cols());
-    if (trunk_)
-      head_.forward(values, trunk_->forward(values, x, ws.trunk), ws.head);
-    else
-      head_.forward(values, x, ws.head);
-    ws.head.bottomRows(latent_) = ws.head.bottomRows(latent_)
-                                      .cwiseMax(static_cast<Scalar>(kLogVarMin))
-                                      .cwiseMin(static_cast<Scalar>(kLogVarMax));
+    network_.forward(values + offset_, x, ws.head, ws.network.get());
   }
 
   static auto mu(Workspace& ws) { return ws.head.topRows(ws.head.rows() / 2); }
@@ -65,60 +65,60 @@ class EncoderT {
   static auto mu_delta(Workspace& ws) { return ws.head_delta.topRows(ws.head.rows() / 2); }
   static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }
 
-  /// Backward from ws.head_delta. With ParameterGradients::Defer,
-  /// parameter_gradient() adds the parameter gradients later. dL/dx is
-  /// written to `input_gradient` only if given (training needs none).
-  void backward(const Scalar* values, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
-                Workspace& ws, ParameterGradients mode = ParameterGradients::Accumulate,
-                MatrixRef<Scalar>* input_gradient = nullptr) const {
-    // A clamped logvar does not move with the weights: its gradient is 0.
-    const auto lo = static_cast<Scalar>(kLogVarMin);
-    const auto hi = static_cast<Scalar>(kLogVarMax);
-    auto lv = logvar(ws).array();
-    logvar_delta(ws) = (lv > lo && lv < hi).select(logvar_delta(ws).array(), Scalar(0)).matrix();
-    MatrixRef<Scalar> delta(ws.head_delta);
-    if (trunk_) {
-      MatrixRef<Scalar> below(ws.trunk_delta);
-      head_.backward(values, gradients, ws.trunk.outputs.back(), ws.head, delta, &below, false,
-                     mode);
-      trunk_->backward(values, gradients, x, ws.trunk_delta, ws.trunk, input_gradient, false, mode);
-    } else {
-      head_.backward(values, gradients, x, ws.head, delta, input_gradient, false, mode);
-    }
+  /// Backward from ws.head_delta to every layer's output gradient, and to
+  /// dL/dx where `input_gradient` asks; parameter gradients come from
+  /// part_gradient() or add_parameter_gradients() afterwards.
+  void backward(const Scalar* values, const ConstMatrixRef<Scalar>& x, Workspace& ws,
+                InputGradient<Scalar> input_gradient = {}) const {
+    network_.backward(values + offset_, x, ws.head, ws.head_delta, input_gradient,
+                      ws.network.get());
   }
 
-  /// Dense layers: the trunk's, then the head.
-  std::size_t layer_count() const { return (trunk_ ? trunk_->layers().size() : 0) + 1; }
-  const DenseLayerT<Scalar>& layer(std::size_t l) const {
-    return l + 1 == layer_count() ? head_ : trunk_->layers().at(l);
+  /// The parameter gradient's independent parts (one per layer), placed in
+  /// the model's flat buffer.
+  Index part_count() const { return network_.gradient_part_count(); }
+  GradientPart part(Index p) const {
+    GradientPart part = network_.gradient_part(p);
+    part.offset += offset_;
+    return part;
   }
-
-  /// After a Defer backward() on x and ws: layer `l`'s parameter gradient,
-  /// written or (`accumulate`) added. Different layers may run at once.
-  void parameter_gradient(std::size_t l, Scalar* gradients, const ConstMatrixRef<Scalar>& x,
-                          const Workspace& ws, bool accumulate) const {
-    if (l + 1 < layer_count())
-      trunk_->parameter_gradient(l, gradients, x, ws.trunk, accumulate);
-    else
-      head_.parameter_gradient(gradients,
-                               trunk_ ? ConstMatrixRef<Scalar>(ws.trunk.outputs.back()) : x,
-                               ws.head_delta, accumulate);
+  /// After backward() on x and ws: part p's gradient into `gradients` (the
+  /// model's whole flat gradient), written over or added.
+  void part_gradient(Index p, const ConstMatrixRef<Scalar>& x, Workspace& ws, Scalar* gradients,
+                     GradientWrite write) const {
+    network_.part_gradient(p, x, ws.head_delta, gradients + offset_, write, ws.network.get());
+  }
+  /// Every part, added: for a training loop that sums its own gradients.
+  void add_parameter_gradients(const ConstMatrixRef<Scalar>& x, Workspace& ws,
+                               Scalar* gradients) const {
+    for (Index p = 0; p < part_count(); ++p) part_gradient(p, x, ws, gradients, GradientWrite::Add);
   }
 
  private:
-  static std::optional<MlpT<Scalar>> make_trunk(Index inputs, const std::vector<Index>& hidden,
-                                                Activation activation, ParameterLayout& layout) {
+  static SequentialT<Scalar> mlp(Index inputs, const std::vector<Index>& hidden, Index latent,
+                                 Activation activation) {
     detail::check_positive("encoder inputs", inputs);
-    if (hidden.empty()) return std::nullopt;
-    std::vector<Index> sizes{inputs};
-    sizes.insert(sizes.end(), hidden.begin(), hidden.end());
-    return MlpT<Scalar>(sizes, activation, activation, layout);
+    SequentialT<Scalar> network(Shape::vector(inputs));
+    for (Index h : hidden)
+      network.template add<DenseT>(h).add(
+          std::make_unique<ElementwiseT<Scalar>>(Shape::vector(h), activation));
+    network.template add<GaussianHeadT>(latent);
+    return network;
   }
 
-  Index inputs_;
+  static Index head_latent(const SequentialT<Scalar>& network) {
+    const auto* head = network.empty() ? nullptr
+                                       : dynamic_cast<const GaussianHeadT<Scalar>*>(
+                                             &network.module(network.size() - 1));
+    if (head == nullptr)
+      throw ArgumentError("encoder: expected a network that ends in a gaussian head, got " +
+                          network.token());
+    return head->latent();
+  }
+
+  SequentialT<Scalar> network_;
   Index latent_;
-  std::optional<MlpT<Scalar>> trunk_;
-  DenseLayerT<Scalar> head_;
+  Index offset_ = 0;
 };
 
 using Encoder = EncoderT<float>;

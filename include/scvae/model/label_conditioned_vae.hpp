@@ -518,8 +518,9 @@ class LabelConditionedVAET {
                                  logvar_delta);
     head_input_delta_.resize(latent_head_.inputs(), z_columns);
     MatrixRef<Scalar> head_input_delta(head_input_delta_);
-    latent_head_.backward(values, grads, head_input_, latent_ws_, ParameterGradients::Accumulate,
-                          &head_input_delta);
+    latent_head_.backward(values, head_input_, latent_ws_,
+                          {&head_input_delta, GradientWrite::Overwrite});
+    latent_head_.add_parameter_gradients(head_input_, latent_ws_, grads);
     // The latent head's and the classifier's input gradients meet at the
     // trunk's output before the trunk's backward pass.
     if (per_class_z) {

@@ -1,0 +1,188 @@
+#pragma once
+// The data-parallel executor: the one place that knows about threads. A model
+// hands it a batch as two kinds of work:
+//   - chunk(c, begin, end): the forward and backward pass over the columns
+//     [begin, end) of the batch, down to every module's output gradient, with
+//     no parameter gradient yet;
+//   - part(j, c, write): the parameter gradient of part j (one layer, or a
+//     likelihood's own parameters) from chunk c's buffers, written over or
+//     added to the model's gradient buffer; false when chunk c did not run
+//     that part (e.g. a task with no target in the chunk).
+// The executor splits the batch into chunks, runs them on its pool, and then
+// has each thread compute whole parts over the whole batch, chunk after chunk
+// in chunk order. So no thread keeps a gradient buffer of its own to zero and
+// sum, no two threads pack the same matrices, and the bits of a result depend
+// only on the batch size and the thread count. The threads meet at barriers
+// inside one pool run: a second run would cost another wake-up.
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "scvae/core/check.hpp"
+#include "scvae/core/slices.hpp"
+#include "scvae/core/thread_pool.hpp"
+#include "scvae/nn/module.hpp"
+
+namespace scvae {
+
+/// One piece of a model's parameter gradient, placed in the flat buffer.
+using ParameterPart = GradientPart;
+
+template <typename Scalar_>
+class ExecutorT {
+ public:
+  using Scalar = Scalar_;
+
+  ExecutorT() = default;
+  ExecutorT(const ExecutorT& other) : threads_(other.threads_) {}
+  ExecutorT& operator=(const ExecutorT& other) {
+    if (this != &other) {
+      threads_ = other.threads_;
+      pool_.reset();
+    }
+    return *this;
+  }
+  ExecutorT(ExecutorT&&) noexcept = default;
+  ExecutorT& operator=(ExecutorT&&) noexcept = default;
+
+  /// Splits each batch across `threads`. The chunks and the order in which
+  /// their gradients are summed depend only on the batch size and the thread
+  /// count, so a seed and a thread count fix every bit.
+  void set_threads(int threads) {
+    if (threads < 1)
+      throw ArgumentError("threads: expected at least 1, got " + std::to_string(threads));
+    if (threads != threads_) pool_.reset();
+    threads_ = threads;
+  }
+  int threads() const { return threads_; }
+
+  /// The pool the batches run on (nullptr with one thread). An optimizer may
+  /// borrow it between steps.
+  ThreadPool* thread_pool() {
+    if (threads_ <= 1) return nullptr;
+    if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
+    return pool_.get();
+  }
+
+  /// How many chunks a batch of n samples is split into: one per thread, but
+  /// at least 16 samples each, below which a chunk's GEMMs run inefficiently.
+  int chunk_count(Index n) const {
+    const Index by_size = std::max<Index>(1, n / 16);
+    return static_cast<int>(std::min<Index>(threads_, by_size));
+  }
+
+  /// Column range of chunk c of `chunks` over n samples.
+  static Index chunk_begin(Index n, int c, int chunks) { return detail::slice_begin(n, c, chunks, 1); }
+
+  /// Sets the parameter parts of the model; call when they change (the
+  /// assignment of parts to threads is computed once per thread count).
+  void set_parts(std::vector<ParameterPart> parts) {
+    parts_ = std::move(parts);
+    order_.resize(parts_.size());
+    for (std::size_t j = 0; j < parts_.size(); ++j) order_[j] = j;
+    // Largest first; equals keep their order, so the assignment is fixed.
+    std::stable_sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
+      return parts_[a].cost > parts_[b].cost;
+    });
+    assigned_for_ = -1;
+  }
+  const std::vector<ParameterPart>& parts() const { return parts_; }
+
+  /// Runs one batch of n samples. With `gradients`, also computes the
+  /// parameter parts into it and checks it for non-finite values
+  /// (gradients_finite()); without, only the chunks run.
+  template <typename Chunk, typename Part>
+  void run(Index n, Chunk&& chunk, Part&& part, Vector<Scalar>* gradients) {
+    const int chunks = chunk_count(n);
+    if (gradients != nullptr) assign_parts(chunks);
+    std::atomic<int> arrived{0};
+    std::atomic<bool> failed{false};
+    auto barrier = [&](int round) {
+      arrived.fetch_add(1, std::memory_order_acq_rel);
+      while (arrived.load(std::memory_order_acquire) < round * chunks) std::this_thread::yield();
+    };
+    finite_.assign(static_cast<std::size_t>(std::max(chunks, 1)), 1);
+    auto work = [&](int c) {
+      std::exception_ptr error;
+      try {
+        chunk(c, chunk_begin(n, c, chunks), chunk_begin(n, c + 1, chunks));
+      } catch (...) {
+        error = std::current_exception();
+        failed.store(true);
+      }
+      if (gradients != nullptr) {
+        // Every thread reaches each barrier, thrown or not: no one waits forever.
+        if (chunks > 1) barrier(1);
+        if (!failed.load()) {
+          try {
+            compute_parts(c, chunks, part, *gradients);
+          } catch (...) {
+            if (!error) error = std::current_exception();
+            failed.store(true);
+          }
+        }
+        if (chunks > 1) barrier(2);
+        const Index size = gradients->size();
+        const Index from = detail::slice_begin(size, c, chunks, 16);
+        finite_[static_cast<std::size_t>(c)] = detail::all_finite(
+            gradients->segment(from, detail::slice_begin(size, c + 1, chunks, 16) - from));
+      }
+      if (error) std::rethrow_exception(error);
+    };
+    if (chunks > 1)
+      thread_pool()->run(chunks, work);
+    else
+      work(0);
+  }
+
+  /// Whether every value of the gradient was finite after the last run()
+  /// with gradients: each thread checks its slice inside the same pool run,
+  /// so the check costs no serial pass.
+  bool gradients_finite() const {
+    return std::all_of(finite_.begin(), finite_.end(), [](char f) { return f != 0; });
+  }
+
+ private:
+  /// Gives each part to the thread with the least work so far, largest first.
+  void assign_parts(int threads) {
+    if (assigned_for_ == threads) return;
+    std::vector<double> load(static_cast<std::size_t>(threads), 0.0);
+    owner_.assign(parts_.size(), 0);
+    for (std::size_t j : order_) {
+      int best = 0;
+      for (int p = 1; p < threads; ++p)
+        if (load[static_cast<std::size_t>(p)] < load[static_cast<std::size_t>(best)]) best = p;
+      owner_[j] = best;
+      load[static_cast<std::size_t>(best)] += parts_[j].cost;
+    }
+    assigned_for_ = threads;
+  }
+
+  /// Thread `thread`'s parts over every chunk, in chunk order; a part that
+  /// no chunk ran gets a zero gradient.
+  template <typename Part>
+  void compute_parts(int thread, int chunks, Part& part, Vector<Scalar>& gradients) const {
+    for (std::size_t j : order_) {
+      if (owner_[j] != thread) continue;
+      bool written = false;
+      for (int c = 0; c < chunks; ++c)
+        if (part(j, c, written ? GradientWrite::Add : GradientWrite::Overwrite)) written = true;
+      if (!written) gradients.segment(parts_[j].offset, parts_[j].size).setZero();
+    }
+  }
+
+  int threads_ = 1;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<ParameterPart> parts_;
+  std::vector<std::size_t> order_;
+  std::vector<int> owner_;
+  int assigned_for_ = -1;
+  std::vector<char> finite_;
+};
+
+}  // namespace scvae
