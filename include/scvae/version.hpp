@@ -4,9 +4,9 @@
 /// the package version file and scvae.pc, so this is the one place to change.
 
 /// Incremented for incompatible API changes (while 0, any minor release may break).
-#define SCVAE_VERSION_MAJOR 0
+#define SCVAE_VERSION_MAJOR 1
 /// Incremented for backwards-compatible additions.
-#define SCVAE_VERSION_MINOR 1
+#define SCVAE_VERSION_MINOR 0
 /// Incremented for backwards-compatible fixes.
 #define SCVAE_VERSION_PATCH 0
 
