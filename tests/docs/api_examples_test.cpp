@@ -87,6 +87,32 @@ TEST(ApiDocs, Core) {
 }
 
 // ---------------------------------------------------------------- nn
+TEST(ApiDocs, NnModules) {
+  scvae::SequentialT<float> net(scvae::Shape::vector(4));
+  net.add<scvae::DenseT>(8).add<scvae::ReLUT>().add<scvae::DenseT>(2);
+  scvae::Vector<float> params = scvae::Vector<float>::Zero(net.parameter_count());
+  scvae::Vector<float> grads = scvae::Vector<float>::Zero(net.parameter_count());
+  scvae::Rng rng(1);
+  net.initialize(params.data(), rng, {});  // He before the ReLU, Glorot after
+
+  scvae::Matrix<float> x(4, 5);  // 5 samples
+  rng.fill_normal(x);
+  auto ws = net.make_workspace();  // keep and reuse across batches
+  scvae::Matrix<float> y(2, 5);
+  net.forward(params.data(), x, y, ws.get());
+  // dL/dy for L = sum(y); then the parameter gradient from the same buffers.
+  scvae::Matrix<float> dy = scvae::Matrix<float>::Ones(2, 5);
+  net.backward(params.data(), x, y, dy, {}, ws.get());
+  net.parameter_gradient(x, dy, grads.data(), scvae::GradientWrite::Overwrite, ws.get());
+
+  EXPECT_EQ(net.parameter_count(), 4 * 8 + 8 + 8 * 2 + 2);
+  EXPECT_FLOAT_EQ(grads.tail(2)(0), 5.0f);  // the last bias: one per sample
+  EXPECT_EQ(net.offset(2), 4 * 8 + 8);
+  EXPECT_EQ(net.token(), "[dense(8) relu dense(2)]");
+  EXPECT_THROW(net.add(std::make_unique<scvae::DenseT<float>>(scvae::Shape::vector(3), 1)),
+               scvae::ShapeError);
+}
+
 TEST(ApiDocs, Nn) {
   scvae::ParameterLayout layout;
   scvae::Mlp mlp({4, 8, 2}, scvae::Activation::ReLU, scvae::Activation::Identity, layout);
