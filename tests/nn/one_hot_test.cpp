@@ -41,9 +41,9 @@ TEST(AppendOneHot, ShapesAndToken) {
 TEST(AppendOneHot, Forward) {
   const AppendOneHotT<float> module(Shape::vector(3), 4);
   Matrix<float> x(3, 3), y(6, 3);
-  x << 1, 2, 3,  //
-      4, 5, 6,   //
-      3, 0, 1;   // the classes
+  x << 1, 2, 3,         //
+      4, 5, 6,          //
+      3, 0, 1;          // the classes
   y.setConstant(7.0f);  // every value must be written
   module.forward(nullptr, x, y, nullptr);
   Matrix<float> expected(6, 3);
@@ -97,9 +97,9 @@ TEST(AppendOneHot, GradientCheck) {
   EXPECT_EQ(dx.row(4), RowVector<double>::Zero(4)) << "the class row's gradient is 0";
   const Matrix<double> feature_rows = x.topRows(4);
   const Matrix<double> feature_gradient = dx.topRows(4);
-  const GradientCheckResult features = check_gradient(
-      loss, Eigen::Map<const Vector<double>>(feature_rows.data(), 16),
-      Eigen::Map<const Vector<double>>(feature_gradient.data(), 16));
+  const GradientCheckResult features =
+      check_gradient(loss, Eigen::Map<const Vector<double>>(feature_rows.data(), 16),
+                     Eigen::Map<const Vector<double>>(feature_gradient.data(), 16));
   EXPECT_LE(features.relative_error, 1e-6) << features.describe();
 
   // Added: the features' gradient on top of what is there, the class row untouched.

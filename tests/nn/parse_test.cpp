@@ -59,9 +59,9 @@ void expect_round_trip(const ModuleT<Scalar>& module, const Matrix<Scalar>* inpu
 TEST(Parse, EveryModuleRoundTrips) {
   expect_round_trip(DenseT<float>(Shape(1, 4, 4), 7));
   expect_round_trip(GaussianHeadT<float>(Shape::vector(9), 3));
-  for (Activation a : {Activation::Identity, Activation::ReLU, Activation::Tanh,
-                       Activation::Sigmoid, Activation::Softplus, Activation::LeakyReLU,
-                       Activation::ELU})
+  for (Activation a :
+       {Activation::Identity, Activation::ReLU, Activation::Tanh, Activation::Sigmoid,
+        Activation::Softplus, Activation::LeakyReLU, Activation::ELU})
     expect_round_trip(ElementwiseT<float>(Shape(2, 3, 1), a));
   expect_round_trip(FlattenT<float>(Shape(2, 3, 4)));
   expect_round_trip(ReshapeT<float>(Shape::vector(24), Shape(2, 3, 4)));
@@ -79,7 +79,8 @@ TEST(Parse, NestedNetworksRoundTrip) {
   net.add<FlattenT>().add(inner.clone()).add<DenseT>(12).add<ELUT>();
   net.add(std::make_unique<ReshapeT<float>>(Shape::vector(12), Shape(3, 2, 2)));
   net.add<SigmoidT>().add<FlattenT>().add<GaussianHeadT>(2);
-  const std::string token = "[flatten [dense(8) tanh] dense(12) elu reshape(3x2x2) sigmoid flatten gaussian(2)]";
+  const std::string token =
+      "[flatten [dense(8) tanh] dense(12) elu reshape(3x2x2) sigmoid flatten gaussian(2)]";
   EXPECT_EQ(net.token(), token);
   expect_round_trip(net);
   const auto parsed = parse_network<float>(token, Shape(1, 4, 4));
@@ -88,8 +89,8 @@ TEST(Parse, NestedNetworksRoundTrip) {
 }
 
 TEST(Parse, TheIssuesExample) {
-  const auto net = parse_network<float>("[dense(400) relu [dense(3) tanh] gaussian(20)]",
-                                        Shape::vector(784));
+  const auto net =
+      parse_network<float>("[dense(400) relu [dense(3) tanh] gaussian(20)]", Shape::vector(784));
   EXPECT_EQ(net->token(), "[dense(400) relu [dense(3) tanh] gaussian(20)]");
   EXPECT_EQ(net->outputs(), 40);
   EXPECT_EQ(net->parameter_count(), 784 * 400 + 400 + 400 * 3 + 3 + 3 * 40 + 40);
@@ -264,8 +265,8 @@ TEST(ModuleRegistry, AUserModuleByName) {
   const ModuleCheckResult result = check_module(*net);
   EXPECT_TRUE(result.passed()) << result.describe();
   // The user's errors come through with the position.
-  const std::string message = error_of<ArgumentError>(
-      [] { parse_network<double>("[twice(11)]", Shape::vector(3)); });
+  const std::string message =
+      error_of<ArgumentError>([] { parse_network<double>("[twice(11)]", Shape::vector(3)); });
   EXPECT_NE(message.find("expected a power up to 10"), std::string::npos) << message;
   EXPECT_NE(message.find("character 1"), std::string::npos) << message;
 }
@@ -289,9 +290,8 @@ TEST(ModuleRegistry, AFactoryMustBuildOnTheInputShape) {
   registry.add("liar", [](const std::string&, const Shape&) -> ModulePtr<double> {
     return std::make_unique<ElementwiseT<double>>(Shape::vector(99), Activation::ReLU);
   });
-  registry.add("nothing", [](const std::string&, const Shape&) -> ModulePtr<double> {
-    return nullptr;
-  });
+  registry.add("nothing",
+               [](const std::string&, const Shape&) -> ModulePtr<double> { return nullptr; });
   EXPECT_THROW(parse_network<double>("[liar]", Shape::vector(2), registry), ShapeError);
   EXPECT_THROW(parse_network<double>("[nothing]", Shape::vector(2), registry), ArgumentError);
 }

@@ -89,8 +89,8 @@ class AppendOneHotT : public ModuleT<Scalar_> {
 
   Index class_of(Scalar value, Index column) const {
     // The comparisons are false for NaN, so NaN is refused with the rest.
-    const bool valid = value >= Scalar(0) && value < static_cast<Scalar>(classes_) &&
-                       std::floor(value) == value;
+    const bool valid =
+        value >= Scalar(0) && value < static_cast<Scalar>(classes_) && std::floor(value) == value;
     if (!valid) {
       std::ostringstream out;
       out << "onehot(" << classes_ << "): the class row of column " << column

@@ -66,11 +66,12 @@ inline constexpr Index kMaxArchitectureParameters = Index(1) << 40;
 /// no sign or leading zero, in [1, 2^40]. ArgumentError naming `name` otherwise.
 inline Index parse_size_argument(const std::string& name, const std::string& arguments) {
   const std::string what = name + "(" + detail::printable(arguments) + ")";
-  const bool digits = !arguments.empty() && arguments.size() <= 13 && arguments[0] != '0' &&
-                      std::all_of(arguments.begin(), arguments.end(),
-                                  [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !arguments.empty() && arguments.size() <= 13 && arguments[0] != '0' &&
+      std::all_of(arguments.begin(), arguments.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits)
-    throw ArgumentError(what + ": expected a positive integer in digits (no sign or leading zero), got " +
+    throw ArgumentError(what +
+                        ": expected a positive integer in digits (no sign or leading zero), got " +
                         detail::quoted_text(arguments));
   return parse_integer<Index>(what, arguments, 1, Index(1) << 40);
 }
@@ -124,8 +125,10 @@ class ModuleRegistry {
   /// taken: a checkpoint's text must mean one thing.
   void add(const std::string& name, Factory factory) {
     if (!valid_name(name))
-      throw ArgumentError("module registry: expected a name of letters, digits and '_' (not first a "
-                          "digit, at most 64), got " + detail::quoted_text(name));
+      throw ArgumentError(
+          "module registry: expected a name of letters, digits and '_' (not first a "
+          "digit, at most 64), got " +
+          detail::quoted_text(name));
     if (!factory)
       throw ArgumentError("module registry: expected a factory for " + name + ", got none");
     const std::lock_guard<std::mutex> lock(mutex_);
@@ -209,9 +212,9 @@ class ModuleRegistry {
       check_dense_size("gaussian(" + arguments + ")", input, 2 * n);
       return std::make_unique<GaussianHeadT<Scalar>>(input, n);
     });
-    for (Activation a : {Activation::Identity, Activation::ReLU, Activation::Tanh,
-                         Activation::Sigmoid, Activation::Softplus, Activation::LeakyReLU,
-                         Activation::ELU}) {
+    for (Activation a :
+         {Activation::Identity, Activation::ReLU, Activation::Tanh, Activation::Sigmoid,
+          Activation::Softplus, Activation::LeakyReLU, Activation::ELU}) {
       const std::string name = activation_name(a);
       add(name, [a, name](const std::string& arguments, const Shape& input) -> ModulePtr<Scalar> {
         expect_no_arguments(name, arguments);
@@ -226,7 +229,8 @@ class ModuleRegistry {
       return std::make_unique<ReshapeT<Scalar>>(input, parse_shape_argument("reshape", arguments));
     });
     add("onehot", [](const std::string& arguments, const Shape& input) -> ModulePtr<Scalar> {
-      return std::make_unique<AppendOneHotT<Scalar>>(input, parse_size_argument("onehot", arguments));
+      return std::make_unique<AppendOneHotT<Scalar>>(input,
+                                                     parse_size_argument("onehot", arguments));
     });
   }
 
@@ -276,8 +280,8 @@ class ArchitectureParser {
   [[noreturn]] void fail_at(std::size_t at, const std::string& expected) const {
     const std::string got =
         at >= text_.size() ? "the end of the text" : quoted_text(text_.substr(at, 24));
-    throw ArgumentError("architecture, character " + std::to_string(at) + ": expected " +
-                        expected + ", got " + got);
+    throw ArgumentError("architecture, character " + std::to_string(at) + ": expected " + expected +
+                        ", got " + got);
   }
 
   void count_module(std::size_t start) {
@@ -357,17 +361,17 @@ class ArchitectureParser {
 /// "[dense(400) relu gaussian(20)]", ... ArgumentError or ShapeError for text
 /// that is not one module of the grammar above, whole.
 template <typename Scalar>
-ModulePtr<Scalar> parse_module(const std::string& token, const Shape& input,
-                               const ModuleRegistry<Scalar>& registry =
-                                   ModuleRegistry<Scalar>::instance()) {
+ModulePtr<Scalar> parse_module(
+    const std::string& token, const Shape& input,
+    const ModuleRegistry<Scalar>& registry = ModuleRegistry<Scalar>::instance()) {
   return detail::ArchitectureParser<Scalar>(token, registry).whole_module(input);
 }
 
 /// The network that `text` ("[ ... ]") names, on `input`.
 template <typename Scalar>
-std::unique_ptr<SequentialT<Scalar>> parse_network(const std::string& text, const Shape& input,
-                                                   const ModuleRegistry<Scalar>& registry =
-                                                       ModuleRegistry<Scalar>::instance()) {
+std::unique_ptr<SequentialT<Scalar>> parse_network(
+    const std::string& text, const Shape& input,
+    const ModuleRegistry<Scalar>& registry = ModuleRegistry<Scalar>::instance()) {
   return detail::ArchitectureParser<Scalar>(text, registry).whole_network(input);
 }
 

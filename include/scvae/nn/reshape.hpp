@@ -19,8 +19,8 @@ namespace detail {
 /// output = input, or dL/d(input) (+)= dL/d(output): what a module that only
 /// relabels its features does in both directions.
 template <typename Scalar>
-void copy_features(const char* what, const Shape& input_shape,
-                   const ConstMatrixRef<Scalar>& input, MatrixRef<Scalar> output) {
+void copy_features(const char* what, const Shape& input_shape, const ConstMatrixRef<Scalar>& input,
+                   MatrixRef<Scalar> output) {
   check_rows(what, input.rows(), input_shape.features());
   check_shape(what, output.rows(), output.cols(), input.rows(), input.cols());
   output = input;
