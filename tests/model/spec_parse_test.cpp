@@ -1,0 +1,397 @@
+// parse_model_spec and parse_label_conditioned_spec: the exact inverses of
+// architecture() (round trips over hand-picked and random specs, parameter
+// counts equal to the built models'), and every malformed field refused with
+// a FormatError that names it, a too-large model with an ArgumentError.
+#include "scvae/model/spec_parse.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "scvae/core/random.hpp"
+#include "scvae/model/label_conditioned_vae.hpp"
+#include "scvae/model/scvae.hpp"
+#include "scvae/model/vae.hpp"
+
+namespace scvae {
+namespace {
+
+using namespace std::string_literals;
+
+constexpr Activation kActivations[] = {
+    Activation::Identity, Activation::ReLU,      Activation::Tanh, Activation::Sigmoid,
+    Activation::Softplus, Activation::LeakyReLU, Activation::ELU};
+
+TaskSpec make_task(const std::string& name, Index outputs, std::vector<Index> hidden,
+                   LikelihoodSpec likelihood, Activation activation = Activation::ReLU,
+                   DecoderInput input = DecoderInput::Sample) {
+  TaskSpec task;
+  task.name = name;
+  task.outputs = outputs;
+  task.hidden = std::move(hidden);
+  task.likelihood = likelihood;
+  task.activation = activation;
+  task.input = input;
+  return task;
+}
+
+std::vector<ModelSpec> model_specs() {
+  std::vector<ModelSpec> specs;
+  specs.push_back(VAET<double>::make_spec(784, {400}, 20));
+  specs.push_back(VAET<double>::make_spec(6, {}, 2));  // no hidden layers
+  specs.push_back(VAET<double>::make_spec(5, {7, 4, 3}, 2, LikelihoodSpec::gaussian()));
+  for (const double variance : {0.1, 1e-5, 123456.789, 0.5, 3.0, 1e300, 2.2250738585072014e-308})
+    specs.push_back(VAET<double>::make_spec(4, {3}, 2, LikelihoodSpec::gaussian(variance)));
+  specs.push_back(VAET<double>::make_spec(4, {3}, 2, LikelihoodSpec::gaussian_learned_variance()));
+  for (const Activation activation : kActivations)
+    specs.push_back(VAET<double>::make_spec(4, {3}, 2, LikelihoodSpec::bernoulli(), activation));
+  ModelSpec multi;
+  multi.inputs = 8;
+  multi.encoder_hidden = {6, 5};
+  multi.latent = 3;
+  multi.activation = Activation::Tanh;
+  multi.tasks.push_back(make_task("image", 8, {5}, LikelihoodSpec::bernoulli()));
+  multi.tasks.push_back(make_task("label", 4, {}, LikelihoodSpec::categorical(4), Activation::ReLU,
+                                  DecoderInput::Mean));
+  multi.tasks.push_back(
+      make_task("depth map", 2, {4, 4}, LikelihoodSpec::gaussian(0.25), Activation::ELU));
+  multi.tasks.push_back(make_task("noise", 3, {2}, LikelihoodSpec::gaussian_learned_variance(),
+                                  Activation::Softplus, DecoderInput::Mean));
+  // Names are any bytes up to " decoder=": ';', "task", UTF-8 and a control byte too.
+  multi.tasks.push_back(make_task("a; task b", 2, {}, LikelihoodSpec::categorical(2)));
+  multi.tasks.push_back(make_task("\xc3\xa9tiquette\x1b", 2, {}, LikelihoodSpec::bernoulli()));
+  specs.push_back(multi);
+  return specs;
+}
+
+std::vector<LabelConditionedSpec> label_conditioned_specs() {
+  std::vector<LabelConditionedSpec> specs;
+  LabelConditionedSpec spec;
+  spec.inputs = 784;
+  specs.push_back(spec);  // the defaults: 784-400, latent 20, 10 classes
+  spec.inputs = 16;
+  spec.encoder_hidden = {8};
+  spec.latent = 2;
+  spec.classes = 3;
+  spec.decoder_hidden = {};
+  specs.push_back(spec);  // no classifier or decoder hidden layers
+  spec.latent_reads_label = true;
+  spec.classifier_hidden = {5, 4};
+  spec.decoder_hidden = {6, 7};
+  spec.encoder_hidden = {9, 8};
+  for (const Activation activation : kActivations) {
+    spec.activation = activation;
+    specs.push_back(spec);
+  }
+  return specs;
+}
+
+void expect_same(const ModelSpec& a, const ModelSpec& b) {
+  EXPECT_EQ(a.inputs, b.inputs);
+  EXPECT_EQ(a.encoder_hidden, b.encoder_hidden);
+  EXPECT_EQ(a.latent, b.latent);
+  EXPECT_EQ(a.activation, b.activation);
+  ASSERT_EQ(a.tasks.size(), b.tasks.size());
+  for (std::size_t t = 0; t < a.tasks.size(); ++t) {
+    EXPECT_EQ(a.tasks[t].name, b.tasks[t].name);
+    EXPECT_EQ(a.tasks[t].outputs, b.tasks[t].outputs);
+    EXPECT_EQ(a.tasks[t].hidden, b.tasks[t].hidden);
+    EXPECT_EQ(a.tasks[t].activation, b.tasks[t].activation);
+    EXPECT_EQ(a.tasks[t].input, b.tasks[t].input);
+    EXPECT_EQ(a.tasks[t].likelihood.kind, b.tasks[t].likelihood.kind);
+    EXPECT_EQ(a.tasks[t].likelihood.classes, b.tasks[t].likelihood.classes);
+    if (a.tasks[t].likelihood.kind == LikelihoodSpec::Kind::Gaussian) {
+      EXPECT_EQ(a.tasks[t].likelihood.variance, b.tasks[t].likelihood.variance);
+    }
+  }
+}
+
+TEST(SpecParse, ModelSpecsRoundTripAndCountTheBuiltModelsParameters) {
+  for (ModelSpec spec : model_specs()) {
+    const std::string text = spec.architecture();
+    SCOPED_TRACE(text);
+    // Neither the weights nor the initialization are in the line: defaults come back.
+    for (TaskSpec& task : spec.tasks) task.weight = 3.5;
+    spec.initialization = Initialization::PyTorch;
+    const ModelSpec parsed = parse_model_spec(text);
+    EXPECT_EQ(parsed.architecture(), text);
+    expect_same(parsed, spec);
+    for (const TaskSpec& task : parsed.tasks) EXPECT_EQ(task.weight, 1.0);
+    EXPECT_EQ(parsed.initialization, Initialization::HeGlorot);
+    EXPECT_EQ(detail::described_parameter_count(parsed, text),
+              static_cast<std::uint64_t>(SCVAET<double>(parsed).parameter_count()));
+  }
+}
+
+TEST(SpecParse, LabelConditionedSpecsRoundTripAndCountTheBuiltModelsParameters) {
+  for (LabelConditionedSpec spec : label_conditioned_specs()) {
+    const std::string text = spec.architecture();
+    SCOPED_TRACE(text);
+    spec.label_weight = 7;
+    spec.entropy_weight = 1;
+    const LabelConditionedSpec parsed = parse_label_conditioned_spec(text);
+    EXPECT_EQ(parsed.architecture(), text);
+    EXPECT_EQ(parsed.inputs, spec.inputs);
+    EXPECT_EQ(parsed.encoder_hidden, spec.encoder_hidden);
+    EXPECT_EQ(parsed.latent, spec.latent);
+    EXPECT_EQ(parsed.classes, spec.classes);
+    EXPECT_EQ(parsed.classifier_hidden, spec.classifier_hidden);
+    EXPECT_EQ(parsed.decoder_hidden, spec.decoder_hidden);
+    EXPECT_EQ(parsed.latent_reads_label, spec.latent_reads_label);
+    EXPECT_EQ(parsed.activation, spec.activation);
+    EXPECT_EQ(parsed.label_weight, LabelConditionedSpec().label_weight);
+    EXPECT_EQ(parsed.entropy_weight, LabelConditionedSpec().entropy_weight);
+    EXPECT_EQ(detail::described_parameter_count(parsed, text),
+              static_cast<std::uint64_t>(LabelConditionedVAET<double>(parsed).parameter_count()));
+  }
+}
+
+/// Random specs of every field's kind: parse(spec.architecture()) gives the
+/// same line and the same parameter count.
+TEST(SpecParse, RandomSpecsRoundTrip) {
+  Rng rng(11);
+  auto pick = [&](Index n) {
+    return static_cast<Index>(rng.uniform() * static_cast<double>(n)) % n;
+  };
+  auto sizes = [&](Index most) {
+    std::vector<Index> out(static_cast<std::size_t>(pick(most + 1)));
+    for (Index& size : out) size = 1 + pick(9);
+    return out;
+  };
+  for (int round = 0; round < 300; ++round) {
+    ModelSpec spec;
+    spec.inputs = 1 + pick(12);
+    spec.encoder_hidden = sizes(3);
+    spec.latent = 1 + pick(4);
+    spec.activation = kActivations[pick(7)];
+    const Index tasks = 1 + pick(3);
+    for (Index t = 0; t < tasks; ++t) {
+      LikelihoodSpec likelihood;
+      Index outputs = 1 + pick(9);
+      switch (pick(4)) {
+        case 0: likelihood = LikelihoodSpec::bernoulli(); break;
+        case 1: likelihood = LikelihoodSpec::gaussian(std::exp(8 * rng.normal())); break;
+        case 2: likelihood = LikelihoodSpec::gaussian_learned_variance(); break;
+        default: outputs = 2 + pick(8); likelihood = LikelihoodSpec::categorical(outputs);
+      }
+      spec.tasks.push_back(make_task("t" + std::to_string(t), outputs, sizes(2), likelihood,
+                                     kActivations[pick(7)],
+                                     pick(2) ? DecoderInput::Mean : DecoderInput::Sample));
+    }
+    const std::string text = spec.architecture();
+    SCOPED_TRACE(text);
+    const ModelSpec parsed = parse_model_spec(text);
+    ASSERT_EQ(parsed.architecture(), text);
+    expect_same(parsed, spec);
+    EXPECT_EQ(detail::described_parameter_count(parsed, text),
+              static_cast<std::uint64_t>(SCVAET<float>(parsed).parameter_count()));
+
+    LabelConditionedSpec m2;
+    m2.inputs = 1 + pick(12);
+    m2.encoder_hidden = sizes(2);
+    m2.encoder_hidden.push_back(1 + pick(5));
+    m2.latent = 1 + pick(4);
+    m2.classes = 2 + pick(5);
+    m2.classifier_hidden = sizes(2);
+    m2.decoder_hidden = sizes(2);
+    m2.latent_reads_label = pick(2) == 1;
+    m2.activation = kActivations[pick(7)];
+    const std::string m2_text = m2.architecture();
+    const LabelConditionedSpec m2_parsed = parse_label_conditioned_spec(m2_text);
+    ASSERT_EQ(m2_parsed.architecture(), m2_text);
+    EXPECT_EQ(detail::described_parameter_count(m2_parsed, m2_text),
+              static_cast<std::uint64_t>(LabelConditionedVAET<float>(m2_parsed).parameter_count()));
+  }
+}
+
+/// FormatError whose message quotes the text and names the field.
+template <typename Parse>
+void expect_format_error(Parse parse, const std::string& text, const std::string& field) {
+  SCOPED_TRACE(text);
+  try {
+    parse(text);
+    ADD_FAILURE() << "expected a FormatError naming " << field;
+  } catch (const FormatError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(field), std::string::npos) << message;
+    EXPECT_NE(message.find(detail::quoted_architecture(text)), std::string::npos) << message;
+    EXPECT_NE(message.find("at byte"), std::string::npos) << message;
+  }
+}
+
+const std::string kBase = "scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 relu ";
+
+TEST(SpecParse, MalformedModelArchitecturesNameTheField) {
+  const auto parse = [](const std::string& text) { return parse_model_spec(text); };
+  ASSERT_NO_THROW(parse(kBase + "bernoulli"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "the kind"},
+      {"scvae-v2 encoder=4-3-2 relu; task input decoder=2-3-4 relu bernoulli", "the kind"},
+      {"scvae-m2-v1 encoder=16-8 latent=2 classes=10 classifier=8-10 decoder=2+10-8-16 relu "
+       "bernoulli",
+       "the kind"},
+      {"scvae-v1  encoder=4-3-2 relu; task input decoder=2-3-4 relu bernoulli", "the kind"},
+      {"scvae-v1 encoder=4 relu; task input decoder=4-3-4 relu bernoulli", "encoder sizes"},
+      {"scvae-v1 encoder=4-0-2 relu; task input decoder=2-3-4 relu bernoulli", "encoder sizes"},
+      {"scvae-v1 encoder=04-3-2 relu; task input decoder=2-3-4 relu bernoulli", "encoder sizes"},
+      {"scvae-v1 encoder=+4-3-2 relu; task input decoder=2-3-4 relu bernoulli", "encoder sizes"},
+      {"scvae-v1 encoder=4--2 relu; task input decoder=2-3-4 relu bernoulli", "encoder sizes"},
+      {"scvae-v1 encoder=4-3-2- relu; task input decoder=2-3-4 relu bernoulli", "encoder sizes"},
+      {"scvae-v1 encoder=4-3-2  relu; task input decoder=2-3-4 relu bernoulli",
+       "encoder activation"},
+      {"scvae-v1 encoder=4-3-2,relu; task input decoder=2-3-4 relu bernoulli", "encoder sizes"},
+      {"scvae-v1 encoder=4-3-2 relux; task input decoder=2-3-4 relu bernoulli",
+       "encoder activation"},
+      {"scvae-v1 encoder=4-3-2 ReLU; task input decoder=2-3-4 relu bernoulli",
+       "encoder activation"},
+      {"scvae-v1 encoder=4-3-2 relu", "task 0"},
+      {"scvae-v1 encoder=4-3-2 relu;task input decoder=2-3-4 relu bernoulli", "task 0"},
+      {"scvae-v1 encoder=4-3-2 relu; task  decoder=2-3-4 relu bernoulli", "task 0 name"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder:2-3-4 relu bernoulli", "task 0 name"},
+      {kBase + "bernoulli; task input decoder=2-4 relu bernoulli", "task 1 name"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder=3-3-4 relu bernoulli",
+       "task 0 decoder sizes"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder=2 relu bernoulli", "task 0 decoder sizes"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 bernoulli", "task 0 activation"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 relu", "task 0 activation"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 reluu bernoulli",
+       "task 0 activation"},
+      {kBase, "task 0 likelihood"},
+      {kBase + "poisson", "task 0 likelihood"},
+      {kBase + "Bernoulli", "task 0 likelihood"},
+      {kBase + "categorical(4", "task 0 likelihood"},
+      {kBase + "categorical(1)", "task 0 likelihood classes"},
+      {kBase + "categorical(0)", "task 0 likelihood classes"},
+      {kBase + "categorical(5)", "task 0 likelihood"},
+      {kBase + "categorical(04)", "task 0 likelihood classes"},
+      {kBase + "gaussian", "task 0 likelihood"},
+      {kBase + "gaussian(variance=1.0)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=+1)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=1e0)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=0.1)", "task 0 likelihood variance"},  // 0.10000000000000001
+      {kBase + "gaussian(variance=0)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=-1)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=inf)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=nan)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=1 )", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=)", "task 0 likelihood variance"},
+      {kBase + "gaussian(variance=1", "task 0 likelihood variance"},
+      {kBase + "gaussian(learned variance", "task 0 likelihood"},
+      {kBase + "bernoulli ", "task 1"},
+      {kBase + "bernoulli from-mean from-mean", "task 1"},
+      {kBase + "bernoulli from mean", "task 1"},
+      {kBase + "bernoulli;", "task 1"},
+      {kBase + "bernoulli; task ", "task 1 name"},
+      {kBase + "bernoulli\n", "task 1"},
+      {kBase + "bernoulli\0"s, "task 1"},
+  };
+  for (const auto& [text, field] : cases) expect_format_error(parse, text, field);
+}
+
+TEST(SpecParse, MalformedLabelConditionedArchitecturesNameTheField) {
+  const auto parse = [](const std::string& text) { return parse_label_conditioned_spec(text); };
+  const std::string good =
+      "scvae-m2-v1 encoder=16-8 latent=2|y classes=10 classifier=8-10 decoder=2+10-8-16 relu "
+      "bernoulli";
+  ASSERT_EQ(parse(good).architecture(), good);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const std::size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "the kind"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 relu bernoulli", "the kind"},
+      {with("encoder=16-8 ", "encoder=16 "), "encoder sizes"},
+      {with("encoder=16-8", "encoder=16-08"), "encoder sizes"},
+      {with(" latent=", "  latent="), "encoder sizes"},
+      {with("latent=2|y", "latent=0|y"), "latent size"},
+      {with("latent=2|y", "latent=2|x"), "latent size"},
+      {with("latent=2|y", "latent=2y"), "latent size"},
+      {with("classes=10 classifier=8-10", "classes=1 classifier=8-1"), "classes"},
+      {with(" classes=", " class="), "latent size"},
+      {with("classifier=8-10", "classifier=7-10"), "classifier sizes"},
+      {with("classifier=8-10", "classifier=8-9"), "classifier sizes"},
+      {with("classifier=8-10", "classifier=8"), "classifier sizes"},
+      {with("decoder=2+10", "decoder=3+10"), "decoder sizes"},
+      {with("decoder=2+10", "decoder=2+9"), "decoder sizes"},
+      {with("-8-16 relu", "-8-15 relu"), "decoder sizes"},
+      {with("decoder=2+10-8-16", "decoder=2-10-8-16"), "decoder latent size"},
+      {with("decoder=2+10-8-16", "decoder=2+10"), "decoder classes"},
+      {with(" relu", " relux"), "activation"},
+      {with(" relu", ""), "activation"},
+      {with(" bernoulli", " gaussian(variance=1)"), "likelihood"},
+      {with(" bernoulli", ""), "likelihood"},
+      {good + " ", "the end of the text"},
+      {good + "; task x decoder=2-4 relu bernoulli", "the end of the text"},
+  };
+  for (const auto& [text, field] : cases) expect_format_error(parse, text, field);
+}
+
+TEST(SpecParse, TooLargeModelsAreArgumentErrorsBeforeAnyAllocation) {
+  const auto expect_too_large = [](auto parse, const std::string& text) {
+    SCOPED_TRACE(text);
+    try {
+      parse(text);
+      ADD_FAILURE() << "expected an ArgumentError";
+    } catch (const ArgumentError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("17179869184 (2^34) parameters"), std::string::npos) << message;
+      EXPECT_NE(message.find(detail::quoted_architecture(text)), std::string::npos) << message;
+    }
+  };
+  const auto model = [](const std::string& text) { return parse_model_spec(text); };
+  const auto m2 = [](const std::string& text) { return parse_label_conditioned_spec(text); };
+  // One size past the limit, and one that would overflow 64 bits.
+  expect_too_large(model,
+                   "scvae-v1 encoder=4-17179869185-2 relu; task t decoder=2-4 relu bernoulli");
+  expect_too_large(model,
+                   "scvae-v1 encoder=4-99999999999999999999999-2 relu; task t decoder=2-4 relu "
+                   "bernoulli");
+  // Sizes each fine, their product (4e10 weights) not: no size is allocated.
+  expect_too_large(model,
+                   "scvae-v1 encoder=200000-200000-2 relu; task t decoder=2-200000 relu bernoulli");
+  expect_too_large(
+      model, "scvae-v1 encoder=4-2 relu; task t decoder=2-4294967296-4294967296 relu bernoulli");
+  // The sum of many layers that each fit.
+  std::string many = "scvae-v1 encoder=4-2 relu";
+  for (int t = 0; t < 5; ++t)
+    many += "; task t" + std::to_string(t) + " decoder=2-65536-65536 relu bernoulli";
+  expect_too_large(model, many);
+  expect_too_large(m2,
+                   "scvae-m2-v1 encoder=16-8 latent=2 classes=10 classifier=8-17179869184-10 "
+                   "decoder=2+10-16 relu bernoulli");
+  expect_too_large(m2,
+                   "scvae-m2-v1 encoder=300000-300000 latent=2 classes=10 classifier=300000-10 "
+                   "decoder=2+10-300000 relu bernoulli");
+}
+
+TEST(SpecParse, MessagesEscapeControlCharactersAndCutLongText) {
+  const std::string hostile = "scvae-v1 encoder=4-3-2 \x1b[2J\x07relu";
+  try {
+    parse_model_spec(hostile);
+    FAIL() << "expected a FormatError";
+  } catch (const FormatError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+    EXPECT_EQ(message.find('\x07'), std::string::npos) << message;
+    EXPECT_NE(message.find("\\x1b[2J\\x07"), std::string::npos) << message;
+  }
+  const std::string long_text = kBase + "bernoulli" + std::string(100000, 'x');
+  try {
+    parse_model_spec(long_text);
+    FAIL() << "expected a FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_LT(std::string(e.what()).size(), 1000u) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(long_text.size()) + " bytes"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace scvae
