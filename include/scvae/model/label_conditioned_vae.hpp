@@ -18,7 +18,6 @@
 // M2's bound (the entropy of q(y|x) is rewarded); gamma = 0 drops that term.
 
 #include <cmath>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,75 +26,17 @@
 #include "scvae/core/flush_denormals.hpp"
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
+#include "scvae/exec/executor.hpp"
 #include "scvae/model/encoder.hpp"
-#include "scvae/nn/mlp.hpp"
+#include "scvae/model/label_conditioned_spec.hpp"
+#include "scvae/model/loss_parts.hpp"
+#include "scvae/model/network.hpp"
+#include "scvae/model/task_batch.hpp"
 #include "scvae/prob/bernoulli.hpp"
 #include "scvae/prob/categorical.hpp"
 #include "scvae/prob/gaussian.hpp"
 
 namespace scvae {
-
-/// What fixes a LabelConditionedVAE: sizes and the weights of its loss.
-struct LabelConditionedSpec {
-  Index inputs = 0;
-  std::vector<Index> encoder_hidden{400};  ///< The shared trunk: at least one layer.
-  Index latent = 20;
-  Index classes = 10;
-  std::vector<Index>
-      classifier_hidden{};  ///< Hidden layers of q(y|x) after the trunk (none: linear).
-  std::vector<Index> decoder_hidden{400};
-  bool latent_reads_label = false;  ///< q(z|x,y) instead of q(z|x).
-  Activation activation = Activation::ReLU;
-  double label_weight = 50.0;   ///< alpha: weight of -log q(y|x) of a labelled sample.
-  double entropy_weight = 0.0;  ///< gamma: weight of -H(q(y|x)) of an unlabelled sample.
-  Initialization initialization = Initialization::HeGlorot;
-
-  /// Throws ArgumentError on a size <= 0, no trunk, fewer than 2 classes,
-  /// or a weight that is negative or not finite.
-  void validate() const {
-    detail::check_positive("label-conditioned VAE inputs", inputs);
-    detail::check_positive("label-conditioned VAE latent size", latent);
-    if (classes < 2)
-      throw ArgumentError("label-conditioned VAE classes: expected at least 2, got " +
-                          std::to_string(classes));
-    if (encoder_hidden.empty())
-      throw ArgumentError(
-          "label-conditioned VAE encoder: expected at least one hidden layer (the trunk that "
-          "q(y|x) and q(z|x) share), got none");
-    for (Index h : encoder_hidden)
-      detail::check_positive("label-conditioned VAE encoder hidden size", h);
-    for (Index h : classifier_hidden)
-      detail::check_positive("label-conditioned VAE classifier hidden size", h);
-    for (Index h : decoder_hidden)
-      detail::check_positive("label-conditioned VAE decoder hidden size", h);
-    detail::check_finite_nonnegative("label-conditioned VAE label weight", label_weight);
-    detail::check_finite_nonnegative("label-conditioned VAE entropy weight", entropy_weight);
-  }
-
-  /// One line naming everything that fixes the parameter layout.
-  std::string architecture() const {
-    std::ostringstream out;
-    out << "scvae-m2-v1 encoder=" << inputs;
-    for (Index h : encoder_hidden) out << "-" << h;
-    out << " latent=" << latent << (latent_reads_label ? "|y" : "") << " classes=" << classes
-        << " classifier=" << encoder_hidden.back();
-    for (Index h : classifier_hidden) out << "-" << h;
-    out << "-" << classes << " decoder=" << latent << "+" << classes;
-    for (Index h : decoder_hidden) out << "-" << h;
-    out << "-" << inputs << " " << activation_name(activation) << " bernoulli";
-    return out.str();
-  }
-};
-
-/// The loss of one batch and its parts (means over the batch's samples).
-struct LabelConditionedLoss {
-  double total = 0.0;           ///< The loss above, batch mean.
-  double reconstruction = 0.0;  ///< Mean R (for an unlabelled sample: its q-weighted mean).
-  double kl = 0.0;              ///< Mean KL(q(z|x) || N(0, I)).
-  double label_nll = 0.0;       ///< Mean -log q(y|x) over the labelled samples.
-  Index samples = 0;
-  Index labelled = 0;
-};
 
 template <typename Scalar_>
 class LabelConditionedVAET {
@@ -105,15 +46,18 @@ class LabelConditionedVAET {
   /// Builds the model and initialises its parameters from `seed`.
   explicit LabelConditionedVAET(const LabelConditionedSpec& spec, std::uint64_t seed = 1)
       : spec_((spec.validate(), spec)),
-        trunk_(concat({spec_.inputs}, spec_.encoder_hidden), spec_.activation, spec_.activation,
+        trunk_(make_mlp<Scalar>(spec_.inputs, spec_.encoder_hidden, spec_.activation,
+                                spec_.activation),
                layout_),
         latent_head_(head_inputs(spec_), {}, spec_.latent, spec_.activation, layout_),
-        classifier_(
-            concat(concat({spec_.encoder_hidden.back()}, spec_.classifier_hidden), {spec_.classes}),
-            spec_.activation, Activation::Identity, layout_),
-        decoder_(
-            concat(concat({spec_.latent + spec_.classes}, spec_.decoder_hidden), {spec_.inputs}),
-            spec_.activation, Activation::Identity, layout_),
+        classifier_(make_mlp<Scalar>(spec_.encoder_hidden.back(),
+                                     concat(spec_.classifier_hidden, {spec_.classes}),
+                                     spec_.activation, Activation::Identity),
+                    layout_),
+        decoder_(make_mlp<Scalar>(spec_.latent + spec_.classes,
+                                  concat(spec_.decoder_hidden, {spec_.inputs}), spec_.activation,
+                                  Activation::Identity),
+                 layout_),
         categorical_(spec_.classes) {
     parameters_.setZero(layout_.total());
     gradients_.setZero(layout_.total());
@@ -122,7 +66,30 @@ class LabelConditionedVAET {
     latent_head_.initialize(parameters_.data(), rng, spec_.initialization);
     classifier_.initialize(parameters_.data(), rng, spec_.initialization);
     decoder_.initialize(parameters_.data(), rng, spec_.initialization);
+    plan_parts();
   }
+
+  LabelConditionedVAET(const LabelConditionedVAET& other)
+      : spec_(other.spec_),
+        layout_(other.layout_),
+        trunk_(other.trunk_),
+        latent_head_(other.latent_head_),
+        classifier_(other.classifier_),
+        decoder_(other.decoder_),
+        categorical_(other.categorical_),
+        parameters_(other.parameters_),
+        gradients_(other.gradients_),
+        executor_(other.executor_),
+        part_sources_(other.part_sources_) {}
+  LabelConditionedVAET& operator=(const LabelConditionedVAET& other) {
+    if (this != &other) {
+      LabelConditionedVAET copy(other);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  LabelConditionedVAET(LabelConditionedVAET&&) noexcept = default;
+  LabelConditionedVAET& operator=(LabelConditionedVAET&&) noexcept = default;
 
   const LabelConditionedSpec& spec() const { return spec_; }
   std::string architecture() const { return spec_.architecture(); }
@@ -137,13 +104,22 @@ class LabelConditionedVAET {
   const Vector<Scalar>& gradients() const { return gradients_; }
   Index parameter_count() const { return parameters_.size(); }
 
+  /// Splits each batch across `threads` (exec/executor.hpp): a seed and a
+  /// thread count fix every bit.
+  void set_threads(int threads) { executor_.set_threads(threads); }
+  int threads() const { return executor_.threads(); }
+  ThreadPool* thread_pool() { return executor_.thread_pool(); }
+  /// Whether every value of gradients() was finite after the last
+  /// loss_and_gradient().
+  bool gradients_finite() const { return gradients_finite_; }
+
   /// Loss and gradient with the noise eps (latent x n) given. `labels` is a
   /// 1 x n row of class indices, read only where `mask` (1 x n, 0/1) is 1.
   LabelConditionedLoss loss_and_gradient(const ConstMatrixRef<Scalar>& x,
                                          const ConstRowVectorRef<Scalar>& labels,
                                          const ConstRowVectorRef<Scalar>& mask,
                                          const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
-    return run(x, labels, mask, eps, beta, true);
+    return run(x, labels, mask, eps, beta, true).loss();
   }
 
   /// Loss and gradient, drawing eps from `rng`.
@@ -153,7 +129,7 @@ class LabelConditionedVAET {
                                          double beta = 1.0) {
     eps_.resize(latent(), x.cols());
     rng.fill_normal(eps_);
-    return run(x, labels, mask, eps_, beta, true);
+    return run(x, labels, mask, eps_, beta, true).loss();
   }
 
   /// The loss alone; gradients() is left as it was.
@@ -161,13 +137,35 @@ class LabelConditionedVAET {
                             const ConstRowVectorRef<Scalar>& labels,
                             const ConstRowVectorRef<Scalar>& mask,
                             const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
-    return run(x, labels, mask, eps, beta, false);
+    return run(x, labels, mask, eps, beta, false).loss();
+  }
+
+  /// The model contract that the Trainer and evaluate_loss use: two tasks,
+  /// "image" (target x, the reconstruction term) and "label" (class indices
+  /// with a mask, -log q(y|x) of the labelled samples). The image target must
+  /// be x itself; M2 reconstructs its input.
+  Index task_count() const { return 2; }
+  LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                              const std::vector<TaskBatch<Scalar>>& targets, Rng& rng,
+                              double beta = 1.0) {
+    eps_.resize(latent(), x.cols());
+    rng.fill_normal(eps_);
+    return loss_parts(x, targets, eps_, beta, true);
+  }
+  LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                              const std::vector<TaskBatch<Scalar>>& targets,
+                              const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
+    return loss_parts(x, targets, eps, beta, true);
+  }
+  LossParts loss(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
+                 const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
+    return loss_parts(x, targets, eps, beta, false);
   }
 
   /// q(y|x), classes x n.
   void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) const {
     detail::check_rows("input x", x.rows(), inputs());
-    typename MlpT<Scalar>::Workspace trunk_ws, classifier_ws;
+    typename Net::Workspace trunk_ws, classifier_ws;
     const Matrix<Scalar>& logits = classifier_.forward(
         parameters_.data(), trunk_.forward(parameters_.data(), x, trunk_ws), classifier_ws);
     probabilities.resize(classes(), x.cols());
@@ -189,7 +187,7 @@ class LabelConditionedVAET {
     const detail::FlushDenormals flush;  // as in run()
     const Scalar* values = parameters_.data();
     const Index n = x.cols(), K = classes(), Z = latent();
-    typename MlpT<Scalar>::Workspace trunk_ws, classifier_ws, decoder_ws;
+    typename Net::Workspace trunk_ws, classifier_ws, decoder_ws;
     const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
     // The logits are log q(y|x) up to a per-column constant, which the
     // softmax at the end ignores.
@@ -230,8 +228,7 @@ class LabelConditionedVAET {
     detail::check_finite_nonnegative("classifier loss weight", weight);
     const Scalar scale = static_cast<Scalar>(weight / static_cast<double>(x.cols()));
     const double sum =
-        classifier_cross_entropy(x, targets, scale, gradients_.data(),
-                                 ParameterGradients::Accumulate, nullptr, consistency_ws_);
+        classifier_cross_entropy(x, targets, scale, gradients_.data(), {}, consistency_ws_);
     return weight * sum / static_cast<double>(x.cols());
   }
 
@@ -240,11 +237,11 @@ class LabelConditionedVAET {
   /// targets. Parameters and gradients() are left as they were.
   void classifier_input_gradient(const ConstMatrixRef<Scalar>& x,
                                  const ConstMatrixRef<Scalar>& targets, Matrix<Scalar>& dx) const {
-    typename MlpT<Scalar>::Workspace ws;
+    typename Net::Workspace ws;
     dx.resize(x.rows(), x.cols());
     MatrixRef<Scalar> input_gradient(dx);
-    classifier_cross_entropy(x, targets, Scalar(1), nullptr, ParameterGradients::Defer,
-                             &input_gradient, ws);
+    classifier_cross_entropy(x, targets, Scalar(1), nullptr,
+                             {&input_gradient, GradientWrite::Overwrite}, ws);
   }
 
   /// Virtual adversarial training's inputs (Miyato et al., 2018): for each
@@ -299,7 +296,7 @@ class LabelConditionedVAET {
     detail::check_rows("input x", x.rows(), inputs());
     detail::check_shape("encode labels", labels.rows(), labels.cols(), 1, x.cols());
     categorical_.validate_target(labels, std::nullopt, classes());
-    typename MlpT<Scalar>::Workspace trunk_ws;
+    typename Net::Workspace trunk_ws;
     const Matrix<Scalar>& h = trunk_.forward(parameters_.data(), x, trunk_ws);
     Matrix<Scalar> input = Matrix<Scalar>::Zero(latent_head_.inputs(), x.cols());
     input.topRows(h.rows()) = h;
@@ -321,7 +318,7 @@ class LabelConditionedVAET {
     Matrix<Scalar> input = Matrix<Scalar>::Zero(latent() + classes(), z.cols());
     input.topRows(latent()) = z;
     for (Index j = 0; j < z.cols(); ++j) input(latent() + static_cast<Index>(labels(j)), j) = 1;
-    typename MlpT<Scalar>::Workspace ws;
+    typename Net::Workspace ws;
     const Matrix<Scalar>& logits = decoder_.forward(parameters_.data(), input, ws);
     probabilities.resize(logits.rows(), logits.cols());
     BernoulliT<Scalar>().mean(logits, probabilities);
@@ -329,6 +326,49 @@ class LabelConditionedVAET {
 
  private:
   using Enc = EncoderT<Scalar>;
+  using Net = PlacedNetworkT<Scalar>;
+
+  /// Sums of a batch's (or a chunk's) loss.
+  struct Sums {
+    double total = 0.0;  ///< Without beta * KL when the KL is per sample.
+    double reconstruction = 0.0;
+    double label_nll = 0.0;
+    double kl = 0.0;
+    Index labelled = 0;
+    Index samples = 0;
+
+    LabelConditionedLoss loss() const {
+      LabelConditionedLoss parts;
+      const double n = static_cast<double>(samples);
+      parts.samples = samples;
+      parts.labelled = labelled;
+      parts.total = total / n;
+      parts.reconstruction = reconstruction / n;
+      parts.kl = kl / n;
+      parts.label_nll = labelled > 0 ? label_nll / static_cast<double>(labelled) : 0.0;
+      return parts;
+    }
+  };
+
+  /// Every buffer one chunk of a batch needs, reused from step to step.
+  struct ChunkWorkspace {
+    Index begin = 0;
+    Index end = 0;
+    typename Net::Workspace trunk, classifier, decoder;
+    typename Enc::Workspace latent;
+    Matrix<Scalar> q, head_input, column_eps, z, z_delta, decoder_input, decoder_input_delta;
+    Matrix<Scalar> targets, head_input_delta, hidden_delta;
+    RowVector<Scalar> kl, weights, nll, kl_scale;
+    std::vector<Index> column_sample, column_class;
+    std::vector<double> class_terms;
+    Sums sums;
+  };
+
+  /// Which network a part of the parameter gradient belongs to.
+  struct PartSource {
+    enum Network { Trunk, LatentHead, Classifier, Decoder } network = Trunk;
+    Index part = 0;
+  };
 
   static std::vector<Index> concat(std::vector<Index> a, const std::vector<Index>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -339,6 +379,24 @@ class LabelConditionedVAET {
   // with latent_reads_label.
   static Index head_inputs(const LabelConditionedSpec& spec) {
     return spec.encoder_hidden.back() + (spec.latent_reads_label ? spec.classes : 0);
+  }
+
+  void plan_parts() {
+    std::vector<ParameterPart> parts;
+    part_sources_.clear();
+    auto add = [&](typename PartSource::Network network, Index count, auto&& part) {
+      for (Index p = 0; p < count; ++p) {
+        parts.push_back(part(p));
+        part_sources_.push_back({network, p});
+      }
+    };
+    add(PartSource::Trunk, trunk_.part_count(), [&](Index p) { return trunk_.part(p); });
+    add(PartSource::LatentHead, latent_head_.part_count(),
+        [&](Index p) { return latent_head_.part(p); });
+    add(PartSource::Classifier, classifier_.part_count(),
+        [&](Index p) { return classifier_.part(p); });
+    add(PartSource::Decoder, decoder_.part_count(), [&](Index p) { return decoder_.part(p); });
+    executor_.set_parts(std::move(parts));
   }
 
   void validate(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
@@ -359,106 +417,188 @@ class LabelConditionedVAET {
     categorical_.validate_target(labels, mask, classes());
   }
 
-  LabelConditionedLoss run(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
-                           const ConstRowVectorRef<Scalar>& mask, const ConstMatrixRef<Scalar>& eps,
-                           double beta, bool with_gradient) {
+  LossParts loss_parts(const ConstMatrixRef<Scalar>& x,
+                       const std::vector<TaskBatch<Scalar>>& targets,
+                       const ConstMatrixRef<Scalar>& eps, double beta, bool with_gradient) {
+    if (targets.size() != 2)
+      throw ShapeError("targets: expected two (image, label) for M2, got " +
+                       std::to_string(targets.size()));
+    detail::check_shape("image target", targets[0].target.rows(), targets[0].target.cols(),
+                        x.rows(), x.cols());
+    if (targets[0].target.data() != x.data() && targets[0].target != x)
+      throw ArgumentError("image target: M2 reconstructs its input, expected the target to be x");
+    const TaskBatch<Scalar>& label = targets[1];
+    detail::check_shape("label target", label.target.rows(), label.target.cols(), 1, x.cols());
+    if (!label.mask) all_labelled_.setOnes(x.cols());
+    const ConstRowVectorRef<Scalar> mask =
+        label.mask ? *label.mask : ConstRowVectorRef<Scalar>(all_labelled_);
+    const Sums sums = run(x, label.target.row(0), mask, eps, beta, with_gradient);
+    LossParts parts;
+    parts.samples = sums.samples;
+    parts.total_sum = sums.total;
+    parts.kl_sum = sums.kl;
+    parts.task_nll_sum = {sums.reconstruction, sums.label_nll};
+    parts.task_count = {sums.samples, sums.labelled};
+    parts.finish();
+    return parts;
+  }
+
+  Sums run(const ConstMatrixRef<Scalar>& x, const ConstRowVectorRef<Scalar>& labels,
+           const ConstRowVectorRef<Scalar>& mask, const ConstMatrixRef<Scalar>& eps,
+           double beta, bool with_gradient) {
     validate(x, labels, mask, eps, beta);
-    // A labelled image's saturated softmax sends gradients of ~1e-40 into a
-    // hidden classifier layer: without this, such steps run ten times slower.
-    const detail::FlushDenormals flush;
+    const Index n = x.cols();
+    const int chunk_total = executor_.chunk_count(n);
+    if (static_cast<int>(chunks_.size()) < chunk_total) chunks_.resize(chunk_total);
+    const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
+    auto chunk = [&](int c, Index begin, Index end) {
+      // A labelled image's saturated softmax sends gradients of ~1e-40 into a
+      // hidden classifier layer: without this, such steps run ten times
+      // slower. The flag is per thread, so each chunk sets it.
+      const detail::FlushDenormals flush;
+      ChunkWorkspace& ws = chunks_[static_cast<std::size_t>(c)];
+      ws.begin = begin;
+      ws.end = end;
+      const Index m = end - begin;
+      run_chunk(ws, x.middleCols(begin, m), labels.middleCols(begin, m), mask.middleCols(begin, m),
+                eps.middleCols(begin, m), beta, inv_n, with_gradient);
+    };
+    Scalar* gradients = gradients_.data();
+    auto part = [&](std::size_t j, int c, GradientWrite write) {
+      const detail::FlushDenormals flush;
+      ChunkWorkspace& ws = chunks_[static_cast<std::size_t>(c)];
+      const PartSource& source = part_sources_[j];
+      switch (source.network) {
+        case PartSource::Trunk:
+          trunk_.part_gradient(source.part, x.middleCols(ws.begin, ws.end - ws.begin), ws.trunk,
+                               gradients, write);
+          break;
+        case PartSource::LatentHead:
+          latent_head_.part_gradient(source.part, ws.head_input, ws.latent, gradients, write);
+          break;
+        case PartSource::Classifier:
+          classifier_.part_gradient(source.part, ws.trunk.output, ws.classifier, gradients, write);
+          break;
+        case PartSource::Decoder:
+          decoder_.part_gradient(source.part, ws.decoder_input, ws.decoder, gradients, write);
+          break;
+      }
+      return true;
+    };
+    executor_.run(n, chunk, part, with_gradient ? &gradients_ : nullptr);
+    if (with_gradient) gradients_finite_ = executor_.gradients_finite();
+
+    Sums sums;
+    sums.samples = n;
+    for (int c = 0; c < chunk_total; ++c) {
+      const Sums& s = chunks_[static_cast<std::size_t>(c)].sums;
+      sums.total += s.total;
+      sums.reconstruction += s.reconstruction;
+      sums.label_nll += s.label_nll;
+      sums.kl += s.kl;
+      sums.labelled += s.labelled;
+    }
+    if (!spec_.latent_reads_label) sums.total += beta * sums.kl;
+    return sums;
+  }
+
+  /// One chunk's loss sums and, with_gradient, its backward pass down to every
+  /// layer's output gradient (the executor adds the parameter gradients).
+  /// `inv_n` is one over the whole batch's size: the loss is a batch mean.
+  void run_chunk(ChunkWorkspace& ws, const ConstMatrixRef<Scalar>& x,
+                 const ConstRowVectorRef<Scalar>& labels, const ConstRowVectorRef<Scalar>& mask,
+                 const ConstMatrixRef<Scalar>& eps, double beta, Scalar inv_n,
+                 bool with_gradient) const {
     const Scalar* values = parameters_.data();
     const Index n = x.cols(), Z = latent(), K = classes();
     const bool per_class_z = spec_.latent_reads_label;
-    const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
 
     // Decoder columns: one per labelled sample (its class), K per unlabelled
     // one (every class, weighted by q(y|x)).
     Index columns = 0;
     for (Index j = 0; j < n; ++j) columns += mask(j) == Scalar(1) ? 1 : K;
-    column_sample_.resize(static_cast<std::size_t>(columns));
-    column_class_.resize(static_cast<std::size_t>(columns));
+    ws.column_sample.resize(static_cast<std::size_t>(columns));
+    ws.column_class.resize(static_cast<std::size_t>(columns));
     for (Index j = 0, c = 0; j < n; ++j) {
       const bool labelled = mask(j) == Scalar(1);
       const Index first = labelled ? static_cast<Index>(labels(j)) : 0;
       for (Index k = first; k < first + (labelled ? 1 : K); ++k, ++c) {
-        column_sample_[static_cast<std::size_t>(c)] = j;
-        column_class_[static_cast<std::size_t>(c)] = k;
+        ws.column_sample[static_cast<std::size_t>(c)] = j;
+        ws.column_class[static_cast<std::size_t>(c)] = k;
       }
     }
     // z columns: one per sample, or with q(z|x,y) one per decoder column.
     const Index z_columns = per_class_z ? columns : n;
     auto z_column = [&](Index c) {
-      return per_class_z ? c : column_sample_[static_cast<std::size_t>(c)];
+      return per_class_z ? c : ws.column_sample[static_cast<std::size_t>(c)];
     };
     auto z_sample = [&](Index zc) {
-      return per_class_z ? column_sample_[static_cast<std::size_t>(zc)] : zc;
+      return per_class_z ? ws.column_sample[static_cast<std::size_t>(zc)] : zc;
     };
 
     // Encoder: the trunk; q(y|x) and q(z|x[,y]) read its last layer.
-    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws_);
+    const Matrix<Scalar>& h = trunk_.forward(values, x, ws.trunk);
     const Index H = h.rows();
-    logits_ = classifier_.forward(values, h, classifier_ws_);
-    q_.resize(K, n);
-    categorical_.mean(logits_, q_);
-    head_input_.setZero(latent_head_.inputs(), z_columns);
-    column_eps_.resize(Z, z_columns);
+    const Matrix<Scalar>& logits = classifier_.forward(values, h, ws.classifier);
+    ws.q.resize(K, n);
+    categorical_.mean(logits, ws.q);
+    ws.head_input.setZero(latent_head_.inputs(), z_columns);
+    ws.column_eps.resize(Z, z_columns);
     for (Index zc = 0; zc < z_columns; ++zc) {
-      head_input_.col(zc).head(H) = h.col(z_sample(zc));
-      column_eps_.col(zc) = eps.col(z_sample(zc));
-      if (per_class_z) head_input_(H + column_class_[static_cast<std::size_t>(zc)], zc) = 1;
+      ws.head_input.col(zc).head(H) = h.col(z_sample(zc));
+      ws.column_eps.col(zc) = eps.col(z_sample(zc));
+      if (per_class_z) ws.head_input(H + ws.column_class[static_cast<std::size_t>(zc)], zc) = 1;
     }
-    latent_head_.forward(values, head_input_, latent_ws_);
-    z_.resize(Z, z_columns);
-    reparameterize<Scalar>(Enc::mu(latent_ws_), Enc::logvar(latent_ws_), column_eps_, z_);
-    kl_.resize(z_columns);
-    gaussian_kl<Scalar>(Enc::mu(latent_ws_), Enc::logvar(latent_ws_), kl_);
+    latent_head_.forward(values, ws.head_input, ws.latent);
+    ws.z.resize(Z, z_columns);
+    reparameterize<Scalar>(Enc::mu(ws.latent), Enc::logvar(ws.latent), ws.column_eps, ws.z);
+    ws.kl.resize(z_columns);
+    gaussian_kl<Scalar>(Enc::mu(ws.latent), Enc::logvar(ws.latent), ws.kl);
 
-    decoder_input_.setZero(Z + K, columns);
-    targets_.resize(inputs(), columns);
-    weights_.resize(columns);
+    ws.decoder_input.setZero(Z + K, columns);
+    ws.targets.resize(inputs(), columns);
+    ws.weights.resize(columns);
     for (Index c = 0; c < columns; ++c) {
-      const Index j = column_sample_[static_cast<std::size_t>(c)];
-      const Index k = column_class_[static_cast<std::size_t>(c)];
-      decoder_input_.col(c).head(Z) = z_.col(z_column(c));
-      decoder_input_(Z + k, c) = 1;
-      targets_.col(c) = x.col(j);
-      weights_(c) = mask(j) == Scalar(1) ? inv_n : q_(k, j) * inv_n;
+      const Index j = ws.column_sample[static_cast<std::size_t>(c)];
+      const Index k = ws.column_class[static_cast<std::size_t>(c)];
+      ws.decoder_input.col(c).head(Z) = ws.z.col(z_column(c));
+      ws.decoder_input(Z + k, c) = 1;
+      ws.targets.col(c) = x.col(j);
+      ws.weights(c) = mask(j) == Scalar(1) ? inv_n : ws.q(k, j) * inv_n;
     }
-    const Matrix<Scalar>& pixel_logits = decoder_.forward(values, decoder_input_, decoder_ws_);
-    nll_.resize(columns);
-    output_gradient_.resize(inputs(), columns);
-    MatrixRef<Scalar> output_gradient(output_gradient_);
-    BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, targets_, weights_, nll_,
+    const Matrix<Scalar>& pixel_logits = decoder_.forward(values, ws.decoder_input, ws.decoder);
+    ws.nll.resize(columns);
+    MatrixRef<Scalar> output_gradient(ws.decoder.output_delta);
+    BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, ws.targets, ws.weights, ws.nll,
                                   with_gradient ? &output_gradient : nullptr);
 
     // The loss, and d loss / d logits of q(y|x). With q(z|x,y) the KL
     // depends on the class and joins each class's term; otherwise it is
-    // one per sample and added after.
+    // one per sample and added for the whole batch.
     const double alpha = spec_.label_weight, gamma = spec_.entropy_weight;
-    LabelConditionedLoss parts;
-    parts.samples = n;
-    double total = 0.0, reconstruction = 0.0, label_nll = 0.0, kl_sum = 0.0;
-    logits_delta_.resize(K, n);
-    class_terms_.resize(static_cast<std::size_t>(K));
-    kl_scale_.resize(z_columns);
+    Sums sums;
+    sums.samples = n;
+    Matrix<Scalar>& logits_delta = ws.classifier.output_delta;
+    ws.class_terms.resize(static_cast<std::size_t>(K));
+    ws.kl_scale.resize(z_columns);
     for (Index j = 0, c = 0; j < n; ++j) {
-      auto q = q_.col(j);
+      auto q = ws.q.col(j);
       if (mask(j) == Scalar(1)) {
         const Index y = static_cast<Index>(labels(j));
-        const double log_q = static_cast<double>(logits_(y, j) - logits_.col(j).maxCoeff()) -
+        const double log_q = static_cast<double>(logits(y, j) - logits.col(j).maxCoeff()) -
                              std::log(static_cast<double>(
-                                 (logits_.col(j).array() - logits_.col(j).maxCoeff()).exp().sum()));
-        total += nll_(c) + alpha * -log_q;
-        reconstruction += nll_(c);
-        label_nll += -log_q;
-        ++parts.labelled;
-        logits_delta_.col(j) = q * static_cast<Scalar>(alpha) * inv_n;
-        logits_delta_(y, j) -= static_cast<Scalar>(alpha) * inv_n;
+                                 (logits.col(j).array() - logits.col(j).maxCoeff()).exp().sum()));
+        sums.total += ws.nll(c) + alpha * -log_q;
+        sums.reconstruction += ws.nll(c);
+        sums.label_nll += -log_q;
+        ++sums.labelled;
+        logits_delta.col(j) = q * static_cast<Scalar>(alpha) * inv_n;
+        logits_delta(y, j) -= static_cast<Scalar>(alpha) * inv_n;
         if (per_class_z) {
-          const double kl = static_cast<double>(kl_(c));
-          total += beta * kl;
-          kl_sum += kl;
-          kl_scale_(c) = static_cast<Scalar>(beta) * inv_n;
+          const double kl = static_cast<double>(ws.kl(c));
+          sums.total += beta * kl;
+          sums.kl += kl;
+          ws.kl_scale(c) = static_cast<Scalar>(beta) * inv_n;
         }
         c += 1;
       } else {
@@ -467,123 +607,116 @@ class LabelConditionedVAET {
         double expected = 0.0, expected_r = 0.0;
         for (Index k = 0; k < K; ++k) {
           const double log_q = std::log(std::max(static_cast<double>(q(k)), 1e-300));
-          double g = static_cast<double>(nll_(c + k)) + gamma * log_q;
+          double g = static_cast<double>(ws.nll(c + k)) + gamma * log_q;
           if (per_class_z) {
-            const double kl = static_cast<double>(kl_(c + k));
+            const double kl = static_cast<double>(ws.kl(c + k));
             g += beta * kl;
-            kl_sum += static_cast<double>(q(k)) * kl;
-            kl_scale_(c + k) = static_cast<Scalar>(beta) * q(k) * inv_n;
+            sums.kl += static_cast<double>(q(k)) * kl;
+            ws.kl_scale(c + k) = static_cast<Scalar>(beta) * q(k) * inv_n;
           }
-          class_terms_[static_cast<std::size_t>(k)] = g;
+          ws.class_terms[static_cast<std::size_t>(k)] = g;
           expected += static_cast<double>(q(k)) * g;
-          expected_r += static_cast<double>(q(k)) * static_cast<double>(nll_(c + k));
+          expected_r += static_cast<double>(q(k)) * static_cast<double>(ws.nll(c + k));
         }
         for (Index k = 0; k < K; ++k)
-          logits_delta_(k, j) =
+          logits_delta(k, j) =
               static_cast<Scalar>(static_cast<double>(q(k)) *
-                                  (class_terms_[static_cast<std::size_t>(k)] - expected)) *
+                                  (ws.class_terms[static_cast<std::size_t>(k)] - expected)) *
               inv_n;
-        total += expected;
-        reconstruction += expected_r;
+        sums.total += expected;
+        sums.reconstruction += expected_r;
         c += K;
       }
     }
     if (!per_class_z) {
-      kl_sum = kl_.template cast<double>().sum();
-      total += beta * kl_sum;
-      kl_scale_.setConstant(n, static_cast<Scalar>(beta) * inv_n);
+      sums.kl = ws.kl.template cast<double>().sum();
+      ws.kl_scale.setConstant(n, static_cast<Scalar>(beta) * inv_n);
     }
-    parts.total = total / static_cast<double>(n);
-    parts.reconstruction = reconstruction / static_cast<double>(n);
-    parts.kl = kl_sum / static_cast<double>(n);
-    parts.label_nll = parts.labelled > 0 ? label_nll / static_cast<double>(parts.labelled) : 0.0;
-    if (!with_gradient) return parts;
+    ws.sums = sums;
+    if (!with_gradient) return;
 
     // Backward: decoder, then z, then the latent head and the classifier
     // into the trunk.
-    gradients_.setZero();
-    Scalar* grads = gradients_.data();
-    decoder_input_delta_.resize(Z + K, columns);
-    MatrixRef<Scalar> input_delta(decoder_input_delta_);
-    decoder_.backward(values, grads, decoder_input_, output_gradient_, decoder_ws_, &input_delta);
-    z_delta_.setZero(Z, z_columns);
+    ws.decoder_input_delta.resize(Z + K, columns);
+    MatrixRef<Scalar> input_delta(ws.decoder_input_delta);
+    decoder_.backward(values, ws.decoder_input, ws.decoder,
+                      {&input_delta, GradientWrite::Overwrite});
+    ws.z_delta.setZero(Z, z_columns);
     for (Index c = 0; c < columns; ++c)
-      z_delta_.col(z_column(c)) += decoder_input_delta_.col(c).head(Z);
-    latent_ws_.head_delta.setZero();
-    auto mu_delta = Enc::mu_delta(latent_ws_);
-    auto logvar_delta = Enc::logvar_delta(latent_ws_);
-    reparameterize_backward<Scalar>(Enc::logvar(latent_ws_), column_eps_, z_delta_, mu_delta,
+      ws.z_delta.col(z_column(c)) += ws.decoder_input_delta.col(c).head(Z);
+    ws.latent.head_delta.setZero();
+    auto mu_delta = Enc::mu_delta(ws.latent);
+    auto logvar_delta = Enc::logvar_delta(ws.latent);
+    reparameterize_backward<Scalar>(Enc::logvar(ws.latent), ws.column_eps, ws.z_delta, mu_delta,
                                     logvar_delta);
-    gaussian_kl_backward<Scalar>(Enc::mu(latent_ws_), Enc::logvar(latent_ws_), kl_scale_, mu_delta,
-                                 logvar_delta);
-    head_input_delta_.resize(latent_head_.inputs(), z_columns);
-    MatrixRef<Scalar> head_input_delta(head_input_delta_);
-    latent_head_.backward(values, head_input_, latent_ws_,
+    gaussian_kl_backward<Scalar>(Enc::mu(ws.latent), Enc::logvar(ws.latent), ws.kl_scale,
+                                 mu_delta, logvar_delta);
+    ws.head_input_delta.resize(latent_head_.inputs(), z_columns);
+    MatrixRef<Scalar> head_input_delta(ws.head_input_delta);
+    latent_head_.backward(values, ws.head_input, ws.latent,
                           {&head_input_delta, GradientWrite::Overwrite});
-    latent_head_.add_parameter_gradients(head_input_, latent_ws_, grads);
     // The latent head's and the classifier's input gradients meet at the
     // trunk's output before the trunk's backward pass.
+    Matrix<Scalar>& hidden_delta = ws.trunk.output_delta;
     if (per_class_z) {
-      hidden_delta_.setZero(H, n);
+      hidden_delta.setZero(H, n);
       for (Index zc = 0; zc < z_columns; ++zc)
-        hidden_delta_.col(z_sample(zc)) += head_input_delta_.col(zc).head(H);
+        hidden_delta.col(z_sample(zc)) += ws.head_input_delta.col(zc).head(H);
     } else {
-      hidden_delta_ = head_input_delta_;
+      hidden_delta = ws.head_input_delta;
     }
-    MatrixRef<Scalar> hidden_delta(hidden_delta_);
-    MatrixRef<Scalar> logits_delta(logits_delta_);
-    classifier_.backward(values, grads, h, logits_delta, classifier_ws_, &hidden_delta, true);
-    trunk_.backward(values, grads, x, hidden_delta_, trunk_ws_);
-    return parts;
+    MatrixRef<Scalar> hidden_delta_ref(hidden_delta);
+    classifier_.backward(values, h, ws.classifier, {&hidden_delta_ref, GradientWrite::Add});
+    trunk_.backward(values, x, ws.trunk);
   }
 
-  // sum_j CE(targets_j, q(y|x_j)); its gradient, scaled by `scale`, goes
-  // into `grads` (as `mode` says) and, if given, into input_gradient.
+  // sum_j CE(targets_j, q(y|x_j)); with `grads`, its gradient, scaled by
+  // `scale`, is added there; dL/dx goes where `input_gradient` asks.
   double classifier_cross_entropy(const ConstMatrixRef<Scalar>& x,
                                   const ConstMatrixRef<Scalar>& targets, Scalar scale,
-                                  Scalar* grads, ParameterGradients mode,
-                                  MatrixRef<Scalar>* input_gradient,
-                                  typename MlpT<Scalar>::Workspace& trunk_ws) const {
+                                  Scalar* grads, InputGradient<Scalar> input_gradient,
+                                  typename Net::Workspace& trunk_ws) const {
     detail::check_rows("input x", x.rows(), inputs());
     if (x.cols() <= 0) throw ShapeError("input x: expected at least one column, got 0");
     detail::check_shape("classifier targets", targets.rows(), targets.cols(), classes(), x.cols());
     categorical_.validate_target(targets, std::nullopt, classes());
-    const detail::FlushDenormals flush;  // as in run()
+    const detail::FlushDenormals flush;  // as in run_chunk()
     const Scalar* values = parameters_.data();
     const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
-    typename MlpT<Scalar>::Workspace classifier_ws;
+    typename Net::Workspace classifier_ws;
     const Matrix<Scalar>& logits = classifier_.forward(values, h, classifier_ws);
-    Matrix<Scalar> delta(classes(), x.cols());
     RowVector<Scalar> nll(x.cols());
-    MatrixRef<Scalar> logits_delta(delta);
+    MatrixRef<Scalar> logits_delta(classifier_ws.output_delta);
     categorical_.evaluate(nullptr, nullptr, logits, targets,
                           RowVector<Scalar>::Constant(x.cols(), scale), nll, &logits_delta);
-    Matrix<Scalar> hidden_delta(h.rows(), x.cols());
-    MatrixRef<Scalar> hidden_delta_ref(hidden_delta);
-    classifier_.backward(values, grads, h, logits_delta, classifier_ws, &hidden_delta_ref, false,
-                         mode);
-    trunk_.backward(values, grads, x, hidden_delta, trunk_ws, input_gradient, false, mode);
+    trunk_ws.output_delta.resize(h.rows(), x.cols());
+    MatrixRef<Scalar> hidden_delta(trunk_ws.output_delta);
+    classifier_.backward(values, h, classifier_ws, {&hidden_delta, GradientWrite::Overwrite});
+    trunk_.backward(values, x, trunk_ws, input_gradient);
+    if (grads != nullptr) {
+      classifier_.add_parameter_gradients(h, classifier_ws, grads);
+      trunk_.add_parameter_gradients(x, trunk_ws, grads);
+    }
     return nll.template cast<double>().sum();
   }
 
   LabelConditionedSpec spec_;
   ParameterLayout layout_;
-  MlpT<Scalar> trunk_;
+  Net trunk_;
   EncoderT<Scalar> latent_head_;  // no trunk of its own: the Gaussian head with its logvar clamp
-  MlpT<Scalar> classifier_;
-  MlpT<Scalar> decoder_;
+  Net classifier_;
+  Net decoder_;
   CategoricalT<Scalar> categorical_;
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
+  ExecutorT<Scalar> executor_;
+  std::vector<PartSource> part_sources_;
+  bool gradients_finite_ = true;
   // Per-batch buffers, reused from step to step.
-  typename EncoderT<Scalar>::Workspace latent_ws_;
-  typename MlpT<Scalar>::Workspace trunk_ws_, decoder_ws_, classifier_ws_, consistency_ws_;
-  Matrix<Scalar> eps_, q_, logits_, logits_delta_, z_, z_delta_, column_eps_;
-  Matrix<Scalar> head_input_, head_input_delta_, hidden_delta_;
-  Matrix<Scalar> decoder_input_, decoder_input_delta_, targets_, output_gradient_;
-  RowVector<Scalar> kl_, kl_scale_, weights_, nll_;
-  std::vector<Index> column_sample_, column_class_;
-  std::vector<double> class_terms_;  // g_k of one unlabelled sample
+  std::vector<ChunkWorkspace> chunks_;
+  typename Net::Workspace consistency_ws_;
+  Matrix<Scalar> eps_;
+  RowVector<Scalar> all_labelled_;
 };
 
 using LabelConditionedVAE = LabelConditionedVAET<float>;
