@@ -8,7 +8,7 @@
 // shortest exact form of a Gaussian variance, nothing after the last field),
 // so parse(text).architecture() == text for every text accepted. Malformed
 // text is a FormatError that quotes it (escaped) and names the field; a
-// well-formed text describing more than kMaxArchitectureParameters parameters
+// well-formed text describing more than kMaxSpecParameters parameters
 // is an ArgumentError, thrown before anything that size is allocated.
 //
 // What the line does not record comes back with its default: task weights
@@ -34,7 +34,7 @@
 namespace scvae {
 
 /// The most parameters a parsed architecture may describe (64 GiB of floats).
-inline constexpr std::uint64_t kMaxArchitectureParameters = std::uint64_t{1} << 34;
+inline constexpr std::uint64_t kMaxSpecParameters = std::uint64_t{1} << 34;
 
 /// The first word of a ModelSpec's architecture and of a LabelConditionedSpec's.
 inline constexpr const char* kModelArchitectureKind = "scvae-v1";
@@ -79,8 +79,7 @@ class ArchitectureScanner {
   [[noreturn]] void too_large(const std::string& what) const {
     std::ostringstream out;
     out << kind_ << " architecture " << quoted_architecture(text_) << ": " << what
-        << " more than the " << kMaxArchitectureParameters
-        << " (2^34) parameters this version builds";
+        << " more than the " << kMaxSpecParameters << " (2^34) parameters this version builds";
     throw ArgumentError(out.str());
   }
 
@@ -94,7 +93,7 @@ class ArchitectureScanner {
   }
 
   /// A positive decimal size without sign or leading zero, at most
-  /// kMaxArchitectureParameters (every unit of a layer has a bias at least).
+  /// kMaxSpecParameters (every unit of a layer has a bias at least).
   Index size(const std::string& field) {
     const std::size_t start = position_;
     if (start >= text_.size() || text_[start] < '1' || text_[start] > '9')
@@ -104,7 +103,7 @@ class ArchitectureScanner {
     while (position_ < text_.size() && text_[position_] >= '0' && text_[position_] <= '9') {
       if (!over) {
         value = value * 10 + static_cast<std::uint64_t>(text_[position_] - '0');
-        over = value > kMaxArchitectureParameters;
+        over = value > kMaxSpecParameters;
       }
       ++position_;
     }
@@ -167,7 +166,7 @@ class ArchitectureScanner {
 };
 
 /// Adds up the parameters of dense layers, refusing more than
-/// kMaxArchitectureParameters before any product can overflow.
+/// kMaxSpecParameters before any product can overflow.
 class ParameterTally {
  public:
   explicit ParameterTally(ArchitectureScanner& scanner) : scanner_(scanner) {}
@@ -176,7 +175,7 @@ class ParameterTally {
   void dense(Index inputs, Index outputs) {
     const auto in = static_cast<std::uint64_t>(inputs), out = static_cast<std::uint64_t>(outputs);
     // in, out <= 2^35 (a sum of two sizes at most): (in + 1) * out is checked by division.
-    if (in + 1 > kMaxArchitectureParameters / out) exceed();
+    if (in + 1 > kMaxSpecParameters / out) exceed();
     add((in + 1) * out);
   }
   /// A chain sizes[0] -> sizes[1] -> ... of dense layers.
@@ -184,7 +183,7 @@ class ParameterTally {
     for (std::size_t i = 0; i + 1 < sizes.size(); ++i) dense(sizes[i], sizes[i + 1]);
   }
   void add(std::uint64_t count) {
-    if (count > kMaxArchitectureParameters - total_) exceed();
+    if (count > kMaxSpecParameters - total_) exceed();
     total_ += count;
   }
   std::uint64_t total() const { return total_; }
@@ -236,7 +235,7 @@ namespace detail {
 
 /// The parameters of the model a spec describes, counted from its sizes in
 /// 64 bits: ArgumentError (quoting `architecture`) past
-/// kMaxArchitectureParameters, before a product can overflow. The models'
+/// kMaxSpecParameters, before a product can overflow. The models'
 /// parameter_count() must agree (tested), so that a checkpoint's count can be
 /// checked against its architecture before the model is built.
 inline std::uint64_t described_parameter_count(const ModelSpec& spec,
@@ -284,7 +283,7 @@ inline std::uint64_t described_parameter_count(const LabelConditionedSpec& spec,
 /// Task weights come back as 1 and the initialization as HeGlorot. A task
 /// name runs up to the first " decoder=", so a name containing that text does
 /// not round-trip. Throws FormatError on malformed text and ArgumentError on a
-/// model of more than kMaxArchitectureParameters parameters.
+/// model of more than kMaxSpecParameters parameters.
 inline ModelSpec parse_model_spec(const std::string& architecture) {
   detail::ArchitectureScanner in(architecture, kModelArchitectureKind);
   ModelSpec spec;

@@ -1,0 +1,325 @@
+// load_model, load_vae and load_label_conditioned_model: a model rebuilt from
+// its checkpoint alone has bit-identical parameters and loss (double and
+// float), 0.1.0's checkpoints load, and every way a checkpoint cannot be
+// built from is a CheckpointError (or IoError) naming the file.
+#include "scvae/io/load_model.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "../test_support.hpp"
+#include "scvae/io/checkpoint.hpp"
+
+namespace scvae {
+namespace {
+
+template <typename Scalar>
+void expect_bit_identical(const Vector<Scalar>& a, const Vector<Scalar>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(Scalar) * static_cast<std::size_t>(a.size())),
+            0);
+}
+
+void same_bits(double a, double b) {
+  EXPECT_EQ(std::memcmp(&a, &b, sizeof(double)), 0) << a << " vs " << b;
+}
+
+ModelSpec multitask_spec() {
+  ModelSpec spec;
+  spec.inputs = 6;
+  spec.encoder_hidden = {5};
+  spec.latent = 3;
+  spec.activation = Activation::Tanh;
+  auto task = [](const std::string& name, Index outputs, std::vector<Index> hidden,
+                 LikelihoodSpec likelihood, DecoderInput input) {
+    TaskSpec t;
+    t.name = name;
+    t.outputs = outputs;
+    t.hidden = std::move(hidden);
+    t.likelihood = likelihood;
+    t.input = input;
+    t.weight = 2.5;  // not in the architecture: comes back as 1
+    return t;
+  };
+  spec.tasks.push_back(task("image", 6, {4}, LikelihoodSpec::bernoulli(), DecoderInput::Sample));
+  spec.tasks.push_back(task("label", 3, {}, LikelihoodSpec::categorical(3), DecoderInput::Mean));
+  spec.tasks.push_back(
+      task("depth", 2, {4, 3}, LikelihoodSpec::gaussian(0.25), DecoderInput::Sample));
+  spec.tasks.push_back(
+      task("noise", 2, {}, LikelihoodSpec::gaussian_learned_variance(), DecoderInput::Mean));
+  return spec;
+}
+
+template <typename Scalar>
+struct MultitaskBatch {
+  Matrix<Scalar> x = testing::random_uniform(6, 7, 1).cast<Scalar>();
+  Matrix<Scalar> labels = Matrix<Scalar>(1, 7);
+  Matrix<Scalar> depth = testing::random_matrix(2, 7, 2).cast<Scalar>();
+  Matrix<Scalar> noise = testing::random_matrix(2, 7, 3).cast<Scalar>();
+  Matrix<Scalar> eps = testing::random_matrix(3, 7, 4).cast<Scalar>();
+  std::vector<TaskBatch<Scalar>> targets;
+  MultitaskBatch() {
+    for (Index j = 0; j < 7; ++j) labels(0, j) = static_cast<Scalar>(j % 3);
+    // TaskBatch holds references: built in place, never assigned.
+    targets.reserve(4);
+    targets.emplace_back(x);
+    targets.emplace_back(labels);
+    targets.emplace_back(depth);
+    targets.emplace_back(noise);
+  }
+  MultitaskBatch(const MultitaskBatch&) = delete;
+  MultitaskBatch& operator=(const MultitaskBatch&) = delete;
+};
+
+template <typename Scalar>
+void check_multitask_round_trip() {
+  SCOPED_TRACE(scalar_name<Scalar>());
+  testing::TempDir dir("scvae_load_model");
+  const std::string path = (dir.path / "model.scvae").string();
+  SCVAET<Scalar> saved(multitask_spec(), 7);
+  // Trained-looking parameters: the learned log-variances are not all zero.
+  saved.parameters() +=
+      testing::random_matrix(saved.parameter_count(), 1, 8, 0.1).template cast<Scalar>();
+  CheckpointExtras extras;
+  extras.set_scalar("epochs_done", 3);
+  save_model(path, saved, extras);
+
+  CheckpointExtras loaded_extras;
+  SCVAET<Scalar> loaded = load_model<Scalar>(path, &loaded_extras);
+  EXPECT_EQ(loaded.architecture(), saved.architecture());
+  expect_bit_identical(loaded.parameters(), saved.parameters());
+  EXPECT_EQ(loaded_extras, extras);
+  for (Index t = 0; t < loaded.task_count(); ++t) EXPECT_EQ(loaded.task(t).weight, 1.0);
+
+  MultitaskBatch<Scalar> batch;
+  for (Index t = 0; t < loaded.task_count(); ++t) loaded.set_task_weight(t, 2.5);
+  const LossParts expected = saved.loss(batch.x, batch.targets, batch.eps);
+  const LossParts got = loaded.loss(batch.x, batch.targets, batch.eps);
+  same_bits(got.total, expected.total);
+  same_bits(got.kl, expected.kl);
+  // The loaded model trains like the saved one: the same gradient bits.
+  saved.loss_and_gradient(batch.x, batch.targets, batch.eps);
+  loaded.loss_and_gradient(batch.x, batch.targets, batch.eps);
+  expect_bit_identical(loaded.gradients(), saved.gradients());
+}
+
+TEST(LoadModel, MultitaskModelComesBackBitIdenticalWithDefaultWeights) {
+  check_multitask_round_trip<double>();
+  check_multitask_round_trip<float>();
+}
+
+template <typename Scalar>
+void check_vae_round_trip() {
+  SCOPED_TRACE(scalar_name<Scalar>());
+  testing::TempDir dir("scvae_load_vae");
+  const std::string path = (dir.path / "vae.scvae").string();
+  const VAET<Scalar> saved(9, {6, 4}, 2, 3, LikelihoodSpec::gaussian(0.5), Activation::ELU);
+  save_model(path, saved);
+  VAET<Scalar> vae = load_vae<Scalar>(path);
+  SCVAET<Scalar> model = load_model<Scalar>(path);
+  expect_bit_identical(vae.parameters(), saved.parameters());
+  expect_bit_identical(model.parameters(), saved.parameters());
+  const Matrix<Scalar> x = testing::random_matrix(9, 5, 1).cast<Scalar>();
+  const Matrix<Scalar> eps = testing::random_matrix(2, 5, 2).cast<Scalar>();
+  VAET<Scalar> reference = saved;
+  const double expected = reference.loss(x, eps).total;
+  same_bits(vae.loss(x, eps).total, expected);
+  same_bits(model.loss(x, {TaskBatch<Scalar>(x)}, eps).total, expected);
+}
+
+TEST(LoadModel, VaeComesBackBitIdentical) {
+  check_vae_round_trip<double>();
+  check_vae_round_trip<float>();
+}
+
+template <typename Scalar>
+void check_label_conditioned_round_trip(bool latent_reads_label) {
+  SCOPED_TRACE(scalar_name<Scalar>());
+  testing::TempDir dir("scvae_load_m2");
+  const std::string path = (dir.path / "m2.scvae").string();
+  LabelConditionedSpec spec;
+  spec.inputs = 8;
+  spec.encoder_hidden = {6, 5};
+  spec.latent = 2;
+  spec.classes = 3;
+  spec.classifier_hidden = {4};
+  spec.decoder_hidden = {5};
+  spec.latent_reads_label = latent_reads_label;
+  LabelConditionedVAET<Scalar> saved(spec, 5);
+  save_model(path, saved);
+  LabelConditionedVAET<Scalar> loaded = load_label_conditioned_model<Scalar>(path);
+  EXPECT_EQ(loaded.architecture(), saved.architecture());
+  expect_bit_identical(loaded.parameters(), saved.parameters());
+  const Matrix<Scalar> x = testing::random_uniform(8, 6, 1).cast<Scalar>();
+  RowVector<Scalar> labels(6), mask(6);
+  for (Index j = 0; j < 6; ++j) {
+    labels(j) = static_cast<Scalar>(j % 3);
+    mask(j) = static_cast<Scalar>(j % 2);
+  }
+  const Matrix<Scalar> eps = testing::random_matrix(2, 6, 2).cast<Scalar>();
+  same_bits(loaded.loss(x, labels, mask, eps).total, saved.loss(x, labels, mask, eps).total);
+}
+
+TEST(LoadModel, LabelConditionedModelComesBackBitIdentical) {
+  for (const bool reads_label : {false, true}) {
+    SCOPED_TRACE(reads_label ? "q(z|x,y)" : "q(z|x)");
+    check_label_conditioned_round_trip<double>(reads_label);
+    check_label_conditioned_round_trip<float>(reads_label);
+  }
+}
+
+std::string fixture(const std::string& name) {
+  return std::string(SCVAE_TEST_DATA_DIR) + "/" + name;
+}
+
+// tests/data/README.md says how these were made by the 0.1.0 examples.
+TEST(LoadModel, CheckpointsOfRelease010LoadLikeTheModelBuiltByHand) {
+  const std::string vae_path = fixture("checkpoint-0.1.0-vae.scvae");
+  VAET<float> by_hand(16, {8}, 2);
+  CheckpointExtras extras;
+  load_model(vae_path, by_hand, &extras);
+  EXPECT_TRUE(extras.contains("adam.first_moment"));  // a training checkpoint
+  const VAET<float> vae = load_vae<float>(vae_path);
+  expect_bit_identical(vae.parameters(), by_hand.parameters());
+  const Matrix<float> x = testing::random_uniform(16, 10, 3).cast<float>();
+  const Matrix<float> eps = testing::random_matrix(2, 10, 4).cast<float>();
+  VAET<float> copy = vae;
+  same_bits(copy.loss(x, eps).total, by_hand.loss(x, eps).total);
+
+  ModelSpec spec;
+  spec.inputs = 16;
+  spec.encoder_hidden = {4};
+  spec.latent = 2;
+  TaskSpec image;
+  image.name = "image";
+  image.outputs = 16;
+  image.hidden = {4};
+  TaskSpec label;
+  label.name = "label";
+  label.outputs = 10;
+  label.likelihood = LikelihoodSpec::categorical(10);
+  label.input = DecoderInput::Mean;
+  spec.tasks = {image, label};
+  SCVAET<float> multitask_by_hand(spec);
+  const std::string multitask_path = fixture("checkpoint-0.1.0-multitask.scvae");
+  load_model(multitask_path, multitask_by_hand);
+  SCVAET<float> multitask = load_model<float>(multitask_path);
+  expect_bit_identical(multitask.parameters(), multitask_by_hand.parameters());
+  Matrix<float> labels(1, 10);
+  for (Index j = 0; j < 10; ++j) labels(0, j) = static_cast<float>(j);
+  const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x), TaskBatch<float>(labels)};
+  same_bits(multitask.loss(x, targets, eps).total, multitask_by_hand.loss(x, targets, eps).total);
+
+  LabelConditionedSpec m2_spec;
+  m2_spec.inputs = 16;
+  m2_spec.encoder_hidden = {4};
+  m2_spec.latent = 2;
+  m2_spec.classes = 10;
+  m2_spec.decoder_hidden = {4};
+  LabelConditionedVAET<float> m2_by_hand(m2_spec);
+  const std::string m2_path = fixture("checkpoint-0.1.0-m2.scvae");
+  load_model(m2_path, m2_by_hand);
+  LabelConditionedVAET<float> m2 = load_label_conditioned_model<float>(m2_path);
+  expect_bit_identical(m2.parameters(), m2_by_hand.parameters());
+  RowVector<float> mask = RowVector<float>::Ones(10);
+  same_bits(m2.loss(x, labels.row(0), mask, eps).total,
+            m2_by_hand.loss(x, labels.row(0), mask, eps).total);
+}
+
+/// The CheckpointError of `load`, with every fragment in its message.
+template <typename Load>
+void expect_checkpoint_error(Load load, const std::vector<std::string>& fragments) {
+  try {
+    load();
+    ADD_FAILURE() << "expected a CheckpointError";
+  } catch (const CheckpointError& e) {
+    const std::string message = e.what();
+    for (const std::string& fragment : fragments)
+      EXPECT_NE(message.find(fragment), std::string::npos) << fragment << " in: " << message;
+    EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  }
+}
+
+TEST(LoadModel, AnUnknownKindNamesTheFileTheEscapedTextAndTheKindsRead) {
+  testing::TempDir dir("scvae_load_unknown");
+  const std::string path = (dir.path / "future.scvae").string();
+  save_checkpoint<float>(path, "scvae-conv-v3 \x1b[31mconv(3x3)", Vector<float>::Zero(4));
+  const std::vector<std::string> fragments = {path, "scvae-conv-v3 \\x1b[31mconv(3x3)",
+                                              "unknown kind", "scvae-v1", "scvae-m2-v1"};
+  expect_checkpoint_error([&] { load_model<float>(path); }, fragments);
+  expect_checkpoint_error([&] { load_vae<float>(path); }, fragments);
+  expect_checkpoint_error([&] { load_label_conditioned_model<float>(path); }, fragments);
+}
+
+TEST(LoadModel, AModelOfTheOtherKindOrScalarNamesTheLoaderToUse) {
+  testing::TempDir dir("scvae_load_kind");
+  const std::string vae_path = (dir.path / "vae.scvae").string();
+  const std::string m2_path = (dir.path / "m2.scvae").string();
+  const std::string multitask_path = (dir.path / "multitask.scvae").string();
+  save_model(vae_path, VAET<float>(4, {3}, 2));
+  LabelConditionedSpec spec;
+  spec.inputs = 4;
+  spec.encoder_hidden = {3};
+  spec.latent = 2;
+  spec.classes = 2;
+  save_model(m2_path, LabelConditionedVAET<float>(spec));
+  save_model(multitask_path, SCVAET<float>(multitask_spec()));
+  expect_checkpoint_error([&] { load_model<float>(m2_path); },
+                          {m2_path, "scvae-m2-v1", "load_label_conditioned_model"});
+  expect_checkpoint_error([&] { load_label_conditioned_model<float>(vae_path); },
+                          {vae_path, "scvae-v1", "load_model"});
+  expect_checkpoint_error([&] { load_model<double>(vae_path); },
+                          {vae_path, "float32", "not float64"});
+  expect_checkpoint_error([&] { load_label_conditioned_model<double>(m2_path); },
+                          {m2_path, "float32"});
+  expect_checkpoint_error([&] { load_vae<float>(multitask_path); },
+                          {multitask_path, "4 task(s)", "load_model"});
+}
+
+TEST(LoadModel, AnArchitectureThatCannotBeBuiltIsACheckpointError) {
+  testing::TempDir dir("scvae_load_bad");
+  const std::string path = (dir.path / "bad.scvae").string();
+  // Malformed: the field is named.
+  save_checkpoint<float>(path, "scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 relu poisson",
+                         Vector<float>::Zero(4));
+  expect_checkpoint_error([&] { load_model<float>(path); },
+                          {path, "cannot build", "task 0 likelihood"});
+  // Well formed, but its parameter count is not the file's.
+  save_checkpoint<float>(path, VAET<float>(4, {3}, 2).architecture(), Vector<float>::Zero(5));
+  expect_checkpoint_error([&] { load_model<float>(path); },
+                          {path, "holds 5 parameters",
+                           "has " + std::to_string(VAET<float>(4, {3}, 2).parameter_count())});
+  // Too large to build: refused before anything that size is allocated.
+  save_checkpoint<float>(
+      path,
+      "scvae-m2-v1 encoder=300000-300000 latent=2 classes=10 classifier=300000-10 "
+      "decoder=2+10-300000 relu bernoulli",
+      Vector<float>::Zero(3));
+  expect_checkpoint_error([&] { load_label_conditioned_model<float>(path); }, {path, "2^34"});
+}
+
+TEST(LoadModel, MissingAndCorruptedFilesAreRefused) {
+  testing::TempDir dir("scvae_load_missing");
+  const std::string path = (dir.path / "model.scvae").string();
+  EXPECT_THROW(load_model<float>(path), IoError);
+  save_model(path, VAET<float>(4, {3}, 2));
+  std::vector<char> bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x10);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  expect_checkpoint_error([&] { load_model<float>(path); }, {path, "corrupted"});
+}
+
+}  // namespace
+}  // namespace scvae
