@@ -256,6 +256,8 @@ TEST(SpecParse, MalformedModelArchitecturesNameTheField) {
        "task 0 decoder sizes"},
       {"scvae-v1 encoder=4-3-2 relu; task input decoder=2 relu bernoulli", "task 0 decoder sizes"},
       {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 bernoulli", "task 0 activation"},
+      {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4,relu bernoulli",
+       "task 0 decoder sizes"},
       {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 relu", "task 0 activation"},
       {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 reluu bernoulli",
        "task 0 activation"},
