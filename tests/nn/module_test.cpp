@@ -90,6 +90,41 @@ TEST(ModuleCheck, AWrongGradientFails) {
   EXPECT_FALSE(check_module(broken).passed());
 }
 
+TEST(ModuleCheck, AConstantRowWithAGradientFails) {
+  // Holding an input row fixed requires its gradient to be 0: a dense
+  // module's is not, so the check must fail.
+  const DenseT<double> dense(Shape::vector(4), 2);
+  ModuleCheckOptions options;
+  options.constant_input_rows = {3};
+  const ModuleCheckResult result = check_module(dense, options);
+  EXPECT_FALSE(result.constant_rows_have_zero_gradient);
+  EXPECT_FALSE(result.passed());
+}
+
+TEST(Dense, RefusesSizesWhoseParameterCountOverflows) {
+  EXPECT_THROW(DenseT<double>(Shape::vector(Index(1) << 30), Index(1) << 30), ArgumentError);
+  EXPECT_THROW(GaussianHeadT<double>(Shape::vector(4), Index(1) << 62), ArgumentError);
+}
+
+TEST(Sequential, PlansLargeNetworksAsWhenBuiltAtOnce) {
+  // add() plans only the new module; a copy plans the whole network again.
+  SequentialT<double> net(Shape::vector(3));
+  for (int i = 0; i < 50; ++i) net.add<DenseT>(3).add<TanhT>();
+  const SequentialT<double> copy(net);
+  EXPECT_EQ(net.gradient_part_count(), 50);
+  EXPECT_EQ(copy.gradient_part_count(), 50);
+  Vector<double> p(net.parameter_count());
+  Rng rng(2);
+  net.initialize(p.data(), rng, {});
+  Matrix<double> x(3, 2), a(3, 2), b(3, 2);
+  rng.fill_normal(x);
+  auto ws = net.make_workspace();
+  auto copy_ws = copy.make_workspace();
+  net.forward(p.data(), x, a, ws.get());
+  copy.forward(p.data(), x, b, copy_ws.get());
+  EXPECT_EQ(a, b);
+}
+
 TEST(Sequential, RejectsAModuleOfTheWrongInputShape) {
   SequentialT<double> net(Shape::vector(4));
   net.add<DenseT>(3);

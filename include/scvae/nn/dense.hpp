@@ -132,6 +132,12 @@ class DenseT : public ModuleT<Scalar_> {
   static Shape output_shape_for(const Shape& input, Index outputs) {
     detail::check_shape_sizes("dense input shape", input);
     detail::check_positive("dense outputs", outputs);
+    // outputs * (inputs + 1) parameters must fit an Index with room to spare.
+    const Index limit = Index(1) << 40;
+    if (input.features() + 1 > limit / outputs)
+      throw ArgumentError("dense: " + std::to_string(outputs) + " outputs of " +
+                          std::to_string(input.features()) +
+                          " inputs need more than 2^40 parameters");
     return Shape::vector(outputs);
   }
 };

@@ -74,6 +74,9 @@ class GaussianHeadT : public ModuleT<Scalar_> {
  private:
   static Index checked_latent(Index latent) {
     detail::check_positive("gaussian head latent size", latent);
+    if (latent > (Index(1) << 39))
+      throw ArgumentError("gaussian head latent size: expected at most 2^39, got " +
+                          std::to_string(latent));
     return latent;
   }
 

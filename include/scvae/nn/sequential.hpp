@@ -73,7 +73,7 @@ class SequentialT : public ModuleT<Scalar_> {
     parameter_count_ += module->parameter_count();
     this->set_output_shape(module->output_shape());
     modules_.push_back(std::move(module));
-    plan();
+    plan_last();
     return *this;
   }
 
@@ -244,6 +244,28 @@ class SequentialT : public ModuleT<Scalar_> {
   const Base& step_output(std::size_t k) const {
     const Step& step = steps_[k];
     return *modules_[step.dense != nullptr ? step.module + 1 : step.module];
+  }
+
+  /// Extends the plan by the module just added, as plan() would: fused into
+  /// the last step when that is a lone dense module and this an activation.
+  /// Planning only the new module keeps building an n-module network O(n).
+  void plan_last() {
+    const std::size_t i = modules_.size() - 1;
+    const auto* activation = dynamic_cast<const ElementwiseT<Scalar>*>(modules_[i].get());
+    if (activation != nullptr && !steps_.empty() && steps_.back().dense == nullptr) {
+      Step& last = steps_.back();
+      const auto* dense = dynamic_cast<const DenseT<Scalar>*>(modules_[last.module].get());
+      if (dense != nullptr) {
+        last.dense = dense;
+        last.activation = activation->activation();
+        return;
+      }
+    }
+    Step step;
+    step.module = i;
+    for (Index p = 0; p < modules_[i]->gradient_part_count(); ++p)
+      parts_.push_back({i, steps_.size(), p});
+    steps_.push_back(step);
   }
 
   void plan() {

@@ -10,10 +10,12 @@
 // The loss is L = sum(R .* forward(x)) for a fixed random R, so dL/d(output)
 // = R reaches every output value.
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "scvae/core/random.hpp"
 #include "scvae/nn/module.hpp"
@@ -31,6 +33,9 @@ struct ModuleCheckOptions {
   std::optional<Matrix<double>> input;
   /// Whether dL/d(input) is checked; off for inputs that are not continuous.
   bool check_input = true;
+  /// Rows of the input held fixed and not checked (e.g. a row of class
+  /// indices): their gradient must be 0, and the other rows' is checked.
+  std::vector<Index> constant_input_rows;
 };
 
 struct ModuleCheckResult {
@@ -40,15 +45,18 @@ struct ModuleCheckResult {
   /// Whether dL/d(input) written over and added to a buffer differ by the
   /// buffer's old values, and parameter gradients likewise.
   bool add_matches_overwrite = true;
+  /// Whether ModuleCheckOptions::constant_input_rows got a zero gradient.
+  bool constant_rows_have_zero_gradient = true;
 
   bool passed() const {
     return input.relative_error <= tolerance && parameters.relative_error <= tolerance &&
-           add_matches_overwrite;
+           add_matches_overwrite && constant_rows_have_zero_gradient;
   }
   std::string describe() const {
     std::ostringstream out;
     out << "input gradient: " << input.describe() << "; parameter gradient: "
-        << parameters.describe() << (add_matches_overwrite ? "" : "; Add differs from Overwrite");
+        << parameters.describe() << (add_matches_overwrite ? "" : "; Add differs from Overwrite")
+        << (constant_rows_have_zero_gradient ? "" : "; a constant row has a nonzero gradient");
     return out.str();
   }
 };
@@ -127,12 +135,26 @@ inline ModuleCheckResult check_module(const ModuleT<double>& module,
         [&](const Vector<double>& p) { return probe.loss(p, input, weights); }, parameters,
         parameter_gradient, options.step);
   if (options.check_input) {
-    const Vector<double> flat_gradient =
-        Eigen::Map<const Vector<double>>(input_gradient.data(), input_gradient.size());
-    const Vector<double> flat_input = Eigen::Map<const Vector<double>>(input.data(), input.size());
+    std::vector<Index> varied;  // every input value but those of constant rows
+    const auto& fixed = options.constant_input_rows;
+    for (Index j = 0; j < n; ++j)
+      for (Index i = 0; i < module.inputs(); ++i) {
+        if (std::find(fixed.begin(), fixed.end(), i) == fixed.end())
+          varied.push_back(j * module.inputs() + i);
+        else if (input_gradient(i, j) != 0.0)
+          result.constant_rows_have_zero_gradient = false;
+      }
+    Vector<double> flat_input(static_cast<Index>(varied.size()));
+    Vector<double> flat_gradient(flat_input.size());
+    for (Index k = 0; k < flat_input.size(); ++k) {
+      flat_input(k) = input.data()[varied[static_cast<std::size_t>(k)]];
+      flat_gradient(k) = input_gradient.data()[varied[static_cast<std::size_t>(k)]];
+    }
     result.input = check_gradient(
-        [&](const Vector<double>& x) {
-          const Eigen::Map<const Matrix<double>> point(x.data(), module.inputs(), n);
+        [&](const Vector<double>& values) {
+          Matrix<double> point = input;
+          for (Index k = 0; k < values.size(); ++k)
+            point.data()[varied[static_cast<std::size_t>(k)]] = values(k);
           return probe.loss(parameters, point, weights);
         },
         flat_input, flat_gradient, options.step);
