@@ -91,6 +91,34 @@ inline void check_finite_nonnegative(const std::string& what, double value) {
   if (!(value >= 0.0 && std::isfinite(value))) throw_argument(what, "a finite value >= 0", value);
 }
 
+/// Finds the first column of `values` that is not masked out (`mask`, a
+/// std::optional row, 0 = masked) and for which `column_ok(values.col(j))`
+/// fails, and in it the first row whose value fails `ok`. For the slow path
+/// of a validation whose vectorised pass over the whole batch failed: a bad
+/// value in a masked column is never read, so it must not fail the batch.
+template <typename Derived, typename Mask, typename ColumnOk, typename Ok>
+bool find_bad_entry(const Eigen::DenseBase<Derived>& values, const Mask& mask, ColumnOk&& column_ok,
+                    Ok&& ok, Index& row, Index& column) {
+  for (Index j = 0; j < values.cols(); ++j) {
+    if (mask && (*mask)(j) == 0) continue;
+    if (column_ok(values.derived().col(j))) continue;
+    for (Index i = 0; i < values.rows(); ++i)
+      if (!ok(values.derived().coeff(i, j))) {
+        row = i;
+        column = j;
+        return true;
+      }
+  }
+  return false;
+}
+
+/// "nan", "inf", "-inf" or the number, for "got ..." in messages.
+inline std::string value_text(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 /// Whether every value is finite. x * 0 is 0 for finite x and NaN for NaN
 /// and +-inf; unlike Eigen's allFinite() the sum vectorises (allFinite was 7%
 /// of a 2-thread mnist_vae epoch).

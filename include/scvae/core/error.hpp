@@ -2,6 +2,7 @@
 // The exception hierarchy: every error scvae raises derives from scvae::Error,
 // so a caller can catch one type and still tell the kinds apart.
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +24,20 @@ class ShapeError : public Error {
 class ArgumentError : public Error {
  public:
   using Error::Error;
+};
+
+/// An ArgumentError about one sample of a batch (a target out of range, a
+/// non-finite value), at batch column column(). Code that knows which sample
+/// of its data set the column holds (the Trainer, the evaluators) rethrows
+/// it naming that index.
+class SampleError : public ArgumentError {
+ public:
+  SampleError(const std::string& message, std::ptrdiff_t column)
+      : ArgumentError(message), column_(column) {}
+  std::ptrdiff_t column() const { return column_; }
+
+ private:
+  std::ptrdiff_t column_;
 };
 
 /// A file that cannot be opened, read or written.

@@ -85,7 +85,16 @@ LossParts evaluate_loss(Model& model, const BatchSource<typename Model::Scalar>&
       eps.setZero();
     else
       rng.fill_normal(eps);
-    const LossParts parts = model.loss(batch.x, task_batches(batch), eps, beta);
+    const LossParts parts = [&] {
+      try {
+        return model.loss(batch.x, task_batches(batch), eps, beta);
+      } catch (const SampleError& e) {
+        // Batches are taken in order: column j is sample begin + j.
+        throw SampleError("evaluate_loss: sample " + std::to_string(begin + e.column()) +
+                              " of the source: " + e.what(),
+                          e.column());
+      }
+    }();
     detail::check_eval_finite("evaluate_loss", parts.total, begin, end);
     result.merge(parts);
   }

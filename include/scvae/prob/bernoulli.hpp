@@ -25,16 +25,28 @@ class BernoulliT final : public LikelihoodT<Scalar_> {
     Base::validate_target(target, mask, outputs);
     // One vectorised pass: |t - clamp(t, 0, 1)| sums to 0 exactly when every
     // value is in [0, 1]; a NaN or an infinity makes the sum NaN or infinite.
-    const auto t = target.array();
-    const Scalar outside = (t - t.max(Scalar(0)).min(Scalar(1))).abs().sum();
-    if (!(outside == Scalar(0)))
-      throw ArgumentError("bernoulli target: expected values in [0, 1], got min " +
-                          std::to_string(static_cast<double>(target.minCoeff())) + ", max " +
-                          std::to_string(static_cast<double>(target.maxCoeff())));
+    if (in_range(target)) return;
+    // Something is out of range: find it, column by column, skipping masked
+    // columns (a NaN there marks a missing value and is never read).
+    Index row = 0, column = 0;
+    const auto column_ok = [](const auto& col) { return in_range(col); };
+    const auto ok = [](Scalar v) { return v >= Scalar(0) && v <= Scalar(1); };
+    if (!detail::find_bad_entry(target, mask, column_ok, ok, row, column)) return;
+    throw SampleError("bernoulli target: expected values in [0, 1], got " +
+                          detail::value_text(static_cast<double>(target(row, column))) +
+                          " at row " + std::to_string(row) + ", column " + std::to_string(column) +
+                          " of the batch",
+                      column);
   }
 
   void mean(const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> mean) const override {
     mean.array() = Scalar(1) / (Scalar(1) + (-output.array()).exp());
+  }
+
+  template <typename Derived>
+  static bool in_range(const Eigen::MatrixBase<Derived>& target) {
+    const auto t = target.array();
+    return (t - t.max(Scalar(0)).min(Scalar(1))).abs().sum() == Scalar(0);
   }
 
   void evaluate(const Scalar* /*values*/, Scalar* /*gradients*/,
@@ -57,11 +69,17 @@ class BernoulliT final : public LikelihoodT<Scalar_> {
       const auto y = target.col(j).array();
       if (output_gradient == nullptr) {
         nll(j) = (l.max(Scalar(0)) - l * y + (-l.abs()).exp().log1p()).sum();
+        if (scale(j) == Scalar(0)) detail::zero_if_not_finite(nll(j));
         continue;
       }
       auto g = output_gradient->col(j).array();
       g = (-l.abs()).exp() * ((cut - l.abs()) * big).max(Scalar(0)).min(Scalar(1));
       nll(j) = (l.max(Scalar(0)) - l * y + g.log1p()).sum();
+      if (scale(j) == Scalar(0)) {  // masked: its target (NaN, say) must not reach the gradient
+        detail::zero_if_not_finite(nll(j));
+        g.setZero();
+        continue;
+      }
       g = scale(j) * (g.max((l * big).max(Scalar(0)).min(Scalar(1))) / (Scalar(1) + g) - y);
     }
   }

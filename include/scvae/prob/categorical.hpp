@@ -46,17 +46,19 @@ class CategoricalT final : public LikelihoodT<Scalar_> {
     for (Index j = 0; j < target.cols(); ++j) {
       if (mask && (*mask)(j) == Scalar(0)) continue;
       if (probabilities && !valid_distribution(target.col(j)))
-        throw ArgumentError(
+        throw SampleError(
             "categorical target: expected class probabilities (finite, >= 0, "
             "summing to 1) in column " +
-            std::to_string(j) + ", got min " +
-            std::to_string(static_cast<double>(target.col(j).minCoeff())) + ", sum " +
-            std::to_string(static_cast<double>(target.col(j).sum())));
+                std::to_string(j) + ", got min " +
+                detail::value_text(static_cast<double>(target.col(j).minCoeff())) + ", sum " +
+                detail::value_text(static_cast<double>(target.col(j).sum())),
+            j);
       if (!probabilities && !valid_class(target(0, j)))
-        throw ArgumentError("categorical target: expected a class index in [0, " +
-                            std::to_string(classes_) + "), got " +
-                            std::to_string(static_cast<double>(target(0, j))) + " in column " +
-                            std::to_string(j));
+        throw SampleError("categorical target: expected a class index in [0, " +
+                              std::to_string(classes_) + "), got " +
+                              detail::value_text(static_cast<double>(target(0, j))) +
+                              " in column " + std::to_string(j) + " of the batch",
+                          j);
     }
   }
 

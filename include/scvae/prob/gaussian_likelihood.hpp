@@ -3,10 +3,30 @@
 // learned per-feature log-variance s: -log p = 1/2 sum((y-m)^2 e^-s + s + log 2pi).
 
 #include <cmath>
+#include <optional>
+#include <string>
 
 #include "scvae/prob/likelihood.hpp"
 
 namespace scvae {
+
+namespace detail {
+/// SampleError naming the first non-finite value of an unmasked column.
+template <typename Scalar>
+void check_finite_target(const char* what, const ConstMatrixRef<Scalar>& target,
+                         const std::optional<ConstRowVectorRef<Scalar>>& mask) {
+  if (all_finite(target)) return;
+  Index row = 0, column = 0;
+  const auto column_ok = [](const auto& col) { return all_finite(col); };
+  const auto ok = [](Scalar v) { return std::isfinite(static_cast<double>(v)); };
+  if (!find_bad_entry(target, mask, column_ok, ok, row, column)) return;
+  throw SampleError(std::string(what) + ": expected finite values, got " +
+                        value_text(static_cast<double>(target(row, column))) + " at row " +
+                        std::to_string(row) + ", column " + std::to_string(column) +
+                        " of the batch (mask the sample out to leave it unscored)",
+                    column);
+}
+}  // namespace detail
 
 template <typename Scalar_>
 class GaussianT final : public LikelihoodT<Scalar_> {
@@ -24,6 +44,15 @@ class GaussianT final : public LikelihoodT<Scalar_> {
   std::unique_ptr<Base> clone() const override { return std::make_unique<GaussianT>(*this); }
   double variance() const { return variance_; }
 
+  /// Targets must be finite where they are read; a masked column may hold
+  /// anything (a NaN marking a missing value).
+  void validate_target(const ConstMatrixRef<Scalar>& target,
+                       const std::optional<ConstRowVectorRef<Scalar>>& mask,
+                       Index outputs) const override {
+    Base::validate_target(target, mask, outputs);
+    detail::check_finite_target("gaussian target", target, mask);
+  }
+
   void evaluate(const Scalar* /*values*/, Scalar* /*gradients*/,
                 const ConstMatrixRef<Scalar>& output, const ConstMatrixRef<Scalar>& target,
                 const ConstRowVectorRef<Scalar>& scale, Eigen::Ref<RowVector<Scalar>> nll,
@@ -35,6 +64,11 @@ class GaussianT final : public LikelihoodT<Scalar_> {
     for (Index j = 0; j < output.cols(); ++j) {
       const auto diff = output.col(j).array() - target.col(j).array();
       nll(j) = Scalar(0.5) * inv_var * diff.square().sum() + constant;
+      if (scale(j) == Scalar(0)) {  // masked: its target (NaN, say) must not reach the gradient
+        detail::zero_if_not_finite(nll(j));
+        if (output_gradient != nullptr) output_gradient->col(j).setZero();
+        continue;
+      }
       if (output_gradient != nullptr) output_gradient->col(j).array() = (scale(j) * inv_var) * diff;
     }
   }
@@ -57,6 +91,15 @@ class GaussianLearnedVarianceT final : public LikelihoodT<Scalar_> {
   std::unique_ptr<Base> clone() const override {
     return std::make_unique<GaussianLearnedVarianceT>(*this);
   }
+  /// Targets must be finite where they are read; a masked column may hold
+  /// anything (a NaN marking a missing value).
+  void validate_target(const ConstMatrixRef<Scalar>& target,
+                       const std::optional<ConstRowVectorRef<Scalar>>& mask,
+                       Index outputs) const override {
+    Base::validate_target(target, mask, outputs);
+    detail::check_finite_target("gaussian target", target, mask);
+  }
+
   Index parameter_count() const override { return features_; }
   /// log-variance 0: unit variance at the start.
   void initialize(Scalar* values) const override { log_variance(values).setZero(); }
@@ -80,6 +123,11 @@ class GaussianLearnedVarianceT final : public LikelihoodT<Scalar_> {
     for (Index j = 0; j < output.cols(); ++j) {
       const auto diff = output.col(j).array() - target.col(j).array();
       nll(j) = Scalar(0.5) * (diff.square() * (-s).exp()).sum() + constant;
+      if (scale(j) == Scalar(0)) {  // masked: no gradient, to the output nor to s
+        detail::zero_if_not_finite(nll(j));
+        if (output_gradient != nullptr) output_gradient->col(j).setZero();
+        continue;
+      }
       if (output_gradient != nullptr) {
         output_gradient->col(j).array() = scale(j) * diff * (-s).exp();
         log_variance(gradients).array() +=

@@ -2,6 +2,7 @@
 // The interface every decoder likelihood implements, and LikelihoodSpec,
 // the plain description a model stores (and a checkpoint names).
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -39,6 +40,15 @@ struct LikelihoodSpec {
   }
 };
 
+namespace detail {
+/// A masked column's NLL (scale 0) counts for nothing, but its target may be
+/// a NaN marking a missing value: keep the NLL out of the sums then.
+template <typename Ref>
+void zero_if_not_finite(Ref&& nll) {
+  if (!std::isfinite(static_cast<double>(nll))) nll = 0;
+}
+}  // namespace detail
+
 /// A likelihood p(y | decoder output). Implementations may own parameters
 /// (a slice of the model's flat buffer), e.g. a learned log-variance.
 template <typename Scalar_>
@@ -66,6 +76,8 @@ class LikelihoodT {
   /// nll(i) = -log p(target_i | output_i) for every column. When
   /// `output_gradient` is given, it receives d/d(output) of
   /// sum_i scale(i) * nll(i), and parameter gradients are added to `gradients`.
+  /// A column with scale(i) == 0 (masked) gets a zero gradient whatever its
+  /// target holds, and nll(i) = 0 if its target makes the NLL non-finite.
   virtual void evaluate(const Scalar* values, Scalar* gradients,
                         const ConstMatrixRef<Scalar>& output, const ConstMatrixRef<Scalar>& target,
                         const ConstRowVectorRef<Scalar>& scale, Eigen::Ref<RowVector<Scalar>> nll,

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -210,8 +211,15 @@ class Trainer {
         buffers.views = task_batches(buffers.batch);
         buffers.x_data = buffers.batch.x.data();
       }
-      const LossParts parts =
-          model_.loss_and_gradient(buffers.batch.x, buffers.views, noise, report.beta);
+      const LossParts parts = [&] {
+        try {
+          return model_.loss_and_gradient(buffers.batch.x, buffers.views, noise, report.beta);
+        } catch (const SampleError& e) {
+          throw_for_sample(e, order, begin, report.epoch, step + 1);
+        }
+      }();
+      if (!std::isfinite(parts.total) || !gradients_finite())
+        check_input_finite(buffers.batch.x, order, begin, report.epoch, step + 1);
       check_finite(parts.total, report.epoch, step + 1);
       if (options_.clip_norm > 0.0)
         clip_gradient_norm<Scalar>(model_.gradients(), static_cast<Scalar>(options_.clip_norm));
@@ -260,6 +268,38 @@ class Trainer {
       return model_.gradients_finite();
     else
       return detail::all_finite(model_.gradients());
+  }
+
+  /// A batch column means nothing to the user: name the sample of the data
+  /// set it holds (order[begin + column]).
+  [[noreturn]] static void throw_for_sample(const SampleError& e, const std::vector<Index>& order,
+                                            Index begin, Index epoch, Index step) {
+    const Index sample = order[static_cast<std::size_t>(begin + e.column())];
+    throw SampleError("training data, sample " + std::to_string(sample) + " (epoch " +
+                          std::to_string(epoch) + ", step " + std::to_string(step) +
+                          "): " + e.what(),
+                      e.column());
+  }
+
+  /// Run only when the loss or the gradient is not finite: a non-finite
+  /// input, not the learning rate, may be the cause (the data are not
+  /// scanned up front; a Dataset's bytes are always finite). ArgumentError
+  /// naming the sample of the data set and the feature.
+  static void check_input_finite(const Matrix<Scalar>& x, const std::vector<Index>& order,
+                                 Index begin, Index epoch, Index step) {
+    if (detail::all_finite(x)) return;
+    Index row = 0, column = 0;
+    const std::optional<RowVector<Scalar>> no_mask;
+    const auto column_ok = [](const auto& col) { return detail::all_finite(col); };
+    const auto ok = [](Scalar v) { return std::isfinite(static_cast<double>(v)); };
+    detail::find_bad_entry(x, no_mask, column_ok, ok, row, column);
+    const Index sample = order[static_cast<std::size_t>(begin + column)];
+    throw SampleError("training data, sample " + std::to_string(sample) + " (epoch " +
+                          std::to_string(epoch) + ", step " + std::to_string(step) +
+                          "): input x: expected finite values, got " +
+                          detail::value_text(static_cast<double>(x(row, column))) + " at feature " +
+                          std::to_string(row) + "; the parameters were not updated",
+                      column);
   }
 
   /// Whether every parameter is finite: one pass, split over the model's
