@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "../reliability/child_process.hpp"
 #include "../test_support.hpp"
 
 #include <atomic>
@@ -340,6 +342,30 @@ TEST_F(IdxTest, DirectoryInPlaceOfFile) {
   const std::string file = path("train-labels-idx1-ubyte");
   fs::create_directory(file);
   expect_error<scvae::IoError>([&] { scvae::read_idx_labels(file); }, file, "directory");
+}
+
+// A FIFO is refused before it is opened: gzopen would wait for a writer for
+// ever (run in a child with an alarm so that a hang fails the test).
+TEST_F(IdxTest, FifoInPlaceOfFileIsRefusedWithoutBlocking) {
+  const std::string file = path("train-images-idx3-ubyte");
+  ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);
+  const scvae::testing::ChildOutcome outcome = scvae::testing::run_in_child([&] {
+    int refused = 0;
+    try {
+      scvae::read_idx_images(file);
+    } catch (const scvae::IoError& e) {
+      refused += std::string(e.what()).find(file + ": cannot read: it is a FIFO") == 0;
+    }
+    try {
+      scvae::read_idx_labels(file);
+    } catch (const scvae::IoError& e) {
+      refused += std::string(e.what()).find("FIFO") != std::string::npos;
+    }
+    return refused == 2 ? 0 : 1;
+  });
+  EXPECT_TRUE(outcome.exited && outcome.code == 0) << outcome.describe();
+  expect_error<scvae::IoError>([&] { scvae::read_idx_labels("/dev/null"); }, "/dev/null",
+                               "character device");
 }
 
 TEST_F(IdxTest, ImageLabelCountMismatch) {

@@ -128,7 +128,13 @@ inline std::uint64_t regular_file_size(const std::string& path) {
     throw IoError(path + ": cannot read: is a directory, not a regular file");
   }
   if (status.type() != fs::file_type::regular) {
-    throw IoError(path + ": cannot read: not a regular file");
+    // Checked before gzopen, which would block on a FIFO with no writer.
+    const char* kind = status.type() == fs::file_type::fifo        ? "a FIFO (named pipe)"
+                       : status.type() == fs::file_type::character ? "a character device"
+                       : status.type() == fs::file_type::block     ? "a block device"
+                       : status.type() == fs::file_type::socket    ? "a socket"
+                                                                   : "something else";
+    throw IoError(path + ": cannot read: it is " + kind + ", not a regular file");
   }
   const std::uintmax_t size = fs::file_size(path, error);
   if (error) throw IoError(path + ": cannot read the file size: " + error.message());
