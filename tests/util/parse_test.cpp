@@ -83,6 +83,10 @@ TEST(ParseReal, RefusesOutOfRangeAndMalformedText) {
   EXPECT_THROW(parse_real("--x", "1", 0.0, 1.0, Bound::Closed, Bound::Open), ArgumentError);
   EXPECT_EQ(message_of([] { parse_real("--lr", "0", 0.0, 10.0, Bound::Open); }),
             "--lr: expected a number in (0, 10], got '0'");
+  EXPECT_EQ(message_of([] {
+              parse_real("--lr", "nan", 0.0, std::numeric_limits<double>::max(), Bound::Open);
+            }),
+            "--lr: expected a number > 0, got 'nan'");
   for (const char* text : {"", " 1", "1 ", "0x1p3", "1,5", "1e", ".", "--1"})
     EXPECT_THROW(parse_real("--x", text, -10.0, 10.0), ArgumentError) << text;
 }

@@ -110,15 +110,19 @@ enum class Bound { Closed, Open };
 /// The whole of `text` as a finite double in [min, max] (an Open bound
 /// excludes that end). NaN, infinities, values that overflow a double,
 /// trailing characters and empty text throw ArgumentError
-/// "<name>: expected a number in [min, max], got <text>".
+/// "<name>: expected a number in [min, max], got <text>" (or "a number >= min"
+/// when `max` is the largest double).
 inline double parse_real(const std::string& name, const std::string& text, double min, double max,
                          Bound lower = Bound::Closed, Bound upper = Bound::Closed) {
-  const std::string range = std::string(lower == Bound::Open ? "(" : "[") +
-                            detail::number_text(min) + ", " + detail::number_text(max) +
-                            (upper == Bound::Open ? ")" : "]");
+  // "> 0" rather than "(0, 1.797693135e+308]" when only the lower end matters.
+  const std::string range =
+      max == std::numeric_limits<double>::max()
+          ? std::string(lower == Bound::Open ? "> " : ">= ") + detail::number_text(min)
+          : std::string(lower == Bound::Open ? "in (" : "in [") + detail::number_text(min) + ", " +
+                detail::number_text(max) + (upper == Bound::Open ? ")" : "]");
   const auto fail = [&] {
-    return ArgumentError(detail::argument_prefix(name) + "expected a number in " + range +
-                         ", got " + detail::quoted_text(text));
+    return ArgumentError(detail::argument_prefix(name) + "expected a number " + range + ", got " +
+                         detail::quoted_text(text));
   };
   // strtod skips leading spaces and takes "nan", "inf" and hex: refuse what
   // is not a plain decimal number before asking it.
