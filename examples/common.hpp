@@ -1,21 +1,101 @@
 #pragma once
-// What the MNIST examples share: their common flags, loading the data with
-// clear errors, the per-epoch evaluation, and exit codes (0 done, 1 a data,
-// file or numerical error, 2 a bad command line).
+// What the MNIST examples share: their common flags (every number parsed by
+// scvae::parse_integer / parse_real, so no value is clamped, wrapped or NaN),
+// a size check before a model is allocated, the lock on the output folder,
+// stopping cleanly on SIGINT/SIGTERM, loading the data with clear errors, and
+// exit codes (0 done, 1 a data, file or numerical error, 2 a bad command
+// line, 130/143 interrupted).
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <limits>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include "scvae/scvae.hpp"
+#include "scvae/util/parse.hpp"
 
 namespace examples {
 
 using scvae::Index;
+
+/// Epoch counts beyond this are refused: no run needs more, and sums of
+/// epochs stay far from overflowing.
+inline constexpr Index kMaxEpochs = 1000000;
+
+/// --threads above this are refused: 4 per hardware thread is already far
+/// past any speed-up, and a pool of 2^31 threads cannot be made.
+inline int max_threads() {
+  return 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+/// The help's text for a range: "in [1, 100]", ">= 0" when unbounded above.
+template <typename Number>
+std::string range_text(Number min, Number max, bool open_min = false) {
+  std::ostringstream text;
+  text.precision(10);
+  if (max == std::numeric_limits<Number>::max()) {
+    text << (open_min ? "> " : ">= ") << +min;
+  } else {
+    text << "in " << (open_min ? "(" : "[") << +min << ", " << +max << "]";
+  }
+  return text.str();
+}
+
+/// An option taking whole integers in [min, max] (`Value` is the integer or
+/// a vector of them): scvae::parse_integer checks the text before CLI11
+/// converts it, so a value out of range or beyond the type is an error
+/// naming the flag (exit status 2), never clamped or wrapped.
+template <typename Integer, typename Value>
+CLI::Option* add_integer(CLI::App& app, const std::string& name, Value& value,
+                         const std::string& help, Integer min,
+                         Integer max = std::numeric_limits<Integer>::max()) {
+  const std::string range = range_text(min, max);
+  return app.add_option(name, value, help)
+      ->check(CLI::Validator(
+          [min, max](std::string& text) {
+            try {
+              scvae::parse_integer<Integer>("", text, min, max);
+              return std::string();
+            } catch (const scvae::ArgumentError& e) {
+              return std::string(e.what());
+            }
+          },
+          ""))
+      ->type_name("INT " + range);
+}
+
+/// An option taking finite numbers in [min, max] ((min, max] with
+/// `open_min`): NaN, infinities and overflowing values are refused, naming
+/// the flag (exit status 2).
+inline CLI::Option* add_real(CLI::App& app, const std::string& name, double& value,
+                             const std::string& help, double min,
+                             double max = std::numeric_limits<double>::max(),
+                             bool open_min = false) {
+  const scvae::Bound lower = open_min ? scvae::Bound::Open : scvae::Bound::Closed;
+  return app.add_option(name, value, help)
+      ->check(CLI::Validator(
+          [min, max, lower](std::string& text) {
+            try {
+              scvae::parse_real("", text, min, max, lower);
+              return std::string();
+            } catch (const scvae::ArgumentError& e) {
+              return std::string(e.what());
+            }
+          },
+          ""))
+      ->type_name("FLOAT " + range_text(min, max, open_min));
+}
 
 struct CommonFlags {
   std::string data = "/usr/share/datasets/fashion-mnist";
@@ -44,24 +124,36 @@ struct CommonFlags {
 inline void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option("--data", f.data, "Directory with MNIST-format IDX files, plain or .gz")
       ->capture_default_str();
-  app.add_option("--epochs", f.epochs, "Training epochs (0 only with --load: evaluate)")
+  add_integer<Index>(app, "--epochs", f.epochs, "Training epochs (0 only with --load: evaluate)", 0,
+                     kMaxEpochs)
       ->capture_default_str();
-  app.add_option("--batch", f.batch, "Batch size")->capture_default_str();
-  app.add_option("--hidden", f.hidden, "Hidden units of encoder and decoder")
+  add_integer<Index>(app, "--batch", f.batch,
+                     "Batch size (larger than the training images: one batch of all of them)", 1)
       ->capture_default_str();
-  app.add_option("--latent", f.latent, "Latent dimensions")->capture_default_str();
-  app.add_option("--lr", f.lr, "Adam learning rate")->capture_default_str();
-  app.add_option("--beta", f.beta, "KL weight beta (after the warm-up)")->capture_default_str();
-  app.add_option("--warmup", f.warmup, "Epochs of linear KL warm-up (0: none)")
+  add_integer<Index>(app, "--hidden", f.hidden,
+                     "Hidden units of encoder and decoder (a model too large for this machine's "
+                     "memory is refused before it is allocated)",
+                     1)
       ->capture_default_str();
-  app.add_option("--seed", f.seed, "Random seed: initial weights, shuffling, noise")
+  add_integer<Index>(app, "--latent", f.latent, "Latent dimensions", 1)->capture_default_str();
+  add_real(app, "--lr", f.lr, "Adam learning rate", 0.0, std::numeric_limits<double>::max(), true)
       ->capture_default_str();
-  app.add_option("--threads", f.threads,
-                 "Threads per batch (0: all cores). Same seed and threads: same bits")
+  add_real(app, "--beta", f.beta, "KL weight beta (after the warm-up)", 0.0)->capture_default_str();
+  add_integer<Index>(app, "--warmup", f.warmup, "Epochs of linear KL warm-up (0: none)", 0,
+                     kMaxEpochs)
       ->capture_default_str();
-  app.add_option("--limit", f.limit, "Use only the first N training images (0: all)")
+  add_integer<std::uint64_t>(app, "--seed", f.seed,
+                             "Random seed: initial weights, shuffling, noise", 0)
       ->capture_default_str();
-  app.add_option("--iwae", f.iwae, "After training, the IWAE bound with K samples (0: skip)")
+  add_integer<int>(app, "--threads", f.threads,
+                   "Threads per batch (0: all cores; at most 4 per hardware thread, " +
+                       std::to_string(max_threads()) + " here). Same seed and threads: same bits",
+                   0, max_threads())
+      ->capture_default_str();
+  add_integer<Index>(app, "--limit", f.limit, "Use only the first N training images (0: all)", 0)
+      ->capture_default_str();
+  add_integer<Index>(app, "--iwae", f.iwae,
+                     "After training, the IWAE bound with K samples (0: skip)", 0, 100000)
       ->capture_default_str();
   app.add_option("--out", f.out, "Output directory for metrics, pictures and the model")
       ->capture_default_str();
@@ -74,32 +166,11 @@ inline void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_flag("--quiet", f.quiet, "No progress output");
 }
 
-/// Checks flag values; throws scvae::ArgumentError (exit status 2).
+/// Checks what the options' own ranges cannot; throws scvae::ArgumentError
+/// (exit status 2).
 inline void validate_common_flags(CommonFlags& f) {
-  auto positive = [](const char* flag, Index value) {
-    if (value <= 0)
-      throw scvae::ArgumentError(std::string(flag) + ": expected a positive number, got " +
-                                 std::to_string(value));
-  };
-  if (f.epochs < 0 || (f.epochs == 0 && f.load.empty()))
-    throw scvae::ArgumentError("--epochs: expected a positive number (0 only with --load), got " +
-                               std::to_string(f.epochs));
-  positive("--batch", f.batch);
-  positive("--hidden", f.hidden);
-  positive("--latent", f.latent);
-  if (!(f.lr > 0.0))
-    throw scvae::ArgumentError("--lr: expected a positive number, got " + std::to_string(f.lr));
-  if (!(f.beta >= 0.0))
-    throw scvae::ArgumentError("--beta: expected a number >= 0, got " + std::to_string(f.beta));
-  if (f.warmup < 0)
-    throw scvae::ArgumentError("--warmup: expected a number >= 0, got " + std::to_string(f.warmup));
-  if (f.threads < 0)
-    throw scvae::ArgumentError("--threads: expected a number >= 0, got " +
-                               std::to_string(f.threads));
-  if (f.limit < 0)
-    throw scvae::ArgumentError("--limit: expected a number >= 0, got " + std::to_string(f.limit));
-  if (f.iwae < 0)
-    throw scvae::ArgumentError("--iwae: expected a number >= 0, got " + std::to_string(f.iwae));
+  if (f.epochs == 0 && f.load.empty())
+    throw scvae::ArgumentError("--epochs: expected a positive number (0 only with --load), got 0");
   if (f.threads == 0)
     f.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (f.save.empty()) f.save = (std::filesystem::path(f.out) / "model.scvae").string();
@@ -110,11 +181,178 @@ struct MnistData {
   scvae::Dataset test;
 };
 
-inline MnistData load_data(const CommonFlags& f) {
+/// Loads the data; a --batch larger than the training set becomes one batch
+/// of all of it (said unless --quiet), so that no step's bounds overflow.
+inline MnistData load_data(CommonFlags& f, const char* program) {
   MnistData data{scvae::load_mnist(f.data, "train", f.limit), scvae::load_mnist(f.data, "t10k")};
   scvae::check_same_image_size(data.train, data.test);
+  if (f.batch > data.train.size()) {
+    if (!f.quiet)
+      std::cerr << program << ": --batch " << f.batch << " is more than the " << data.train.size()
+                << " training images: one batch of all of them\n";
+    f.batch = data.train.size();
+  }
   return data;
 }
+
+/// Adds up a model's parameters before it is built, in 64 bits with overflow
+/// checks, and refuses (exit status 2) one whose count overflows or whose
+/// parameters, gradients and optimizer state would not fit in this machine's
+/// memory, naming the flag that made it so: the model's own constructor
+/// would overflow, throw std::bad_alloc or be killed for memory instead.
+class ModelSize {
+ public:
+  /// A dense layer from `in` to `out` * `factor` units; `flag` ("--hidden")
+  /// and `value` are what set its size, for the message.
+  ModelSize& dense(Index in, Index out, const std::string& flag, Index value, Index factor = 1) {
+    Index outputs = 0, weights = 0, count = 0;
+    if (__builtin_mul_overflow(out, factor, &outputs) ||
+        __builtin_mul_overflow(in, outputs, &weights) ||
+        __builtin_add_overflow(weights, outputs, &count) ||
+        __builtin_add_overflow(parameters_, count, &parameters_) ||
+        __builtin_add_overflow(units_, outputs, &units_))
+      throw scvae::ArgumentError(flag + " " + std::to_string(value) +
+                                 ": the model's parameter count overflows 64 bits");
+    if (count > largest_) {
+      largest_ = count;
+      blame_ = flag + " " + std::to_string(value);
+    }
+    return *this;
+  }
+
+  /// Refuses the model if its memory (`copies` float buffers of the
+  /// parameters: values, gradients, Adam's two moments, averages) with the
+  /// activations of a `batch` exceeds the machine's physical memory or 32 GB,
+  /// whichever is less: far above any MNIST model, and a fixed cap keeps a
+  /// typo like --hidden 1000000 from being tried on a large machine.
+  void check(Index batch, double copies) const {
+    const double parameter_bytes = 4.0 * copies * static_cast<double>(parameters_);
+    const double activation_bytes =
+        4.0 * 4.0 * static_cast<double>(batch) * static_cast<double>(units_);
+    const double limit = std::min(32e9, static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                                            static_cast<double>(sysconf(_SC_PAGESIZE)));
+    if (!(limit > 0.0) || parameter_bytes + activation_bytes <= limit) return;
+    std::ostringstream message;
+    message.precision(3);
+    if (activation_bytes > parameter_bytes)
+      message << "--batch " << batch << " with " << blame_ << ": a batch's activations";
+    else
+      message << blame_ << ": the model's " << parameters_
+              << " parameters, with their gradients and optimizer state,";
+    message << " need " << (parameter_bytes + activation_bytes) / 1e9 << " GB, more than the "
+            << limit / 1e9 << " GB allowed (this machine's memory, at most 32 GB)";
+    throw scvae::ArgumentError(message.str());
+  }
+
+  Index parameters() const { return parameters_; }
+
+ private:
+  Index parameters_ = 0;
+  Index units_ = 0;
+  Index largest_ = -1;
+  std::string blame_;
+};
+
+/// ModelSize's check of mnist_multitask's SC-VAE: `encoder_layers` of
+/// --hidden, the image decoder, and a label head of `label_layers` of
+/// `label_hidden` units (0: linear) on z.
+inline void check_scvae_size(const CommonFlags& f, Index inputs, Index classes,
+                             Index encoder_layers, Index label_hidden, Index label_layers,
+                             bool averaging) {
+  ModelSize size;
+  Index width = inputs;
+  for (Index layer = 0; layer < encoder_layers; ++layer, width = f.hidden)
+    size.dense(width, f.hidden, "--hidden", f.hidden);
+  size.dense(width, f.latent, "--latent", f.latent, 2)
+      .dense(f.latent, f.hidden, "--hidden", f.hidden)
+      .dense(f.hidden, inputs, "--hidden", f.hidden);
+  width = f.latent;
+  for (Index layer = 0; label_hidden > 0 && layer < label_layers; ++layer, width = label_hidden)
+    size.dense(width, label_hidden, "--label-hidden", label_hidden);
+  size.dense(width, classes, "--label-hidden", label_hidden).check(f.batch, averaging ? 8 : 6);
+}
+
+/// The lock on an output folder: `<out>/.lock`, held (flock, not blocking)
+/// while the run lives, so a second run on the same --out fails at once
+/// (exit status 1) before it truncates or overwrites anything of the first.
+class OutputLock {
+ public:
+  explicit OutputLock(const std::string& out) {
+    std::filesystem::create_directories(out);
+    const std::string path = (std::filesystem::path(out) / ".lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw scvae::IoError(path +
+                           ": cannot open the output folder's lock: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd_);
+      if (error == EWOULDBLOCK)
+        throw scvae::IoError(out + ": another run is writing to this output folder (" + path +
+                             " is locked); wait for it to finish or choose another --out");
+      throw scvae::IoError(path + ": cannot lock the output folder: " + std::strerror(error));
+    }
+  }
+  ~OutputLock() { ::close(fd_); }  // closing releases the lock
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+/// SIGINT/SIGTERM: the handler only records the signal; training polls it
+/// at each step (StopOnSignal, or check_interrupted in a loop of its own)
+/// and unwinds with Interrupted, so no file is left half written and
+/// run_main can say which checkpoint is the last one.
+inline volatile std::sig_atomic_t g_signal = 0;
+
+/// The last checkpoint this run wrote, for the message on interruption.
+struct LastCheckpoint {
+  std::string path;
+  Index epoch = -1;  // -1: none written by this run
+};
+inline LastCheckpoint g_last_checkpoint;
+
+struct Interrupted {
+  int signal;
+};
+
+inline void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = [](int signal) { g_signal = signal; };
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;  // a second signal ends the program at once
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+inline void check_interrupted() {
+  if (g_signal != 0) throw Interrupted{static_cast<int>(g_signal)};
+}
+
+/// Stops training at the next step boundary after SIGINT/SIGTERM; an epoch
+/// cut short is neither evaluated, nor saved, nor written to the metrics.
+class StopOnSignal final : public scvae::Callback {
+ public:
+  bool on_batch_end(const scvae::BatchReport&) override {
+    check_interrupted();
+    return false;
+  }
+};
+
+/// Records each checkpoint the callback before it has written.
+class RecordCheckpoint final : public scvae::Callback {
+ public:
+  explicit RecordCheckpoint(std::string path) : path_(std::move(path)) {}
+  bool on_epoch_end(scvae::EpochReport& r) override {
+    g_last_checkpoint = {path_, r.epoch};
+    return false;
+  }
+
+ private:
+  std::string path_;
+};
 
 inline scvae::TrainerOptions trainer_options(const CommonFlags& f, Index first_epoch) {
   scvae::TrainerOptions options;
@@ -143,7 +381,8 @@ void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Ind
   for (const auto& [name, value] : report.metrics) std::cout << name << " " << value << "\n";
 }
 
-/// Runs `body` and turns errors into one line on stderr and an exit status.
+/// Runs `body` and turns errors into one line on stderr and an exit status;
+/// SIGINT/SIGTERM end it at a step boundary with status 128 + the signal.
 template <typename Body>
 int run_main(const char* program, CLI::App& app, int argc, char** argv, Body&& body) {
   try {
@@ -154,8 +393,18 @@ int run_main(const char* program, CLI::App& app, int argc, char** argv, Body&& b
     std::cerr << program << ": " << e.what() << " (see --help)\n";
     return 2;
   }
+  install_signal_handlers();
   try {
     return body();
+  } catch (const Interrupted& i) {
+    std::cerr << program << ": interrupted by " << (i.signal == SIGINT ? "SIGINT" : "SIGTERM")
+              << "; "
+              << (g_last_checkpoint.epoch < 0
+                      ? std::string("no checkpoint written by this run")
+                      : "the last checkpoint is " + g_last_checkpoint.path + " (epoch " +
+                            std::to_string(g_last_checkpoint.epoch) + ")")
+              << "\n";
+    return 128 + i.signal;
   } catch (const scvae::ArgumentError& e) {
     std::cerr << program << ": " << e.what() << "\n";
     return 2;

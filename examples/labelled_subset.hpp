@@ -122,6 +122,7 @@ inline double train_baseline(const scvae::Dataset& train, const std::vector<std:
       grads.setZero();
       mlp.backward(params.data(), grads.data(), x, output_gradient, ws);
       adam.step(params, grads);
+      check_interrupted();
     }
   }
   Index correct = 0;
@@ -139,13 +140,13 @@ inline double train_baseline(const scvae::Dataset& train, const std::vector<std:
 /// semi-supervised examples take them.
 inline void add_labelled_subset_flags(CLI::App& app, double& labelled_share, bool& baseline,
                                       Index& baseline_epochs) {
-  app.add_option("--labelled-share", labelled_share,
-                 "Share of each batch drawn from the labelled images (0: no oversampling)")
-      ->check(CLI::Range(0.0, 1.0))
+  add_real(app, "--labelled-share", labelled_share,
+           "Share of each batch drawn from the labelled images (0: no oversampling)", 0.0, 1.0)
       ->capture_default_str();
   app.add_flag("--baseline", baseline,
                "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
-  app.add_option("--baseline-epochs", baseline_epochs, "Epochs of the label-only MLP")
+  add_integer<Index>(app, "--baseline-epochs", baseline_epochs, "Epochs of the label-only MLP", 1,
+                     kMaxEpochs)
       ->capture_default_str();
 }
 

@@ -57,6 +57,20 @@ inline constexpr const char* kTrainingParameters = "m2.training_parameters";
 inline constexpr const char* kAverageSteps = "m2.average_steps";
 inline constexpr const char* kAverageDecay = "m2.average_decay";
 
+/// The labelled images (1 = labelled), part of a run's identity: a run
+/// resumed with another --labels, --limit or --seed would train another
+/// model under the same name.
+inline constexpr const char* kLabelled = "m2.labelled";
+
+inline void check_labelled(const scvae::CheckpointExtras& extras,
+                           const std::vector<std::uint8_t>& labelled) {
+  if (!extras.contains(kLabelled)) return;  // a checkpoint from before it was saved
+  if (extras.bytes(kLabelled) != labelled)
+    throw scvae::ArgumentError(std::string("checkpoint extra '") + kLabelled +
+                               "': the labelled images differ from this run's (another --labels, "
+                               "--limit or --seed?); resume with the same ones");
+}
+
 /// What a checkpoint holds besides the model and Adam.
 struct AverageState {
   scvae::Vector<float> training_parameters;  // empty: the checkpoint has no average
@@ -88,6 +102,13 @@ struct TestMetrics {
   double accuracy = 0.0;  // argmax of the evidence-weighted q(y|x)
   double classifier_accuracy = 0.0;  // argmax of q(y|x) alone
 };
+
+/// The test metrics as the end of a metrics.jsonl line.
+inline std::string metrics_text(const TestMetrics& test) {
+  return ", \"test_loss\": " + scvae::json_number(test.loss) +
+         ", \"test_accuracy\": " + scvae::json_number(test.accuracy) +
+         ", \"test_accuracy_classifier\": " + scvae::json_number(test.classifier_accuracy);
+}
 
 /// Accuracy of argmax q(y|x), alone and weighted by the decoder's evidence,
 /// and the bound sum_y q(y|x) R(x, z, y) + KL(q(z|x) || p(z)) + KL(q(y|x) || uniform).
@@ -179,43 +200,51 @@ inline int run_m2_example(const char* program, const std::string& description,
   flags.hidden = m2::kDefaultHidden;
   examples::add_common_flags(app, flags);
   m2::M2Flags m;
+  bool no_latent_reads_label = false;
   std::string design = "m2";
   if (takes_design) add_design_option(app, design);
-  app.add_option("--labels", m.labels,
-                 "Training labels kept, balanced over classes (default 1000, or all images "
-                 "if --limit leaves fewer)")
+  add_integer<Index>(app, "--labels", m.labels,
+                     "Training labels kept, balanced over classes (default 1000, or all images "
+                     "if --limit leaves fewer)",
+                     1)
       ->capture_default_str();
-  app.add_option("--label-weight", m.label_weight,
-                 "Weight alpha of -log q(y|x) of a labelled image (default min(50, 10 / labelled "
-                 "fraction))")
+  add_real(app, "--label-weight", m.label_weight,
+           "Weight alpha of -log q(y|x) of a labelled image (default: min(50, 10 / labelled "
+           "fraction), 50 up to a fifth of the images labelled)",
+           0.0);
+  add_real(app, "--entropy-weight", m.entropy_weight,
+           "Weight of -H(q(y|x)) of an unlabelled image (1: M2's bound, 0: left out)", 0.0)
       ->capture_default_str();
-  app.add_option("--entropy-weight", m.entropy_weight,
-                 "Weight of -H(q(y|x)) of an unlabelled image (1: M2's bound, 0: left out)")
+  add_integer<Index>(app, "--classifier-hidden", m.classifier_hidden,
+                     "Hidden layers of the classifier q(y|x) after the shared trunk (none: "
+                     "linear)",
+                     1);
+  // Two flags, not CLI11's "--a,!--no-a": its help showed "{false}" beside
+  // a description saying it is the default.
+  app.add_flag("--latent-reads-label", m.latent_reads_label,
+               "q(z|x,y) as in the paper (on by default): the latent code reads the class (one "
+               "code per class for an unlabelled image)");
+  app.add_flag("--no-latent-reads-label", no_latent_reads_label,
+               "q(z|x) instead: the latent code does not read the class")
+      ->excludes("--latent-reads-label");
+  add_real(app, "--adversarial-epsilon", m.adversarial_epsilon,
+           "Virtual adversarial training: L2 norm of the perturbation of each image that the "
+           "classifier must not change its prediction for (0: off)",
+           0.0)
       ->capture_default_str();
-  app.add_option("--classifier-hidden", m.classifier_hidden,
-                 "Hidden layers of the classifier q(y|x) after the shared trunk (none: linear)");
-  app.add_flag("--latent-reads-label,!--no-latent-reads-label", m.latent_reads_label,
-               "q(z|x,y) as in the paper, the default: the latent code reads the class (one "
-               "code per class for an unlabelled image); --no-latent-reads-label: q(z|x)");
-  app.add_option("--adversarial-epsilon", m.adversarial_epsilon,
-                 "Virtual adversarial training: L2 norm of the perturbation of each image that "
-                 "the classifier must not change its prediction for (0: off)")
-      ->check(CLI::NonNegativeNumber)
+  add_real(app, "--adversarial-xi", m.adversarial_xi,
+           "L2 norm of the random probe that finds the adversarial direction", 0.0,
+           std::numeric_limits<double>::max(), true)
       ->capture_default_str();
-  app.add_option("--adversarial-xi", m.adversarial_xi,
-                 "L2 norm of the random probe that finds the adversarial direction")
-      ->check(CLI::PositiveNumber)
+  add_real(app, "--adversarial-weight", m.adversarial_weight,
+           "Weight of the cross-entropy between the predictions for an image and for its "
+           "adversarial perturbation",
+           0.0)
       ->capture_default_str();
-  app.add_option("--adversarial-weight", m.adversarial_weight,
-                 "Weight of the cross-entropy between the predictions for an image and for its "
-                 "adversarial perturbation")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--average-weights", m.average_weights,
-                 "Evaluate, save and keep an exponential moving average of the parameters over "
-                 "the steps (bias-corrected), with this decay per step (0: the parameters "
-                 "themselves)")
-      ->check(CLI::Range(0.0, 0.99999))
+  add_real(app, "--average-weights", m.average_weights,
+           "Evaluate, save and keep an exponential moving average of the parameters over the "
+           "steps (bias-corrected), with this decay per step (0: the parameters themselves)",
+           0.0, 0.99999)
       ->capture_default_str();
   app.add_flag("--lr-cosine", m.lr_cosine,
                "Cosine annealing of the learning rate from --lr to 0 over the epochs");
@@ -229,17 +258,17 @@ inline int run_m2_example(const char* program, const std::string& description,
                                  ": not an option of --design m2, the default (see --help); "
                                  "the SC-VAE's options need --design scvae");
     examples::validate_common_flags(flags);
+    if (no_latent_reads_label) m.latent_reads_label = false;
     if (flags.iwae > 0 || flags.warmup > 0 || flags.init != "pytorch")
       throw scvae::ArgumentError(
           "--iwae, --warmup and --init are mnist_vae's and mnist_multitask's "
           "options; this example does not take them");
     examples::check_baseline_epochs(m.baseline_epochs);
-    const examples::MnistData data = examples::load_data(flags);
+    const examples::MnistData data = examples::load_data(flags, program);
     if (data.train.labels().empty() || data.test.labels().empty())
       throw scvae::FormatError(flags.data +
                                ": expected label files for the training and test images");
-    if (m.labels < 1)
-      throw scvae::ArgumentError("--labels: expected at least 1, got " + std::to_string(m.labels));
+    const examples::OutputLock lock(flags.out);
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
     if (app.count("--label-weight") == 0)
       m.label_weight = examples::default_label_weight(m.label_weight, m.labels, data.train.size());
@@ -248,6 +277,20 @@ inline int run_m2_example(const char* program, const std::string& description,
     std::vector<Index> labelled_indices;
     for (Index i = 0; i < data.train.size(); ++i)
       if (labelled[static_cast<std::size_t>(i)]) labelled_indices.push_back(i);
+
+    const Index classes = data.train.num_classes();
+    examples::ModelSize size;
+    size.dense(data.train.features(), flags.hidden, "--hidden", flags.hidden);
+    Index width = flags.hidden;
+    for (Index units : m.classifier_hidden) {
+      size.dense(width, units, "--classifier-hidden", units);
+      width = units;
+    }
+    size.dense(width, classes, "--classifier-hidden", width)
+        .dense(flags.hidden + classes, flags.latent, "--latent", flags.latent, 2)
+        .dense(flags.latent + classes, flags.hidden, "--hidden", flags.hidden)
+        .dense(flags.hidden, data.train.features(), "--hidden", flags.hidden)
+        .check(flags.batch * classes, 8);
 
     scvae::LabelConditionedSpec spec;
     spec.inputs = data.train.features();
@@ -270,6 +313,7 @@ inline int run_m2_example(const char* program, const std::string& description,
       m2::AverageState saved;
       first_epoch = scvae::load_training_checkpoint(
           flags.load, model, adam, [&](const scvae::CheckpointExtras& extras) {
+            m2::check_labelled(extras, labelled);
             saved = m2::read_average_state(extras, model.parameter_count());
           });
       if (averaging && saved.steps > 0 && saved.decay != m.average_weights)
@@ -285,11 +329,11 @@ inline int run_m2_example(const char* program, const std::string& description,
       }
     }
     const Index last_epoch = first_epoch + flags.epochs;
-    std::filesystem::create_directories(flags.out);
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
-    // A resumed run goes on writing the metrics of the run it resumes.
-    std::ofstream metrics(metrics_path, first_epoch > 0 ? std::ios::app : std::ios::trunc);
-    if (!metrics) throw scvae::IoError(metrics_path + ": cannot open the metrics file for writing");
+    // A resumed run goes on writing the metrics of the run it resumes, cut
+    // back to its checkpoint; nothing changes before the first line.
+    scvae::MetricsFile metrics(metrics_path, first_epoch > 0, first_epoch > 0 ? first_epoch : -1);
+    metrics.check_writable();
     if (!flags.quiet)
       std::cerr << program << ": " << data.train.size() << " training images, "
                 << labelled_indices.size() << " labelled; " << model.parameter_count()
@@ -328,6 +372,7 @@ inline int run_m2_example(const char* program, const std::string& description,
         if (averaging) average.update(model.parameters());
         loss_sum += loss;
         ++batches;
+        examples::check_interrupted();
       }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -336,21 +381,19 @@ inline int run_m2_example(const char* program, const std::string& description,
       if (averaging) average.swap(model.parameters());
       const m2::TestMetrics test = m2::evaluate(model, data.test, flags.seed);
       scvae::CheckpointExtras own;
+      own.set_bytes(m2::kLabelled, labelled);
       if (averaging) {
         own.set_vector(m2::kTrainingParameters, average.average());
         own.set_scalar(m2::kAverageSteps, static_cast<double>(average.steps()));
         own.set_scalar(m2::kAverageDecay, average.decay());
       }
       scvae::save_training_checkpoint(flags.save, model, adam, epoch, std::move(own));
+      examples::g_last_checkpoint = {flags.save, epoch};
       if (averaging && epoch < last_epoch) average.swap(model.parameters());
-      metrics << "{\"epoch\": " << epoch << ", \"train_seconds\": " << scvae::json_number(seconds)
-              << ", \"train_loss\": " << scvae::json_number(loss_sum / static_cast<double>(batches))
-              << ", \"test_loss\": " << scvae::json_number(test.loss)
-              << ", \"test_accuracy\": " << scvae::json_number(test.accuracy)
-              << ", \"test_accuracy_classifier\": " << scvae::json_number(test.classifier_accuracy)
-              << "}\n"
-              << std::flush;
-      if (!metrics) throw scvae::IoError(metrics_path + ": writing the metrics failed");
+      metrics.write("{\"epoch\": " + std::to_string(epoch) +
+                    ", \"train_seconds\": " + scvae::json_number(seconds) + ", \"train_loss\": " +
+                    scvae::json_number(loss_sum / static_cast<double>(batches)) +
+                    m2::metrics_text(test) + "}\n");
       if (!flags.quiet)
         std::cerr << program << ": epoch " << epoch << "/" << last_epoch << "  train_loss "
                   << loss_sum / static_cast<double>(batches) << "  test_loss " << test.loss
@@ -359,17 +402,13 @@ inline int run_m2_example(const char* program, const std::string& description,
     }
     if (flags.epochs == 0) {
       const m2::TestMetrics test = m2::evaluate(model, data.test, flags.seed);
-      metrics << "{\"epoch\": 0, \"test_loss\": " << scvae::json_number(test.loss)
-              << ", \"test_accuracy\": " << scvae::json_number(test.accuracy)
-              << ", \"test_accuracy_classifier\": " << scvae::json_number(test.classifier_accuracy)
-              << "}\n";
+      metrics.write("{\"epoch\": 0" + m2::metrics_text(test) + "}\n");
       if (!flags.quiet)
         std::cerr << program << ": " << flags.load << ": test_loss " << test.loss
                   << "  test_accuracy " << test.accuracy << " (q(y|x) alone "
                   << test.classifier_accuracy << ")\n";
     }
     metrics.close();
-    if (!metrics) throw scvae::IoError(metrics_path + ": writing the metrics failed");
     if (m.baseline)
       examples::write_baseline(program, data.train, labelled, data.test, flags, m.baseline_epochs,
                                metrics_path);

@@ -474,31 +474,35 @@ int main(int argc, char** argv) {
   std::string design = "scvae";
   examples::add_design_option(app, design);
   MultitaskFlags m;
-  app.add_option("--labels", m.labels,
-                 "Training labels kept, balanced over classes; the rest are masked "
-                 "(default 1000, or all images if --limit leaves fewer)")
+  using examples::add_integer;
+  using examples::add_real;
+  add_integer<Index>(app, "--labels", m.labels,
+                     "Training labels kept, balanced over classes; the rest are masked "
+                     "(default 1000, or all images if --limit leaves fewer)",
+                     1)
       ->capture_default_str();
-  app.add_option("--label-weight", m.label_weight, "Weight w of the label task's NLL")
+  add_real(app, "--label-weight", m.label_weight,
+           "Weight w of the label task's NLL (default: min(50, 10 / labelled fraction))", 0.0);
+  add_integer<Index>(app, "--label-hidden", m.label_hidden,
+                     "Hidden units of the label head (0: linear head)", 0)
       ->capture_default_str();
-  app.add_option("--label-hidden", m.label_hidden,
-                 "Hidden units of the label head (0: linear head)")
+  add_integer<Index>(app, "--label-layers", m.label_layers,
+                     "Hidden layers of --label-hidden units in the label head", 1, 1000)
       ->capture_default_str();
-  app.add_option("--label-layers", m.label_layers,
-                 "Hidden layers of --label-hidden units in the label head")
-      ->capture_default_str();
-  app.add_option("--encoder-layers", m.encoder_layers,
-                 "Hidden layers of --hidden units in the shared encoder")
+  add_integer<Index>(app, "--encoder-layers", m.encoder_layers,
+                     "Hidden layers of --hidden units in the shared encoder", 1, 1000)
       ->capture_default_str();
   app.add_option("--label-input", m.label_input,
                  "The label head reads the sampled z or the mean mu")
       ->check(CLI::IsMember({"sample", "mean"}))
       ->capture_default_str();
-  app.add_option("--pseudo-from", m.pseudo_from,
-                 "From this epoch on, label confident predictions of unlabelled images (0: off)")
+  add_integer<Index>(
+      app, "--pseudo-from", m.pseudo_from,
+      "From this epoch on, label confident predictions of unlabelled images (0: off)", 0,
+      examples::kMaxEpochs)
       ->capture_default_str();
-  app.add_option("--pseudo-threshold", m.pseudo_threshold,
-                 "Class probability a prediction needs to become a pseudo-label")
-      ->check(CLI::Range(0.0, 1.0))
+  add_real(app, "--pseudo-threshold", m.pseudo_threshold,
+           "Class probability a prediction needs to become a pseudo-label", 0.0, 1.0)
       ->capture_default_str();
   app.add_option("--pseudo-targets", m.pseudo_targets,
                  "Pseudo-labels are the predicted class probabilities (soft) or the class (hard)")
@@ -507,41 +511,39 @@ int main(int argc, char** argv) {
   app.add_flag("--consistency", m.consistency,
                "Train unlabelled images without a pseudo-label towards the label head's "
                "prediction for a second z sample, every step (soft targets)");
-  app.add_option("--consistency-threshold", m.consistency_threshold,
-                 "Top class probability the second sample's prediction needs (0: all)")
-      ->check(CLI::Range(0.0, 1.0))
+  add_real(app, "--consistency-threshold", m.consistency_threshold,
+           "Top class probability the second sample's prediction needs (0: all)", 0.0, 1.0)
       ->capture_default_str();
-  app.add_option("--adversarial-epsilon", m.adversarial_epsilon,
-                 "Replace each unlabelled image by its virtual adversarial perturbation of this "
-                 "L2 norm, trained towards the clean image's prediction (0: off)")
-      ->check(CLI::Range(0.0, 100.0))
+  add_real(app, "--adversarial-epsilon", m.adversarial_epsilon,
+           "Replace each unlabelled image by its virtual adversarial perturbation of this L2 "
+           "norm, trained towards the clean image's prediction (0: off)",
+           0.0, 100.0)
       ->capture_default_str();
-  app.add_option("--adversarial-xi", m.adversarial_xi,
-                 "L2 norm of the random probe that finds the adversarial direction")
-      ->check(CLI::Range(1e-6, 100.0))
+  add_real(app, "--adversarial-xi", m.adversarial_xi,
+           "L2 norm of the random probe that finds the adversarial direction", 1e-6, 100.0)
       ->capture_default_str();
   app.add_flag("--pseudo-balance", m.pseudo_balance,
                "Spread the pseudo-labels over the classes as the kept labels are spread "
                "(each class: its most confident predictions)");
-  app.add_option("--average-weights", m.average_weights,
-                 "Keep a moving average of the parameters over steps with this decay "
-                 "(0: off); it makes the pseudo-labels and averaged_test_accuracy")
-      ->check(CLI::Range(0.0, 0.99999))
+  add_real(app, "--average-weights", m.average_weights,
+           "Keep a moving average of the parameters over steps with this decay (0: off); it "
+           "makes the pseudo-labels and averaged_test_accuracy",
+           0.0, 0.99999)
       ->capture_default_str();
-  app.add_option("--pseudo-weight", m.pseudo_weight,
-                 "Each epoch, keep each pseudo-label with this probability: its weight relative "
-                 "to a true label, in expectation")
-      ->check(CLI::Range(0.0, 1.0))
+  add_real(app, "--pseudo-weight", m.pseudo_weight,
+           "Each epoch, keep each pseudo-label with this probability: its weight relative to a "
+           "true label, in expectation",
+           0.0, 1.0)
       ->capture_default_str();
-  app.add_option("--label-smoothing", m.label_smoothing,
-                 "True labels as class probabilities: 1 - X on the class, X spread over all "
-                 "classes (implies soft targets)")
-      ->check(CLI::Range(0.0, 1.0))
+  add_real(app, "--label-smoothing", m.label_smoothing,
+           "True labels as class probabilities: 1 - X on the class, X spread over all classes "
+           "(implies soft targets)",
+           0.0, 1.0)
       ->capture_default_str();
-  app.add_option("--pseudo-average", m.pseudo_average,
-                 "Pseudo-labels from a moving average of each image's predictions over epochs, "
-                 "with this decay (0: the last epoch's predictions only)")
-      ->check(CLI::Range(0.0, 0.999))
+  add_real(app, "--pseudo-average", m.pseudo_average,
+           "Pseudo-labels from a moving average of each image's predictions over epochs, with "
+           "this decay (0: the last epoch's predictions only)",
+           0.0, 0.999)
       ->capture_default_str();
   app.add_flag("--lr-cosine", m.lr_cosine,
                "Cosine annealing of the learning rate from --lr to 0 over the epochs");
@@ -549,18 +551,7 @@ int main(int argc, char** argv) {
 
   return examples::run_main("mnist_multitask", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
-    if (m.labels < 1)
-      throw scvae::ArgumentError("--labels: expected a positive number, got " +
-                                 std::to_string(m.labels));
-    if (!(m.label_weight >= 0.0))
-      throw scvae::ArgumentError("--label-weight: expected a number >= 0");
-    if (m.label_hidden < 0) throw scvae::ArgumentError("--label-hidden: expected a number >= 0");
-    if (m.label_layers < 1)
-      throw scvae::ArgumentError("--label-layers: expected a positive number");
-    if (m.encoder_layers < 1)
-      throw scvae::ArgumentError("--encoder-layers: expected a positive number");
-    examples::check_baseline_epochs(m.baseline_epochs);
-    const examples::MnistData data = examples::load_data(flags);
+    const examples::MnistData data = examples::load_data(flags, "mnist_multitask");
     // The default of 1000 shrinks to fit a small --limit; an explicit
     // --labels larger than the data is an error.
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
@@ -568,7 +559,10 @@ int main(int argc, char** argv) {
       m.label_weight = examples::default_label_weight(m.label_weight, m.labels, data.train.size());
     const std::vector<std::uint8_t> labelled =
         examples::choose_labelled(data.train, m.labels, flags.seed);
-    std::filesystem::create_directories(flags.out);
+    const examples::OutputLock lock(flags.out);
+    examples::check_scvae_size(flags, data.train.features(), data.train.num_classes(),
+                               m.encoder_layers, m.label_hidden, m.label_layers,
+                               m.average_weights > 0.0);
 
     scvae::ModelSpec spec;
     spec.inputs = data.train.features();
@@ -651,6 +645,7 @@ int main(int argc, char** argv) {
       }
       return false;
     };
+    trainer.add_callback(std::make_unique<examples::StopOnSignal>());
     trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
     if (m.pseudo_from > 0)
       trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
@@ -669,14 +664,15 @@ int main(int argc, char** argv) {
       }));
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
-    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
     // The pseudo-labels and the parameter average ride along, so that a
-    // resumed run is the same run.
+    // resumed run is the same run; the metrics line comes after it.
     trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
         flags.save, model, adam, [&](scvae::CheckpointExtras& extras) {
           train_source.save_state(extras);
           if (average != nullptr) average->save_state(extras);
         }));
+    trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
+    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     if (m.baseline)

@@ -4,6 +4,8 @@
 
 #include "common.hpp"
 
+using scvae::Index;
+
 int main(int argc, char** argv) {
   CLI::App app{
       "Train a VAE on MNIST-format images (default: Fashion-MNIST) and write its "
@@ -14,9 +16,15 @@ int main(int argc, char** argv) {
 
   return examples::run_main("mnist_vae", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
-    const examples::MnistData data = examples::load_data(flags);
-    std::filesystem::create_directories(flags.out);
-
+    const examples::MnistData data = examples::load_data(flags, "mnist_vae");
+    const examples::OutputLock lock(flags.out);
+    const Index inputs = data.train.features();
+    examples::ModelSize()
+        .dense(inputs, flags.hidden, "--hidden", flags.hidden)
+        .dense(flags.hidden, flags.latent, "--latent", flags.latent, 2)
+        .dense(flags.latent, flags.hidden, "--hidden", flags.hidden)
+        .dense(flags.hidden, inputs, "--hidden", flags.hidden)
+        .check(flags.batch, 6);
     scvae::VAE vae(data.train.features(), {flags.hidden}, flags.latent, flags.seed,
                    scvae::LikelihoodSpec::bernoulli(), scvae::Activation::ReLU,
                    flags.initialization());
@@ -46,12 +54,16 @@ int main(int argc, char** argv) {
       }
       return false;
     };
+    trainer.add_callback(std::make_unique<examples::StopOnSignal>());
     trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
-    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
-        (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
+    // The metrics line after the checkpoint: a run killed between the two
+    // repeats no epoch when resumed.
     trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::VAE, scvae::Adam>>(
         flags.save, vae, adam));
+    trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
+    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
+        (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     examples::write_pictures(vae, data.test, flags.out, flags.seed);

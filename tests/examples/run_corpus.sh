@@ -7,9 +7,16 @@
 #   - never a signal (status >= 128) nor a sanitizer report.
 # A well-formed control directory (and a tiny one) must train without error.
 #
-# Usage: run_corpus.sh <mnist_vae> [<mnist_multitask>]
-# A binary that does not exist is skipped with a message (mnist_multitask is
-# optional); at least one must exist.
+# Issue 19's cases too: every numeric flag of every program (read from its
+# --help) refuses NaN, infinity, overflow and out-of-range values naming the
+# flag; models too large are refused before allocation; the lock on --out;
+# metrics kept by a failed fresh run and cut back on resume; SIGINT/SIGTERM;
+# an M2 resume with other --labels; --help that does not contradict itself.
+#
+# Usage: run_corpus.sh <mnist_vae> [<mnist_multitask>] [<mnist_m2>]
+# A binary that does not exist is skipped with a message; at least one must
+# exist. REAL_DATA (default /usr/share/datasets/fashion-mnist) holds the
+# 784-pixel data the size and signal cases need; without it they are skipped.
 set -uo pipefail
 
 if (($# < 1)); then
@@ -163,7 +170,7 @@ args() {
 expect() {
   local want=$1 name=$2
   shift 2
-  local out="$work/out/$RANDOM$RANDOM"
+  local out=${out_dir:-"$work/out/$RANDOM$RANDOM"}
   mkdir -p "$out"
   local stderr_file="$work/stderr"
   "$@" --out "$out" >/dev/null 2>"$stderr_file"
@@ -186,6 +193,8 @@ expect() {
     problem="the line does not start with '$program: error: '"
   elif ((want == 2)) && [[ $first != "$program: "?* ]]; then
     problem="the line does not start with '$program: '"
+  elif [[ -n ${want_text:-} && $first != *"$want_text"* ]]; then
+    problem="the line does not say '$want_text'"
   fi
   if [[ -n $problem ]]; then
     ((failures++))
@@ -195,6 +204,137 @@ expect() {
   else
     echo "ok   $name (status $status): ${first:-no output}"
   fi
+}
+
+real=${REAL_DATA:-/usr/share/datasets/fashion-mnist}
+[[ -e $real/train-images-idx3-ubyte || -e $real/train-images-idx3-ubyte.gz ]] || real=""
+
+# check NAME CONDITION-STATUS MESSAGE: counts a check that is not a run.
+check() {
+  ((checks++))
+  if (($2 == 0)); then echo "ok   $1"; else ((failures++)); echo "FAIL $1: $3"; fi
+}
+
+# Every INT and FLOAT option the program's --help lists refuses values that
+# are not numbers of its range, with status 2 and a line naming the flag.
+numeric_flag_sweep() {
+  local label=$1
+  shift  # the rest: the program and its design arguments
+  local flag type value
+  while read -r flag type; do
+    local values=(nan)
+    if [[ $type == INT* ]]; then
+      values+=(99999999999999999999999 18446744073709551616 -9223372036854775809 1.5 -1)
+    else
+      values+=(inf -inf 1e999 x)
+    fi
+    for value in "${values[@]}"; do
+      args "$flag" "$value"
+      want_text="$flag: expected" expect 2 "$label $flag $value" "$@" --data "$good" "${small[@]}"
+    done
+  done < <("$@" --help | grep -oE -- '--[a-z-]+ (INT|FLOAT)[^=]*' | awk '{print $1, $2}' | sort -u)
+}
+
+issue19_cases() {
+  local design=()
+  [[ $program == mnist_multitask ]] && design=(--design scvae)
+  numeric_flag_sweep "$program" "$binary"
+  [[ $program == mnist_multitask ]] && numeric_flag_sweep "$program scvae" "$binary" "${design[@]}"
+  # --help says what is true: no "{false}" beside "on by default", and no
+  # fixed default shown for a label weight that is computed.
+  local help
+  help=$("$binary" "${design[@]}" --help)
+  ! grep -q '{false}' <<<"$help"
+  check "$program --help shows no {false} default" $? "$(grep '{false}' <<<"$help")"
+  ! grep -- '--label-weight' <<<"$help" | grep -qE '=[0-9]'
+  check "$program --help shows no fixed --label-weight" $? "$(grep -- --label-weight <<<"$help")"
+
+  # A batch larger than the data is one batch of all of it: a step is run.
+  local out="$work/out/batch-$program"
+  args --batch 9223372036854775807
+  out_dir=$out expect 0 "$program --batch 2^63-1" "$binary" "${design[@]}" --data "$good" "${small[@]}"
+  grep -q '"epoch": 1' "$out/metrics.jsonl" && ! grep -q '"train_loss": 0,' "$out/metrics.jsonl"
+  check "$program --batch 2^63-1 trains a step" $? "$(cat "$out/metrics.jsonl" 2>&1)"
+
+  # The lock on --out: a second run fails at once and truncates nothing.
+  out="$work/out/locked-$program"
+  mkdir -p "$out" && echo '{"epoch": 1, "previous": 1}' >"$out/metrics.jsonl"
+  flock "$out/.lock" sleep 60 &  # blocking: the probe below may hold it a moment
+  local holder=$!
+  while flock -n "$out/.lock" true 2>/dev/null; do sleep 0.05; done
+  args
+  want_text="another run is writing to this output folder" out_dir=$out \
+    expect 1 "$program on a locked --out" "$binary" "${design[@]}" --data "$good" "${small[@]}"
+  kill "$holder"; wait "$holder" 2>/dev/null
+  grep -q previous "$out/metrics.jsonl"
+  check "$program on a locked --out keeps the metrics" $? "metrics.jsonl was changed"
+
+  # A fresh run that fails in its first epoch keeps the previous metrics.
+  out="$work/out/nan-$program"
+  mkdir -p "$out" && echo '{"epoch": 1, "previous": 1}' >"$out/metrics.jsonl"
+  args --lr 1e39 --epochs 2
+  out_dir=$out expect 1 "$program --lr 1e39" "$binary" "${design[@]}" --data "$good" "${small[@]}"
+  grep -q previous "$out/metrics.jsonl"
+  check "$program failed fresh run keeps the previous metrics" $? "metrics.jsonl was truncated"
+
+  # A resumed run cuts metrics lines after its checkpoint's epoch (written
+  # by a run killed after its metrics line and before its checkpoint).
+  out="$work/out/resume-$program"
+  args --epochs 2
+  out_dir=$out expect 0 "$program 2 epochs" "$binary" "${design[@]}" --data "$good" "${small[@]}"
+  echo '{"epoch": 3, "stale": 1}' >>"$out/metrics.jsonl"
+  args --epochs 1
+  out_dir=$out expect 0 "$program resumed" "$binary" "${design[@]}" --data "$good" "${small[@]}" \
+    --load "$out/model.scvae"
+  [[ $(grep -c '"epoch": 3' "$out/metrics.jsonl") == 1 ]] && ! grep -q stale "$out/metrics.jsonl"
+  check "$program resume cuts metrics back to its checkpoint" $? "$(cat "$out/metrics.jsonl")"
+
+  if [[ $program == mnist_m2 ]]; then
+    # The labelled subset is part of an M2 run's identity (the same program
+    # as mnist_multitask --design m2).
+    args --labels 3
+    want_text="labelled images differ from this run's" expect 1 \
+      "$program resumed with other --labels" "$binary" --data "$good" "${small[@]}" \
+      --load "$out/model.scvae"
+  fi
+
+  [[ -n $real ]] || { echo "SKIP $program: no 784-pixel data at ${REAL_DATA:-/usr/share/datasets/fashion-mnist}"; return; }
+  # Models too large: refused before allocation, naming the flag and size.
+  local size_flags=("--hidden 1152921504606846976" "--latent 4611686018427387904"
+                    "--hidden 10000000" "--hidden 1000000")
+  [[ $program == mnist_multitask ]] && size_flags+=("--label-hidden 4611686018427387904")
+  [[ $program != mnist_vae ]] && size_flags+=("--classifier-hidden 4611686018427387904")
+  local pair
+  for pair in "${size_flags[@]}"; do
+    local flag=${pair% *} value=${pair#* }
+    local d=("${design[@]}")
+    [[ $flag == --classifier-hidden ]] && d=()
+    [[ $flag == --label-hidden && $program == mnist_multitask ]] && d=(--design scvae)
+    args "$flag" "$value" --batch 100
+    want_text="$flag $value: the model" expect 2 "$program $flag $value" \
+      "$binary" "${d[@]}" --data "$real" --limit 100 "${small[@]}"
+  done
+
+  # SIGINT/SIGTERM: stops at a step, names the last checkpoint, no temp file.
+  local sig
+  for sig in INT TERM; do
+    out="$work/out/signal-$sig-$program"
+    mkdir -p "$out"
+    args --epochs 100000 --hidden 16 --batch 100
+    "$binary" "${design[@]}" --data "$real" --limit 500 "${small[@]}" --out "$out" \
+      2>"$out/stderr" &
+    local pid=$!
+    local tries=0
+    while [[ ! -e $out/model.scvae ]] && ((tries++ < 600)); do sleep 0.1; done
+    kill -s "$sig" "$pid"
+    wait "$pid"
+    local status=$? want=143
+    [[ $sig == INT ]] && want=130
+    [[ $status == "$want" && $(wc -l <"$out/stderr") == 1 ]] &&
+      grep -q "interrupted by SIG$sig; the last checkpoint is $out/model.scvae (epoch [0-9]*)" \
+        "$out/stderr" && [[ -z $(find "$out" -name '*.tmp*') ]]
+    check "$program SIG$sig" $? "status $status, stderr: $(cat "$out/stderr")"
+  done
 }
 
 ran=0
@@ -243,6 +383,7 @@ for binary in "$@"; do
   fi
   args
   expect 2 "$program unknown flag" "$binary" --data "$good" "${small[@]}" --no-such-flag
+  issue19_cases
 done
 
 if ((ran == 0)); then
