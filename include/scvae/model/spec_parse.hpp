@@ -174,6 +174,7 @@ class ParameterTally {
   /// Weights and biases of an inputs x outputs dense layer.
   void dense(Index inputs, Index outputs) {
     const auto in = static_cast<std::uint64_t>(inputs), out = static_cast<std::uint64_t>(outputs);
+    if (out == 0) return;  // no layer; validate() refuses such a spec
     // in, out <= 2^35 (a sum of two sizes at most): (in + 1) * out is checked by division.
     if (in + 1 > kMaxSpecParameters / out) exceed();
     add((in + 1) * out);
