@@ -14,39 +14,31 @@
 
 #include "scvae/core/random.hpp"
 #include "scvae/exec/executor.hpp"
-#include "scvae/model/decoder.hpp"
-#include "scvae/model/encoder.hpp"
 #include "scvae/model/loss_parts.hpp"
+#include "scvae/model/scvae_base.hpp"
 #include "scvae/model/task_batch.hpp"
 
 namespace scvae {
 
 template <typename Scalar_>
-class SCVAET {
+class SCVAET : public SCVAEBaseT<Scalar_> {
  public:
   using Scalar = Scalar_;
+  using Base = SCVAEBaseT<Scalar>;
+  using Base::decoder;
+  using Base::latent;
+  using Base::task;
+  using Base::task_count;
+  using Base::inputs;
+  using Base::parameter_count;
 
   /// Builds the model and initialises its parameters from `seed`.
-  explicit SCVAET(const ModelSpec& spec, std::uint64_t seed = 1)
-      : spec_((spec.validate(), spec)),
-        encoder_(make_encoder(spec_, layout_)),
-        decoders_(make_decoders(spec_, layout_)) {
-    parameters_.setZero(layout_.total());
-    gradients_.setZero(layout_.total());
-    Rng rng(seed);
-    encoder_.initialize(parameters_.data(), rng, spec_.initialization);
-    for (const auto& decoder : decoders_)
-      decoder.initialize(parameters_.data(), rng, spec_.initialization);
+  explicit SCVAET(const ModelSpec& spec, std::uint64_t seed = 1) : Base(spec, seed) {
     plan_parts();
   }
 
   SCVAET(const SCVAET& other)
-      : spec_(other.spec_),
-        layout_(other.layout_),
-        encoder_(other.encoder_),
-        decoders_(other.decoders_),
-        parameters_(other.parameters_),
-        gradients_(other.gradients_),
+      : Base(other),
         executor_(other.executor_),
         part_sources_(other.part_sources_),
         likelihood_parameters_(other.likelihood_parameters_) {}
@@ -59,39 +51,6 @@ class SCVAET {
   }
   SCVAET(SCVAET&&) noexcept = default;
   SCVAET& operator=(SCVAET&&) noexcept = default;
-
-  const ModelSpec& spec() const { return spec_; }
-  std::string architecture() const { return spec_.architecture(); }
-  Index inputs() const { return spec_.inputs; }
-  Index latent() const { return spec_.latent; }
-  Index task_count() const { return static_cast<Index>(spec_.tasks.size()); }
-  const TaskSpec& task(Index t) const { return spec_.tasks.at(static_cast<std::size_t>(t)); }
-  const DecoderT<Scalar>& decoder(Index t) const {
-    return decoders_.at(static_cast<std::size_t>(t));
-  }
-  const EncoderT<Scalar>& encoder() const { return encoder_; }
-
-  /// Index of the task called `name`; ArgumentError if there is none.
-  Index task_index(const std::string& name) const {
-    for (Index t = 0; t < task_count(); ++t)
-      if (task(t).name == name) return t;
-    throw ArgumentError("task name: no task called '" + name + "' in " + architecture());
-  }
-
-  /// Changes w_t (e.g. for a weight schedule); the architecture is unchanged.
-  void set_task_weight(Index t, double weight) {
-    if (!(weight >= 0.0))
-      throw ArgumentError("task weight: expected a value >= 0, got " + std::to_string(weight));
-    spec_.tasks.at(static_cast<std::size_t>(t)).weight = weight;
-  }
-
-  /// All parameters, one flat vector; layers are views into it.
-  Vector<Scalar>& parameters() { return parameters_; }
-  const Vector<Scalar>& parameters() const { return parameters_; }
-  /// The gradient the last loss_and_gradient() call wrote, same layout.
-  Vector<Scalar>& gradients() { return gradients_; }
-  const Vector<Scalar>& gradients() const { return gradients_; }
-  Index parameter_count() const { return parameters_.size(); }
 
   /// Splits each batch across `threads` (data parallel, exec/executor.hpp).
   /// The chunks and the order in which their gradients are summed depend only
@@ -130,75 +89,6 @@ class SCVAET {
   LossParts loss(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
                  const ConstMatrixRef<Scalar>& eps, double beta = 1.0) {
     return run(x, targets, eps, beta, false);
-  }
-
-  /// mu and logvar of q(z|x), latent x n each.
-  void encode(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
-    typename EncoderT<Scalar>::Workspace ws;
-    encoder_.forward(parameters_.data(), x, ws);
-    mu = EncoderT<Scalar>::mu(ws);
-    logvar = EncoderT<Scalar>::logvar(ws);
-  }
-
-  /// Raw decoder outputs (logits or means) of task t for latent codes z.
-  void decode(Index t, const ConstMatrixRef<Scalar>& z, Matrix<Scalar>& output) const {
-    check_task(t);
-    detail::check_rows("decode z", z.rows(), latent());
-    typename DecoderT<Scalar>::Workspace ws;
-    output = decoder(t).forward(parameters_.data(), z, ws);
-  }
-
-  /// The expected target of task t given z: pixel probabilities, Gaussian
-  /// means or class probabilities.
-  void predict(Index t, const ConstMatrixRef<Scalar>& z, Matrix<Scalar>& mean) const {
-    Matrix<Scalar> output;
-    decode(t, z, output);
-    mean.resize(output.rows(), output.cols());
-    decoder(t).likelihood().mean(output, mean);
-  }
-
-  /// The gradient with respect to x of sum_i -log p_t(target_i | z_i = mu(x_i))
-  /// (task t at the posterior mean; no mask, weight or KL), written to dx:
-  /// how each input value moves the task's loss, e.g. for saliency maps or
-  /// adversarial perturbations of the input.
-  void task_input_gradient(Index t, const ConstMatrixRef<Scalar>& x,
-                           const ConstMatrixRef<Scalar>& target, Matrix<Scalar>& dx) const {
-    check_task(t);
-    detail::check_rows("input x", x.rows(), inputs());
-    decoder(t).likelihood().validate_target(target, std::nullopt, decoder(t).outputs());
-    detail::check_shape("task target", target.rows(), target.cols(), target.rows(), x.cols());
-    using Enc = EncoderT<Scalar>;
-    const Scalar* values = parameters_.data();
-    typename Enc::Workspace encoder_ws;
-    encoder_.forward(values, x, encoder_ws);
-    const Matrix<Scalar> mu = Enc::mu(encoder_ws);
-    typename DecoderT<Scalar>::Workspace decoder_ws;
-    decoder(t).forward(values, mu, decoder_ws);
-    decoder_ws.scale.setOnes();
-    // Only a likelihood's own parameters (a learned variance) get a gradient
-    // here, at their offset in the flat layout.
-    Vector<Scalar> unused = Vector<Scalar>::Zero(parameter_count());
-    MatrixRef<Scalar> mu_gradient(Enc::mu_delta(encoder_ws));
-    decoder(t).nll_backward(values, unused.data(), mu, target, decoder_ws,
-                            {&mu_gradient, GradientWrite::Overwrite});
-    Enc::logvar_delta(encoder_ws).setZero();
-    dx.resize(x.rows(), x.cols());
-    MatrixRef<Scalar> input_gradient(dx);
-    encoder_.backward(values, x, encoder_ws, {&input_gradient, GradientWrite::Overwrite});
-  }
-
-  /// Per-sample -log p_t(target | z) of task t (no mask, no weight).
-  void task_nll(Index t, const ConstMatrixRef<Scalar>& z, const ConstMatrixRef<Scalar>& target,
-                RowVector<Scalar>& nll) const {
-    check_task(t);
-    detail::check_rows("task z", z.rows(), latent());
-    decoder(t).likelihood().validate_target(target, std::nullopt, decoder(t).outputs());
-    detail::check_shape("task target", target.rows(), target.cols(), target.rows(), z.cols());
-    typename DecoderT<Scalar>::Workspace ws;
-    decoder(t).forward(parameters_.data(), z, ws);
-    ws.scale.setZero();
-    decoder(t).evaluate_nll(parameters_.data(), target, ws);
-    nll = ws.nll;
   }
 
 
@@ -470,12 +360,12 @@ class SCVAET {
     encoder_.backward(values, x, ws.encoder);
   }
 
-  ModelSpec spec_;
-  ParameterLayout layout_;
-  EncoderT<Scalar> encoder_;
-  std::vector<DecoderT<Scalar>> decoders_;
-  Vector<Scalar> parameters_;
-  Vector<Scalar> gradients_;
+  using Base::decoders_;
+  using Base::encoder_;
+  using Base::gradients_;
+  using Base::parameters_;
+  using Base::spec_;
+
   ExecutorT<Scalar> executor_;
   std::vector<PartSource> part_sources_;
   bool likelihood_parameters_ = false;
