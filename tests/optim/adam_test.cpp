@@ -304,4 +304,23 @@ TEST(AdamTest, OnAThreadPoolGivesTheSameBits) {
   }
 }
 
+// The step reports parameters that it made non-finite (a learning rate that
+// overflows float), on one thread and on a pool; finite ones stay reported.
+TEST(AdamTParametersFinite, ReportsAnOverflowingStep) {
+  for (int threads : {1, 2}) {
+    scvae::ThreadPool pool(threads);
+    scvae::AdamOptions options;
+    options.learning_rate = 1e-3;
+    scvae::AdamT<float> optimizer(options);
+    scvae::Vector<float> params = scvae::Vector<float>::Ones(3000);
+    const scvae::Vector<float> grads = scvae::Vector<float>::Constant(3000, 0.5f);
+    optimizer.step(params, grads, &pool);
+    EXPECT_TRUE(optimizer.parameters_finite()) << threads;
+    optimizer.set_learning_rate(1e39);
+    optimizer.step(params, grads, &pool);
+    EXPECT_FALSE(optimizer.parameters_finite()) << threads;
+    EXPECT_FALSE(scvae::detail::all_finite(params));
+  }
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // Argument checks that throw scvae errors with "expected ..., got ..." text.
 
+#include <atomic>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -127,5 +128,23 @@ bool all_finite(const Eigen::DenseBase<Derived>& values) {
   using Scalar = typename Derived::Scalar;
   return (values.derived().array() * Scalar(0)).sum() == Scalar(0);
 }
+
+/// A flag that threads clear when they meet a non-finite value; copyable,
+/// so that the object holding it stays copyable.
+class FiniteFlag {
+ public:
+  FiniteFlag() = default;
+  FiniteFlag(const FiniteFlag& other) : finite_(other.get()) {}
+  FiniteFlag& operator=(const FiniteFlag& other) {
+    finite_.store(other.get(), std::memory_order_relaxed);
+    return *this;
+  }
+  void reset() { finite_.store(true, std::memory_order_relaxed); }
+  void mark_not_finite() { finite_.store(false, std::memory_order_relaxed); }
+  bool get() const { return finite_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> finite_{true};
+};
 
 }  // namespace scvae::detail

@@ -49,8 +49,12 @@ class SgdT {
     }
     // Block by block, so that the momentum pass and the parameter pass find
     // their operands in L1: one pass over memory.
+    // Each block is checked for NaN and infinity while it is in L1
+    // (parameters_finite()).
     const Scalar weight_decay = static_cast<Scalar>(options_.weight_decay);
+    finite_.reset();
     parallel_slices(pool, params.size(), kBlock, [&](Index begin, Index end) {
+      Scalar check = 0;
       for (Index start = begin; start < end; start += kBlock) {
         const Index n = std::min(kBlock, end - start);
         auto p = params.segment(start, n).array();
@@ -60,10 +64,15 @@ class SgdT {
         } else {
           update(start, p, g);
         }
+        check += (p * Scalar(0)).sum();  // 0 for finite values, NaN otherwise
       }
+      if (check != Scalar(0)) finite_.mark_not_finite();
     });
     ++step_;
   }
+
+  /// Whether every parameter was finite after the last step().
+  bool parameters_finite() const { return finite_.get(); }
 
   /// Zeroes the momentum buffer (sized for size parameters when momentum is
   /// used, empty otherwise) and sets the step count to 0.
@@ -134,6 +143,7 @@ class SgdT {
   Options options_;
   Vector<Scalar> buffer_;
   long step_ = 0;
+  detail::FiniteFlag finite_;
 };
 
 using Sgd = SgdT<float>;

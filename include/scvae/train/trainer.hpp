@@ -71,6 +71,13 @@ struct has_gradients_finite<
     Model, std::void_t<decltype(bool(std::declval<const Model&>().gradients_finite()))>>
     : std::true_type {};
 
+template <typename Optimizer, typename = void>
+struct reports_parameters_finite : std::false_type {};
+template <typename Optimizer>
+struct reports_parameters_finite<
+    Optimizer, std::void_t<decltype(bool(std::declval<const Optimizer&>().parameters_finite()))>>
+    : std::true_type {};
+
 template <typename Optimizer, typename Scalar, typename = void>
 struct steps_on_pool : std::false_type {};
 template <typename Optimizer, typename Scalar>
@@ -302,18 +309,23 @@ class Trainer {
                       column);
   }
 
-  /// Whether every parameter is finite: one pass, split over the model's
-  /// threads when it has a pool (652,824 floats: ~75 us on one core).
+  /// Whether every parameter is finite after the update: the optimizer's
+  /// own check when it has one (ours check each block as they update it),
+  /// else one pass split over the model's threads.
   bool parameters_finite() {
-    const Vector<Scalar>& parameters = model_.parameters();
-    ThreadPool* pool = nullptr;
-    if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
-    std::atomic<bool> finite{true};
-    parallel_slices(pool, parameters.size(), 16, [&](Index begin, Index end) {
-      if (!detail::all_finite(parameters.segment(begin, end - begin)))
-        finite.store(false, std::memory_order_relaxed);
-    });
-    return finite.load(std::memory_order_relaxed);
+    if constexpr (detail::reports_parameters_finite<Optimizer>::value) {
+      return optimizer_.parameters_finite();
+    } else {
+      const Vector<Scalar>& parameters = model_.parameters();
+      ThreadPool* pool = nullptr;
+      if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
+      std::atomic<bool> finite{true};
+      parallel_slices(pool, parameters.size(), 16, [&](Index begin, Index end) {
+        if (!detail::all_finite(parameters.segment(begin, end - begin)))
+          finite.store(false, std::memory_order_relaxed);
+      });
+      return finite.load(std::memory_order_relaxed);
+    }
   }
 
   /// A finite gradient can still make the parameters non-finite (a learning
