@@ -216,7 +216,7 @@ void expect_format_error(Parse parse, const std::string& text, const std::string
     ADD_FAILURE() << "expected a FormatError naming " << field;
   } catch (const FormatError& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find(field), std::string::npos) << message;
+    EXPECT_NE(message.find(": " + field + " at byte"), std::string::npos) << message;
     EXPECT_NE(message.find(detail::quoted_architecture(text)), std::string::npos) << message;
     EXPECT_NE(message.find("at byte"), std::string::npos) << message;
   }
@@ -308,13 +308,16 @@ TEST(SpecParse, MalformedLabelConditionedArchitecturesNameTheField) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "the kind"},
       {"scvae-v1 encoder=4-3-2 relu; task input decoder=2-3-4 relu bernoulli", "the kind"},
-      {with("encoder=16-8 ", "encoder=16 "), "encoder sizes"},
-      {with("encoder=16-8", "encoder=16-08"), "encoder sizes"},
+      {with("encoder=16-8 ", "encoder=16 "),
+       "encoder sizes (the inputs and at least one hidden layer)"},
+      {with("encoder=16-8", "encoder=16-08"),
+       "encoder sizes (the inputs and at least one hidden layer)"},
       {with(" latent=", "  latent="), "encoder sizes"},
       {with("latent=2|y", "latent=0|y"), "latent size"},
       {with("latent=2|y", "latent=2|x"), "latent size"},
       {with("latent=2|y", "latent=2y"), "latent size"},
-      {with("classes=10 classifier=8-10", "classes=1 classifier=8-1"), "classes"},
+      {with("classes=10 classifier=8-10 decoder=2+10", "classes=1 classifier=8-1 decoder=2+1"),
+       "classes"},
       {with(" classes=", " class="), "latent size"},
       {with("classifier=8-10", "classifier=7-10"), "classifier sizes"},
       {with("classifier=8-10", "classifier=8-9"), "classifier sizes"},
@@ -326,10 +329,10 @@ TEST(SpecParse, MalformedLabelConditionedArchitecturesNameTheField) {
       {with("decoder=2+10-8-16", "decoder=2+10"), "decoder classes"},
       {with(" relu", " relux"), "activation"},
       {with(" relu", ""), "activation"},
-      {with(" bernoulli", " gaussian(variance=1)"), "likelihood"},
-      {with(" bernoulli", ""), "likelihood"},
-      {good + " ", "the end of the text"},
-      {good + "; task x decoder=2-4 relu bernoulli", "the end of the text"},
+      {with(" bernoulli", " gaussian(variance=1)"), "likelihood (M2's image decoder is bernoulli)"},
+      {with(" bernoulli", ""), "likelihood (M2's image decoder is bernoulli)"},
+      {good + " ", "the end of the text after the likelihood"},
+      {good + "; task x decoder=2-4 relu bernoulli", "the end of the text after the likelihood"},
   };
   for (const auto& [text, field] : cases) expect_format_error(parse, text, field);
 }
