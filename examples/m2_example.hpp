@@ -304,6 +304,7 @@ inline int run_m2_example(const char* program, const std::string& description,
     spec.entropy_weight = m.entropy_weight;
     spec.initialization = flags.initialization();
     scvae::LabelConditionedVAE model(spec, flags.seed);
+    model.set_threads(flags.threads);
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
     scvae::ParameterAverage average(m.average_weights);
     const bool averaging = m.average_weights > 0.0;
@@ -368,7 +369,7 @@ inline int run_m2_example(const char* program, const std::string& description,
         }
         if (!std::isfinite(loss))
           throw scvae::NumericalError("the loss is not finite at epoch " + std::to_string(epoch));
-        adam.step(model.parameters(), model.gradients());
+        adam.step(model.parameters(), model.gradients(), model.thread_pool());
         if (averaging) average.update(model.parameters());
         loss_sum += loss;
         ++batches;

@@ -8,6 +8,6 @@ int main(int argc, char** argv) {
       "mnist_m2",
       "Train Kingma et al.'s M2 semi-supervised VAE (shared encoder trunk, label-conditioned "
       "image decoder) on MNIST-format data with only --labels labelled images; write its metrics "
-      "and pictures. Runs on one thread.",
+      "and pictures.",
       "runs/mnist_m2", false, argc, argv);
 }

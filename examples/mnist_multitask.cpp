@@ -462,7 +462,7 @@ int main(int argc, char** argv) {
         "mnist_multitask",
         "Train the multi-task VAE (shared encoder, image decoder, label task) on MNIST-format "
         "data with only --labels labelled images, and write its metrics, pictures and model. "
-        "This is --design m2 (Kingma et al.'s M2; runs on one thread).",
+        "This is --design m2 (Kingma et al.'s M2).",
         "runs/mnist_multitask", true, argc, argv);
   CLI::App app{
       "Train the shared-encoder multi-task VAE (image + label) on MNIST-format data "
