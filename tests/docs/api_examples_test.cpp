@@ -113,6 +113,24 @@ TEST(ApiDocs, NnModules) {
                scvae::ShapeError);
 }
 
+// README's "Modules": an encoder and a decoder composed from modules.
+TEST(ApiDocs, ReadmeModules) {
+  scvae::ParameterLayout layout;
+  scvae::SequentialT<float> trunk(scvae::Shape::vector(784));
+  trunk.add<scvae::DenseT>(400).add<scvae::ReLUT>().add<scvae::GaussianHeadT>(20);
+  scvae::EncoderT<float> encoder(std::move(trunk), layout);  // any network ending in a Gaussian head
+  scvae::SequentialT<float> image(scvae::Shape::vector(20));
+  image.add<scvae::DenseT>(400).add<scvae::ELUT>().add<scvae::DenseT>(784);
+  scvae::DecoderT<float> decoder(std::move(image), scvae::LikelihoodSpec::bernoulli(), layout);
+
+  EXPECT_EQ(encoder.latent(), 20);
+  EXPECT_EQ(decoder.offset(), 784 * 400 + 400 + 400 * 40 + 40);
+  EXPECT_EQ(layout.total(), decoder.offset() + 20 * 400 + 400 + 400 * 784 + 784);
+  scvae::SequentialT<float> no_head(scvae::Shape::vector(784));
+  no_head.add<scvae::DenseT>(40);
+  EXPECT_THROW(scvae::EncoderT<float>(std::move(no_head), layout), scvae::ArgumentError);
+}
+
 TEST(ApiDocs, Nn) {
   scvae::ParameterLayout layout;
   scvae::Mlp mlp({4, 8, 2}, scvae::Activation::ReLU, scvae::Activation::Identity, layout);
