@@ -1,14 +1,12 @@
 #pragma once
 // q(z|x) = N(mu(x), diag(exp(logvar(x)))): any network of modules that ends
-// in a GaussianHeadT, whose output is [mu; logvar] (latent rows each). The
-// encoder places the network's parameters in the model's flat buffer.
+// in a GaussianHeadT, whose output is [mu; logvar] (latent rows each), placed
+// in the model's flat buffer.
 
-#include <memory>
 #include <vector>
 
-#include "scvae/core/parameters.hpp"
+#include "scvae/model/network.hpp"
 #include "scvae/nn/gaussian_head.hpp"
-#include "scvae/nn/sequential.hpp"
 
 namespace scvae {
 
@@ -16,92 +14,72 @@ template <typename Scalar_>
 class EncoderT {
  public:
   using Scalar = Scalar_;
-
-  struct Workspace {
-    std::unique_ptr<ModuleWorkspace> network;
-    Matrix<Scalar> head;        ///< [mu; logvar], 2*latent x n.
-    Matrix<Scalar> head_delta;  ///< dL/d[mu; logvar], filled by the caller.
-  };
+  /// ws.output is [mu; logvar], 2*latent x n; ws.output_delta dL/d[mu; logvar].
+  using Workspace = typename PlacedNetworkT<Scalar>::Workspace;
 
   /// A network of modules ending in a GaussianHeadT.
   EncoderT(SequentialT<Scalar> network, ParameterLayout& layout)
-      : network_(std::move(network)), latent_(head_latent(network_)) {
-    offset_ = layout.reserve(network_.parameter_count());
-  }
+      : placed_(std::move(network), layout), latent_(head_latent(placed_.network())) {}
 
   /// The MLP encoder: inputs -> hidden... (each followed by `activation`) -> the head.
   EncoderT(Index inputs, const std::vector<Index>& hidden, Index latent, Activation activation,
            ParameterLayout& layout)
       : EncoderT(mlp(inputs, hidden, latent, activation), layout) {}
 
-  Index inputs() const { return network_.inputs(); }
+  Index inputs() const { return placed_.inputs(); }
   Index latent() const { return latent_; }
-  const SequentialT<Scalar>& network() const { return network_; }
+  const SequentialT<Scalar>& network() const { return placed_.network(); }
   /// Where the network's slice starts in the model's flat buffer.
-  Index offset() const { return offset_; }
+  Index offset() const { return placed_.offset(); }
 
   void initialize(Scalar* values, Rng& rng,
                   Initialization scheme = Initialization::HeGlorot) const {
-    network_.initialize(values + offset_, rng, {scheme, Activation::Identity});
+    placed_.initialize(values, rng, scheme);
   }
+  void prepare(Workspace& ws, Index columns) const { placed_.prepare(ws, columns); }
 
-  void prepare(Workspace& ws, Index columns) const {
-    if (!ws.network) ws.network = network_.make_workspace();
-    ws.head.resize(2 * latent_, columns);
-    ws.head_delta.resize(2 * latent_, columns);
-    network_.prepare(ws.network.get(), columns);
-  }
-
-  /// Fills ws.head with [mu; logvar].
+  /// Fills ws.output with [mu; logvar].
   void forward(const Scalar* values, const ConstMatrixRef<Scalar>& x, Workspace& ws) const {
     detail::check_rows("encoder input", x.rows(), inputs());
-    prepare(ws, x.cols());
-    network_.forward(values + offset_, x, ws.head, ws.network.get());
+    placed_.forward(values, x, ws);
   }
 
-  static auto mu(Workspace& ws) { return ws.head.topRows(ws.head.rows() / 2); }
-  static auto mu(const Workspace& ws) { return ws.head.topRows(ws.head.rows() / 2); }
-  static auto logvar(Workspace& ws) { return ws.head.bottomRows(ws.head.rows() / 2); }
-  static auto mu_delta(Workspace& ws) { return ws.head_delta.topRows(ws.head.rows() / 2); }
-  static auto logvar_delta(Workspace& ws) { return ws.head_delta.bottomRows(ws.head.rows() / 2); }
+  static auto mu(Workspace& ws) { return ws.output.topRows(ws.output.rows() / 2); }
+  static auto mu(const Workspace& ws) { return ws.output.topRows(ws.output.rows() / 2); }
+  static auto logvar(Workspace& ws) { return ws.output.bottomRows(ws.output.rows() / 2); }
+  static auto mu_delta(Workspace& ws) { return ws.output_delta.topRows(ws.output.rows() / 2); }
+  static auto logvar_delta(Workspace& ws) {
+    return ws.output_delta.bottomRows(ws.output.rows() / 2);
+  }
 
-  /// Backward from ws.head_delta to every layer's output gradient, and to
-  /// dL/dx where `input_gradient` asks; parameter gradients come from
-  /// part_gradient() or add_parameter_gradients() afterwards.
+  /// Backward from dL/d[mu; logvar] (mu_delta, logvar_delta) to every
+  /// layer's output gradient, and to dL/dx where `input_gradient` asks; the
+  /// parameter gradient comes from part_gradient() or add_parameter_gradients().
   void backward(const Scalar* values, const ConstMatrixRef<Scalar>& x, Workspace& ws,
                 InputGradient<Scalar> input_gradient = {}) const {
-    network_.backward(values + offset_, x, ws.head, ws.head_delta, input_gradient,
-                      ws.network.get());
+    placed_.backward(values, x, ws, input_gradient);
   }
 
   /// The parameter gradient's independent parts (one per layer), placed in
   /// the model's flat buffer.
-  Index part_count() const { return network_.gradient_part_count(); }
-  GradientPart part(Index p) const {
-    GradientPart part = network_.gradient_part(p);
-    part.offset += offset_;
-    return part;
-  }
+  Index part_count() const { return placed_.part_count(); }
+  GradientPart part(Index p) const { return placed_.part(p); }
   /// After backward() on x and ws: part p's gradient into `gradients` (the
   /// model's whole flat gradient), written over or added.
   void part_gradient(Index p, const ConstMatrixRef<Scalar>& x, Workspace& ws, Scalar* gradients,
                      GradientWrite write) const {
-    network_.part_gradient(p, x, ws.head_delta, gradients + offset_, write, ws.network.get());
+    placed_.part_gradient(p, x, ws, gradients, write);
   }
   /// Every part, added: for a training loop that sums its own gradients.
   void add_parameter_gradients(const ConstMatrixRef<Scalar>& x, Workspace& ws,
                                Scalar* gradients) const {
-    for (Index p = 0; p < part_count(); ++p) part_gradient(p, x, ws, gradients, GradientWrite::Add);
+    placed_.add_parameter_gradients(x, ws, gradients);
   }
 
  private:
   static SequentialT<Scalar> mlp(Index inputs, const std::vector<Index>& hidden, Index latent,
                                  Activation activation) {
-    detail::check_positive("encoder inputs", inputs);
-    SequentialT<Scalar> network(Shape::vector(inputs));
-    for (Index h : hidden)
-      network.template add<DenseT>(h).add(
-          std::make_unique<ElementwiseT<Scalar>>(Shape::vector(h), activation));
+    SequentialT<Scalar> network = make_mlp<Scalar>(inputs, hidden, activation, activation);
     network.template add<GaussianHeadT>(latent);
     return network;
   }
@@ -116,9 +94,8 @@ class EncoderT {
     return head->latent();
   }
 
-  SequentialT<Scalar> network_;
+  PlacedNetworkT<Scalar> placed_;
   Index latent_;
-  Index offset_ = 0;
 };
 
 using Encoder = EncoderT<float>;

@@ -644,7 +644,7 @@ class LabelConditionedVAET {
     ws.z_delta.setZero(Z, z_columns);
     for (Index c = 0; c < columns; ++c)
       ws.z_delta.col(z_column(c)) += ws.decoder_input_delta.col(c).head(Z);
-    ws.latent.head_delta.setZero();
+    ws.latent.output_delta.setZero();
     auto mu_delta = Enc::mu_delta(ws.latent);
     auto logvar_delta = Enc::logvar_delta(ws.latent);
     reparameterize_backward<Scalar>(Enc::logvar(ws.latent), ws.column_eps, ws.z_delta, mu_delta,

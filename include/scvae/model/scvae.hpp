@@ -122,16 +122,6 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     Index part = 0;
   };
 
-  static EncoderT<Scalar> make_encoder(const ModelSpec& spec, ParameterLayout& layout) {
-    return EncoderT<Scalar>(spec.inputs, spec.encoder_hidden, spec.latent, spec.activation, layout);
-  }
-  static std::vector<DecoderT<Scalar>> make_decoders(const ModelSpec& spec,
-                                                     ParameterLayout& layout) {
-    std::vector<DecoderT<Scalar>> decoders;
-    for (const TaskSpec& task : spec.tasks) decoders.emplace_back(spec.latent, task, layout);
-    return decoders;
-  }
-
   void plan_parts() {
     std::vector<ParameterPart> parts;
     part_sources_.clear();
@@ -154,12 +144,6 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
       }
     }
     executor_.set_parts(std::move(parts));
-  }
-
-  void check_task(Index t) const {
-    if (t < 0 || t >= task_count())
-      throw ArgumentError("task index: expected 0.." + std::to_string(task_count() - 1) + ", got " +
-                          std::to_string(t));
   }
 
   BatchWorkspace& batch_workspace(Index columns) {
