@@ -253,6 +253,36 @@ class ModelSize {
   std::string blame_;
 };
 
+/// The VAE that the checkpoint `f.load` records, built from its architecture
+/// alone (scvae::load_vae), so that --load needs no size flags. --hidden and
+/// --latent, when given, must agree with it (CheckpointError, exit 1, naming
+/// the flag); its size is checked as a new model's is.
+inline scvae::VAE load_recorded_vae(const CLI::App& app, const CommonFlags& f, Index inputs) {
+  scvae::VAE vae = scvae::load_vae<float>(f.load);
+  const scvae::ModelSpec& spec = vae.spec();
+  auto mismatch = [&](const std::string& what) {
+    throw scvae::CheckpointError(f.load + ": " + what + "; the checkpoint holds " +
+                                 scvae::detail::printable(spec.architecture()) +
+                                 " (with --load the sizes come from the checkpoint: leave them out)");
+  };
+  if (spec.inputs != inputs)
+    mismatch("the model reads " + std::to_string(spec.inputs) + " features, the data have " +
+             std::to_string(inputs));
+  if (app.count("--hidden") > 0 && spec.encoder_hidden != std::vector<Index>{f.hidden})
+    mismatch("--hidden " + std::to_string(f.hidden) + " differs from the model's");
+  if (app.count("--latent") > 0 && spec.latent != f.latent)
+    mismatch("--latent " + std::to_string(f.latent) + " differs from the model's " +
+             std::to_string(spec.latent));
+  ModelSize size;
+  Index width = inputs;
+  for (Index h : spec.encoder_hidden) size.dense(width, h, "--load", h), width = h;
+  size.dense(width, spec.latent, "--load", spec.latent, 2);
+  width = spec.latent;
+  for (Index h : spec.tasks[0].hidden) size.dense(width, h, "--load", h), width = h;
+  size.dense(width, inputs, "--load", inputs).check(f.batch, 6);
+  return vae;
+}
+
 /// ModelSize's check of mnist_multitask's SC-VAE: `encoder_layers` of
 /// --hidden, the image decoder, and a label head of `label_layers` of
 /// `label_hidden` units (0: linear) on z.

@@ -19,15 +19,19 @@ int main(int argc, char** argv) {
     const examples::MnistData data = examples::load_data(flags, "mnist_vae");
     const examples::OutputLock lock(flags.out);
     const Index inputs = data.train.features();
-    examples::ModelSize()
-        .dense(inputs, flags.hidden, "--hidden", flags.hidden)
-        .dense(flags.hidden, flags.latent, "--latent", flags.latent, 2)
-        .dense(flags.latent, flags.hidden, "--hidden", flags.hidden)
-        .dense(flags.hidden, inputs, "--hidden", flags.hidden)
-        .check(flags.batch, 6);
-    scvae::VAE vae(data.train.features(), {flags.hidden}, flags.latent, flags.seed,
-                   scvae::LikelihoodSpec::bernoulli(), scvae::Activation::ReLU,
-                   flags.initialization());
+    const bool loading = !flags.load.empty();
+    if (!loading)
+      examples::ModelSize()
+          .dense(inputs, flags.hidden, "--hidden", flags.hidden)
+          .dense(flags.hidden, flags.latent, "--latent", flags.latent, 2)
+          .dense(flags.latent, flags.hidden, "--hidden", flags.hidden)
+          .dense(flags.hidden, inputs, "--hidden", flags.hidden)
+          .check(flags.batch, 6);
+    // A checkpoint records its architecture: --load needs no size flags.
+    scvae::VAE vae = loading ? examples::load_recorded_vae(app, flags, inputs)
+                             : scvae::VAE(inputs, {flags.hidden}, flags.latent, flags.seed,
+                                          scvae::LikelihoodSpec::bernoulli(),
+                                          scvae::Activation::ReLU, flags.initialization());
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
     scvae::Index first_epoch = 0;
     if (!flags.load.empty()) first_epoch = scvae::load_training_checkpoint(flags.load, vae, adam);
