@@ -73,7 +73,7 @@ class SequentialT : public ModuleT<Scalar_> {
     parameter_count_ += module->parameter_count();
     this->set_output_shape(module->output_shape());
     modules_.push_back(std::move(module));
-    plan_last();
+    plan_module(modules_.size() - 1);
     return *this;
   }
 
@@ -246,11 +246,10 @@ class SequentialT : public ModuleT<Scalar_> {
     return *modules_[step.dense != nullptr ? step.module + 1 : step.module];
   }
 
-  /// Extends the plan by the module just added, as plan() would: fused into
+  /// Extends the plan by module i, the last one planned so far: fused into
   /// the last step when that is a lone dense module and this an activation.
-  /// Planning only the new module keeps building an n-module network O(n).
-  void plan_last() {
-    const std::size_t i = modules_.size() - 1;
+  /// Planning module by module keeps building an n-module network O(n).
+  void plan_module(std::size_t i) {
     const auto* activation = dynamic_cast<const ElementwiseT<Scalar>*>(modules_[i].get());
     if (activation != nullptr && !steps_.empty() && steps_.back().dense == nullptr) {
       Step& last = steps_.back();
@@ -268,25 +267,11 @@ class SequentialT : public ModuleT<Scalar_> {
     steps_.push_back(step);
   }
 
+  /// The whole plan again, e.g. for a copy whose steps point at its own modules.
   void plan() {
     steps_.clear();
     parts_.clear();
-    for (std::size_t i = 0; i < modules_.size(); ++i) {
-      Step step;
-      step.module = i;
-      const auto* dense = dynamic_cast<const DenseT<Scalar>*>(modules_[i].get());
-      const auto* next = i + 1 < modules_.size()
-                             ? dynamic_cast<const ElementwiseT<Scalar>*>(modules_[i + 1].get())
-                             : nullptr;
-      if (dense != nullptr && next != nullptr) {
-        step.dense = dense;
-        step.activation = next->activation();
-      }
-      for (Index p = 0; p < modules_[i]->gradient_part_count(); ++p)
-        parts_.push_back({i, steps_.size(), p});
-      steps_.push_back(step);
-      if (step.dense != nullptr) ++i;  // the activation is part of this step
-    }
+    for (std::size_t i = 0; i < modules_.size(); ++i) plan_module(i);
   }
 
   std::vector<ModulePtr<Scalar>> modules_;
