@@ -30,9 +30,6 @@
 
 namespace scvae {
 
-/// One piece of a model's parameter gradient, placed in the flat buffer.
-using ParameterPart = GradientPart;
-
 template <typename Scalar_>
 class ExecutorT {
  public:
@@ -79,9 +76,10 @@ class ExecutorT {
   /// Column range of chunk c of `chunks` over n samples.
   static Index chunk_begin(Index n, int c, int chunks) { return detail::slice_begin(n, c, chunks, 1); }
 
-  /// Sets the parameter parts of the model; call when they change (the
+  /// Sets the parameter parts of the model (their offsets in the model's flat
+  /// buffer); call when they change (the
   /// assignment of parts to threads is computed once per thread count).
-  void set_parts(std::vector<ParameterPart> parts) {
+  void set_parts(std::vector<GradientPart> parts) {
     parts_ = std::move(parts);
     order_.resize(parts_.size());
     for (std::size_t j = 0; j < parts_.size(); ++j) order_[j] = j;
@@ -91,7 +89,7 @@ class ExecutorT {
     });
     assigned_for_ = -1;
   }
-  const std::vector<ParameterPart>& parts() const { return parts_; }
+  const std::vector<GradientPart>& parts() const { return parts_; }
 
   /// Runs one batch of n samples. With `gradients`, also computes the
   /// parameter parts into it and checks it for non-finite values
@@ -178,7 +176,7 @@ class ExecutorT {
 
   int threads_ = 1;
   std::unique_ptr<ThreadPool> pool_;
-  std::vector<ParameterPart> parts_;
+  std::vector<GradientPart> parts_;
   std::vector<std::size_t> order_;
   std::vector<int> owner_;
   int assigned_for_ = -1;

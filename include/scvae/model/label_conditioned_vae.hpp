@@ -382,7 +382,7 @@ class LabelConditionedVAET {
   }
 
   void plan_parts() {
-    std::vector<ParameterPart> parts;
+    std::vector<GradientPart> parts;
     part_sources_.clear();
     auto add = [&](typename PartSource::Network network, Index count, auto&& part) {
       for (Index p = 0; p < count; ++p) {

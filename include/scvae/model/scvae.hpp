@@ -123,7 +123,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   };
 
   void plan_parts() {
-    std::vector<ParameterPart> parts;
+    std::vector<GradientPart> parts;
     part_sources_.clear();
     for (Index p = 0; p < encoder_.part_count(); ++p) {
       parts.push_back(encoder_.part(p));
@@ -202,7 +202,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
         ws.gradients.resize(gradients_.size());
         for (std::size_t j = 0; j < part_sources_.size(); ++j)
           if (part_sources_[j].kind == PartSource::Likelihood) {
-            const ParameterPart& part = executor_.parts()[j];
+            const GradientPart& part = executor_.parts()[j];
             ws.gradients.segment(part.offset, part.size).setZero();
           }
         likelihood_gradients = ws.gradients.data();
@@ -225,7 +225,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
                                                ws.decoders[source.task], gradients, write);
           return true;
         case PartSource::Likelihood: {
-          const ParameterPart& p = executor_.parts()[j];
+          const GradientPart& p = executor_.parts()[j];
           auto total = gradients_.segment(p.offset, p.size);
           const auto chunk_part = ws.gradients.segment(p.offset, p.size);
           if (write == GradientWrite::Add)
