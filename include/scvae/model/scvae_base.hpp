@@ -129,7 +129,7 @@ class SCVAEBaseT {
     detail::check_shape("task target", target.rows(), target.cols(), target.rows(), z.cols());
     typename DecoderT<Scalar>::Workspace ws;
     decoder(t).forward(parameters_.data(), z, ws);
-    ws.scale.setZero();
+    ws.scale.setOnes();  // every column is read: a zero would mean "masked"
     decoder(t).evaluate_nll(parameters_.data(), target, ws);
     nll = ws.nll;
   }
