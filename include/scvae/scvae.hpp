@@ -22,6 +22,7 @@
 #include "scvae/io/pictures.hpp"
 #include "scvae/model/decoder.hpp"
 #include "scvae/model/encoder.hpp"
+#include "scvae/model/label_conditioned_base.hpp"
 #include "scvae/model/label_conditioned_spec.hpp"
 #include "scvae/model/label_conditioned_vae.hpp"
 #include "scvae/model/loss_parts.hpp"
