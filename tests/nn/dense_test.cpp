@@ -1,3 +1,4 @@
+#include "scvae/nn/dense.hpp"
 #include "scvae/nn/dense_layer.hpp"
 
 #include "../test_support.hpp"
@@ -159,6 +160,63 @@ TEST(DenseLayer, PyTorchInitialisationMatchesTorchNnLinear) {
               0.05 * limit * limit / 3);
   EXPECT_NEAR(dense.bias(values.data()).array().square().mean(), limit * limit / 3,
               0.3 * limit * limit / 3);
+}
+
+// A large layer's weight gradient comes in column blocks so that threads can
+// share one layer; together they must be the whole gradient, bit for bit (the
+// whole one is what check_module checks), in every size a model uses.
+TEST(Dense, GradientPartsTileTheSliceAndGiveTheWholeGradientsBits) {
+  struct Case {
+    Index inputs, outputs, columns;
+  };
+  // M2's trunk and decoder, the VAE's, one with a ragged last block, and
+  // chunk widths that are not multiples of any kernel's tile.
+  for (const Case& c : {Case{784, 600, 64}, Case{600, 784, 517}, Case{784, 400, 64},
+                        Case{400, 784, 33}, Case{1000, 300, 7}, Case{30, 600, 100}}) {
+    const DenseT<float> dense(Shape::vector(c.inputs), c.outputs);
+    SCOPED_TRACE(std::to_string(c.inputs) + " -> " + std::to_string(c.outputs) + " on " +
+                 std::to_string(c.columns) + " columns");
+    Index next = 0;
+    for (Index p = 0; p < dense.gradient_part_count(); ++p) {
+      const GradientPart part = dense.gradient_part(p);
+      EXPECT_EQ(part.offset, next);
+      EXPECT_EQ(part.offset % (16 * c.outputs), 0);
+      next += part.size;
+    }
+    EXPECT_EQ(next, dense.parameter_count());
+    if (c.inputs * c.outputs >= 2 * 65536) {
+      EXPECT_GT(dense.gradient_part_count(), 1);
+    }
+
+    const Matrix<float> x = testing::random_matrix(c.inputs, c.columns, 1).cast<float>();
+    const Matrix<float> delta = testing::random_matrix(c.outputs, c.columns, 2).cast<float>();
+    for (GradientWrite write : {GradientWrite::Overwrite, GradientWrite::Add}) {
+      const Vector<float> start = testing::random_matrix(dense.parameter_count(), 1, 3).cast<float>();
+      Vector<float> whole = start, parts = start;
+      dense.parameter_gradient(x, delta, whole.data(), write, nullptr);
+      // Last part first: no part may reach outside its own block.
+      for (Index p = dense.gradient_part_count(); p-- > 0;)
+        dense.part_gradient(p, x, delta, parts.data(), write, nullptr);
+      EXPECT_TRUE(parts == whole) << "largest difference "
+                                  << (parts - whole).cwiseAbs().maxCoeff();
+    }
+  }
+}
+
+TEST(Dense, SmallLayersAreOnePartAndBadPartsAreRefused) {
+  const DenseT<double> dense(Shape::vector(40), 400);
+  EXPECT_EQ(dense.gradient_part_count(), 1);
+  const GradientPart part = dense.gradient_part(0);
+  EXPECT_EQ(part.offset, 0);
+  EXPECT_EQ(part.size, dense.parameter_count());
+  Matrix<double> x(40, 2), delta(400, 2);
+  Vector<double> gradient(dense.parameter_count());
+  try {
+    dense.part_gradient(1, x, delta, gradient.data(), GradientWrite::Overwrite, nullptr);
+    FAIL() << "expected ArgumentError";
+  } catch (const ArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected 0 to 0, got 1"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -167,5 +167,34 @@ TEST(Gemm, SameOperandsSameBits) {
   EXPECT_TRUE(c1 == c2.block(1, 1, m, n));
 }
 
+// A dense layer's weight gradient D X^T comes in blocks of 16 columns or a
+// multiple (DenseT's gradient parts) that threads compute apart: each block
+// must have the whole product's bits, under the test flags and the native
+// ones alike, whatever the depth (the chunk's columns).
+TEST(Gemm, ColumnBlocksOfSixteenHaveTheWholeProductsBits) {
+  for (const Shape& s : {Shape{600, 784, 64}, Shape{784, 600, 517}, Shape{400, 784, 33},
+                         Shape{784, 400, 1001}, Shape{40, 130, 7}}) {
+    SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
+                 std::to_string(s.k));
+    const Matrix<float> d = testing::random_matrix(s.m, s.k, 7).cast<float>();
+    const Matrix<float> x = testing::random_matrix(s.n, s.k, 8).cast<float>();
+    for (bool accumulate : {false, true}) {
+      const Matrix<float> start = testing::random_matrix(s.m, s.n, 9).cast<float>();
+      Matrix<float> whole = start, blocks = start;
+      detail::gemm<false, true>(d, x, whole, accumulate);
+      for (Index width : {16, 48, 112}) {
+        blocks = start;
+        for (Index first = 0; first < s.n; first += width) {
+          const Index columns = std::min(width, s.n - first);
+          auto block = blocks.middleCols(first, columns);
+          detail::gemm<false, true>(d, x.middleRows(first, columns), block, accumulate);
+        }
+        EXPECT_TRUE(blocks == whole) << "blocks of " << width << ", largest difference "
+                                     << (blocks - whole).cwiseAbs().maxCoeff();
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace scvae

@@ -14,6 +14,12 @@
 // sum, no two threads pack the same matrices, and the bits of a result depend
 // only on the batch size and the thread count. The threads meet at barriers
 // inside one pool run: a second run would cost another wake-up.
+//
+// Which thread computes a part does not change its bits, so the threads take
+// the parts as they come free, largest first, rather than by a fixed
+// assignment: a part's declared cost is per sample, and a model whose
+// decoder runs on more columns than the batch has samples (M2: about one per
+// class) makes the declared costs wrong by that factor.
 
 #include <algorithm>
 #include <atomic>
@@ -77,17 +83,15 @@ class ExecutorT {
   static Index chunk_begin(Index n, int c, int chunks) { return detail::slice_begin(n, c, chunks, 1); }
 
   /// Sets the parameter parts of the model (their offsets in the model's flat
-  /// buffer); call when they change (the
-  /// assignment of parts to threads is computed once per thread count).
+  /// buffer); call when they change.
   void set_parts(std::vector<GradientPart> parts) {
     parts_ = std::move(parts);
     order_.resize(parts_.size());
     for (std::size_t j = 0; j < parts_.size(); ++j) order_[j] = j;
-    // Largest first; equals keep their order, so the assignment is fixed.
+    // Largest first, so that the last parts taken are small ones.
     std::stable_sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
       return parts_[a].cost > parts_[b].cost;
     });
-    assigned_for_ = -1;
   }
   const std::vector<GradientPart>& parts() const { return parts_; }
 
@@ -97,8 +101,8 @@ class ExecutorT {
   template <typename Chunk, typename Part>
   void run(Index n, Chunk&& chunk, Part&& part, Vector<Scalar>* gradients) {
     const int chunks = chunk_count(n);
-    if (gradients != nullptr) assign_parts(chunks);
     std::atomic<int> arrived{0};
+    std::atomic<std::size_t> next_part{0};
     std::atomic<bool> failed{false};
     auto barrier = [&](int round) {
       arrived.fetch_add(1, std::memory_order_acq_rel);
@@ -118,7 +122,7 @@ class ExecutorT {
         if (chunks > 1) barrier(1);
         if (!failed.load()) {
           try {
-            compute_parts(c, chunks, part, *gradients);
+            compute_parts(next_part, chunks, part, *gradients);
           } catch (...) {
             if (!error) error = std::current_exception();
             failed.store(true);
@@ -146,27 +150,16 @@ class ExecutorT {
   }
 
  private:
-  /// Gives each part to the thread with the least work so far, largest first.
-  void assign_parts(int threads) {
-    if (assigned_for_ == threads) return;
-    std::vector<double> load(static_cast<std::size_t>(threads), 0.0);
-    owner_.assign(parts_.size(), 0);
-    for (std::size_t j : order_) {
-      int best = 0;
-      for (int p = 1; p < threads; ++p)
-        if (load[static_cast<std::size_t>(p)] < load[static_cast<std::size_t>(best)]) best = p;
-      owner_[j] = best;
-      load[static_cast<std::size_t>(best)] += parts_[j].cost;
-    }
-    assigned_for_ = threads;
-  }
-
-  /// Thread `thread`'s parts over every chunk, in chunk order; a part that
-  /// no chunk ran gets a zero gradient.
+  /// Takes the next part not yet taken (largest first) and computes it over
+  /// every chunk, in chunk order, until none is left; a part that no chunk
+  /// ran gets a zero gradient.
   template <typename Part>
-  void compute_parts(int thread, int chunks, Part& part, Vector<Scalar>& gradients) const {
-    for (std::size_t j : order_) {
-      if (owner_[j] != thread) continue;
+  void compute_parts(std::atomic<std::size_t>& next_part, int chunks, Part& part,
+                     Vector<Scalar>& gradients) const {
+    for (;;) {
+      const std::size_t taken = next_part.fetch_add(1, std::memory_order_relaxed);
+      if (taken >= order_.size()) return;
+      const std::size_t j = order_[taken];
       bool written = false;
       for (int c = 0; c < chunks; ++c)
         if (part(j, c, written ? GradientWrite::Add : GradientWrite::Overwrite)) written = true;
@@ -178,8 +171,6 @@ class ExecutorT {
   std::unique_ptr<ThreadPool> pool_;
   std::vector<GradientPart> parts_;
   std::vector<std::size_t> order_;
-  std::vector<int> owner_;
-  int assigned_for_ = -1;
   std::vector<char> finite_;
 };
 

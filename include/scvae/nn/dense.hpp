@@ -8,6 +8,7 @@
 // layer's output and a buffer, and stays an optimisation of the network, not
 // part of the module contract.
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -33,6 +34,40 @@ class DenseT : public ModuleT<Scalar_> {
   }
   double parameter_gradient_cost() const override {
     return static_cast<double>(this->outputs() * this->inputs());
+  }
+
+  /// A large layer's weight gradient comes in blocks of whole columns of W
+  /// (contiguous, column-major), the bias with the last block, so that the
+  /// executor can spread one layer over threads: M2's decoder runs on about
+  /// ten times the columns of the batch, and as one part its output layer
+  /// kept one thread busy while the other waited. Blocks start on a multiple
+  /// of kPartColumnStep columns, so each element of a block is summed by the
+  /// same GEMM micro-kernel path as in the whole product: the bits do not
+  /// depend on the split (tests/nn/dense_test.cpp checks it).
+  Index gradient_part_count() const override {
+    return (this->inputs() + part_columns() - 1) / part_columns();
+  }
+  GradientPart gradient_part(Index part) const override {
+    const Index first = part * part_columns();
+    const Index columns = std::min(part_columns(), this->inputs() - first);
+    const bool last = first + columns == this->inputs();
+    const Index size = columns * this->outputs() + (last ? this->outputs() : 0);
+    return {first * this->outputs(), size, static_cast<double>(columns * this->outputs())};
+  }
+  void part_gradient(Index part, const ConstMatrixRef<Scalar>& input,
+                     const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
+                     GradientWrite write, ModuleWorkspace* /*workspace*/) const override {
+    check_gradient_operands(input, output_gradient);
+    if (part < 0 || part >= gradient_part_count())
+      throw ArgumentError("dense gradient part: expected 0 to " +
+                          std::to_string(gradient_part_count() - 1) + ", got " +
+                          std::to_string(part));
+    const Index first = part * part_columns();
+    const Index columns = std::min(part_columns(), this->inputs() - first);
+    auto weight_gradient = weights(gradient).middleCols(first, columns);
+    detail::gemm<false, true>(output_gradient, input.middleRows(first, columns), weight_gradient,
+                              write == GradientWrite::Add);  // D X^T, these columns
+    if (first + columns == this->inputs()) bias_gradient(output_gradient, gradient, write);
   }
 
   ConstMatrixMap<Scalar> weights(const Scalar* parameters) const {
@@ -88,18 +123,11 @@ class DenseT : public ModuleT<Scalar_> {
   void parameter_gradient(const ConstMatrixRef<Scalar>& input,
                           const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
                           GradientWrite write, ModuleWorkspace* /*workspace*/) const override {
-    detail::check_rows("dense input", input.rows(), this->inputs());
-    detail::check_shape("dense output gradient", output_gradient.rows(), output_gradient.cols(),
-                        this->outputs(), input.cols());
-    const bool add = write == GradientWrite::Add;
+    check_gradient_operands(input, output_gradient);
     auto weight_gradient = weights(gradient);
-    detail::gemm<false, true>(output_gradient, input, weight_gradient, add);  // D X^T
-    // Column after column: the same sums in the same order on every thread count.
-    auto bias_gradient = bias(gradient);
-    Index j = 0;
-    if (!add && input.cols() > 0) bias_gradient = output_gradient.col(j++);
-    if (!add && input.cols() == 0) bias_gradient.setZero();
-    for (; j < output_gradient.cols(); ++j) bias_gradient += output_gradient.col(j);
+    detail::gemm<false, true>(output_gradient, input, weight_gradient,
+                              write == GradientWrite::Add);  // D X^T
+    bias_gradient(output_gradient, gradient, write);
   }
 
   /// output = f(W input + b) in one pass over the output.
@@ -129,6 +157,45 @@ class DenseT : public ModuleT<Scalar_> {
   }
 
  private:
+  /// Multiply-adds per sample below which a block of the weight gradient is
+  /// not worth a part of its own: ~64K keeps each block's GEMM efficient (a
+  /// 784 x 600 layer splits into 7 blocks, a 40 x 400 head stays whole).
+  static constexpr Index kPartCost = Index(1) << 16;
+  /// Column blocks start on multiples of this: a multiple of every GEMM
+  /// kernel's column tile (Eigen's nr, ours), and of a cache line of floats.
+  static constexpr Index kPartColumnStep = 16;
+
+  /// Columns of W per gradient part (the last part may have fewer).
+  Index part_columns() const {
+    const Index inputs = this->inputs();
+    const Index blocks = std::max<Index>(1, this->outputs() * inputs / kPartCost);
+    if (blocks == 1) return inputs;
+    const Index columns = (inputs + blocks - 1) / blocks;
+    return (columns + kPartColumnStep - 1) / kPartColumnStep * kPartColumnStep;
+  }
+
+  void check_gradient_operands(const ConstMatrixRef<Scalar>& input,
+                               const ConstMatrixRef<Scalar>& output_gradient) const {
+    detail::check_rows("dense input", input.rows(), this->inputs());
+    detail::check_shape("dense output gradient", output_gradient.rows(), output_gradient.cols(),
+                        this->outputs(), input.cols());
+  }
+
+  /// dL/db, column after column: the same sums in the same order on every
+  /// thread count.
+  void bias_gradient(const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
+                     GradientWrite write) const {
+    auto sum = bias(gradient);
+    Index j = 0;
+    if (write == GradientWrite::Overwrite) {
+      if (output_gradient.cols() > 0)
+        sum = output_gradient.col(j++);
+      else
+        sum.setZero();
+    }
+    for (; j < output_gradient.cols(); ++j) sum += output_gradient.col(j);
+  }
+
   static Shape output_shape_for(const Shape& input, Index outputs) {
     detail::check_shape_sizes("dense input shape", input);
     detail::check_positive("dense outputs", outputs);

@@ -1,0 +1,117 @@
+#include "scvae/exec/executor.hpp"
+
+#include <atomic>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "../test_support.hpp"
+
+namespace scvae {
+namespace {
+
+/// Parts 0..P-1 over a batch of n samples: part j's gradient is, per chunk,
+/// the sum of its columns' indices times (j + 1), so that the result says
+/// which chunks ran each part and in which order they were written or added.
+struct Recorder {
+  std::vector<std::vector<int>> chunks_seen;
+  std::vector<std::vector<GradientWrite>> writes;
+};
+
+std::vector<GradientPart> parts_of_one_scalar(int count) {
+  std::vector<GradientPart> parts;
+  // Costs that order the parts in reverse, with ties, as a model's may.
+  for (int j = 0; j < count; ++j) parts.push_back({j, 1, static_cast<double>(j / 2)});
+  return parts;
+}
+
+TEST(Executor, EveryPartRunsOnceOverEveryChunkInChunkOrder) {
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    ExecutorT<double> executor;
+    executor.set_threads(threads);
+    const int part_count = 11;
+    executor.set_parts(parts_of_one_scalar(part_count));
+    const Index n = 100;
+    const int chunks = executor.chunk_count(n);
+    EXPECT_EQ(chunks, threads);
+    std::vector<Index> begin(static_cast<std::size_t>(chunks)), end(begin);
+    Recorder recorder;
+    recorder.chunks_seen.resize(part_count);
+    recorder.writes.resize(part_count);
+    std::atomic<int> calls{0};
+    Vector<double> gradients = Vector<double>::Constant(part_count, -1.0);
+    auto chunk = [&](int c, Index from, Index to) {
+      begin[static_cast<std::size_t>(c)] = from;
+      end[static_cast<std::size_t>(c)] = to;
+    };
+    // Part 3 is run by no chunk (as a task with no target in the batch).
+    auto part = [&](std::size_t j, int c, GradientWrite write) {
+      calls.fetch_add(1);
+      if (j == 3) return false;
+      recorder.chunks_seen[j].push_back(c);
+      recorder.writes[j].push_back(write);
+      double sum = 0.0;
+      for (Index i = begin[static_cast<std::size_t>(c)]; i < end[static_cast<std::size_t>(c)]; ++i)
+        sum += static_cast<double>(i) * static_cast<double>(j + 1);
+      if (write == GradientWrite::Add)
+        gradients(static_cast<Index>(j)) += sum;
+      else
+        gradients(static_cast<Index>(j)) = sum;
+      return true;
+    };
+    executor.run(n, chunk, part, &gradients);
+    EXPECT_EQ(calls.load(), part_count * chunks);
+    for (int j = 0; j < part_count; ++j) {
+      SCOPED_TRACE("part " + std::to_string(j));
+      if (j == 3) {
+        EXPECT_EQ(gradients(j), 0.0);  // zeroed, not left at -1
+        continue;
+      }
+      std::vector<int> in_order;
+      for (int c = 0; c < chunks; ++c) in_order.push_back(c);
+      EXPECT_EQ(recorder.chunks_seen[static_cast<std::size_t>(j)], in_order);
+      EXPECT_EQ(recorder.writes[static_cast<std::size_t>(j)].front(), GradientWrite::Overwrite);
+      EXPECT_EQ(gradients(j), (j + 1) * (n * (n - 1) / 2.0));
+    }
+    EXPECT_TRUE(executor.gradients_finite());
+  }
+}
+
+TEST(Executor, WithoutGradientsOnlyTheChunksRun) {
+  ExecutorT<float> executor;
+  executor.set_threads(2);
+  executor.set_parts(parts_of_one_scalar(4));
+  std::atomic<int> chunks{0}, parts{0};
+  executor.run(
+      64, [&](int, Index, Index) { chunks.fetch_add(1); },
+      [&](std::size_t, int, GradientWrite) {
+        parts.fetch_add(1);
+        return true;
+      },
+      nullptr);
+  EXPECT_EQ(chunks.load(), 2);
+  EXPECT_EQ(parts.load(), 0);
+}
+
+TEST(Executor, AThrowingPartReachesTheCallerAndNonFiniteGradientsAreSeen) {
+  ExecutorT<double> executor;
+  executor.set_threads(2);
+  executor.set_parts(parts_of_one_scalar(6));
+  Vector<double> gradients = Vector<double>::Zero(6);
+  auto no_chunk = [](int, Index, Index) {};
+  auto throwing = [&](std::size_t j, int, GradientWrite) {
+    if (j == 2) throw std::runtime_error("part 2 failed");
+    return true;
+  };
+  EXPECT_THROW(executor.run(64, no_chunk, throwing, &gradients), std::runtime_error);
+  auto non_finite = [&](std::size_t j, int, GradientWrite) {
+    gradients(static_cast<Index>(j)) = j == 5 ? std::numeric_limits<double>::infinity() : 1.0;
+    return true;
+  };
+  executor.run(64, no_chunk, non_finite, &gradients);
+  EXPECT_FALSE(executor.gradients_finite());
+}
+
+}  // namespace
+}  // namespace scvae
