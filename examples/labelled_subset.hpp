@@ -11,75 +11,30 @@
 #include <vector>
 
 #include "common.hpp"
+#include "scvae/semisup/labelled_subset.hpp"
 
 namespace examples {
 
 /// `count` labelled samples, as balanced over the classes as the data allows
-/// (the first ones of each class in a seeded shuffle). 1 = labelled.
+/// (scvae::stratified_labelled_subset from seed + 3000, the examples'
+/// stream for it). 1 = labelled.
 inline std::vector<std::uint8_t> choose_labelled(const scvae::Dataset& train, Index count,
                                                  std::uint64_t seed) {
   if (count > train.size())
     throw scvae::ArgumentError("--labels: expected at most the " + std::to_string(train.size()) +
                                " training images, got " + std::to_string(count));
-  const int classes = train.num_classes();
-  scvae::Rng rng(seed + 3000);
-  const std::vector<Index> order = rng.permutation(train.size());
-  std::vector<std::vector<Index>> by_class(static_cast<std::size_t>(classes));
-  for (Index i : order) by_class[train.labels()[static_cast<std::size_t>(i)]].push_back(i);
-  std::vector<std::uint8_t> labelled(static_cast<std::size_t>(train.size()), 0);
-  // Round robin over classes: equal shares, the remainder to the first classes,
-  // and a class that runs out leaves its share to the others.
-  Index taken = 0;
-  std::vector<std::size_t> next(static_cast<std::size_t>(classes), 0);
-  while (taken < count) {
-    for (int c = 0; c < classes && taken < count; ++c) {
-      auto& pool = by_class[static_cast<std::size_t>(c)];
-      auto& k = next[static_cast<std::size_t>(c)];
-      if (k < pool.size()) {
-        labelled[static_cast<std::size_t>(pool[k++])] = 1;
-        ++taken;
-      }
-    }
-  }
-  return labelled;
+  return scvae::stratified_labelled_subset(train, count, seed + 3000);
 }
 
-/// The label weight without --label-weight: min(50, 10 / labelled fraction),
-/// 50 up to a fifth of the training images labelled and 10 with all of them,
-/// where 50 cost the SC-VAE's image test_loss 5 nats and 10 less than 1, and
-/// M2's 1.2 nats and 0.5 (examples/RESULTS-multitask.md).
+/// The label weight without --label-weight: min(weight, 10 / labelled fraction).
 inline double default_label_weight(double weight, Index labels, Index training_images) {
-  const double fraction = static_cast<double>(labels) / static_cast<double>(training_images);
-  return std::min(weight, 10.0 / fraction);
+  return scvae::default_label_weight(labels, training_images, weight);
 }
 
-/// An epoch order in which every batch of `batch` samples starts with
-/// round(share * batch) labelled samples (cycling through them in a fresh
-/// shuffle) followed by samples from a shuffle of all images: labelled images
-/// are oversampled without changing the epoch's length.
+/// scvae::OversamplingOrder for one epoch.
 inline std::vector<Index> oversampling_order(scvae::Rng& rng, Index size, Index batch, double share,
                                              const std::vector<Index>& labelled_indices) {
-  const std::vector<Index> all = rng.permutation(size);
-  std::vector<Index> labelled = labelled_indices;
-  rng.shuffle(labelled);
-  const Index per_batch =
-      std::min<Index>(batch, static_cast<Index>(std::lround(share * static_cast<double>(batch))));
-  std::vector<Index> order;
-  order.reserve(static_cast<std::size_t>(size));
-  std::size_t next_all = 0, next_labelled = 0;
-  while (static_cast<Index>(order.size()) < size) {
-    const Index room = std::min<Index>(batch, size - static_cast<Index>(order.size()));
-    const Index from_labelled = labelled.empty() ? 0 : std::min(per_batch, room);
-    for (Index k = 0; k < from_labelled; ++k) {
-      if (next_labelled == labelled.size()) {
-        rng.shuffle(labelled);
-        next_labelled = 0;
-      }
-      order.push_back(labelled[next_labelled++]);
-    }
-    for (Index k = from_labelled; k < room; ++k) order.push_back(all[next_all++]);
-  }
-  return order;
+  return scvae::OversamplingOrder(labelled_indices, batch, share)(rng, 0, size);
 }
 
 /// The label-only MLP inputs-hidden-classes trained with Adam on the

@@ -71,13 +71,15 @@ class ParameterAverageT {
   }
 
   /// Exchanges the average and `parameters` (same size), e.g. to evaluate
-  /// the averaged model and swap back to go on training. ArgumentError
-  /// before the first update().
+  /// the averaged model and swap back to go on training. The values move,
+  /// not the buffers: a model's views into its parameters stay valid.
+  /// ArgumentError before the first update().
   void swap(Vector<Scalar>& parameters) {
     if (steps_ == 0)
       throw ArgumentError("ParameterAverage: swap() before any update(): there is no average yet");
     check_size(parameters.size());
-    average_.swap(parameters);
+    Eigen::Map<Vector<Scalar>> in_place(parameters.data(), parameters.size());
+    in_place.swap(average_);
   }
 
   /// Empty before the first update().

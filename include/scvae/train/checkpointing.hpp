@@ -11,6 +11,7 @@
 #include "scvae/optim/adam.hpp"
 #include "scvae/optim/sgd.hpp"
 #include "scvae/train/callback.hpp"
+#include "scvae/train/trainer.hpp"
 
 namespace scvae {
 
@@ -131,6 +132,23 @@ Index load_training_checkpoint(
   }
 }
 
+/// Loads a checkpoint that CheckpointEveryEpoch(path, trainer) wrote into
+/// the trainer's model and optimizer, gives every callback of the trainer
+/// its state back (restore_state; add the callbacks first) and makes fit()
+/// start after the checkpoint's epochs, which it returns. Nothing changes
+/// unless the whole checkpoint, the callbacks' entries included, is valid
+/// (load_training_checkpoint).
+template <typename Model, typename Optimizer>
+Index resume_training(const std::string& path, Trainer<Model, Optimizer>& trainer) {
+  const Index epochs_done =
+      load_training_checkpoint(path, trainer.model(), trainer.optimizer(),
+                               [&](const CheckpointExtras& extras) {
+                                 trainer.restore_callback_states(extras);
+                               });
+  trainer.set_first_epoch(epochs_done);
+  return epochs_done;
+}
+
 /// Saves a training checkpoint at the end of every epoch. `add_extras`, if
 /// given, puts the caller's own state into each checkpoint (e.g. a
 /// parameter average, for load_training_checkpoint's `read_extras`).
@@ -143,6 +161,14 @@ class CheckpointEveryEpoch : public Callback {
         model_(model),
         optimizer_(optimizer),
         add_extras_(std::move(add_extras)) {}
+  /// Saves the trainer's model and optimizer and every one of its callbacks'
+  /// state (save_state) for resume_training. Callbacks run in the order
+  /// added: add this one after those whose end-of-epoch state it must hold.
+  CheckpointEveryEpoch(std::string path, const Trainer<Model, Optimizer>& trainer)
+      : CheckpointEveryEpoch(std::move(path), trainer.model(), trainer.optimizer(),
+                             [&trainer](CheckpointExtras& extras) {
+                               trainer.save_callback_states(extras);
+                             }) {}
   bool on_epoch_end(EpochReport& r) override {
     CheckpointExtras extras;
     if (add_extras_) add_extras_(extras);

@@ -1,7 +1,8 @@
 #pragma once
 // Runs epochs of minibatch training: seeded shuffling, the KL warm-up, an
 // optional learning-rate schedule and gradient clipping, a guard against
-// NaN and infinity, and callbacks.
+// NaN and infinity, and callbacks (gradient callbacks may change a step's
+// gradient; callbacks with state ride along in training checkpoints).
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,8 @@
 #include "scvae/optim/clip.hpp"
 #include "scvae/optim/schedule.hpp"
 #include "scvae/train/callback.hpp"
+#include "scvae/train/gradient_callback.hpp"
+#include "scvae/train/trainer_traits.hpp"
 
 namespace scvae {
 
@@ -55,38 +58,6 @@ struct TrainerOptions {
   }
 };
 
-namespace detail {
-// What the Trainer can use when a model or optimizer offers it (ours do; a
-// user's own types need not).
-template <typename Model, typename = void>
-struct has_thread_pool : std::false_type {};
-template <typename Model>
-struct has_thread_pool<Model, std::void_t<decltype(std::declval<Model&>().thread_pool())>>
-    : std::true_type {};
-
-template <typename Model, typename = void>
-struct has_gradients_finite : std::false_type {};
-template <typename Model>
-struct has_gradients_finite<
-    Model, std::void_t<decltype(bool(std::declval<const Model&>().gradients_finite()))>>
-    : std::true_type {};
-
-template <typename Optimizer, typename = void>
-struct reports_parameters_finite : std::false_type {};
-template <typename Optimizer>
-struct reports_parameters_finite<
-    Optimizer, std::void_t<decltype(bool(std::declval<const Optimizer&>().parameters_finite()))>>
-    : std::true_type {};
-
-template <typename Optimizer, typename Scalar, typename = void>
-struct steps_on_pool : std::false_type {};
-template <typename Optimizer, typename Scalar>
-struct steps_on_pool<Optimizer, Scalar,
-                     std::void_t<decltype(std::declval<Optimizer&>().step(
-                         std::declval<Vector<Scalar>&>(), std::declval<const Vector<Scalar>&>(),
-                         std::declval<ThreadPool*>()))>> : std::true_type {};
-}  // namespace detail
-
 /// What fit() returns.
 struct TrainResult {
   Index epochs_run = 0;
@@ -107,13 +78,40 @@ class Trainer {
   }
 
   const TrainerOptions& options() const { return options_; }
+  Model& model() { return model_; }
+  const Model& model() const { return model_; }
+  Optimizer& optimizer() { return optimizer_; }
+  const Optimizer& optimizer() const { return optimizer_; }
 
-  /// Callbacks run in the order added; the trainer does not own them.
-  void add_callback(Callback& callback) { callbacks_.push_back(&callback); }
+  /// The 0-based epoch fit() starts at, e.g. the epochs a loaded checkpoint
+  /// holds (resume_training in train/checkpointing.hpp sets it).
+  void set_first_epoch(Index epoch) {
+    if (epoch < 0)
+      throw ArgumentError("first epoch: expected a value >= 0, got " + std::to_string(epoch));
+    options_.first_epoch = epoch;
+  }
+
+  /// Callbacks run in the order added; the trainer does not own them. A
+  /// GradientCallback<Scalar> also sees each step's gradient, in that order.
+  void add_callback(Callback& callback) {
+    callbacks_.push_back(&callback);
+    if (auto* gradient = dynamic_cast<GradientCallback<Scalar>*>(&callback))
+      gradient_callbacks_.push_back(gradient);
+  }
   /// A callback the trainer owns.
   void add_callback(std::unique_ptr<Callback> callback) {
     owned_.push_back(std::move(callback));
-    callbacks_.push_back(owned_.back().get());
+    add_callback(*owned_.back());
+  }
+
+  /// Every callback's save_state, in the order added: the extras of a
+  /// training checkpoint (CheckpointEveryEpoch's add_extras).
+  void save_callback_states(CheckpointExtras& extras) const {
+    for (const Callback* c : callbacks_) c->save_state(extras);
+  }
+  /// Every callback's restore_state: load_training_checkpoint's read_extras.
+  void restore_callback_states(const CheckpointExtras& extras) {
+    for (Callback* c : callbacks_) c->restore_state(extras);
   }
   /// Learning rate per 0-based epoch; by default the optimizer's own is kept.
   void set_learning_rate_schedule(std::function<double(long)> schedule) {
@@ -148,6 +146,7 @@ class Trainer {
       // uninterrupted one.
       Rng order_rng(stream_seed(epoch, 0));
       Rng noise_rng(stream_seed(epoch, 1));
+      for (Callback* c : callbacks_) c->on_epoch_begin(epoch);
       const bool stop =
           run_epoch(source, make_order(order_rng, epoch, source.size()), noise_rng, report);
       ++result.epochs_run;
@@ -225,21 +224,30 @@ class Trainer {
           throw_for_sample(e, order, begin, report.epoch, step + 1);
         }
       }();
-      if (!std::isfinite(parts.total) || !gradients_finite())
+      double loss = parts.total;
+      if (!gradient_callbacks_.empty()) {
+        GradientStep<Scalar> gradient_step{buffers.batch,        buffers.views,
+                                           order,                begin,
+                                           report.epoch - 1,     step + 1,
+                                           noise,                model_.parameters(),
+                                           model_.gradients(),   loss};
+        for (GradientCallback<Scalar>* c : gradient_callbacks_) c->on_gradient(gradient_step);
+      }
+      if (!std::isfinite(loss) || !gradients_finite())
         check_input_finite(buffers.batch.x, order, begin, report.epoch, step + 1);
-      check_finite(parts.total, report.epoch, step + 1);
+      check_finite(loss, report.epoch, step + 1);
       if (options_.clip_norm > 0.0)
         clip_gradient_norm<Scalar>(model_.gradients(), static_cast<Scalar>(options_.clip_norm));
       update_parameters();
-      check_parameters_finite(parts.total, report.epoch, step + 1);
+      check_parameters_finite(loss, report.epoch, step + 1);
 
       const Index n = end - begin;
-      loss_sum += parts.total * static_cast<double>(n);
+      loss_sum += loss * static_cast<double>(n);
       kl_sum += parts.kl_sum;
       done += n;
       batch_report.step = step + 1;
       batch_report.samples_done = done;
-      batch_report.loss = parts.total;
+      batch_report.loss = loss;
       batch_report.running_loss = loss_sum / static_cast<double>(done);
       batch_report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       bool stop = false;
@@ -271,10 +279,13 @@ class Trainer {
   }
 
   bool gradients_finite() const {
-    if constexpr (detail::has_gradients_finite<Model>::value)
-      return model_.gradients_finite();
-    else
-      return detail::all_finite(model_.gradients());
+    // The model's own answer is about the gradient it wrote, before a
+    // gradient callback changed it.
+    // gradient callback changed it: then one pass over the gradient.
+    if constexpr (detail::has_gradients_finite<Model>::value) {
+      if (gradient_callbacks_.empty()) return model_.gradients_finite();
+    }
+    return detail::all_finite(model_.gradients());
   }
 
   /// A batch column means nothing to the user: name the sample of the data
@@ -358,6 +369,7 @@ class Trainer {
   Optimizer& optimizer_;
   TrainerOptions options_;
   std::vector<Callback*> callbacks_;
+  std::vector<GradientCallback<Scalar>*> gradient_callbacks_;
   std::vector<std::unique_ptr<Callback>> owned_;
   std::function<double(long)> schedule_;
   OrderFunction order_;

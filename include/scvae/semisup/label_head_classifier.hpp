@@ -1,0 +1,112 @@
+#pragma once
+// An SC-VAE's categorical task as a classifier of its input:
+// q(y|x) = p_t(y | z = mu(x)), the label head read at the posterior mean.
+// It meets the classifier interface of virtual adversarial training
+// (semisup/virtual_adversarial.hpp), as M2 (LabelConditionedVAET) does.
+
+#include <string>
+
+#include "scvae/core/error.hpp"
+#include "scvae/model/scvae_base.hpp"
+
+namespace scvae {
+
+/// `Model` is an SCVAET (or any SCVAEBaseT): encoder(), decoder(t),
+/// parameters() and gradients(). Holds its workspaces, so the calls of a
+/// training step allocate nothing once a batch size has been seen.
+template <typename Model>
+class LabelHeadClassifier {
+ public:
+  using Scalar = typename Model::Scalar;
+
+  /// `task` must have a categorical likelihood. The model must outlive this.
+  LabelHeadClassifier(Model& model, Index task) : model_(model), task_(task) {
+    if (task < 0 || task >= model.task_count())
+      throw ArgumentError("label head classifier: task index: expected 0.." +
+                          std::to_string(model.task_count() - 1) + ", got " +
+                          std::to_string(task));
+    if (model.task(task).likelihood.kind != LikelihoodSpec::Kind::Categorical)
+      throw ArgumentError("label head classifier: task '" + model.task(task).name +
+                          "' is not categorical (" + model.task(task).likelihood.name() + ")");
+  }
+
+  Index classes() const { return model_.decoder(task_).outputs(); }
+  Index task() const { return task_; }
+
+  /// q(y|x), classes x n.
+  void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) {
+    const Matrix<Scalar>& logits = forward(x);
+    probabilities.resize(logits.rows(), logits.cols());
+    model_.decoder(task_).likelihood().mean(logits, probabilities);
+  }
+
+  /// d/dx of sum_j CE(targets_j, q(y|x_j)) into dx (inputs x n), the soft
+  /// targets (classes x n) held fixed; the model's gradients() unchanged.
+  void classifier_input_gradient(const ConstMatrixRef<Scalar>& x,
+                                 const ConstMatrixRef<Scalar>& targets, Matrix<Scalar>& dx) {
+    dx.resize(x.rows(), x.cols());
+    MatrixRef<Scalar> input_gradient(dx);
+    cross_entropy(x, targets, Scalar(1), nullptr, {&input_gradient, GradientWrite::Overwrite});
+  }
+
+  /// Adds to the model's gradients() the gradient of
+  /// weight * mean_j CE(targets_j, q(y|x_j)) and returns that term.
+  double add_classifier_loss_and_gradient(const ConstMatrixRef<Scalar>& x,
+                                          const ConstMatrixRef<Scalar>& targets, double weight) {
+    if (!(weight >= 0.0) || !std::isfinite(weight))
+      throw ArgumentError("classifier loss weight: expected a finite value >= 0, got " +
+                          std::to_string(weight));
+    const double n = static_cast<double>(x.cols());
+    const double sum = cross_entropy(x, targets, static_cast<Scalar>(weight / n),
+                                     model_.gradients().data(), {});
+    return weight * sum / n;
+  }
+
+ private:
+  using Enc = EncoderT<Scalar>;
+
+  const Matrix<Scalar>& forward(const ConstMatrixRef<Scalar>& x) {
+    detail::check_rows("classifier input x", x.rows(), model_.inputs());
+    const Scalar* values = model_.parameters().data();
+    model_.encoder().forward(values, x, encoder_ws_);
+    mu_ = Enc::mu(encoder_ws_);
+    return model_.decoder(task_).forward(values, mu_, decoder_ws_);
+  }
+
+  // sum_j CE(targets_j, q(y|x_j)); with `gradients`, its parameter gradient
+  // times `scale` is added there; dL/dx (times scale) where `input_gradient` asks.
+  double cross_entropy(const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& targets,
+                       Scalar scale, Scalar* gradients, InputGradient<Scalar> input_gradient) {
+    if (x.cols() <= 0) throw ShapeError("classifier input x: expected at least one column, got 0");
+    const auto& decoder = model_.decoder(task_);
+    decoder.likelihood().validate_target(targets, std::nullopt, decoder.outputs());
+    detail::check_shape("classifier targets", targets.rows(), targets.cols(), targets.rows(),
+                        x.cols());
+    const Scalar* values = model_.parameters().data();
+    forward(x);
+    decoder_ws_.scale.setConstant(scale);
+    // A categorical likelihood has no parameters of its own: nothing is
+    // written through this pointer, but the call wants one.
+    Scalar* likelihood_gradients = gradients != nullptr ? gradients : &unused_;
+    MatrixRef<Scalar> mu_gradient(Enc::mu_delta(encoder_ws_));
+    decoder.nll_backward(values, likelihood_gradients, mu_, targets, decoder_ws_,
+                         {&mu_gradient, GradientWrite::Overwrite});
+    Enc::logvar_delta(encoder_ws_).setZero();
+    model_.encoder().backward(values, x, encoder_ws_, input_gradient);
+    if (gradients != nullptr) {
+      for (Index p = 0; p < decoder.part_count(); ++p)
+        decoder.part_gradient(p, mu_, decoder_ws_, gradients, GradientWrite::Add);
+      model_.encoder().add_parameter_gradients(x, encoder_ws_, gradients);
+    }
+    return decoder_ws_.nll.template cast<double>().sum();
+  }
+
+  Model& model_;
+  Index task_;
+  typename Enc::Workspace encoder_ws_;
+  typename DecoderT<Scalar>::Workspace decoder_ws_;
+  Matrix<Scalar> mu_;
+  Scalar unused_ = Scalar(0);
+};
+
+}  // namespace scvae

@@ -1,0 +1,45 @@
+#pragma once
+// What the Trainer uses of a model or optimizer when it offers it (ours do;
+// a user's own types need not): detected at compile time.
+
+#include <type_traits>
+#include <utility>
+
+#include "scvae/core/thread_pool.hpp"
+#include "scvae/core/types.hpp"
+
+namespace scvae {
+
+namespace detail {
+// What the Trainer can use when a model or optimizer offers it (ours do; a
+// user's own types need not).
+template <typename Model, typename = void>
+struct has_thread_pool : std::false_type {};
+template <typename Model>
+struct has_thread_pool<Model, std::void_t<decltype(std::declval<Model&>().thread_pool())>>
+    : std::true_type {};
+
+template <typename Model, typename = void>
+struct has_gradients_finite : std::false_type {};
+template <typename Model>
+struct has_gradients_finite<
+    Model, std::void_t<decltype(bool(std::declval<const Model&>().gradients_finite()))>>
+    : std::true_type {};
+
+template <typename Optimizer, typename = void>
+struct reports_parameters_finite : std::false_type {};
+template <typename Optimizer>
+struct reports_parameters_finite<
+    Optimizer, std::void_t<decltype(bool(std::declval<const Optimizer&>().parameters_finite()))>>
+    : std::true_type {};
+
+template <typename Optimizer, typename Scalar, typename = void>
+struct steps_on_pool : std::false_type {};
+template <typename Optimizer, typename Scalar>
+struct steps_on_pool<Optimizer, Scalar,
+                     std::void_t<decltype(std::declval<Optimizer&>().step(
+                         std::declval<Vector<Scalar>&>(), std::declval<const Vector<Scalar>&>(),
+                         std::declval<ThreadPool*>()))>> : std::true_type {};
+}  // namespace detail
+
+}  // namespace scvae
