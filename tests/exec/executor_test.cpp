@@ -113,5 +113,47 @@ TEST(Executor, AThrowingPartReachesTheCallerAndNonFiniteGradientsAreSeen) {
   EXPECT_FALSE(executor.gradients_finite());
 }
 
+/// The chunks run_balanced() gives a batch whose samples cost `costs`.
+std::vector<Index> balanced_chunks(int threads, const std::vector<double>& costs) {
+  ExecutorT<float> executor;
+  executor.set_threads(threads);
+  const Index n = static_cast<Index>(costs.size());
+  std::vector<Index> starts(static_cast<std::size_t>(executor.chunk_count(n)) + 1, -1);
+  executor.run_balanced(
+      n, [&](Index j) { return costs[static_cast<std::size_t>(j)]; },
+      [&](int c, Index begin, Index end) {
+        starts[static_cast<std::size_t>(c)] = begin;
+        if (end == n) starts.back() = n;
+      },
+      [](std::size_t, int, GradientWrite) { return true; }, nullptr);
+  for (int c = 0; c + 1 < static_cast<int>(starts.size()); ++c)
+    EXPECT_EQ(executor.chunk_start(c), starts[static_cast<std::size_t>(c)]);
+  return starts;
+}
+
+TEST(Executor, BalancedChunksShareTheCostNotTheSamples) {
+  // M2's batch: 32 labelled images first (one decoder column each), then 96
+  // unlabelled ones (ten each): 32 + 46 * 10 = 492 against 50 * 10 = 500.
+  std::vector<double> m2(128, 10.0);
+  for (int j = 0; j < 32; ++j) m2[static_cast<std::size_t>(j)] = 1.0;
+  EXPECT_EQ(balanced_chunks(2, m2), (std::vector<Index>{0, 78, 128}));
+  // Unit costs give run()'s chunks; so do costs that sum to nothing.
+  for (int threads : {2, 3}) {
+    ExecutorT<float> executor;
+    executor.set_threads(threads);
+    std::vector<Index> equal;
+    for (int c = 0; c <= threads; ++c) equal.push_back(executor.chunk_begin(100, c, threads));
+    EXPECT_EQ(balanced_chunks(threads, std::vector<double>(100, 1.0)), equal);
+    EXPECT_EQ(balanced_chunks(threads, std::vector<double>(100, 0.0)), equal);
+  }
+  // One sample holding all the cost still leaves every chunk a sample.
+  std::vector<double> lopsided(48, 0.0);
+  lopsided[0] = 1.0;
+  EXPECT_EQ(balanced_chunks(3, lopsided), (std::vector<Index>{0, 1, 2, 48}));
+  lopsided[0] = 0.0;
+  lopsided[47] = 1.0;
+  EXPECT_EQ(balanced_chunks(3, lopsided), (std::vector<Index>{0, 46, 47, 48}));
+}
+
 }  // namespace
 }  // namespace scvae

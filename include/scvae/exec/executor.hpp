@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <exception>
 #include <memory>
 #include <string>
@@ -101,6 +102,68 @@ class ExecutorT {
   template <typename Chunk, typename Part>
   void run(Index n, Chunk&& chunk, Part&& part, Vector<Scalar>* gradients) {
     const int chunks = chunk_count(n);
+    set_bounds(chunks);
+    for (int c = 0; c <= chunks; ++c)
+      bounds_[static_cast<std::size_t>(c)] = chunk_begin(n, c, chunks);
+    run_chunks(chunks, chunk, part, gradients);
+  }
+
+  /// Runs one batch as run() does, with chunk boundaries that give the
+  /// chunks about equal sums of sample_cost(j) (>= 0, for each sample j of
+  /// the batch) rather than equal numbers of samples: for a model whose work
+  /// varies from sample to sample (M2 decodes an unlabelled image once per
+  /// class and a labelled one once, and its batches put the labelled images
+  /// first). The boundaries depend only on the costs and the thread count,
+  /// so the same batch and thread count still give the same bits; costs that
+  /// are all 1 (or whose sum is not finite and positive) give run()'s chunks.
+  template <typename Cost, typename Chunk, typename Part>
+  void run_balanced(Index n, Cost&& sample_cost, Chunk&& chunk, Part&& part,
+                    Vector<Scalar>* gradients) {
+    const int chunks = chunk_count(n);
+    set_bounds(chunks);
+    double total = 0.0;
+    for (Index j = 0; j < n; ++j) total += static_cast<double>(sample_cost(j));
+    bounds_[0] = 0;
+    bounds_[static_cast<std::size_t>(chunks)] = n;
+    Index j = 0;
+    double before = 0.0;  // the cost of samples [0, j)
+    for (int c = 1; c < chunks; ++c) {
+      if (!(total > 0.0) || total == HUGE_VAL) {
+        bounds_[static_cast<std::size_t>(c)] = chunk_begin(n, c, chunks);
+        continue;
+      }
+      // The last boundary at or below the c-th share, leaving every chunk a sample.
+      const double target = total * c / chunks;
+      for (;;) {
+        if (j >= n - (chunks - c)) break;
+        const double cost = static_cast<double>(sample_cost(j));
+        if (j >= bounds_[static_cast<std::size_t>(c - 1)] + 1 && before + cost > target) break;
+        before += cost;
+        ++j;
+      }
+      bounds_[static_cast<std::size_t>(c)] = j;
+    }
+    run_chunks(chunks, chunk, part, gradients);
+  }
+
+  /// Column range of chunk c in the last run: [chunk_start(c), chunk_start(c + 1)).
+  Index chunk_start(int c) const { return bounds_.at(static_cast<std::size_t>(c)); }
+
+  /// Whether every value of the gradient was finite after the last run()
+  /// with gradients: each thread checks its slice inside the same pool run,
+  /// so the check costs no serial pass.
+  bool gradients_finite() const {
+    return std::all_of(finite_.begin(), finite_.end(), [](char f) { return f != 0; });
+  }
+
+ private:
+  void set_bounds(int chunks) {
+    if (bounds_.size() < static_cast<std::size_t>(chunks) + 1)
+      bounds_.resize(static_cast<std::size_t>(chunks) + 1);
+  }
+
+  template <typename Chunk, typename Part>
+  void run_chunks(int chunks, Chunk& chunk, Part& part, Vector<Scalar>* gradients) {
     std::atomic<int> arrived{0};
     std::atomic<std::size_t> next_part{0};
     std::atomic<bool> failed{false};
@@ -112,7 +175,7 @@ class ExecutorT {
     auto work = [&](int c) {
       std::exception_ptr error;
       try {
-        chunk(c, chunk_begin(n, c, chunks), chunk_begin(n, c + 1, chunks));
+        chunk(c, bounds_[static_cast<std::size_t>(c)], bounds_[static_cast<std::size_t>(c) + 1]);
       } catch (...) {
         error = std::current_exception();
         failed.store(true);
@@ -142,14 +205,6 @@ class ExecutorT {
       work(0);
   }
 
-  /// Whether every value of the gradient was finite after the last run()
-  /// with gradients: each thread checks its slice inside the same pool run,
-  /// so the check costs no serial pass.
-  bool gradients_finite() const {
-    return std::all_of(finite_.begin(), finite_.end(), [](char f) { return f != 0; });
-  }
-
- private:
   /// Takes the next part not yet taken (largest first) and computes it over
   /// every chunk, in chunk order, until none is left; a part that no chunk
   /// ran gets a zero gradient.
@@ -171,6 +226,7 @@ class ExecutorT {
   std::unique_ptr<ThreadPool> pool_;
   std::vector<GradientPart> parts_;
   std::vector<std::size_t> order_;
+  std::vector<Index> bounds_;  ///< Chunk c is [bounds_[c], bounds_[c + 1]).
   std::vector<char> finite_;
 };
 
