@@ -24,6 +24,10 @@
 //   flatten              FlattenT
 //   reshape(CxHxW)       ReshapeT to C x H x W; reshape(N) to a vector of N
 //   onehot(K)            AppendOneHotT, K classes
+//   conv2d(O,K,S,P)      Conv2dT, O output channels, kernel K, stride S,
+//                        padding P (each N or HxW; S and P may be left off)
+//   conv_transpose2d(O,K,S,P,Q)
+//                        ConvTranspose2dT, likewise, output padding Q
 //   [ ... ]              SequentialT of the modules inside
 //
 // Sizes are written in decimal digits with no sign or leading zero, from 1 to
@@ -47,6 +51,8 @@
 #include <utility>
 #include <vector>
 
+#include "scvae/nn/conv2d.hpp"
+#include "scvae/nn/conv_transpose2d.hpp"
 #include "scvae/nn/dense.hpp"
 #include "scvae/nn/elementwise.hpp"
 #include "scvae/nn/gaussian_head.hpp"
@@ -232,6 +238,15 @@ class ModuleRegistry {
       return std::make_unique<AppendOneHotT<Scalar>>(input,
                                                      parse_size_argument("onehot", arguments));
     });
+    add("conv2d", [](const std::string& arguments, const Shape& input) -> ModulePtr<Scalar> {
+      return std::make_unique<Conv2dT<Scalar>>(
+          input, detail::parse_conv_arguments("conv2d", arguments, false));
+    });
+    add("conv_transpose2d",
+        [](const std::string& arguments, const Shape& input) -> ModulePtr<Scalar> {
+          return std::make_unique<ConvTranspose2dT<Scalar>>(
+              input, detail::parse_conv_arguments("conv_transpose2d", arguments, true));
+        });
   }
 
   mutable std::mutex mutex_;

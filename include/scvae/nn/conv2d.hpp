@@ -1,0 +1,228 @@
+#pragma once
+// A 2-D convolution (cross-correlation, as PyTorch's nn.Conv2d): out_channels
+// filters of in_channels x kernel, moved by stride over the input padded with
+// zeros, plus a bias per output channel. Input and output are (channels,
+// height, width) samples, one per column (nn/shape.hpp).
+//
+// Parameters: the filters as a column-major (in_channels * kh * kw) x
+// out_channels matrix, which is PyTorch's weight (out, in, kh, kw) in its
+// row-major order, then the bias. A chunk of a batch runs as three matrix
+// products on our GEMM kernels: the patches of all its samples are unfolded
+// into rows (kernels/im2col.hpp) once in forward(), kept in the workspace for
+// the weight gradient, and folded back for the input gradient.
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scvae/core/check.hpp"
+#include "scvae/kernels/im2col.hpp"
+#include "scvae/nn/conv_options.hpp"
+#include "scvae/nn/gemm.hpp"
+#include "scvae/nn/module.hpp"
+
+namespace scvae {
+namespace detail {
+
+/// A convolution's scratch for one chunk: its unfolded patches and its
+/// output (gradient) as rows. Grows to the largest chunk and stays.
+template <typename Scalar>
+struct ConvWorkspace : ModuleWorkspace {
+  std::vector<Scalar> patches;          ///< (positions * n) x patch size.
+  std::vector<Scalar> rows;             ///< (positions * n) x channels.
+  std::vector<Scalar> scratch;          ///< Products used once per call.
+
+  void reserve(Index patch_values, Index row_values, Index scratch_values) {
+    grow(patches, patch_values);
+    grow(rows, row_values);
+    grow(scratch, scratch_values);
+  }
+
+ private:
+  static void grow(std::vector<Scalar>& buffer, Index size) {
+    if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
+  }
+};
+
+template <typename Scalar>
+ConvWorkspace<Scalar>& conv_workspace(ModuleWorkspace* workspace, const char* what) {
+  auto* ws = dynamic_cast<ConvWorkspace<Scalar>*>(workspace);
+  if (ws == nullptr)
+    throw ArgumentError(std::string(what) + ": expected the workspace from its make_workspace()");
+  return *ws;
+}
+
+/// Filters of fan_in inputs and fan_out outputs per position, then `biases`:
+/// HeGlorot draws He-uniform before a ReLU, Glorot-uniform otherwise, zero
+/// bias; PyTorch U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for both, as its
+/// convolutions (its fan_in of a transposed one counts its output channels).
+template <typename Scalar>
+void initialize_filters(Scalar* parameters, Index weights, Index biases, double fan_in,
+                        double fan_out, Rng& rng, const InitOptions& options) {
+  double limit = 1.0 / std::sqrt(fan_in);
+  if (options.scheme == Initialization::HeGlorot)
+    limit = options.followed_by == Activation::ReLU ? std::sqrt(6.0 / fan_in)
+                                                    : std::sqrt(6.0 / (fan_in + fan_out));
+  for (Index i = 0; i < weights; ++i)
+    parameters[i] = static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
+  for (Index i = weights; i < weights + biases; ++i)
+    parameters[i] = options.scheme == Initialization::HeGlorot
+                        ? Scalar(0)
+                        : static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
+}
+
+/// ArgumentError unless a filter bank of `patch` x `outputs` fits 2^40 parameters.
+inline void check_filter_count(const std::string& what, Index patch, Index outputs) {
+  if (patch > ((Index(1) << 40) - outputs) / outputs)
+    throw ArgumentError(what + ": " + std::to_string(outputs) + " filters of " +
+                        std::to_string(patch) + " values need more than 2^40 parameters");
+}
+
+}  // namespace detail
+
+template <typename Scalar_>
+class Conv2dT : public ModuleT<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Base = ModuleT<Scalar>;
+
+  Conv2dT(const Shape& input, const ConvOptions& options)
+      : Base(input, output_shape_for(input, options)), options_(options) {
+    const Shape& out = this->output_shape();
+    geometry_.channels = input.channels;
+    geometry_.image_height = input.height;
+    geometry_.image_width = input.width;
+    geometry_.kernel_height = options.kernel.height;
+    geometry_.kernel_width = options.kernel.width;
+    geometry_.stride_height = options.stride.height;
+    geometry_.stride_width = options.stride.width;
+    geometry_.padding_height = options.padding.height;
+    geometry_.padding_width = options.padding.width;
+    geometry_.grid_height = out.height;
+    geometry_.grid_width = out.width;
+  }
+  Conv2dT(const Shape& input, Index out_channels, Extent kernel, Extent stride = 1,
+          Extent padding = 0)
+      : Conv2dT(input, ConvOptions{out_channels, kernel, stride, padding, 0}) {}
+
+  const ConvOptions& options() const { return options_; }
+  const PatchGeometry& geometry() const { return geometry_; }
+
+  std::string token() const override {
+    return "conv2d(" + detail::conv_arguments_text(options_, false) + ")";
+  }
+  std::unique_ptr<Base> clone() const override { return std::make_unique<Conv2dT>(*this); }
+  Index parameter_count() const override { return weight_count() + options_.out_channels; }
+  double parameter_gradient_cost() const override {
+    return static_cast<double>(weight_count() * geometry_.positions());
+  }
+
+  void initialize(Scalar* parameters, Rng& rng, const InitOptions& options) const override {
+    const double taps = static_cast<double>(options_.kernel.height * options_.kernel.width);
+    detail::initialize_filters(parameters, weight_count(), options_.out_channels,
+                               static_cast<double>(geometry_.patch_size()),
+                               taps * static_cast<double>(options_.out_channels), rng, options);
+  }
+
+  std::unique_ptr<ModuleWorkspace> make_workspace() const override {
+    return std::make_unique<detail::ConvWorkspace<Scalar>>();
+  }
+  void prepare(ModuleWorkspace* workspace, Index columns) const override {
+    detail::conv_workspace<Scalar>(workspace, "conv2d")
+        .reserve(geometry_.positions() * columns * geometry_.patch_size(),
+                 geometry_.positions() * columns * options_.out_channels,
+                 geometry_.positions() * columns * geometry_.patch_size());
+  }
+
+  void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+               MatrixRef<Scalar> output, ModuleWorkspace* workspace) const override {
+    detail::check_rows("conv2d input", input.rows(), this->inputs());
+    detail::check_shape("conv2d output", output.rows(), output.cols(), this->outputs(),
+                        input.cols());
+    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv2d");
+    const Index n = input.cols(), rows = geometry_.positions() * n;
+    prepare(&ws, n);
+    unfold_patches(geometry_, input.data(), input.outerStride(), n, ws.patches.data());
+    // rows (positions * n x out) = patches (positions * n x patch) * filters
+    detail::gemm<false, false>(rows, options_.out_channels, geometry_.patch_size(),
+                               ws.patches.data(), rows, parameters, geometry_.patch_size(),
+                               ws.rows.data(), rows, false);
+    rows_to_samples(ws.rows.data(), geometry_.positions(), options_.out_channels, n,
+                    parameters + weight_count(), output.data(), output.outerStride());
+  }
+
+  void backward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+                const ConstMatrixRef<Scalar>& /*output*/, MatrixRef<Scalar> output_gradient,
+                InputGradient<Scalar> input_gradient,
+                ModuleWorkspace* workspace) const override {
+    const Index n = input.cols(), rows = geometry_.positions() * n;
+    detail::check_shape("conv2d output gradient", output_gradient.rows(), output_gradient.cols(),
+                        this->outputs(), n);
+    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv2d");
+    prepare(&ws, n);
+    // The output gradient as rows, kept for parameter_gradient().
+    samples_to_rows(output_gradient.data(), output_gradient.outerStride(), geometry_.positions(),
+                    options_.out_channels, n, ws.rows.data());
+    if (!input_gradient.wanted()) return;
+    MatrixRef<Scalar>& target = *input_gradient.matrix;
+    detail::check_shape("conv2d input gradient", target.rows(), target.cols(), this->inputs(), n);
+    // patch gradient (positions * n x patch) = rows * filters^T
+    detail::gemm<false, true>(rows, geometry_.patch_size(), options_.out_channels,
+                              ws.rows.data(), rows, parameters, geometry_.patch_size(),
+                              ws.scratch.data(), rows, false);
+    if (input_gradient.write == GradientWrite::Overwrite) target.setZero();
+    fold_patches_add(geometry_, ws.scratch.data(), n, target.data(), target.outerStride());
+  }
+
+  /// dL/d(filters) = patches^T rows and dL/d(bias) = the sums of each output
+  /// channel's gradient, from what forward() and backward() kept.
+  void parameter_gradient(const ConstMatrixRef<Scalar>& input,
+                          const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
+                          GradientWrite write, ModuleWorkspace* workspace) const override {
+    const Index n = input.cols(), rows = geometry_.positions() * n;
+    detail::check_shape("conv2d output gradient", output_gradient.rows(), output_gradient.cols(),
+                        this->outputs(), n);
+    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv2d");
+    const bool add = write == GradientWrite::Add;
+    detail::gemm<true, false>(geometry_.patch_size(), options_.out_channels, rows,
+                              ws.patches.data(), rows, ws.rows.data(), rows, gradient,
+                              geometry_.patch_size(), add);
+    channel_sums(output_gradient.data(), output_gradient.outerStride(), geometry_.positions(),
+                 options_.out_channels, n, gradient + weight_count(), add);
+  }
+
+ private:
+  Index weight_count() const { return geometry_.patch_size() * options_.out_channels; }
+
+  static Shape output_shape_for(const Shape& input, const ConvOptions& o) {
+    detail::check_shape_sizes("conv2d input shape", input);
+    detail::check_positive("conv2d out channels", o.out_channels);
+    for (Index v : {o.kernel.height, o.kernel.width, o.stride.height, o.stride.width})
+      detail::check_positive("conv2d kernel and stride", v);
+    if (o.padding.height < 0 || o.padding.width < 0 || o.padding.height >= Index(1) << 40 ||
+        o.padding.width >= Index(1) << 40)
+      throw ArgumentError("conv2d padding: expected sizes >= 0, got " + o.padding.text());
+    if (!(o.output_padding == Extent(0)))
+      throw ArgumentError("conv2d: output padding is for conv_transpose2d, got " +
+                          o.output_padding.text());
+    const Index padded_height = input.height + 2 * o.padding.height;
+    const Index padded_width = input.width + 2 * o.padding.width;
+    if (padded_height < o.kernel.height || padded_width < o.kernel.width)
+      throw ShapeError("conv2d: a " + o.kernel.text() + " kernel does not fit input " +
+                       input.text() + " padded by " + o.padding.text());
+    detail::check_filter_count("conv2d", input.channels * o.kernel.height * o.kernel.width,
+                               o.out_channels);
+    const Shape out(o.out_channels, (padded_height - o.kernel.height) / o.stride.height + 1,
+                    (padded_width - o.kernel.width) / o.stride.width + 1);
+    detail::check_shape_sizes("conv2d output shape", out);
+    return out;
+  }
+
+  ConvOptions options_;
+  PatchGeometry geometry_;
+};
+
+using Conv2d = Conv2dT<float>;
+
+}  // namespace scvae

@@ -1,0 +1,205 @@
+#pragma once
+// A 2-D transposed convolution (PyTorch's nn.ConvTranspose2d): the adjoint of
+// a Conv2d from out_channels to in_channels with the same kernel, stride and
+// padding, plus a bias per output channel. An input of H x W gives
+// (H - 1) * stride - 2 * padding + kernel + output_padding rows (likewise
+// columns), so that kernel 4, stride 2, padding 1 doubles 7 -> 14 -> 28.
+//
+// Parameters: the filters as a column-major (out_channels * kh * kw) x
+// in_channels matrix, which is PyTorch's weight (in, out, kh, kw) in its
+// row-major order, then the bias. Each input position spreads its channels
+// through the filters into a patch of the output: one matrix product makes
+// the patches of a chunk's rows, and folding them (kernels/im2col.hpp) sums
+// the overlaps.
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "scvae/nn/conv2d.hpp"
+
+namespace scvae {
+
+template <typename Scalar_>
+class ConvTranspose2dT : public ModuleT<Scalar_> {
+ public:
+  using Scalar = Scalar_;
+  using Base = ModuleT<Scalar>;
+
+  ConvTranspose2dT(const Shape& input, const ConvOptions& options)
+      : Base(input, output_shape_for(input, options)), options_(options) {
+    const Shape& out = this->output_shape();
+    // The patches are those of a convolution of the output onto the input grid.
+    geometry_.channels = out.channels;
+    geometry_.image_height = out.height;
+    geometry_.image_width = out.width;
+    geometry_.kernel_height = options.kernel.height;
+    geometry_.kernel_width = options.kernel.width;
+    geometry_.stride_height = options.stride.height;
+    geometry_.stride_width = options.stride.width;
+    geometry_.padding_height = options.padding.height;
+    geometry_.padding_width = options.padding.width;
+    geometry_.grid_height = input.height;
+    geometry_.grid_width = input.width;
+  }
+  ConvTranspose2dT(const Shape& input, Index out_channels, Extent kernel, Extent stride = 1,
+                   Extent padding = 0, Extent output_padding = 0)
+      : ConvTranspose2dT(input,
+                         ConvOptions{out_channels, kernel, stride, padding, output_padding}) {}
+
+  const ConvOptions& options() const { return options_; }
+  const PatchGeometry& geometry() const { return geometry_; }
+
+  std::string token() const override {
+    return "conv_transpose2d(" + detail::conv_arguments_text(options_, true) + ")";
+  }
+  std::unique_ptr<Base> clone() const override {
+    return std::make_unique<ConvTranspose2dT>(*this);
+  }
+  Index parameter_count() const override { return weight_count() + options_.out_channels; }
+  double parameter_gradient_cost() const override {
+    return static_cast<double>(weight_count() * geometry_.positions());
+  }
+
+  void initialize(Scalar* parameters, Rng& rng, const InitOptions& options) const override {
+    const double taps = static_cast<double>(options_.kernel.height * options_.kernel.width);
+    detail::initialize_filters(parameters, weight_count(), options_.out_channels,
+                               static_cast<double>(geometry_.patch_size()),
+                               taps * static_cast<double>(in_channels()), rng, options);
+  }
+
+  std::unique_ptr<ModuleWorkspace> make_workspace() const override {
+    return std::make_unique<detail::ConvWorkspace<Scalar>>();
+  }
+  void prepare(ModuleWorkspace* workspace, Index columns) const override {
+    detail::conv_workspace<Scalar>(workspace, "conv_transpose2d")
+        .reserve(geometry_.positions() * columns * geometry_.patch_size(),
+                 geometry_.positions() * columns * in_channels(),
+                 geometry_.positions() * columns *
+                     std::max(geometry_.patch_size(), in_channels()));
+  }
+
+  void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+               MatrixRef<Scalar> output, ModuleWorkspace* workspace) const override {
+    detail::check_rows("conv_transpose2d input", input.rows(), this->inputs());
+    detail::check_shape("conv_transpose2d output", output.rows(), output.cols(), this->outputs(),
+                        input.cols());
+    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
+    const Index n = input.cols(), rows = geometry_.positions() * n;
+    prepare(&ws, n);
+    // The input as rows, kept for parameter_gradient().
+    samples_to_rows(input.data(), input.outerStride(), geometry_.positions(), in_channels(), n,
+                    ws.rows.data());
+    // patches (positions * n x patch) = rows * filters^T
+    detail::gemm<false, true>(rows, geometry_.patch_size(), in_channels(), ws.rows.data(), rows,
+                              parameters, geometry_.patch_size(), ws.scratch.data(), rows,
+                              false);
+    set_bias(parameters + weight_count(), output);
+    fold_patches_add(geometry_, ws.scratch.data(), n, output.data(), output.outerStride());
+  }
+
+  void backward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
+                const ConstMatrixRef<Scalar>& /*output*/, MatrixRef<Scalar> output_gradient,
+                InputGradient<Scalar> input_gradient,
+                ModuleWorkspace* workspace) const override {
+    const Index n = input.cols(), rows = geometry_.positions() * n;
+    detail::check_shape("conv_transpose2d output gradient", output_gradient.rows(),
+                        output_gradient.cols(), this->outputs(), n);
+    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
+    prepare(&ws, n);
+    // The output gradient's patches, kept for parameter_gradient().
+    unfold_patches(geometry_, output_gradient.data(), output_gradient.outerStride(), n,
+                   ws.patches.data());
+    if (!input_gradient.wanted()) return;
+    MatrixRef<Scalar>& target = *input_gradient.matrix;
+    detail::check_shape("conv_transpose2d input gradient", target.rows(), target.cols(),
+                        this->inputs(), n);
+    // input gradient rows (positions * n x in) = patches * filters. The rows
+    // buffer holds the input, still needed for the weight gradient.
+    Scalar* gradient_rows = ws.scratch.data();
+    detail::gemm<false, false>(rows, in_channels(), geometry_.patch_size(), ws.patches.data(),
+                               rows, parameters, geometry_.patch_size(), gradient_rows, rows,
+                               false);
+    if (input_gradient.write == GradientWrite::Overwrite) {
+      rows_to_samples(gradient_rows, geometry_.positions(), in_channels(), n,
+                      static_cast<const Scalar*>(nullptr), target.data(), target.outerStride());
+    } else {
+      add_rows_to_samples(gradient_rows, n, target);
+    }
+  }
+
+  /// dL/d(filters) = patches^T input rows, dL/d(bias) = the sums of each
+  /// output channel's gradient.
+  void parameter_gradient(const ConstMatrixRef<Scalar>& input,
+                          const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
+                          GradientWrite write, ModuleWorkspace* workspace) const override {
+    const Index n = input.cols(), rows = geometry_.positions() * n;
+    detail::check_shape("conv_transpose2d output gradient", output_gradient.rows(),
+                        output_gradient.cols(), this->outputs(), n);
+    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
+    const bool add = write == GradientWrite::Add;
+    detail::gemm<true, false>(geometry_.patch_size(), in_channels(), rows, ws.patches.data(), rows,
+                              ws.rows.data(), rows, gradient, geometry_.patch_size(), add);
+    const Shape& out = this->output_shape();
+    channel_sums(output_gradient.data(), output_gradient.outerStride(), out.height * out.width,
+                 options_.out_channels, n, gradient + weight_count(), add);
+  }
+
+ private:
+  Index in_channels() const { return this->input_shape().channels; }
+  Index weight_count() const { return geometry_.patch_size() * in_channels(); }
+
+  void set_bias(const Scalar* bias, MatrixRef<Scalar>& output) const {
+    const Index area = this->output_shape().height * this->output_shape().width;
+    for (Index s = 0; s < output.cols(); ++s)
+      for (Index c = 0; c < options_.out_channels; ++c)
+        output.col(s).segment(c * area, area).setConstant(bias[c]);
+  }
+
+  void add_rows_to_samples(const Scalar* rows, Index n, MatrixRef<Scalar>& target) const {
+    const Index positions = geometry_.positions();
+    for (Index s = 0; s < n; ++s)
+      for (Index c = 0; c < in_channels(); ++c)
+        target.col(s).segment(c * positions, positions) +=
+            ConstVectorMap<Scalar>(rows + c * positions * n + s * positions, positions);
+  }
+
+  static Shape output_shape_for(const Shape& input, const ConvOptions& o) {
+    detail::check_shape_sizes("conv_transpose2d input shape", input);
+    detail::check_positive("conv_transpose2d out channels", o.out_channels);
+    for (Index v : {o.kernel.height, o.kernel.width, o.stride.height, o.stride.width})
+      detail::check_positive("conv_transpose2d kernel and stride", v);
+    for (Index v : {o.padding.height, o.padding.width, o.output_padding.height,
+                    o.output_padding.width})
+      if (v < 0 || v >= Index(1) << 40)
+        throw ArgumentError("conv_transpose2d padding: expected sizes >= 0, got " +
+                            o.padding.text() + " and output padding " + o.output_padding.text());
+    if (o.output_padding.height >= o.stride.height || o.output_padding.width >= o.stride.width)
+      throw ArgumentError("conv_transpose2d: expected an output padding below the stride " +
+                          o.stride.text() + ", got " + o.output_padding.text());
+    if (input.height > (Index(1) << 40) / o.stride.height ||
+        input.width > (Index(1) << 40) / o.stride.width)
+      throw ArgumentError("conv_transpose2d: input " + input.text() + " at stride " +
+                          o.stride.text() + " is too large");
+    const Index height = (input.height - 1) * o.stride.height - 2 * o.padding.height +
+                         o.kernel.height + o.output_padding.height;
+    const Index width = (input.width - 1) * o.stride.width - 2 * o.padding.width +
+                        o.kernel.width + o.output_padding.width;
+    if (height <= 0 || width <= 0)
+      throw ShapeError("conv_transpose2d: input " + input.text() + " with kernel " +
+                       o.kernel.text() + ", stride " + o.stride.text() + " and padding " +
+                       o.padding.text() + " leaves no output");
+    detail::check_filter_count("conv_transpose2d",
+                               o.out_channels * o.kernel.height * o.kernel.width, input.channels);
+    const Shape out(o.out_channels, height, width);
+    detail::check_shape_sizes("conv_transpose2d output shape", out);
+    return out;
+  }
+
+  ConvOptions options_;
+  PatchGeometry geometry_;
+};
+
+using ConvTranspose2d = ConvTranspose2dT<float>;
+
+}  // namespace scvae
