@@ -1,12 +1,15 @@
 #pragma once
 // Classification accuracy of a categorical task: the class of highest
-// probability given z = mu (no sampling), against the batch's class-index
-// target row, over the samples whose mask is 1.
+// probability that the model predicts (predict_classes of the model
+// contract, model/contract.hpp: the SC-VAE's decoder at z = mu, M2's
+// evidence-weighted q(y|x)), against the batch's class-index target row,
+// over the samples whose mask is 1.
 
 #include <string>
 #include <vector>
 
 #include "scvae/eval/loss.hpp"
+#include "scvae/model/contract.hpp"
 
 namespace scvae {
 
@@ -35,14 +38,17 @@ Index count_correct(const Matrix<Scalar>& scores, const Matrix<Scalar>& targets,
 }
 
 /// Accuracy of categorical task `task` over every sample of `source`, in
-/// order 0..size-1, batch by batch; ties go to the lowest class. Throws
-/// ArgumentError for a task index out of range, a task whose likelihood is
-/// not categorical, batch_size < 1, an empty source, or when every label is
-/// masked out; ShapeError when the source's task count differs.
-template <typename Model>
+/// order 0..size-1, batch by batch, with the class probabilities that
+/// `predict(x, probabilities)` writes for a batch's inputs (classes x n);
+/// ties go to the lowest class. E.g. M2's q(y|x) alone:
+/// [&](const auto& x, auto& p) { model.class_probabilities(x, p); }.
+/// Throws ArgumentError for a task index out of range, a task whose
+/// likelihood is not categorical, batch_size < 1, an empty source, or when
+/// every label is masked out; ShapeError when the source's task count differs.
+template <typename Model, typename Predict>
 AccuracyResult evaluate_accuracy(const Model& model, Index task,
                                  const BatchSource<typename Model::Scalar>& source,
-                                 Index batch_size) {
+                                 Index batch_size, Predict&& predict) {
   using Scalar = typename Model::Scalar;
   if (task < 0 || task >= model.task_count())
     throw ArgumentError("accuracy task: expected a task index in 0.." +
@@ -57,7 +63,7 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
   const std::vector<Index> order = detail::eval_order(size);
   const auto ts = static_cast<std::size_t>(task);
   Batch<Scalar> batch;
-  Matrix<Scalar> mu, logvar, probabilities;
+  Matrix<Scalar> probabilities;
   AccuracyResult result;
   for (Index begin = 0; begin < size; begin += batch_size) {
     const Index end = std::min(size, begin + batch_size);
@@ -66,8 +72,9 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
     detail::check_shape("accuracy target", target.rows(), target.cols(), 1, end - begin);
     const bool masked = batch.has_mask(ts);
     if (masked && batch.masks[ts].sum() == Scalar(0)) continue;
-    model.encode(batch.x, mu, logvar);
-    model.predict(task, mu, probabilities);
+    predict(batch.x, probabilities);
+    detail::check_shape("accuracy class probabilities", probabilities.rows(), probabilities.cols(),
+                        spec.outputs, end - begin);
     result.correct += count_correct(probabilities, target, masked ? &batch.masks[ts] : nullptr);
     result.total += masked ? static_cast<Index>((batch.masks[ts].array() == Scalar(1)).count())
                            : probabilities.cols();
@@ -77,6 +84,19 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
                         "': expected at least one labelled sample, got 0 (every label is masked)");
   result.accuracy = static_cast<double>(result.correct) / static_cast<double>(result.total);
   return result;
+}
+
+/// Accuracy of categorical task `task` with the model's own prediction,
+/// predict_classes (model/contract.hpp); throws as above.
+template <typename Model>
+AccuracyResult evaluate_accuracy(const Model& model, Index task,
+                                 const BatchSource<typename Model::Scalar>& source,
+                                 Index batch_size) {
+  using Scalar = typename Model::Scalar;
+  return evaluate_accuracy(model, task, source, batch_size,
+                           [&](const Matrix<Scalar>& x, Matrix<Scalar>& probabilities) {
+                             predict_classes(model, task, x, probabilities);
+                           });
 }
 
 /// evaluate_accuracy(...).accuracy.

@@ -8,6 +8,11 @@
 // tightens as k grows. Task weights are training devices and are ignored;
 // masks are respected. A task decoded from the mean (DecoderInput::Mean)
 // reads mu, as in the loss, so its factor is the same for every draw.
+// A model whose decoder reads more than z gives log w_ik itself through the
+// model contract's importance_log_weights (model/contract.hpp): M2 sums its
+// terms over the classes of an unlabelled sample, so that -log p(x) of
+// task 0 alone marginalises the class, and with task 1 a labelled sample's
+// estimate is -log p(x, y).
 
 #include <cmath>
 #include <limits>
@@ -15,6 +20,7 @@
 #include <vector>
 
 #include "scvae/eval/loss.hpp"
+#include "scvae/model/contract.hpp"
 #include "scvae/prob/gaussian.hpp"
 
 namespace scvae {
@@ -35,7 +41,8 @@ struct IwaeResult {
 /// of the k draws eps (latent x n) is filled from `rng` (Rng::fill_normal) and
 /// all selected tasks decode the n codes: draws are taken batch by batch,
 /// draw by draw, so a seed fixes the result. `tasks` selects the tasks whose
-/// likelihood counts (empty = all; e.g. {0} for the image of an SC-VAE).
+/// likelihood counts (empty = all; e.g. {0} for the image of an SC-VAE; a
+/// model with importance_log_weights, M2, needs task 0 among them).
 /// Throws ArgumentError for k < 1, batch_size < 1, an empty source or a bad
 /// task selection; ShapeError when the source's task count differs;
 /// NumericalError when a batch's estimate is not finite (naming its samples).
@@ -57,6 +64,11 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
       throw ArgumentError("evaluate_iwae tasks: expected each task once, got " + std::to_string(t) +
                           " twice");
     selected[static_cast<std::size_t>(t)] = true;
+  }
+  if constexpr (detail::has_importance_log_weights<Model>::value) {
+    if (!selected[0])
+      throw ArgumentError("evaluate_iwae tasks: expected task 0 ('" + model.task(0).name +
+                          "') among them: this model's tasks are scored together with it");
   }
 
   const Index size = source.size();
@@ -83,67 +95,13 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
     const Index end = std::min(size, begin + batch_size);
     const Index n = end - begin;
     source.fill(order, begin, end, batch);
-    model.encode(batch.x, mu, logvar);
-
-    // The selected tasks' targets; masked columns get a target of 0, which
-    // every likelihood accepts, and a weight of 0. Tasks read from the mean
-    // are scored here once.
-    base.setZero(n);
-    sampled_terms.clear();
-    for (Index t = 0; t < task_total; ++t) {
-      const auto ts = static_cast<std::size_t>(t);
-      if (!selected[ts]) continue;
-      Term term{t, &batch.target(ts), RowVector<double>()};
-      if (batch.has_mask(ts)) {
-        term.mask = batch.masks[ts].template cast<double>();
-        if (term.mask.sum() == 0.0) continue;
-        if ((term.mask.array() == 0.0).any()) {
-          Matrix<Scalar>& copy = masked_targets[ts];
-          copy = *term.target;
-          for (Index j = 0; j < n; ++j)
-            if (term.mask(j) == 0.0) copy.col(j).setZero();
-          term.target = &copy;
-        } else {
-          term.mask.resize(0);
-        }
-      }
-      if (model.task(t).input == DecoderInput::Mean) {
-        model.task_nll(t, mu, *term.target, nll);
-        if (term.mask.size() > 0)
-          base.array() -= nll.template cast<double>().array() * term.mask.array();
-        else
-          base -= nll.template cast<double>();
-      } else {
-        sampled_terms.push_back(std::move(term));
-      }
-    }
-
-    eps.resize(latent, n);
-    z.resize(latent, n);
     max_log_w.setConstant(n, kMinusInf);
     sum_w.setZero(n);
     sum_log_w.setZero(n);
-    for (Index draw = 0; draw < k; ++draw) {
-      rng.fill_normal(eps);
-      reparameterize<Scalar>(mu, logvar, eps, z);
-      log_w = base;
-      for (const Term& term : sampled_terms) {
-        model.task_nll(term.task, z, *term.target, nll);
-        if (term.mask.size() > 0)
-          log_w.array() -= nll.template cast<double>().array() * term.mask.array();
-        else
-          log_w -= nll.template cast<double>();
-      }
+    // Adds one draw's log w_ij (for each column j) to the running sums.
+    auto add_draw = [&](const RowVector<double>& draw_log_w) {
       for (Index j = 0; j < n; ++j) {
-        // log N(z; 0, I) - log N(z; mu, diag exp(logvar)); the 2 pi terms cancel
-        // and (z - mu)^2 / exp(logvar) = eps^2.
-        double log_ratio = 0.0;
-        for (Index d = 0; d < latent; ++d) {
-          const double e = static_cast<double>(eps(d, j));
-          const double zd = static_cast<double>(z(d, j));
-          log_ratio += 0.5 * (e * e - zd * zd + static_cast<double>(logvar(d, j)));
-        }
-        const double value = log_w(j) + log_ratio;
+        const double value = draw_log_w(j);
         sum_log_w(j) += value;
         // Streaming log-sum-exp: sum_w(j) * exp(max_log_w(j)) = sum of w so far.
         if (value == kMinusInf) continue;
@@ -153,6 +111,79 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
         } else {
           sum_w(j) += std::exp(value - max_log_w(j));
         }
+      }
+    };
+    if constexpr (detail::has_importance_log_weights<Model>::value) {
+      const std::vector<TaskBatch<Scalar>> targets = task_batches(batch);
+      const TaskBatch<Scalar>* label =
+          task_total > 1 && selected[1] ? &targets[1] : nullptr;
+      eps.resize(latent, n);
+      for (Index draw = 0; draw < k; ++draw) {
+        rng.fill_normal(eps);
+        model.importance_log_weights(batch.x, label, eps, log_w);
+        add_draw(log_w);
+      }
+    } else {
+      model.encode(batch.x, mu, logvar);
+
+      // The selected tasks' targets; masked columns get a target of 0, which
+      // every likelihood accepts, and a weight of 0. Tasks read from the mean
+      // are scored here once.
+      base.setZero(n);
+      sampled_terms.clear();
+      for (Index t = 0; t < task_total; ++t) {
+        const auto ts = static_cast<std::size_t>(t);
+        if (!selected[ts]) continue;
+        Term term{t, &batch.target(ts), RowVector<double>()};
+        if (batch.has_mask(ts)) {
+          term.mask = batch.masks[ts].template cast<double>();
+          if (term.mask.sum() == 0.0) continue;
+          if ((term.mask.array() == 0.0).any()) {
+            Matrix<Scalar>& copy = masked_targets[ts];
+            copy = *term.target;
+            for (Index j = 0; j < n; ++j)
+              if (term.mask(j) == 0.0) copy.col(j).setZero();
+            term.target = &copy;
+          } else {
+            term.mask.resize(0);
+          }
+        }
+        if (model.task(t).input == DecoderInput::Mean) {
+          model.task_nll(t, mu, *term.target, nll);
+          if (term.mask.size() > 0)
+            base.array() -= nll.template cast<double>().array() * term.mask.array();
+          else
+            base -= nll.template cast<double>();
+        } else {
+          sampled_terms.push_back(std::move(term));
+        }
+      }
+
+      eps.resize(latent, n);
+      z.resize(latent, n);
+      for (Index draw = 0; draw < k; ++draw) {
+        rng.fill_normal(eps);
+        reparameterize<Scalar>(mu, logvar, eps, z);
+        log_w = base;
+        for (const Term& term : sampled_terms) {
+          model.task_nll(term.task, z, *term.target, nll);
+          if (term.mask.size() > 0)
+            log_w.array() -= nll.template cast<double>().array() * term.mask.array();
+          else
+            log_w -= nll.template cast<double>();
+        }
+        for (Index j = 0; j < n; ++j) {
+          // log N(z; 0, I) - log N(z; mu, diag exp(logvar)); the 2 pi terms cancel
+          // and (z - mu)^2 / exp(logvar) = eps^2.
+          double log_ratio = 0.0;
+          for (Index d = 0; d < latent; ++d) {
+            const double e = static_cast<double>(eps(d, j));
+            const double zd = static_cast<double>(z(d, j));
+            log_ratio += 0.5 * (e * e - zd * zd + static_cast<double>(logvar(d, j)));
+          }
+          log_w(j) += log_ratio;
+        }
+        add_draw(log_w);
       }
     }
     for (Index j = 0; j < n; ++j) {

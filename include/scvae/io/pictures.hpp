@@ -1,16 +1,21 @@
 #pragma once
 // The pictures people look at to judge a VAE: samples from the prior,
-// reconstructions beside their inputs, and walks through latent space.
+// reconstructions beside their inputs, walks through latent space, and for a
+// model whose decoder reads the class (M2) one style drawn in every class.
+// They call the model contract (model/contract.hpp): decode_prior and
+// reconstruct, which M2 provides and the SC-VAE meets with predict.
 
 #include <string>
 
 #include "scvae/core/random.hpp"
 #include "scvae/io/image_grid.hpp"
+#include "scvae/model/contract.hpp"
 #include "scvae/model/scvae.hpp"
 
 namespace scvae {
 
-/// `count` images decoded from z ~ N(0, I), `grid_cols` per row.
+/// `count` images decoded from z ~ N(0, I), `grid_cols` per row (M2:
+/// image j in class j mod classes).
 template <typename Model>
 void write_prior_samples(const std::string& path, const Model& model, Index task, Index count,
                          Index image_rows, Index image_cols, Index grid_cols, Rng& rng) {
@@ -19,7 +24,7 @@ void write_prior_samples(const std::string& path, const Model& model, Index task
   Matrix<Scalar> z(model.latent(), count);
   rng.fill_normal(z);
   Matrix<Scalar> images;
-  model.predict(task, z, images);
+  decode_prior(model, task, z, images);
   write_image_grid(path, images, image_rows, image_cols, grid_cols);
 }
 
@@ -30,9 +35,8 @@ void write_reconstructions(const std::string& path, const Model& model, Index ta
                            const ConstMatrixRef<typename Model::Scalar>& inputs, Index image_rows,
                            Index image_cols, Index pairs_per_row = 8) {
   using Scalar = typename Model::Scalar;
-  Matrix<Scalar> mu, logvar, outputs;
-  model.encode(inputs, mu, logvar);
-  model.predict(task, mu, outputs);
+  Matrix<Scalar> outputs;
+  reconstruct(model, task, inputs, outputs);
   detail::check_rows("reconstruction images", outputs.rows(), inputs.rows());
   Matrix<Scalar> tiles(inputs.rows(), 2 * inputs.cols());
   for (Index j = 0; j < inputs.cols(); ++j) {
@@ -43,7 +47,9 @@ void write_reconstructions(const std::string& path, const Model& model, Index ta
 }
 
 /// One row per pair (from.col(r) -> to.col(r)): the inputs at both ends and
-/// `steps` images decoded along the straight line between their means.
+/// `steps` images decoded along the straight line between their means
+/// (decode_prior: for M2 the images of a row are not in one class; its
+/// write_class_samples shows a style across classes instead).
 template <typename Model>
 void write_interpolations(const std::string& path, const Model& model, Index task,
                           const ConstMatrixRef<typename Model::Scalar>& from,
@@ -65,7 +71,7 @@ void write_interpolations(const std::string& path, const Model& model, Index tas
       z.col(r * steps + s) = (Scalar(1) - t) * mu_from.col(r) + t * mu_to.col(r);
     }
   Matrix<Scalar> decoded;
-  model.predict(task, z, decoded);
+  decode_prior(model, task, z, decoded);
   Matrix<Scalar> tiles(from.rows(), rows * per_row);
   for (Index r = 0; r < rows; ++r) {
     tiles.col(r * per_row) = from.col(r);
@@ -73,6 +79,29 @@ void write_interpolations(const std::string& path, const Model& model, Index tas
     tiles.col(r * per_row + steps + 1) = to.col(r);
   }
   write_image_grid(path, tiles, image_rows, image_cols, per_row);
+}
+
+/// A model whose decoder reads the class (M2's decode(z, labels, pixels)):
+/// `styles` codes z ~ N(0, I) drawn from rng, one per grid column, each
+/// decoded in every class, one class per grid row.
+template <typename Model>
+void write_class_samples(const std::string& path, const Model& model, Index styles,
+                         Index image_rows, Index image_cols, Rng& rng) {
+  using Scalar = typename Model::Scalar;
+  detail::check_positive("class samples styles", styles);
+  const Index classes = model.classes();
+  Matrix<Scalar> style(model.latent(), styles);
+  rng.fill_normal(style);
+  Matrix<Scalar> z(model.latent(), styles * classes);
+  RowVector<Scalar> labels(styles * classes);
+  for (Index k = 0; k < classes; ++k)
+    for (Index s = 0; s < styles; ++s) {
+      z.col(k * styles + s) = style.col(s);
+      labels(k * styles + s) = static_cast<Scalar>(k);
+    }
+  Matrix<Scalar> pixels;
+  model.decode(z, labels, pixels);
+  write_image_grid(path, pixels, image_rows, image_cols, styles);
 }
 
 }  // namespace scvae

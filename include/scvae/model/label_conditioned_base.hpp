@@ -2,11 +2,16 @@
 // M2's composition: its spec, the trunk, q(y|x), q(z|x[,y]) and p(x|z,y) as
 // module networks on one flat parameter buffer, and inference with them
 // (class probabilities, the evidence-weighted prediction, encoding and
-// decoding, the classifier's consistency term and virtual adversarial
-// inputs). LabelConditionedVAET (model/label_conditioned_vae.hpp) adds the
-// training loss on the executor.
+// decoding), including the model contract's inference entries
+// (model/contract.hpp): two tasks, "image" and "label", predict_classes,
+// reconstruct, decode_prior and importance_log_weights for evaluate_iwae.
+// model/label_conditioned_consistency.hpp adds the classifier's consistency
+// term and virtual adversarial inputs, label_conditioned_chunk.hpp the loss
+// of one chunk, label_conditioned_vae.hpp the training loss on the executor.
 
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +23,8 @@
 #include "scvae/model/encoder.hpp"
 #include "scvae/model/label_conditioned_spec.hpp"
 #include "scvae/model/network.hpp"
+#include "scvae/model/spec.hpp"
+#include "scvae/model/task_batch.hpp"
 #include "scvae/prob/bernoulli.hpp"
 #include "scvae/prob/categorical.hpp"
 #include "scvae/prob/gaussian.hpp"
@@ -44,6 +51,7 @@ class LabelConditionedBaseT {
                                   Activation::Identity),
                  layout_),
         categorical_(spec_.classes) {
+    make_tasks();
     parameters_.setZero(layout_.total());
     gradients_.setZero(layout_.total());
     Rng rng(seed);
@@ -63,7 +71,8 @@ class LabelConditionedBaseT {
         decoder_(other.decoder_),
         categorical_(other.categorical_),
         parameters_(other.parameters_),
-        gradients_(other.gradients_) {}
+        gradients_(other.gradients_),
+        tasks_{other.tasks_[0], other.tasks_[1]} {}
   LabelConditionedBaseT& operator=(const LabelConditionedBaseT& other) {
     if (this != &other) {
       LabelConditionedBaseT copy(other);
@@ -79,6 +88,28 @@ class LabelConditionedBaseT {
   Index inputs() const { return spec_.inputs; }
   Index latent() const { return spec_.latent; }
   Index classes() const { return spec_.classes; }
+
+  /// The model contract's tasks: 0 "image" (target x, Bernoulli), 1 "label"
+  /// (class indices with a mask, categorical; its weight is label_weight).
+  Index task_count() const { return 2; }
+  const TaskSpec& task(Index t) const {
+    check_task(t);
+    return tasks_[t];
+  }
+  /// Index of the task called `name`; ArgumentError if there is none.
+  Index task_index(const std::string& name) const {
+    for (Index t = 0; t < task_count(); ++t)
+      if (tasks_[t].name == name) return t;
+    throw ArgumentError("task name: no task called '" + name + "' in " + architecture());
+  }
+
+  /// Changes gamma, the weight of -H(q(y|x)) of an unlabelled sample: 1 makes
+  /// the loss of an unlabelled sample M2's bound on -log p(x) up to the
+  /// constant log(classes). The architecture is unchanged.
+  void set_entropy_weight(double gamma) {
+    detail::check_finite_nonnegative("label-conditioned VAE entropy weight", gamma);
+    spec_.entropy_weight = gamma;
+  }
 
   Vector<Scalar>& parameters() { return parameters_; }
   const Vector<Scalar>& parameters() const { return parameters_; }
@@ -143,61 +174,6 @@ class LabelConditionedBaseT {
     categorical_.mean(score, probabilities);
   }
 
-  /// Adds to gradients() the gradient of weight * mean_j CE(targets_j, q(y|x_j))
-  /// over the n columns of x, with the soft targets (classes x n, each column
-  /// a distribution) held fixed, and returns that term. Called after
-  /// loss_and_gradient() on the same batch, it adds a consistency term to the
-  /// step: virtual adversarial training feeds it virtual_adversarial()'s images.
-  double add_classifier_loss_and_gradient(const ConstMatrixRef<Scalar>& x,
-                                          const ConstMatrixRef<Scalar>& targets, double weight) {
-    detail::check_finite_nonnegative("classifier loss weight", weight);
-    const Scalar scale = static_cast<Scalar>(weight / static_cast<double>(x.cols()));
-    const double sum =
-        classifier_cross_entropy(x, targets, scale, gradients_.data(), {}, consistency_ws_);
-    return weight * sum / static_cast<double>(x.cols());
-  }
-
-  /// d/dx of sum_j CE(targets_j, q(y|x_j)), written to dx (inputs x n): how
-  /// each input value moves the classifier's cross-entropy against fixed soft
-  /// targets. Parameters and gradients() are left as they were.
-  void classifier_input_gradient(const ConstMatrixRef<Scalar>& x,
-                                 const ConstMatrixRef<Scalar>& targets, Matrix<Scalar>& dx) const {
-    typename Net::Workspace ws;
-    dx.resize(x.rows(), x.cols());
-    MatrixRef<Scalar> input_gradient(dx);
-    classifier_cross_entropy(x, targets, Scalar(1), nullptr,
-                             {&input_gradient, GradientWrite::Overwrite}, ws);
-  }
-
-  /// Virtual adversarial training's inputs (Miyato et al., 2018): for each
-  /// column, x + epsilon g / |g|, with g the input gradient of the classifier's
-  /// cross-entropy against its own prediction q(y|x), taken at x + xi d for a
-  /// random unit direction d drawn from rng (one power-iteration step: the
-  /// direction that changes the prediction the most, to first order). targets
-  /// receives q(y|x). A column whose g vanishes keeps x.
-  void virtual_adversarial(const ConstMatrixRef<Scalar>& x, double epsilon, double xi, Rng& rng,
-                           Matrix<Scalar>& adversarial, Matrix<Scalar>& targets) const {
-    detail::check_finite_nonnegative("virtual adversarial epsilon", epsilon);
-    if (!(xi > 0.0) || !std::isfinite(xi))
-      throw ArgumentError("virtual adversarial xi: expected a finite value > 0, got " +
-                          std::to_string(xi));
-    class_probabilities(x, targets);
-    Matrix<Scalar> probe(x.rows(), x.cols());
-    rng.fill_normal(probe);
-    for (Index j = 0; j < x.cols(); ++j) {
-      const Scalar norm = probe.col(j).norm();
-      probe.col(j) = x.col(j) + (static_cast<Scalar>(xi) / norm) * probe.col(j);
-    }
-    Matrix<Scalar> gradient;
-    classifier_input_gradient(probe, targets, gradient);
-    adversarial = x;
-    for (Index j = 0; j < x.cols(); ++j) {
-      const Scalar norm = gradient.col(j).norm();
-      if (norm > Scalar(0) && std::isfinite(norm))
-        adversarial.col(j) += (static_cast<Scalar>(epsilon) / norm) * gradient.col(j);
-    }
-  }
-
   /// mu and logvar of q(z|x), latent x n each; with latent_reads_label, of
   /// q(z|x,y) at the most probable class of q(y|x).
   void encode(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& mu, Matrix<Scalar>& logvar) const {
@@ -249,9 +225,150 @@ class LabelConditionedBaseT {
     BernoulliT<Scalar>().mean(logits, probabilities);
   }
 
+  // ------------------------------------------------ the model contract's inference
+
+  /// Class probabilities of task 1 ("label"), classes x n: the
+  /// evidence-weighted ones, M2's prediction. evaluate_accuracy reads them.
+  void predict_classes(Index t, const ConstMatrixRef<Scalar>& x,
+                       Matrix<Scalar>& probabilities) const {
+    if (t != 1) throw ArgumentError(task_message(t, "has no classes to predict; task 1 has"));
+    evidence_weighted_class_probabilities(x, probabilities);
+  }
+
+  /// Task 0: pixel probabilities of each image decoded from the mean of
+  /// q(z|x[,y]) in its predicted class (evidence-weighted); task 1: the
+  /// class probabilities. write_reconstructions draws them.
+  void reconstruct(Index t, const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& output) const {
+    check_task(t);
+    Matrix<Scalar> probabilities;
+    evidence_weighted_class_probabilities(x, probabilities);
+    if (t == 1) {
+      output = probabilities;
+      return;
+    }
+    RowVector<Scalar> labels(x.cols());
+    for (Index j = 0; j < x.cols(); ++j) {
+      Index best = 0;
+      probabilities.col(j).maxCoeff(&best);
+      labels(j) = static_cast<Scalar>(best);
+    }
+    Matrix<Scalar> mu, logvar;
+    encode(x, labels, mu, logvar);
+    decode(mu, labels, output);
+  }
+
+  /// Task 0 decoded from codes z (latent x n), column j in class j mod
+  /// classes: grids with `classes` columns show one class per column.
+  /// write_prior_samples draws them. The label does not depend on z.
+  void decode_prior(Index t, const ConstMatrixRef<Scalar>& z, Matrix<Scalar>& output) const {
+    if (t != 0) throw ArgumentError(task_message(t, "is not decoded from z in M2; task 0 is"));
+    RowVector<Scalar> labels(z.cols());
+    for (Index j = 0; j < z.cols(); ++j) labels(j) = static_cast<Scalar>(j % classes());
+    decode(z, labels, output);
+  }
+
+  /// log w_j of one importance sample per column for evaluate_iwae, with
+  /// the noise eps (latent x n) shared by every class:
+  ///   labelled (label given, mask 1):  log p(y) p(x|z_y,y) p(z_y) / q(z_y|x[,y])
+  ///   otherwise:  log sum_y of the same,
+  /// with z_y = mu_y + exp(logvar_y / 2) eps and p(y) = 1 / classes. Each is
+  /// an unbiased estimate of p(x, y) or p(x), so the IWAE bound holds.
+  /// `label` is task 1's batch, or null to marginalise every sample's class.
+  void importance_log_weights(const ConstMatrixRef<Scalar>& x, const TaskBatch<Scalar>* label,
+                              const ConstMatrixRef<Scalar>& eps,
+                              RowVector<double>& log_w) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    const Index n = x.cols(), K = classes(), Z = latent();
+    detail::check_shape("noise eps", eps.rows(), eps.cols(), Z, n);
+    BernoulliT<Scalar>().validate_target(x, std::nullopt, inputs());
+    if (label != nullptr) {
+      detail::check_shape("label target", label->target.rows(), label->target.cols(), 1, n);
+      categorical_.validate_target(label->target, label->mask, K);
+    }
+    auto given = [&](Index j) -> Index {
+      if (label == nullptr || (label->mask && (*label->mask)(j) != Scalar(1))) return -1;
+      return static_cast<Index>(label->target(0, j));
+    };
+    const detail::FlushDenormals flush;  // as in run_chunk()
+    const Scalar* values = parameters_.data();
+    typename Net::Workspace trunk_ws, decoder_ws;
+    typename Enc::Workspace latent_ws;
+    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
+    Matrix<Scalar> head_input = Matrix<Scalar>::Zero(latent_head_.inputs(), n);
+    head_input.topRows(h.rows()) = h;
+    Matrix<Scalar> decoder_input = Matrix<Scalar>::Zero(Z + K, n);
+    Matrix<Scalar> z(Z, n);
+    RowVector<Scalar> nll(n);
+    RowVector<double> log_ratio(n), max_term(n), sum_exp(n);
+    const RowVector<Scalar> unit = RowVector<Scalar>::Ones(n);
+    max_term.setConstant(-std::numeric_limits<double>::infinity());
+    sum_exp.setZero();
+    const double log_prior_y = -std::log(static_cast<double>(K));
+    for (Index k = 0; k < K; ++k) {
+      if (spec_.latent_reads_label || k == 0) {
+        if (spec_.latent_reads_label) {
+          head_input.bottomRows(K).setZero();
+          head_input.row(h.rows() + k).setOnes();
+        }
+        latent_head_.forward(values, head_input, latent_ws);
+        const auto logvar = Enc::logvar(latent_ws);
+        reparameterize<Scalar>(Enc::mu(latent_ws), logvar, eps, z);
+        // log N(z; 0, I) - log N(z; mu, diag exp(logvar)), as in evaluate_iwae.
+        log_ratio = 0.5 * (eps.template cast<double>().array().square() -
+                           z.template cast<double>().array().square() +
+                           logvar.template cast<double>().array())
+                              .matrix()
+                              .colwise()
+                              .sum();
+        decoder_input.topRows(Z) = z;
+      }
+      decoder_input.bottomRows(K).setZero();
+      decoder_input.row(Z + k).setOnes();
+      const Matrix<Scalar>& pixel_logits = decoder_.forward(values, decoder_input, decoder_ws);
+      BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, x, unit, nll, nullptr);
+      for (Index j = 0; j < n; ++j) {
+        const Index y = given(j);
+        if (y >= 0 && y != k) continue;
+        const double term = log_prior_y - static_cast<double>(nll(j)) + log_ratio(j);
+        if (term > max_term(j)) {
+          sum_exp(j) = sum_exp(j) * std::exp(max_term(j) - term) + 1.0;
+          max_term(j) = term;
+        } else {
+          sum_exp(j) += std::exp(term - max_term(j));
+        }
+      }
+    }
+    log_w.resize(n);
+    for (Index j = 0; j < n; ++j) log_w(j) = max_term(j) + std::log(sum_exp(j));
+  }
+
  protected:
   using Enc = EncoderT<Scalar>;
   using Net = PlacedNetworkT<Scalar>;
+
+  void check_task(Index t) const {
+    if (t < 0 || t >= task_count())
+      throw ArgumentError("task index: expected 0.." + std::to_string(task_count() - 1) + ", got " +
+                          std::to_string(t));
+  }
+  std::string task_message(Index t, const std::string& what) const {
+    check_task(t);
+    return "task " + std::to_string(t) + " ('" + tasks_[t].name + "') " + what;
+  }
+
+  void make_tasks() {
+    TaskSpec& image = tasks_[0];
+    image.name = "image";
+    image.outputs = spec_.inputs;
+    image.hidden = spec_.decoder_hidden;
+    image.activation = spec_.activation;
+    TaskSpec& label = tasks_[1];
+    label.name = "label";
+    label.outputs = spec_.classes;
+    label.hidden = spec_.classifier_hidden;
+    label.likelihood = LikelihoodSpec::categorical(spec_.classes);
+    label.weight = spec_.label_weight;
+  }
 
   static std::vector<Index> concat(std::vector<Index> a, const std::vector<Index>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -264,38 +381,6 @@ class LabelConditionedBaseT {
     return spec.encoder_hidden.back() + (spec.latent_reads_label ? spec.classes : 0);
   }
 
-
-  // sum_j CE(targets_j, q(y|x_j)); with `grads`, its gradient, scaled by
-  // `scale`, is added there; dL/dx goes where `input_gradient` asks.
-  double classifier_cross_entropy(const ConstMatrixRef<Scalar>& x,
-                                  const ConstMatrixRef<Scalar>& targets, Scalar scale,
-                                  Scalar* grads, InputGradient<Scalar> input_gradient,
-                                  typename Net::Workspace& trunk_ws) const {
-    detail::check_rows("input x", x.rows(), inputs());
-    if (x.cols() <= 0) throw ShapeError("input x: expected at least one column, got 0");
-    detail::check_shape("classifier targets", targets.rows(), targets.cols(), classes(), x.cols());
-    categorical_.validate_target(targets, std::nullopt, classes());
-    const detail::FlushDenormals flush;  // as in run_chunk()
-    const Scalar* values = parameters_.data();
-    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
-    typename Net::Workspace classifier_ws;
-    const Matrix<Scalar>& logits = classifier_.forward(values, h, classifier_ws);
-    RowVector<Scalar> nll(x.cols());
-    MatrixRef<Scalar> logits_delta(classifier_ws.output_delta);
-    categorical_.evaluate(nullptr, nullptr, logits, targets,
-                          RowVector<Scalar>::Constant(x.cols(), scale), nll, &logits_delta);
-    trunk_ws.output_delta.resize(h.rows(), x.cols());
-    MatrixRef<Scalar> hidden_delta(trunk_ws.output_delta);
-    classifier_.backward(values, h, classifier_ws, {&hidden_delta, GradientWrite::Overwrite});
-    trunk_.backward(values, x, trunk_ws, input_gradient);
-    if (grads != nullptr) {
-      classifier_.add_parameter_gradients(h, classifier_ws, grads);
-      trunk_.add_parameter_gradients(x, trunk_ws, grads);
-    }
-    return nll.template cast<double>().sum();
-  }
-
-
   LabelConditionedSpec spec_;
   ParameterLayout layout_;
   Net trunk_;
@@ -305,7 +390,7 @@ class LabelConditionedBaseT {
   CategoricalT<Scalar> categorical_;
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
-  typename Net::Workspace consistency_ws_;
+  TaskSpec tasks_[2];  // the model contract's view: "image" and "label"
 };
 
 }  // namespace scvae

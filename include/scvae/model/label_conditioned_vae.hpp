@@ -27,7 +27,7 @@
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/exec/executor.hpp"
-#include "scvae/model/label_conditioned_base.hpp"
+#include "scvae/model/label_conditioned_chunk.hpp"
 #include "scvae/model/loss_parts.hpp"
 #include "scvae/model/task_batch.hpp"
 #include "scvae/prob/bernoulli.hpp"
@@ -37,10 +37,10 @@
 namespace scvae {
 
 template <typename Scalar_>
-class LabelConditionedVAET : public LabelConditionedBaseT<Scalar_> {
+class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
  public:
   using Scalar = Scalar_;
-  using Base = LabelConditionedBaseT<Scalar>;
+  using Base = LabelConditionedChunkT<Scalar>;
   using Base::classes;
   using Base::inputs;
   using Base::latent;
@@ -103,7 +103,7 @@ class LabelConditionedVAET : public LabelConditionedBaseT<Scalar_> {
   /// "image" (target x, the reconstruction term) and "label" (class indices
   /// with a mask, -log q(y|x) of the labelled samples). The image target must
   /// be x itself; M2 reconstructs its input.
-  Index task_count() const { return 2; }
+  using Base::task_count;
   LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x,
                               const std::vector<TaskBatch<Scalar>>& targets, Rng& rng,
                               double beta = 1.0) {
@@ -122,9 +122,10 @@ class LabelConditionedVAET : public LabelConditionedBaseT<Scalar_> {
   }
 
  private:
-  using typename Base::Enc;
-  using typename Base::Net;
+  using typename Base::ChunkWorkspace;
+  using typename Base::Sums;
   using Base::categorical_;
+  using Base::run_chunk;
   using Base::classifier_;
   using Base::decoder_;
   using Base::gradients_;
@@ -132,42 +133,6 @@ class LabelConditionedVAET : public LabelConditionedBaseT<Scalar_> {
   using Base::parameters_;
   using Base::spec_;
   using Base::trunk_;
-
-  /// Sums of a batch's (or a chunk's) loss.
-  struct Sums {
-    double total = 0.0;  ///< Without beta * KL when the KL is per sample.
-    double reconstruction = 0.0;
-    double label_nll = 0.0;
-    double kl = 0.0;
-    Index labelled = 0;
-    Index samples = 0;
-
-    LabelConditionedLoss loss() const {
-      LabelConditionedLoss parts;
-      const double n = static_cast<double>(samples);
-      parts.samples = samples;
-      parts.labelled = labelled;
-      parts.total = total / n;
-      parts.reconstruction = reconstruction / n;
-      parts.kl = kl / n;
-      parts.label_nll = labelled > 0 ? label_nll / static_cast<double>(labelled) : 0.0;
-      return parts;
-    }
-  };
-
-  /// Every buffer one chunk of a batch needs, reused from step to step.
-  struct ChunkWorkspace {
-    Index begin = 0;
-    Index end = 0;
-    typename Net::Workspace trunk, classifier, decoder;
-    typename Enc::Workspace latent;
-    Matrix<Scalar> q, head_input, column_eps, z, z_delta, decoder_input, decoder_input_delta;
-    Matrix<Scalar> targets, head_input_delta, hidden_delta;
-    RowVector<Scalar> kl, weights, nll, kl_scale;
-    std::vector<Index> column_sample, column_class;
-    std::vector<double> class_terms;
-    Sums sums;
-  };
 
   /// Which network a part of the parameter gradient belongs to.
   struct PartSource {
@@ -226,7 +191,15 @@ class LabelConditionedVAET : public LabelConditionedBaseT<Scalar_> {
     if (!label.mask) all_labelled_.setOnes(x.cols());
     const ConstRowVectorRef<Scalar> mask =
         label.mask ? *label.mask : ConstRowVectorRef<Scalar>(all_labelled_);
-    const Sums sums = run(x, label.target.row(0), mask, eps, beta, with_gradient);
+    // A row of a matrix has a run-time stride, and Eigen would copy it into a
+    // temporary to bind it to a RowVector Ref: map it when it is contiguous.
+    const bool contiguous = label.target.outerStride() == 1;
+    if (!contiguous) label_row_ = label.target.row(0);
+    const ConstRowVectorRef<Scalar> labels =
+        contiguous ? ConstRowVectorRef<Scalar>(
+                         Eigen::Map<const RowVector<Scalar>>(label.target.data(), x.cols()))
+                   : ConstRowVectorRef<Scalar>(label_row_);
+    const Sums sums = run(x, labels, mask, eps, beta, with_gradient);
     LossParts parts;
     parts.samples = sums.samples;
     parts.total_sum = sums.total;
@@ -296,181 +269,13 @@ class LabelConditionedVAET : public LabelConditionedBaseT<Scalar_> {
     return sums;
   }
 
-  /// One chunk's loss sums and, with_gradient, its backward pass down to every
-  /// layer's output gradient (the executor adds the parameter gradients).
-  /// `inv_n` is one over the whole batch's size: the loss is a batch mean.
-  void run_chunk(ChunkWorkspace& ws, const ConstMatrixRef<Scalar>& x,
-                 const ConstRowVectorRef<Scalar>& labels, const ConstRowVectorRef<Scalar>& mask,
-                 const ConstMatrixRef<Scalar>& eps, double beta, Scalar inv_n,
-                 bool with_gradient) const {
-    const Scalar* values = parameters_.data();
-    const Index n = x.cols(), Z = latent(), K = classes();
-    const bool per_class_z = spec_.latent_reads_label;
-
-    // Decoder columns: one per labelled sample (its class), K per unlabelled
-    // one (every class, weighted by q(y|x)).
-    Index columns = 0;
-    for (Index j = 0; j < n; ++j) columns += mask(j) == Scalar(1) ? 1 : K;
-    ws.column_sample.resize(static_cast<std::size_t>(columns));
-    ws.column_class.resize(static_cast<std::size_t>(columns));
-    for (Index j = 0, c = 0; j < n; ++j) {
-      const bool labelled = mask(j) == Scalar(1);
-      const Index first = labelled ? static_cast<Index>(labels(j)) : 0;
-      for (Index k = first; k < first + (labelled ? 1 : K); ++k, ++c) {
-        ws.column_sample[static_cast<std::size_t>(c)] = j;
-        ws.column_class[static_cast<std::size_t>(c)] = k;
-      }
-    }
-    // z columns: one per sample, or with q(z|x,y) one per decoder column.
-    const Index z_columns = per_class_z ? columns : n;
-    auto z_column = [&](Index c) {
-      return per_class_z ? c : ws.column_sample[static_cast<std::size_t>(c)];
-    };
-    auto z_sample = [&](Index zc) {
-      return per_class_z ? ws.column_sample[static_cast<std::size_t>(zc)] : zc;
-    };
-
-    // Encoder: the trunk; q(y|x) and q(z|x[,y]) read its last layer.
-    const Matrix<Scalar>& h = trunk_.forward(values, x, ws.trunk);
-    const Index H = h.rows();
-    const Matrix<Scalar>& logits = classifier_.forward(values, h, ws.classifier);
-    ws.q.resize(K, n);
-    categorical_.mean(logits, ws.q);
-    ws.head_input.setZero(latent_head_.inputs(), z_columns);
-    ws.column_eps.resize(Z, z_columns);
-    for (Index zc = 0; zc < z_columns; ++zc) {
-      ws.head_input.col(zc).head(H) = h.col(z_sample(zc));
-      ws.column_eps.col(zc) = eps.col(z_sample(zc));
-      if (per_class_z) ws.head_input(H + ws.column_class[static_cast<std::size_t>(zc)], zc) = 1;
-    }
-    latent_head_.forward(values, ws.head_input, ws.latent);
-    ws.z.resize(Z, z_columns);
-    reparameterize<Scalar>(Enc::mu(ws.latent), Enc::logvar(ws.latent), ws.column_eps, ws.z);
-    ws.kl.resize(z_columns);
-    gaussian_kl<Scalar>(Enc::mu(ws.latent), Enc::logvar(ws.latent), ws.kl);
-
-    ws.decoder_input.setZero(Z + K, columns);
-    ws.targets.resize(inputs(), columns);
-    ws.weights.resize(columns);
-    for (Index c = 0; c < columns; ++c) {
-      const Index j = ws.column_sample[static_cast<std::size_t>(c)];
-      const Index k = ws.column_class[static_cast<std::size_t>(c)];
-      ws.decoder_input.col(c).head(Z) = ws.z.col(z_column(c));
-      ws.decoder_input(Z + k, c) = 1;
-      ws.targets.col(c) = x.col(j);
-      ws.weights(c) = mask(j) == Scalar(1) ? inv_n : ws.q(k, j) * inv_n;
-    }
-    const Matrix<Scalar>& pixel_logits = decoder_.forward(values, ws.decoder_input, ws.decoder);
-    ws.nll.resize(columns);
-    MatrixRef<Scalar> output_gradient(ws.decoder.output_delta);
-    BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, ws.targets, ws.weights, ws.nll,
-                                  with_gradient ? &output_gradient : nullptr);
-
-    // The loss, and d loss / d logits of q(y|x). With q(z|x,y) the KL
-    // depends on the class and joins each class's term; otherwise it is
-    // one per sample and added for the whole batch.
-    const double alpha = spec_.label_weight, gamma = spec_.entropy_weight;
-    Sums sums;
-    sums.samples = n;
-    Matrix<Scalar>& logits_delta = ws.classifier.output_delta;
-    ws.class_terms.resize(static_cast<std::size_t>(K));
-    ws.kl_scale.resize(z_columns);
-    for (Index j = 0, c = 0; j < n; ++j) {
-      auto q = ws.q.col(j);
-      if (mask(j) == Scalar(1)) {
-        const Index y = static_cast<Index>(labels(j));
-        const double log_q = static_cast<double>(logits(y, j) - logits.col(j).maxCoeff()) -
-                             std::log(static_cast<double>(
-                                 (logits.col(j).array() - logits.col(j).maxCoeff()).exp().sum()));
-        sums.total += ws.nll(c) + alpha * -log_q;
-        sums.reconstruction += ws.nll(c);
-        sums.label_nll += -log_q;
-        ++sums.labelled;
-        logits_delta.col(j) = q * static_cast<Scalar>(alpha) * inv_n;
-        logits_delta(y, j) -= static_cast<Scalar>(alpha) * inv_n;
-        if (per_class_z) {
-          const double kl = static_cast<double>(ws.kl(c));
-          sums.total += beta * kl;
-          sums.kl += kl;
-          ws.kl_scale(c) = static_cast<Scalar>(beta) * inv_n;
-        }
-        c += 1;
-      } else {
-        // g_k = R_k (+ beta KL_k) + gamma log q_k; d/dlogit_k sum_k q_k g_k
-        // = q_k (g_k - sum q g).
-        double expected = 0.0, expected_r = 0.0;
-        for (Index k = 0; k < K; ++k) {
-          const double log_q = std::log(std::max(static_cast<double>(q(k)), 1e-300));
-          double g = static_cast<double>(ws.nll(c + k)) + gamma * log_q;
-          if (per_class_z) {
-            const double kl = static_cast<double>(ws.kl(c + k));
-            g += beta * kl;
-            sums.kl += static_cast<double>(q(k)) * kl;
-            ws.kl_scale(c + k) = static_cast<Scalar>(beta) * q(k) * inv_n;
-          }
-          ws.class_terms[static_cast<std::size_t>(k)] = g;
-          expected += static_cast<double>(q(k)) * g;
-          expected_r += static_cast<double>(q(k)) * static_cast<double>(ws.nll(c + k));
-        }
-        for (Index k = 0; k < K; ++k)
-          logits_delta(k, j) =
-              static_cast<Scalar>(static_cast<double>(q(k)) *
-                                  (ws.class_terms[static_cast<std::size_t>(k)] - expected)) *
-              inv_n;
-        sums.total += expected;
-        sums.reconstruction += expected_r;
-        c += K;
-      }
-    }
-    if (!per_class_z) {
-      sums.kl = ws.kl.template cast<double>().sum();
-      ws.kl_scale.setConstant(n, static_cast<Scalar>(beta) * inv_n);
-    }
-    ws.sums = sums;
-    if (!with_gradient) return;
-
-    // Backward: decoder, then z, then the latent head and the classifier
-    // into the trunk.
-    ws.decoder_input_delta.resize(Z + K, columns);
-    MatrixRef<Scalar> input_delta(ws.decoder_input_delta);
-    decoder_.backward(values, ws.decoder_input, ws.decoder,
-                      {&input_delta, GradientWrite::Overwrite});
-    ws.z_delta.setZero(Z, z_columns);
-    for (Index c = 0; c < columns; ++c)
-      ws.z_delta.col(z_column(c)) += ws.decoder_input_delta.col(c).head(Z);
-    ws.latent.output_delta.setZero();
-    auto mu_delta = Enc::mu_delta(ws.latent);
-    auto logvar_delta = Enc::logvar_delta(ws.latent);
-    reparameterize_backward<Scalar>(Enc::logvar(ws.latent), ws.column_eps, ws.z_delta, mu_delta,
-                                    logvar_delta);
-    gaussian_kl_backward<Scalar>(Enc::mu(ws.latent), Enc::logvar(ws.latent), ws.kl_scale,
-                                 mu_delta, logvar_delta);
-    ws.head_input_delta.resize(latent_head_.inputs(), z_columns);
-    MatrixRef<Scalar> head_input_delta(ws.head_input_delta);
-    latent_head_.backward(values, ws.head_input, ws.latent,
-                          {&head_input_delta, GradientWrite::Overwrite});
-    // The latent head's and the classifier's input gradients meet at the
-    // trunk's output before the trunk's backward pass.
-    Matrix<Scalar>& hidden_delta = ws.trunk.output_delta;
-    if (per_class_z) {
-      hidden_delta.setZero(H, n);
-      for (Index zc = 0; zc < z_columns; ++zc)
-        hidden_delta.col(z_sample(zc)) += ws.head_input_delta.col(zc).head(H);
-    } else {
-      hidden_delta = ws.head_input_delta;
-    }
-    MatrixRef<Scalar> hidden_delta_ref(hidden_delta);
-    classifier_.backward(values, h, ws.classifier, {&hidden_delta_ref, GradientWrite::Add});
-    trunk_.backward(values, x, ws.trunk);
-  }
-
   ExecutorT<Scalar> executor_;
   std::vector<PartSource> part_sources_;
   bool gradients_finite_ = true;
   // Per-batch buffers, reused from step to step.
   std::vector<ChunkWorkspace> chunks_;
   Matrix<Scalar> eps_;
-  RowVector<Scalar> all_labelled_;
+  RowVector<Scalar> all_labelled_, label_row_;
 };
 
 using LabelConditionedVAE = LabelConditionedVAET<float>;
