@@ -12,7 +12,10 @@
 #include "scvae/core/random.hpp"
 #include "scvae/nn/conv2d.hpp"
 #include "scvae/nn/conv_transpose2d.hpp"
+#include "scvae/nn/dense.hpp"
+#include "scvae/nn/elementwise.hpp"
 #include "scvae/nn/parse.hpp"
+#include "scvae/nn/reshape.hpp"
 #include "scvae/nn/sequential.hpp"
 #include "scvae/util/module_check.hpp"
 
@@ -249,6 +252,23 @@ TEST(Conv, FloatMatchesDouble) {
   expect_float_matches_double<Conv2dT>(Shape(32, 7, 7), ConvOptions{17, 3, 1, 1, 0});
   expect_float_matches_double<ConvTranspose2dT>(Shape(64, 7, 7), ConvOptions{32, 4, 2, 1, 0});
   expect_float_matches_double<ConvTranspose2dT>(Shape(5, 4, 3), ConvOptions{3, 3, 2, 0, 1});
+}
+
+// The example of docs/API.md's nn section, as written there.
+TEST(Conv, TheApiDocsExampleBuildsAConvEncoderAndDecoder) {
+  auto encoder = scvae::parse_network<float>(
+      "[conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(256) relu gaussian(20)]",
+      scvae::Shape(1, 28, 28));
+  scvae::SequentialT<float> decoder(scvae::Shape::vector(20));
+  decoder.add<scvae::DenseT>(256).add<scvae::ReLUT>().add<scvae::DenseT>(3136)
+      .add<scvae::ReLUT>().add<scvae::ReshapeT>(scvae::Shape(64, 7, 7))
+      .add<scvae::ConvTranspose2dT>(32, 4, 2, 1).add<scvae::ReLUT>()
+      .add<scvae::ConvTranspose2dT>(1, 4, 2, 1);  // 1 x 28 x 28 logits
+  EXPECT_EQ(encoder->output_shape(), Shape::vector(40));
+  EXPECT_EQ(decoder.output_shape(), Shape(1, 28, 28));
+  EXPECT_EQ(decoder.token(),
+            "[dense(256) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1,0) relu "
+            "conv_transpose2d(1,4,2,1,0)]");
 }
 
 TEST(Conv, Refusals) {
