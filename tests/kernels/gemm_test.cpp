@@ -1,4 +1,4 @@
-#include "scvae/nn/gemm.hpp"
+#include "scvae/kernels/gemm.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -7,8 +7,8 @@
 #include "../test_support.hpp"
 
 // detail::gemm is built twice: with the test flags, and with the examples'
-// -march=native flags as nn_gemm_native_test, which on an AVX-512 machine
-// runs the float kernels of nn/gemm.hpp instead of Eigen's.
+// -march=native flags as kernels_gemm_native_test, which on an AVX-512 machine
+// runs the float kernels of kernels/gemm.hpp instead of Eigen's.
 
 namespace scvae {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "scvae/core/check.hpp"
 #include "scvae/nn/activation.hpp"
-#include "scvae/nn/gemm.hpp"
+#include "scvae/kernels/gemm.hpp"
 #include "scvae/nn/module.hpp"
 
 namespace scvae {

@@ -10,7 +10,7 @@
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/nn/activation.hpp"
-#include "scvae/nn/gemm.hpp"
+#include "scvae/kernels/gemm.hpp"
 #include "scvae/nn/initialization.hpp"
 
 namespace scvae {
