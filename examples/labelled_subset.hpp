@@ -1,7 +1,8 @@
 #pragma once
-// What the semi-supervised examples share: the labelled subset of the
-// training images, batches that oversample it, and the label-only MLP that
-// both compare against (same split, same seed).
+// What the semi-supervised examples share: their flags for the labelled
+// subset and the label-only baseline, and the baseline's line in the
+// metrics; the subset, the oversampling order and the baseline's model and
+// source are the library's (semisup/).
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "scvae/semisup/label_only_baseline.hpp"
 #include "scvae/semisup/labelled_subset.hpp"
 
 namespace examples {
@@ -37,58 +39,22 @@ inline std::vector<Index> oversampling_order(scvae::Rng& rng, Index size, Index 
   return scvae::OversamplingOrder(labelled_indices, batch, share)(rng, 0, size);
 }
 
-/// The label-only MLP inputs-hidden-classes trained with Adam on the
-/// labelled images alone; returns its test accuracy.
+/// The label-only MLP inputs-hidden-classes trained by the Trainer with
+/// Adam on the labelled images alone; returns its test accuracy.
 inline double train_baseline(const scvae::Dataset& train, const std::vector<std::uint8_t>& labelled,
                              const scvae::Dataset& test, const CommonFlags& f, Index epochs) {
-  using Matrix = scvae::Matrix<float>;
-  scvae::ParameterLayout layout;
-  const int classes = train.num_classes();
-  scvae::MlpT<float> mlp({train.features(), f.hidden, classes}, scvae::Activation::ReLU,
-                         scvae::Activation::Identity, layout);
-  scvae::CategoricalT<float> categorical(classes);
-  scvae::Vector<float> params = scvae::Vector<float>::Zero(layout.total());
-  scvae::Vector<float> grads = scvae::Vector<float>::Zero(layout.total());
-  scvae::Rng init(f.seed);
-  mlp.initialize(params.data(), init, f.initialization());
+  const scvae::LabelledSubsetSource<float> source(train, labelled);
+  scvae::LabelOnlyClassifier mlp(train.features(), f.hidden, train.num_classes(), f.seed,
+                                 f.initialization());
   scvae::Adam adam(scvae::AdamOptions{f.lr});
-
-  std::vector<Index> subset;
-  for (Index i = 0; i < train.size(); ++i)
-    if (labelled[static_cast<std::size_t>(i)]) subset.push_back(i);
-  typename scvae::MlpT<float>::Workspace ws;
-  Matrix x, y, output_gradient;
-  scvae::RowVector<float> scale, nll;
-  for (Index epoch = 0; epoch < epochs; ++epoch) {
-    scvae::Rng rng(f.seed * 1000003 + static_cast<std::uint64_t>(epoch));
-    std::vector<Index> order = subset;
-    rng.shuffle(order);
-    for (Index begin = 0; begin < static_cast<Index>(order.size()); begin += f.batch) {
-      const Index end = std::min<Index>(begin + f.batch, static_cast<Index>(order.size()));
-      const Index n = end - begin;
-      train.batch(order, begin, end, x);
-      train.label_batch(order, begin, end, y);
-      const Matrix& logits = mlp.forward(params.data(), x, ws);
-      scale.setConstant(n, 1.0f / static_cast<float>(n));
-      nll.resize(n);
-      output_gradient.resize(classes, n);
-      scvae::MatrixRef<float> gradient_ref(output_gradient);
-      categorical.evaluate(nullptr, nullptr, logits, y, scale, nll, &gradient_ref);
-      grads.setZero();
-      mlp.backward(params.data(), grads.data(), x, output_gradient, ws);
-      adam.step(params, grads);
-      check_interrupted();
-    }
-  }
-  Index correct = 0;
-  const std::vector<Index> all = test.identity_order();
-  for (Index begin = 0; begin < test.size(); begin += 1000) {
-    const Index end = std::min<Index>(begin + 1000, test.size());
-    test.batch(all, begin, end, x);
-    test.label_batch(all, begin, end, y);
-    correct += scvae::count_correct(mlp.forward(params.data(), x, ws), y);
-  }
-  return static_cast<double>(correct) / static_cast<double>(test.size());
+  scvae::TrainerOptions options;
+  options.epochs = epochs;
+  options.batch_size = std::min(f.batch, source.size());
+  options.seed = f.seed;
+  scvae::Trainer trainer(mlp, adam, options);
+  trainer.add_callback(std::make_unique<StopOnSignal>());
+  trainer.fit(source);
+  return mlp.accuracy(test);
 }
 
 /// --labelled-share, --baseline and --baseline-epochs, as both

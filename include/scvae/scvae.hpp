@@ -66,6 +66,7 @@
 #include "scvae/prob/likelihood.hpp"
 #include "scvae/prob/make_likelihood.hpp"
 #include "scvae/semisup/label_head_classifier.hpp"
+#include "scvae/semisup/label_only_baseline.hpp"
 #include "scvae/semisup/labelled_subset.hpp"
 #include "scvae/semisup/pseudo_labels.hpp"
 #include "scvae/semisup/virtual_adversarial.hpp"
