@@ -6,13 +6,18 @@
 // class explains it best. It predicts with q(y|x) weighted by the decoder's
 // evidence for each class. --baseline trains the label-only MLP on the same
 // labelled images. mnist_m2 runs it, and mnist_multitask by default
-// (--design m2).
+// (--design m2). Wiring only: flags -> spec -> model -> the Trainer with
+// the semi-supervised callbacks (semisup/, train/) -> the evaluators (eval/)
+// -> the pictures (io/pictures.hpp).
 
-#include <chrono>
-#include <fstream>
+#include <cmath>
+#include <memory>
 
 #include "common.hpp"
 #include "labelled_subset.hpp"
+#include "scvae/semisup/labelled_subset.hpp"
+#include "scvae/semisup/virtual_adversarial.hpp"
+#include "scvae/train/parameter_averaging.hpp"
 
 namespace examples {
 namespace m2 {
@@ -41,128 +46,73 @@ struct M2Flags {
   bool lr_cosine = false;
 };
 
-/// The generator of one training epoch (shuffling, z noise, the VAT probe),
-/// drawn from the seed and the epoch alone, as the Trainer's are: a run
-/// resumed from a checkpoint draws what an uninterrupted one would.
-inline std::uint64_t epoch_seed(std::uint64_t seed, Index epoch) {
-  scvae::Rng mix((seed * 7919 + 11) ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(epoch)));
-  return mix.next_u64();
-}
-
-/// Checkpoint extras of a run with averaged parameters. The checkpoint's
-/// parameters are the average (the model the metrics describe, which --load
-/// with --epochs 0 evaluates); the training parameters and the number of
-/// updates behind the average ride along so that training can go on.
-inline constexpr const char* kTrainingParameters = "m2.training_parameters";
-inline constexpr const char* kAverageSteps = "m2.average_steps";
-inline constexpr const char* kAverageDecay = "m2.average_decay";
-
 /// The labelled images (1 = labelled), part of a run's identity: a run
 /// resumed with another --labels, --limit or --seed would train another
-/// model under the same name.
-inline constexpr const char* kLabelled = "m2.labelled";
-
-inline void check_labelled(const scvae::CheckpointExtras& extras,
-                           const std::vector<std::uint8_t>& labelled) {
-  if (!extras.contains(kLabelled)) return;  // a checkpoint from before it was saved
-  if (extras.bytes(kLabelled) != labelled)
-    throw scvae::ArgumentError(std::string("checkpoint extra '") + kLabelled +
-                               "': the labelled images differ from this run's (another --labels, "
-                               "--limit or --seed?); resume with the same ones");
-}
-
-/// What a checkpoint holds besides the model and Adam.
-struct AverageState {
-  scvae::Vector<float> training_parameters;  // empty: the checkpoint has no average
-  long steps = 0;
-  double decay = 0.0;
-};
-
-inline AverageState read_average_state(const scvae::CheckpointExtras& extras, Index parameters) {
-  AverageState state;
-  if (!extras.contains(kTrainingParameters)) return state;
-  state.training_parameters = extras.vector<float>(kTrainingParameters);
-  if (state.training_parameters.size() != parameters)
-    throw scvae::ShapeError(std::string("checkpoint extra '") + kTrainingParameters + "' holds " +
-                            std::to_string(state.training_parameters.size()) +
-                            " values, the model has " + std::to_string(parameters) + " parameters");
-  state.steps = static_cast<long>(scvae::checkpoint_count(extras, kAverageSteps));
-  if (state.steps < 1)
-    throw scvae::ArgumentError(std::string("checkpoint extra '") + kAverageSteps +
-                               "' is 0: an average of no update");
-  state.decay = extras.scalar(kAverageDecay);
-  if (!(state.decay >= 0.0 && state.decay < 1.0))
-    throw scvae::ArgumentError(std::string("checkpoint extra '") + kAverageDecay +
-                               "' is not a decay in [0, 1): " + std::to_string(state.decay));
-  return state;
-}
-
-struct TestMetrics {
-  double loss = 0.0;      // -ELBO of the image alone, y marginalised: a bound on -log p(x)
-  double accuracy = 0.0;  // argmax of the evidence-weighted q(y|x)
-  double classifier_accuracy = 0.0;  // argmax of q(y|x) alone
-};
-
-/// The test metrics as the end of a metrics.jsonl line.
-inline std::string metrics_text(const TestMetrics& test) {
-  return ", \"test_loss\": " + scvae::json_number(test.loss) +
-         ", \"test_accuracy\": " + scvae::json_number(test.accuracy) +
-         ", \"test_accuracy_classifier\": " + scvae::json_number(test.classifier_accuracy);
-}
-
-/// Accuracy of argmax q(y|x), alone and weighted by the decoder's evidence,
-/// and the bound sum_y q(y|x) R(x, z, y) + KL(q(z|x) || p(z)) + KL(q(y|x) || uniform).
-inline TestMetrics evaluate(scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
-                            std::uint64_t seed) {
-  const std::vector<Index> order = test.identity_order();
-  scvae::Rng rng(seed + 7000);
-  Matrix x, y, q, weighted, eps;
-  double loss_sum = 0.0;
-  Index correct = 0, classifier_correct = 0;
-  const double gamma = model.spec().entropy_weight;
-  const double log_classes = std::log(static_cast<double>(model.classes()));
-  for (Index begin = 0; begin < test.size(); begin += 500) {
-    const Index end = std::min<Index>(begin + 500, test.size());
-    const Index n = end - begin;
-    test.batch(order, begin, end, x);
-    test.label_batch(order, begin, end, y);
-    const RowVector unlabelled = RowVector::Zero(n);
-    eps.resize(model.latent(), n);
-    rng.fill_normal(eps);
-    const scvae::LabelConditionedLoss parts = model.loss(x, y.row(0), unlabelled, eps);
-    loss_sum += parts.total * static_cast<double>(n);
-    model.class_probabilities(x, q);
-    classifier_correct += scvae::count_correct(q, y);
-    model.evidence_weighted_class_probabilities(x, weighted);
-    correct += scvae::count_correct(weighted, y);
-    for (Index j = 0; j < n; ++j) {
-      // The model's loss carries gamma * sum q log q; the bound carries it once.
-      const auto p = q.col(j).array().cast<double>().max(1e-300);
-      loss_sum += (1.0 - gamma) * (p * p.log()).sum() + log_classes;
-    }
+/// model under the same name. Saved in each checkpoint, checked on resume.
+class LabelledSubsetRecord final : public scvae::Callback {
+ public:
+  static constexpr const char* kLabelled = "m2.labelled";
+  explicit LabelledSubsetRecord(const std::vector<std::uint8_t>& labelled) : labelled_(labelled) {}
+  void save_state(scvae::CheckpointExtras& extras) const override {
+    extras.set_bytes(kLabelled, labelled_);
   }
-  const double size = static_cast<double>(test.size());
-  return {loss_sum / size, static_cast<double>(correct) / size,
-          static_cast<double>(classifier_correct) / size};
+  void restore_state(const scvae::CheckpointExtras& extras) override {
+    if (extras.contains(kLabelled) && extras.bytes(kLabelled) != labelled_)
+      throw scvae::ArgumentError(std::string("checkpoint extra '") + kLabelled +
+                                 "': the labelled images differ from this run's (another "
+                                 "--labels, --limit or --seed?); resume with the same ones");
+  }
+
+ private:
+  const std::vector<std::uint8_t>& labelled_;
+};
+
+/// M2 that the checkpoint `f.load` records, built from its architecture
+/// alone (scvae::load_label_conditioned_model): --load with --epochs 0 needs
+/// no size flags. Size flags given must agree with it (CheckpointError
+/// naming the flag), as examples::load_recorded_vae does for mnist_vae.
+inline scvae::LabelConditionedVAE load_recorded_m2(const CLI::App& app, const CommonFlags& f,
+                                                   const scvae::LabelConditionedSpec& flags_spec) {
+  scvae::LabelConditionedVAE model = scvae::load_label_conditioned_model<float>(f.load);
+  const scvae::LabelConditionedSpec& spec = model.spec();
+  auto refuse = [&](const std::string& what) {
+    throw scvae::CheckpointError(f.load + ": " + what + " differs from the model's; the " +
+                                 "checkpoint holds " +
+                                 scvae::detail::printable(spec.architecture()) +
+                                 " (with --load the sizes come from the checkpoint: leave them out)");
+  };
+  if (spec.inputs != flags_spec.inputs)
+    throw scvae::CheckpointError(f.load + ": the model reads " + std::to_string(spec.inputs) +
+                                 " features, the data have " + std::to_string(flags_spec.inputs));
+  if (app.count("--hidden") > 0 && (spec.encoder_hidden != flags_spec.encoder_hidden ||
+                                    spec.decoder_hidden != flags_spec.decoder_hidden))
+    refuse("--hidden " + std::to_string(f.hidden));
+  if (app.count("--latent") > 0 && spec.latent != flags_spec.latent)
+    refuse("--latent " + std::to_string(f.latent));
+  if (app.count("--classifier-hidden") > 0 &&
+      spec.classifier_hidden != flags_spec.classifier_hidden)
+    refuse("--classifier-hidden");
+  if ((app.count("--latent-reads-label") > 0 || app.count("--no-latent-reads-label") > 0) &&
+      spec.latent_reads_label != flags_spec.latent_reads_label)
+    refuse(flags_spec.latent_reads_label ? "--latent-reads-label" : "--no-latent-reads-label");
+  if (spec.classes != flags_spec.classes)
+    throw scvae::CheckpointError(f.load + ": the model has " + std::to_string(spec.classes) +
+                                 " classes, the data " + std::to_string(flags_spec.classes));
+  model.set_entropy_weight(flags_spec.entropy_weight);
+  return model;
 }
 
-/// One style z ~ N(0, I) per column, drawn in every class (one class per row).
-inline void write_class_samples(const scvae::LabelConditionedVAE& model, const scvae::Dataset& test,
-                                const std::string& path, std::uint64_t seed) {
-  const Index styles = 10, classes = model.classes();
-  scvae::Rng rng(seed + 9000);
-  Matrix style(model.latent(), styles);
-  rng.fill_normal(style);
-  Matrix z(model.latent(), styles * classes);
-  RowVector labels(styles * classes);
-  for (Index k = 0; k < classes; ++k)
-    for (Index s = 0; s < styles; ++s) {
-      z.col(k * styles + s) = style.col(s);
-      labels(k * styles + s) = static_cast<float>(k);
-    }
-  Matrix pixels;
-  model.decode(z, labels, pixels);
-  scvae::write_image_grid(path, pixels, test.image_rows(), test.image_cols(), styles);
+/// M2's bound on -log p(x) of the test images, labels unused:
+/// sum_y q(y|x) R(x, z, y) + KL(q(z|x) || p(z)) + KL(q(y|x) || uniform),
+/// which is the model's loss of an unlabelled image with the entropy weight
+/// at 1 (M2's bound) plus log(classes).
+inline double test_bound(scvae::LabelConditionedVAE& model,
+                         const scvae::BatchSource<float>& unlabelled, scvae::Rng& rng) {
+  const double gamma = model.spec().entropy_weight;
+  model.set_entropy_weight(1.0);
+  const double loss = scvae::evaluate_loss(model, unlabelled, 500, rng).total;
+  model.set_entropy_weight(gamma);
+  return loss + std::log(static_cast<double>(model.classes()));
 }
 
 }  // namespace m2
@@ -274,147 +224,100 @@ inline int run_m2_example(const char* program, const std::string& description,
       m.label_weight = examples::default_label_weight(m.label_weight, m.labels, data.train.size());
     const std::vector<std::uint8_t> labelled =
         examples::choose_labelled(data.train, m.labels, flags.seed);
-    std::vector<Index> labelled_indices;
-    for (Index i = 0; i < data.train.size(); ++i)
-      if (labelled[static_cast<std::size_t>(i)]) labelled_indices.push_back(i);
-
     const Index classes = data.train.num_classes();
-    examples::ModelSize size;
-    size.dense(data.train.features(), flags.hidden, "--hidden", flags.hidden);
-    Index width = flags.hidden;
-    for (Index units : m.classifier_hidden) {
-      size.dense(width, units, "--classifier-hidden", units);
-      width = units;
-    }
-    size.dense(width, classes, "--classifier-hidden", width)
-        .dense(flags.hidden + classes, flags.latent, "--latent", flags.latent, 2)
-        .dense(flags.latent + classes, flags.hidden, "--hidden", flags.hidden)
-        .dense(flags.hidden, data.train.features(), "--hidden", flags.hidden)
-        .check(flags.batch * classes, 8);
-
     scvae::LabelConditionedSpec spec;
     spec.inputs = data.train.features();
     spec.encoder_hidden = {flags.hidden};
     spec.latent = flags.latent;
-    spec.classes = data.train.num_classes();
+    spec.classes = classes;
     spec.classifier_hidden = m.classifier_hidden;
     spec.latent_reads_label = m.latent_reads_label;
     spec.decoder_hidden = {flags.hidden};
     spec.label_weight = m.label_weight;
     spec.entropy_weight = m.entropy_weight;
     spec.initialization = flags.initialization();
-    scvae::LabelConditionedVAE model(spec, flags.seed);
-    model.set_threads(flags.threads);
-    scvae::Adam adam(scvae::AdamOptions{flags.lr});
-    scvae::ParameterAverage average(m.average_weights);
-    const bool averaging = m.average_weights > 0.0;
-    Index first_epoch = 0;
-    if (!flags.load.empty() && flags.epochs == 0) scvae::load_model(flags.load, model);
-    if (!flags.load.empty() && flags.epochs > 0) {
-      m2::AverageState saved;
-      first_epoch = scvae::load_training_checkpoint(
-          flags.load, model, adam, [&](const scvae::CheckpointExtras& extras) {
-            m2::check_labelled(extras, labelled);
-            saved = m2::read_average_state(extras, model.parameter_count());
-          });
-      if (averaging && saved.steps > 0 && saved.decay != m.average_weights)
-        throw scvae::ArgumentError(flags.load + ": its parameter average has decay " +
-                                   scvae::json_number(saved.decay) + ", not --average-weights " +
-                                   scvae::json_number(m.average_weights) +
-                                   "; resume with the same decay");
-      if (saved.steps > 0) {
-        // The loaded parameters are the average; training goes on from the
-        // training parameters.
-        if (averaging) average.restore(model.parameters(), saved.steps);
-        model.parameters() = saved.training_parameters;
+    // --load with --epochs 0 evaluates the recorded model; a resumed run
+    // trains the flags' model (its loss weights) from the checkpoint.
+    const bool evaluating = !flags.load.empty() && flags.epochs == 0;
+    if (!evaluating) {
+      examples::ModelSize size;
+      size.dense(spec.inputs, flags.hidden, "--hidden", flags.hidden);
+      Index width = flags.hidden;
+      for (Index units : m.classifier_hidden) {
+        size.dense(width, units, "--classifier-hidden", units);
+        width = units;
       }
+      size.dense(width, classes, "--classifier-hidden", width)
+          .dense(flags.hidden + classes, flags.latent, "--latent", flags.latent, 2)
+          .dense(flags.latent + classes, flags.hidden, "--hidden", flags.hidden)
+          .dense(flags.hidden, spec.inputs, "--hidden", flags.hidden)
+          .check(flags.batch * classes, 8);
     }
-    const Index last_epoch = first_epoch + flags.epochs;
-    const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
-    // A resumed run goes on writing the metrics of the run it resumes, cut
-    // back to its checkpoint; nothing changes before the first line.
-    scvae::MetricsFile metrics(metrics_path, first_epoch > 0, first_epoch > 0 ? first_epoch : -1);
-    metrics.check_writable();
+    scvae::LabelConditionedVAE model = evaluating ? m2::load_recorded_m2(app, flags, spec)
+                                                  : scvae::LabelConditionedVAE(spec, flags.seed);
+    scvae::Adam adam(scvae::AdamOptions{flags.lr});
+    scvae::Trainer trainer(model, adam, examples::trainer_options(flags, 0));
+    trainer.set_order(scvae::OversamplingOrder(scvae::labelled_indices(labelled), flags.batch,
+                                               m.labelled_share));
+    Index last_epoch = flags.epochs;  // the first epoch added once known
+    if (m.lr_cosine)
+      trainer.set_learning_rate_schedule([&flags, &last_epoch](long epoch) {
+        return scvae::CosineSchedule(flags.lr, std::max<long>(1, static_cast<long>(last_epoch)))(
+            epoch);
+      });
+
+    const scvae::PartlyLabelledSource<float> train_source(data.train, labelled);
+    const scvae::ImageLabelSource<float> test_source(data.test);
+    const scvae::ImageLabelSource<float> test_unlabelled(
+        data.test, std::vector<std::uint8_t>(static_cast<std::size_t>(data.test.size()), 0));
+    auto evaluate = [&](scvae::EpochReport& r) {
+      scvae::Rng rng(flags.seed + 7000);  // the same noise every epoch
+      r.set("test_loss", m2::test_bound(model, test_unlabelled, rng));
+      r.set("test_accuracy", scvae::evaluate_accuracy(model, 1, test_source, 500).accuracy);
+      r.set("test_accuracy_classifier",
+            scvae::evaluate_accuracy(model, 1, test_source, 500,
+                                     [&](const m2::Matrix& x, m2::Matrix& q) {
+                                       model.class_probabilities(x, q);
+                                     })
+                .accuracy);
+      return false;
+    };
+    // Order matters: the average is in the model when the evaluation, the
+    // checkpoint and the metrics see it.
+    trainer.add_callback(std::make_unique<examples::StopOnSignal>());
+    trainer.add_callback(std::make_unique<m2::LabelledSubsetRecord>(labelled));
+    if (m.adversarial_epsilon > 0.0)
+      trainer.add_callback(
+          std::make_unique<scvae::VirtualAdversarialTraining<scvae::LabelConditionedVAE>>(
+              model, scvae::VirtualAdversarialOptions{m.adversarial_epsilon, m.adversarial_xi,
+                                                      m.adversarial_weight}));
+    if (m.average_weights > 0.0)
+      trainer.add_callback(std::make_unique<scvae::AverageParameters<scvae::LabelConditionedVAE>>(
+          model, m.average_weights));
+    trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
+    if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<
+                             scvae::LabelConditionedVAE, scvae::Adam>>(flags.save, trainer));
+    trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
+    Index first_epoch = 0;
+    if (!flags.load.empty() && flags.epochs > 0)
+      first_epoch = scvae::resume_training(flags.load, trainer);
+    last_epoch += first_epoch;
+    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
+        (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
     if (!flags.quiet)
       std::cerr << program << ": " << data.train.size() << " training images, "
-                << labelled_indices.size() << " labelled; " << model.parameter_count()
-                << " parameters; " << model.architecture() << "\n";
+                << scvae::labelled_indices(labelled).size() << " labelled; "
+                << model.parameter_count() << " parameters; " << model.architecture() << "\n";
 
-    m2::Matrix x, y, adversarial, targets;
-    m2::RowVector labels, mask;
-    const scvae::CosineSchedule cosine(flags.lr, std::max<long>(1, static_cast<long>(last_epoch)));
-    for (Index epoch = first_epoch + 1; epoch <= last_epoch; ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      scvae::Rng rng(m2::epoch_seed(flags.seed, epoch));
-      if (m.lr_cosine) adam.set_learning_rate(cosine(static_cast<long>(epoch - 1)));
-      const std::vector<Index> order = examples::oversampling_order(
-          rng, data.train.size(), flags.batch, m.labelled_share, labelled_indices);
-      double loss_sum = 0.0;
-      Index batches = 0;
-      for (Index begin = 0; begin < data.train.size(); begin += flags.batch) {
-        const Index end = std::min<Index>(begin + flags.batch, data.train.size());
-        data.train.batch(order, begin, end, x);
-        data.train.label_batch(order, begin, end, y);
-        mask.resize(end - begin);
-        for (Index j = begin; j < end; ++j)
-          mask(j - begin) =
-              labelled[static_cast<std::size_t>(order[static_cast<std::size_t>(j)])] ? 1.0f : 0.0f;
-        labels = y.row(0).cwiseProduct(mask);  // an unlabelled image's class is never read
-        double loss = model.loss_and_gradient(x, labels, mask, rng, flags.beta).total;
-        if (m.adversarial_epsilon > 0.0) {
-          model.virtual_adversarial(x, m.adversarial_epsilon, m.adversarial_xi, rng, adversarial,
-                                    targets);
-          loss +=
-              model.add_classifier_loss_and_gradient(adversarial, targets, m.adversarial_weight);
-        }
-        if (!std::isfinite(loss))
-          throw scvae::NumericalError("the loss is not finite at epoch " + std::to_string(epoch));
-        adam.step(model.parameters(), model.gradients(), model.thread_pool());
-        if (averaging) average.update(model.parameters());
-        loss_sum += loss;
-        ++batches;
-        examples::check_interrupted();
-      }
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      // The averaged parameters are evaluated and saved, and after the last
-      // epoch kept (for the pictures).
-      if (averaging) average.swap(model.parameters());
-      const m2::TestMetrics test = m2::evaluate(model, data.test, flags.seed);
-      scvae::CheckpointExtras own;
-      own.set_bytes(m2::kLabelled, labelled);
-      if (averaging) {
-        own.set_vector(m2::kTrainingParameters, average.average());
-        own.set_scalar(m2::kAverageSteps, static_cast<double>(average.steps()));
-        own.set_scalar(m2::kAverageDecay, average.decay());
-      }
-      scvae::save_training_checkpoint(flags.save, model, adam, epoch, std::move(own));
-      examples::g_last_checkpoint = {flags.save, epoch};
-      if (averaging && epoch < last_epoch) average.swap(model.parameters());
-      metrics.write("{\"epoch\": " + std::to_string(epoch) +
-                    ", \"train_seconds\": " + scvae::json_number(seconds) + ", \"train_loss\": " +
-                    scvae::json_number(loss_sum / static_cast<double>(batches)) +
-                    m2::metrics_text(test) + "}\n");
-      if (!flags.quiet)
-        std::cerr << program << ": epoch " << epoch << "/" << last_epoch << "  train_loss "
-                  << loss_sum / static_cast<double>(batches) << "  test_loss " << test.loss
-                  << "  test_accuracy " << test.accuracy << " (q(y|x) alone "
-                  << test.classifier_accuracy << ")  (" << seconds << " s)\n";
-    }
-    if (flags.epochs == 0) {
-      const m2::TestMetrics test = m2::evaluate(model, data.test, flags.seed);
-      metrics.write("{\"epoch\": 0" + m2::metrics_text(test) + "}\n");
-      if (!flags.quiet)
-        std::cerr << program << ": " << flags.load << ": test_loss " << test.loss
-                  << "  test_accuracy " << test.accuracy << " (q(y|x) alone "
-                  << test.classifier_accuracy << ")\n";
-    }
-    metrics.close();
+    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     if (m.baseline)
       examples::write_baseline(program, data.train, labelled, data.test, flags, m.baseline_epochs,
-                               metrics_path);
+                               (std::filesystem::path(flags.out) / "metrics.jsonl").string());
     const std::string samples = (std::filesystem::path(flags.out) / "class_samples.png").string();
-    m2::write_class_samples(model, data.test, samples, flags.seed);
+    scvae::Rng picture_rng(flags.seed + 9000);
+    scvae::write_class_samples(samples, model, 10, data.test.image_rows(), data.test.image_cols(),
+                               picture_rng);
     if (!flags.quiet)
       std::cerr << program << ": wrote metrics.jsonl and " << samples
                 << (flags.epochs > 0 ? ", the model to " + flags.save : std::string()) << "\n";
