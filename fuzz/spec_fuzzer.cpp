@@ -5,6 +5,8 @@
 // exception or a broken invariant of an accepted text is a finding. An
 // accepted text is its spec's architecture() exactly, its parameter count is
 // within kMaxSpecParameters and, for a small model, the built model's.
+// Both ModelSpec lines are read: scvae-v1 (hidden sizes) and scvae-v2 (module
+// text, whose networks the count builds with the library's registry).
 // Seeds: fuzz/corpus/spec/.
 
 #include <cstddef>

@@ -1,7 +1,9 @@
 // load_model, load_vae and load_label_conditioned_model: a model rebuilt from
 // its checkpoint alone has bit-identical parameters and loss (double and
-// float), 0.1.0's checkpoints load, and every way a checkpoint cannot be
-// built from is a CheckpointError (or IoError) naming the file.
+// float), also one whose networks are module text (a scvae-v2 line) with a
+// user's module from a registry of its own, 0.1.0's checkpoints load, and
+// every way a checkpoint cannot be built from is a CheckpointError (or
+// IoError) naming the file.
 #include "scvae/io/load_model.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -301,6 +304,157 @@ TEST(LoadModel, AnArchitectureThatCannotBeBuiltIsACheckpointError) {
       "decoder=2+10-300000 relu bernoulli",
       Vector<float>::Zero(3));
   expect_checkpoint_error([&] { load_label_conditioned_model<float>(path); }, {path, "2^34"});
+}
+
+// y = a .* x, one learned scale per feature: a module of the test's own,
+// known only to the registry the test makes (not to the global one).
+template <typename Scalar>
+class FeatureScaleT : public ModuleT<Scalar> {
+ public:
+  using Base = ModuleT<Scalar>;
+  explicit FeatureScaleT(const Shape& input) : Base(input, input) {}
+  std::string token() const override { return "feature_scale"; }
+  std::unique_ptr<Base> clone() const override { return std::make_unique<FeatureScaleT>(*this); }
+  Index parameter_count() const override { return this->inputs(); }
+  void initialize(Scalar* a, Rng& rng, const InitOptions&) const override {
+    for (Index i = 0; i < this->inputs(); ++i) a[i] = static_cast<Scalar>(1 + 0.1 * rng.normal());
+  }
+  void forward(const Scalar* a, const ConstMatrixRef<Scalar>& x, MatrixRef<Scalar> y,
+               ModuleWorkspace*) const override {
+    y = scale(a).asDiagonal() * x;
+  }
+  void backward(const Scalar* a, const ConstMatrixRef<Scalar>&, const ConstMatrixRef<Scalar>&,
+                MatrixRef<Scalar> dy, InputGradient<Scalar> dx, ModuleWorkspace*) const override {
+    if (!dx.wanted()) return;
+    if (dx.write == GradientWrite::Add)
+      *dx.matrix += scale(a).asDiagonal() * dy;
+    else
+      *dx.matrix = scale(a).asDiagonal() * dy;
+  }
+  void parameter_gradient(const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& dy,
+                          Scalar* da, GradientWrite write, ModuleWorkspace*) const override {
+    VectorMap<Scalar> gradient(da, this->inputs());
+    if (write == GradientWrite::Overwrite) gradient.setZero();
+    gradient += x.cwiseProduct(dy).rowwise().sum();
+  }
+
+ private:
+  ConstVectorMap<Scalar> scale(const Scalar* a) const { return {a, this->inputs()}; }
+};
+
+template <typename Scalar>
+void add_feature_scale(ModuleRegistry<Scalar>& registry) {
+  registry.add("feature_scale", [](const std::string& arguments, const Shape& input) {
+    expect_no_arguments("feature_scale", arguments);
+    return ModulePtr<Scalar>(std::make_unique<FeatureScaleT<Scalar>>(input));
+  });
+}
+
+// An encoder the v1 line cannot say: a 2x3x3 image scaled by the user's
+// module, flattened, then elu and leaky_relu layers; decoders of module text.
+ModelSpec network_spec() {
+  ModelSpec spec;
+  spec.inputs = 18;
+  spec.input_shape = Shape(2, 3, 3);
+  spec.latent = 3;
+  spec.encoder_network = "[feature_scale flatten dense(7) elu dense(5) leaky_relu gaussian(3)]";
+  TaskSpec image;
+  image.name = "image";
+  image.outputs = 18;
+  image.network = "[dense(6) elu feature_scale dense(18)]";
+  spec.tasks.push_back(image);
+  TaskSpec label;
+  label.name = "label";
+  label.outputs = 3;
+  label.likelihood = LikelihoodSpec::categorical(3);
+  label.input = DecoderInput::Mean;
+  label.network = "[dense(4) leaky_relu dense(3)]";
+  spec.tasks.push_back(label);
+  return spec;
+}
+
+template <typename Scalar>
+void check_network_round_trip() {
+  SCOPED_TRACE(scalar_name<Scalar>());
+  ModuleRegistry<Scalar> registry;
+  add_feature_scale(registry);
+  testing::TempDir dir("scvae_load_network");
+  const std::string path = (dir.path / "network.scvae").string();
+  std::unique_ptr<SCVAET<Scalar>> saved;
+  {
+    const ScopedModelRegistry<Scalar> scope(registry);
+    saved = std::make_unique<SCVAET<Scalar>>(network_spec(), 4);
+  }
+  EXPECT_EQ(detail::architecture_kind(saved->architecture()), kModelNetworkArchitectureKind);
+  saved->parameters() +=
+      testing::random_matrix(saved->parameter_count(), 1, 8, 0.1).template cast<Scalar>();
+  save_model(path, *saved);
+
+  SCVAET<Scalar> loaded = load_model<Scalar>(path, registry);
+  EXPECT_EQ(loaded.architecture(), saved->architecture());
+  EXPECT_EQ(loaded.encoder().network().token(), saved->encoder().network().token());
+  expect_bit_identical(loaded.parameters(), saved->parameters());
+  const Matrix<Scalar> x = testing::random_uniform(18, 5, 1).cast<Scalar>();
+  Matrix<Scalar> labels(1, 5);
+  for (Index j = 0; j < 5; ++j) labels(0, j) = static_cast<Scalar>(j % 3);
+  const Matrix<Scalar> eps = testing::random_matrix(3, 5, 4).cast<Scalar>();
+  std::vector<TaskBatch<Scalar>> targets;
+  targets.reserve(2);
+  targets.emplace_back(x);
+  targets.emplace_back(labels);
+  same_bits(loaded.loss(x, targets, eps).total, saved->loss(x, targets, eps).total);
+  Matrix<Scalar> mu_saved, logvar_saved, mu_loaded, logvar_loaded;
+  saved->encode(x, mu_saved, logvar_saved);
+  loaded.encode(x, mu_loaded, logvar_loaded);
+  EXPECT_EQ(mu_loaded, mu_saved);
+  EXPECT_EQ(logvar_loaded, logvar_saved);
+
+  // Without the registry that knows the user's module, the file is refused by name.
+  expect_checkpoint_error([&] { load_model<Scalar>(path); }, {path, "feature_scale"});
+}
+
+TEST(LoadModel, ANetworkModelWithAUsersModuleComesBackFromItsCheckpointAlone) {
+  const ModuleCheckResult module_check = check_module(FeatureScaleT<double>(Shape(2, 3, 3)));
+  EXPECT_TRUE(module_check.passed()) << module_check.describe();
+  check_network_round_trip<double>();
+  check_network_round_trip<float>();
+}
+
+TEST(LoadModel, ANetworkModelOfLibraryModulesNeedsNoRegistry) {
+  testing::TempDir dir("scvae_load_network_vae");
+  const std::string path = (dir.path / "vae.scvae").string();
+  ModelSpec spec = VAET<float>::make_spec(12, {}, 2);
+  spec.input_shape = Shape(1, 3, 4);
+  spec.encoder_network = "[flatten dense(6) elu gaussian(2)]";
+  spec.tasks[0].network = "[dense(6) elu dense(12) reshape(1x3x4) flatten]";
+  const VAET<float> saved(spec, 3);
+  save_model(path, saved);
+  const VAET<float> vae = load_vae<float>(path);
+  expect_bit_identical(vae.parameters(), saved.parameters());
+  EXPECT_EQ(vae.architecture(), saved.architecture());
+  // A file whose count disagrees with what its networks build is refused.
+  save_checkpoint<float>(path, saved.architecture(), Vector<float>::Zero(7));
+  expect_checkpoint_error([&] { load_model<float>(path); }, {path, "holds 7 parameters"});
+}
+
+TEST(LoadModel, AConvolutionalModelComesBackFromItsCheckpointAlone) {
+  testing::TempDir dir("scvae_load_conv");
+  const std::string path = (dir.path / "conv.scvae").string();
+  ModelSpec spec = VAET<double>::make_spec(36, {}, 2);
+  spec.input_shape = Shape(1, 6, 6);
+  spec.encoder_network = "[conv2d(3,3,2,1) relu flatten dense(8) relu gaussian(2)]";
+  spec.tasks[0].network =
+      "[dense(27) relu reshape(3x3x3) conv_transpose2d(1,3,2,1,1) flatten]";
+  const SCVAET<double> saved(spec, 6);
+  save_model(path, saved);
+  SCVAET<double> loaded = load_model<double>(path);
+  EXPECT_EQ(loaded.architecture(), saved.architecture());
+  expect_bit_identical(loaded.parameters(), saved.parameters());
+  const Matrix<double> x = testing::random_uniform(36, 4, 1);
+  const Matrix<double> eps = testing::random_matrix(2, 4, 2);
+  SCVAET<double> reference = saved;
+  same_bits(loaded.loss(x, {TaskBatch<double>(x)}, eps).total,
+            reference.loss(x, {TaskBatch<double>(x)}, eps).total);
 }
 
 TEST(LoadModel, MissingAndCorruptedFilesAreRefused) {

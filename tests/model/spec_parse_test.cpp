@@ -398,5 +398,171 @@ TEST(SpecParse, MessagesEscapeControlCharactersAndCutLongText) {
   }
 }
 
+
+// Specs whose networks are module text (ModelSpec::encoder_network,
+// TaskSpec::network): the v2 line when the shorthand cannot say them.
+std::vector<ModelSpec> network_specs() {
+  std::vector<ModelSpec> specs;
+  ModelSpec image = VAET<double>::make_spec(12, {}, 2);
+  image.input_shape = Shape(3, 2, 2);
+  image.encoder_network = "[flatten dense(5) elu gaussian(2)]";
+  image.tasks[0].network = "[dense(5) leaky_relu dense(12)]";
+  specs.push_back(image);
+  ModelSpec mixed = VAET<double>::make_spec(6, {4}, 3, LikelihoodSpec::gaussian(0.5));
+  mixed.encoder_network = "[dense(4) relu dense(4) tanh gaussian(3)]";  // two activations
+  mixed.encoder_hidden.clear();
+  mixed.tasks.push_back(make_task("label", 3, {}, LikelihoodSpec::categorical(3),
+                                  Activation::ReLU, DecoderInput::Mean));
+  mixed.tasks[1].network = "[[dense(3)] identity]";  // nested, an explicit identity
+  specs.push_back(mixed);
+  ModelSpec learned = VAET<double>::make_spec(4, {3}, 2, LikelihoodSpec::gaussian_learned_variance());
+  learned.tasks[0].hidden.clear();
+  learned.tasks[0].network = "[reshape(1x1x2) flatten dense(4)]";
+  specs.push_back(learned);
+  return specs;
+}
+
+TEST(SpecParse, NetworkSpecsWriteTheV2LineAndRoundTrip) {
+  for (const ModelSpec& spec : network_specs()) {
+    const std::string text = spec.architecture();
+    SCOPED_TRACE(text);
+    EXPECT_EQ(detail::architecture_kind(text), kModelNetworkArchitectureKind);
+    const ModelSpec parsed = parse_model_spec(text);
+    EXPECT_EQ(parsed.architecture(), text);
+    EXPECT_EQ(parsed.inputs, spec.inputs);
+    EXPECT_EQ(parsed.latent, spec.latent);
+    EXPECT_EQ(parsed.encoder_network_text(), spec.encoder_network_text());
+    ASSERT_EQ(parsed.tasks.size(), spec.tasks.size());
+    for (std::size_t t = 0; t < spec.tasks.size(); ++t) {
+      EXPECT_EQ(parsed.tasks[t].network_text(), spec.tasks[t].network_text());
+      EXPECT_EQ(parsed.tasks[t].outputs, spec.tasks[t].outputs);
+      EXPECT_EQ(parsed.tasks[t].input, spec.tasks[t].input);
+      EXPECT_EQ(parsed.tasks[t].likelihood.name(), spec.tasks[t].likelihood.name());
+    }
+    EXPECT_EQ(detail::described_parameter_count(parsed, text),
+              static_cast<std::uint64_t>(SCVAET<double>(parsed).parameter_count()));
+    EXPECT_EQ(SCVAET<double>(parsed).parameter_count(), SCVAET<double>(spec).parameter_count());
+  }
+  // The exact line of the first spec, whitespace of the spec's text made canonical.
+  ModelSpec spaced = network_specs()[0];
+  spaced.encoder_network = " [ flatten\tdense(5)  elu gaussian(2) ] ";
+  EXPECT_EQ(spaced.architecture(),
+            "scvae-v2 input=3x2x2 latent=2 encoder=[flatten dense(5) elu gaussian(2)]; task input "
+            "outputs=12 decoder=[dense(5) leaky_relu dense(12)] bernoulli");
+}
+
+TEST(SpecParse, TheReadmesConvolutionalSpecBuildsAndRoundTrips) {
+  // README.md's "Modules" snippet, as written there.
+  scvae::ModelSpec spec = scvae::VAE::make_spec(784, {}, 20);
+  spec.input_shape = scvae::Shape(1, 28, 28);
+  spec.encoder_network = "[conv2d(32,3,2,1) relu flatten dense(256) elu gaussian(20)]";
+  spec.tasks[0].network = "[dense(256) elu dense(784)]";
+  scvae::SCVAE model(spec, /*seed=*/1);
+  EXPECT_EQ(model.encoder().network().token(), spec.encoder_network);
+  EXPECT_EQ(parse_model_spec(model.architecture()).architecture(), model.architecture());
+  EXPECT_EQ(detail::architecture_kind(model.architecture()), kModelNetworkArchitectureKind);
+}
+
+TEST(SpecParse, NetworksTheShorthandDescribesKeepTheV1LineAndTheSameModel) {
+  for (const ModelSpec& shorthand : model_specs()) {
+    ModelSpec networks = shorthand;
+    networks.encoder_network = shorthand.encoder_network_text();
+    networks.encoder_hidden.clear();
+    networks.activation = Activation::Sigmoid;  // ignored by a network
+    for (TaskSpec& task : networks.tasks) {
+      task.network = task.network_text();
+      task.hidden.clear();
+    }
+    SCOPED_TRACE(networks.encoder_network);
+    EXPECT_EQ(networks.architecture(), shorthand.architecture());
+    // Same layout and initialisation order: the same parameters from a seed.
+    const SCVAET<double> a(shorthand, 11), b(networks, 11);
+    ASSERT_EQ(a.parameter_count(), b.parameter_count());
+    EXPECT_EQ(a.parameters(), b.parameters());
+  }
+  EXPECT_EQ(VAET<double>::make_spec(784, {400}, 20).encoder_network_text(),
+            "[dense(400) relu gaussian(20)]");
+  EXPECT_EQ(VAET<double>::make_spec(784, {400}, 20).tasks[0].network_text(),
+            "[dense(400) relu dense(784)]");
+}
+
+TEST(SpecParse, MalformedNetworkArchitecturesNameTheField) {
+  const auto parse = [](const std::string& text) { return parse_model_spec(text); };
+  const std::string head = "scvae-v2 input=3x2x2 latent=2 encoder=";
+  const std::string encoder = "[flatten dense(5) elu gaussian(2)]";
+  const std::string task = "; task input outputs=12 decoder=[dense(5) elu dense(12)] ";
+  ASSERT_NO_THROW(parse(head + encoder + task + "bernoulli"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"scvae-v2 encoder=[gaussian(2)]; task a outputs=2 decoder=[dense(2)] bernoulli",
+       "the kind"},
+      {"scvae-v2 input=3x2 latent=2 encoder=" + encoder + task + "bernoulli", "input shape"},
+      {"scvae-v2 input=12x1x1 latent=2 encoder=" + encoder + task + "bernoulli", "input shape"},
+      {"scvae-v2 input=03x2x2 latent=2 encoder=" + encoder + task + "bernoulli", "input shape"},
+      {"scvae-v2 input=3x2x2 latent=0 encoder=" + encoder + task + "bernoulli", "latent size"},
+      {"scvae-v2 input=3x2x2 encoder=" + encoder + task + "bernoulli", "input shape"},
+      {head + "flatten dense(5)" + task + "bernoulli", "encoder network"},
+      {head + "[flatten  dense(5) elu gaussian(2)]" + task + "bernoulli", "encoder network"},
+      {head + "[ flatten dense(5) elu gaussian(2)]" + task + "bernoulli", "encoder network"},
+      {head + "[flatten dense(5) elu gaussian(2)" + task + "bernoulli", "encoder network"},
+      {head + "[flatten dense() elu gaussian(2)]" + task + "bernoulli", "encoder network"},
+      {head + "[flatten dense(5)elu gaussian(2)]" + task + "bernoulli", "encoder network"},
+      {head + "[flatten 9dense elu gaussian(2)]" + task + "bernoulli", "encoder network"},
+      {head + encoder + "]" + task + "bernoulli", "task 0"},
+      {head + encoder + "; task input decoder=[dense(12)] bernoulli", "task 0 name"},
+      {head + encoder + "; task input outputs=x decoder=[dense(12)] bernoulli", "task 0 outputs"},
+      {head + encoder + "; task input outputs=12 decoder=dense(12) bernoulli",
+       "task 0 decoder network"},
+      {head + encoder + "; task input outputs=12 decoder=[dense(12)]bernoulli",
+       "task 0 decoder network"},
+      {head + encoder + task + "poisson", "task 0 likelihood"},
+      {head + encoder + "; task input outputs=12 decoder=[dense(12)] categorical(3)",
+       "task 0 likelihood"},
+      {head + encoder + task + "bernoulli; task input outputs=12 decoder=[dense(12)] bernoulli",
+       "task 1 name"},
+      {head + encoder + task + "bernoulli ", "task 1"},
+      // What the v1 line can say must be said by it.
+      {"scvae-v2 input=4 latent=2 encoder=[dense(3) relu gaussian(2)]; task input outputs=4 "
+       "decoder=[dense(3) relu dense(4)] bernoulli",
+       "the kind"},
+  };
+  for (const auto& [text, field] : cases) expect_format_error(parse, text, field);
+}
+
+TEST(SpecParse, NetworkSpecsAreValidated) {
+  ModelSpec spec = network_specs()[0];
+  EXPECT_NO_THROW(spec.validate());
+  ModelSpec both = spec;
+  both.encoder_hidden = {4};
+  EXPECT_THROW(both.validate(), ArgumentError);
+  ModelSpec bad_text = spec;
+  bad_text.tasks[0].network = "[dense(5) elu";
+  EXPECT_THROW(bad_text.validate(), ArgumentError);
+  ModelSpec bad_shape = spec;
+  bad_shape.input_shape = Shape(2, 2, 2);  // 8 features, not the 12 inputs
+  EXPECT_THROW(bad_shape.validate(), ArgumentError);
+  ModelSpec shape_without_network = VAET<double>::make_spec(12, {4}, 2);
+  shape_without_network.input_shape = Shape(3, 2, 2);
+  EXPECT_THROW(shape_without_network.validate(), ArgumentError);
+  // Building checks what text alone cannot: the head's latent size, the outputs, the modules.
+  ModelSpec wrong_latent = spec;
+  wrong_latent.encoder_network = "[flatten dense(5) elu gaussian(3)]";
+  EXPECT_THROW(SCVAET<double>{wrong_latent}, ArgumentError);
+  ModelSpec no_head = spec;
+  no_head.encoder_network = "[flatten dense(4)]";
+  EXPECT_THROW(SCVAET<double>{no_head}, ArgumentError);
+  ModelSpec wrong_outputs = spec;
+  wrong_outputs.tasks[0].network = "[dense(11)]";
+  EXPECT_THROW(SCVAET<double>{wrong_outputs}, ShapeError);
+  ModelSpec unknown = spec;
+  unknown.tasks[0].network = "[dense(5) no_such_module dense(12)]";
+  try {
+    SCVAET<double>{unknown};
+    ADD_FAILURE() << "expected an ArgumentError";
+  } catch (const ArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("task 'input' network"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no_such_module"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace scvae

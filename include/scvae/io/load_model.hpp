@@ -7,7 +7,9 @@
 // weights come back as 1 and M2's label and entropy weights as 50 and 0 (set
 // them with set_task_weight or on a spec copy before training on); nothing
 // in a checkpoint records them. Checkpoints written by 0.1.0 load: the format
-// and the layout of the parameters are unchanged.
+// and the layout of the parameters are unchanged. A model whose networks are
+// module text (a scvae-v2 line) is rebuilt with the module registry given,
+// so a user's own modules load too.
 
 #include <cstdint>
 #include <string>
@@ -19,6 +21,7 @@
 #include "scvae/io/checkpoint.hpp"
 #include "scvae/model/label_conditioned_vae.hpp"
 #include "scvae/model/scvae.hpp"
+#include "scvae/model/spec_networks.hpp"
 #include "scvae/model/spec_parse.hpp"
 #include "scvae/model/vae.hpp"
 
@@ -28,8 +31,14 @@ namespace detail {
 
 /// Which loader reads each kind, for the message of a checkpoint of the other.
 inline std::string architecture_kinds_text() {
-  return std::string(kModelArchitectureKind) + " (load_model, load_vae) and " +
-         kLabelConditionedArchitectureKind + " (load_label_conditioned_model)";
+  return std::string(kModelArchitectureKind) + " and " + kModelNetworkArchitectureKind +
+         " (load_model, load_vae) and " + kLabelConditionedArchitectureKind +
+         " (load_label_conditioned_model)";
+}
+
+/// The kind of model a kind of line describes: both ModelSpec lines are one.
+inline std::string model_family(const std::string& kind) {
+  return kind == kModelNetworkArchitectureKind ? kModelArchitectureKind : kind;
 }
 
 /// The checked header of a checkpoint whose architecture must be of `kind`
@@ -39,7 +48,7 @@ CheckpointInfo checkpoint_info_of_kind(const std::string& path, const char* kind
   check_checkpoint_scalar<Scalar>();
   CheckpointInfo info = read_checkpoint_info(path);
   const std::string name = quoted_path(path);
-  const std::string found = architecture_kind(info.architecture);
+  const std::string found = model_family(architecture_kind(info.architecture));
   if (found != kModelArchitectureKind && found != kLabelConditionedArchitectureKind)
     throw CheckpointError("checkpoint " + name + " records an architecture of an unknown kind, " +
                           quoted_architecture(info.architecture) +
@@ -58,17 +67,34 @@ CheckpointInfo checkpoint_info_of_kind(const std::string& path, const char* kind
   return info;
 }
 
+/// The parameters a spec describes; a network spec's are counted on its
+/// networks built with Scalar's registry of this thread (the one load_model
+/// was given), which is also where an unknown module is refused.
+template <typename Scalar>
+std::uint64_t checkpoint_parameter_count(const ModelSpec& spec, const std::string& architecture) {
+  if (spec.as_shorthand()) return described_parameter_count(spec, architecture);
+  ArchitectureScanner in(architecture, kModelNetworkArchitectureKind);
+  ParameterTally tally(in);
+  tally.add(built_parameter_count<Scalar>(spec));
+  return tally.total();
+}
+template <typename Scalar>
+std::uint64_t checkpoint_parameter_count(const LabelConditionedSpec& spec,
+                                         const std::string& architecture) {
+  return described_parameter_count(spec, architecture);
+}
+
 /// The spec parsed from a checkpoint's architecture, its parameter count
 /// checked against the file's before anything that size is built.
-template <typename Spec, typename Parse>
+template <typename Scalar, typename Spec, typename Parse>
 Spec checkpoint_spec(const std::string& path, const CheckpointInfo& info, Parse&& parse) {
   const std::string name = quoted_path(path);
   Spec spec;
   std::uint64_t count = 0;
   try {
     spec = parse(info.architecture);
-    count = described_parameter_count(spec, info.architecture);
-  } catch (const Error& e) {  // FormatError or ArgumentError (too large)
+    count = checkpoint_parameter_count<Scalar>(spec, info.architecture);
+  } catch (const Error& e) {  // FormatError, ArgumentError (too large, unknown module), ShapeError
     throw CheckpointError("checkpoint " + name +
                           " records an architecture this version cannot build: " + e.what());
   }
@@ -84,23 +110,36 @@ Spec checkpoint_spec(const std::string& path, const CheckpointInfo& info, Parse&
 /// The SC-VAE (or VAE: the one-task SC-VAE) a checkpoint holds, built from the
 /// architecture it records, with its parameters. `extras`, when given,
 /// receives the checkpoint's extras (optimizer state, epochs done, ...).
-/// Throws IoError when the file cannot be read and CheckpointError when it is
-/// malformed, corrupted, of Scalar's other type, or holds an M2 model or an
-/// architecture of a kind this version does not read.
+/// Module names of a scvae-v2 line resolve in `registry` (pass the one the
+/// model's own modules were registered in). Throws IoError when the file
+/// cannot be read and CheckpointError when it is malformed, corrupted, of
+/// Scalar's other type, names a module the registry does not know, or holds
+/// an M2 model or an architecture of a kind this version does not read.
 template <typename Scalar>
-SCVAET<Scalar> load_model(const std::string& path, CheckpointExtras* extras = nullptr) {
+SCVAET<Scalar> load_model(const std::string& path, const ModuleRegistry<Scalar>& registry,
+                          CheckpointExtras* extras = nullptr) {
+  const ScopedModelRegistry<Scalar> scope(registry);
   const CheckpointInfo info = detail::checkpoint_info_of_kind<Scalar>(path, kModelArchitectureKind);
-  SCVAET<Scalar> model(detail::checkpoint_spec<ModelSpec>(path, info, parse_model_spec));
+  SCVAET<Scalar> model(detail::checkpoint_spec<Scalar, ModelSpec>(path, info, parse_model_spec));
   load_model(path, model, extras);
   return model;
+}
+
+/// load_model with the registry models of this thread use (by default
+/// ModuleRegistry<Scalar>::instance(), where add() puts one's own modules).
+template <typename Scalar>
+SCVAET<Scalar> load_model(const std::string& path, CheckpointExtras* extras = nullptr) {
+  return load_model<Scalar>(path, model_module_registry<Scalar>(), extras);
 }
 
 /// load_model as a VAET: CheckpointError unless the checkpoint holds one task
 /// with as many outputs as inputs.
 template <typename Scalar>
-VAET<Scalar> load_vae(const std::string& path, CheckpointExtras* extras = nullptr) {
+VAET<Scalar> load_vae(const std::string& path, const ModuleRegistry<Scalar>& registry,
+                      CheckpointExtras* extras = nullptr) {
+  const ScopedModelRegistry<Scalar> scope(registry);
   const CheckpointInfo info = detail::checkpoint_info_of_kind<Scalar>(path, kModelArchitectureKind);
-  const ModelSpec spec = detail::checkpoint_spec<ModelSpec>(path, info, parse_model_spec);
+  const ModelSpec spec = detail::checkpoint_spec<Scalar, ModelSpec>(path, info, parse_model_spec);
   if (spec.tasks.size() != 1 || spec.tasks[0].outputs != spec.inputs)
     throw CheckpointError("checkpoint " + detail::quoted_path(path) + " holds " +
                           std::to_string(spec.tasks.size()) + " task(s) (" +
@@ -112,6 +151,11 @@ VAET<Scalar> load_vae(const std::string& path, CheckpointExtras* extras = nullpt
   return model;
 }
 
+template <typename Scalar>
+VAET<Scalar> load_vae(const std::string& path, CheckpointExtras* extras = nullptr) {
+  return load_vae<Scalar>(path, model_module_registry<Scalar>(), extras);
+}
+
 /// The LabelConditionedVAET (M2) a checkpoint holds; throws as load_model.
 template <typename Scalar>
 LabelConditionedVAET<Scalar> load_label_conditioned_model(const std::string& path,
@@ -119,7 +163,8 @@ LabelConditionedVAET<Scalar> load_label_conditioned_model(const std::string& pat
   const CheckpointInfo info =
       detail::checkpoint_info_of_kind<Scalar>(path, kLabelConditionedArchitectureKind);
   LabelConditionedVAET<Scalar> model(
-      detail::checkpoint_spec<LabelConditionedSpec>(path, info, parse_label_conditioned_spec));
+      detail::checkpoint_spec<Scalar, LabelConditionedSpec>(path, info,
+                                                            parse_label_conditioned_spec));
   load_model(path, model, extras);
   return model;
 }

@@ -11,6 +11,7 @@
 #include "scvae/core/random.hpp"
 #include "scvae/model/decoder.hpp"
 #include "scvae/model/encoder.hpp"
+#include "scvae/model/spec_networks.hpp"
 
 namespace scvae {
 
@@ -136,13 +137,17 @@ class SCVAEBaseT {
 
 
  protected:
+  // The shorthand builds the 0.1.0 networks in the 0.1.0 order (encoder,
+  // then each decoder and its likelihood), so layouts and seeds carry over.
   static EncoderT<Scalar> make_encoder(const ModelSpec& spec, ParameterLayout& layout) {
-    return EncoderT<Scalar>(spec.inputs, spec.encoder_hidden, spec.latent, spec.activation, layout);
+    return EncoderT<Scalar>(make_encoder_network<Scalar>(spec), layout);
   }
   static std::vector<DecoderT<Scalar>> make_decoders(const ModelSpec& spec,
                                                      ParameterLayout& layout) {
     std::vector<DecoderT<Scalar>> decoders;
-    for (const TaskSpec& task : spec.tasks) decoders.emplace_back(spec.latent, task, layout);
+    for (Index t = 0; t < static_cast<Index>(spec.tasks.size()); ++t)
+      decoders.emplace_back(make_decoder_network<Scalar>(spec, t),
+                            spec.tasks[static_cast<std::size_t>(t)].likelihood, layout);
     return decoders;
   }
 

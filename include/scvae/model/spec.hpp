@@ -1,15 +1,30 @@
 #pragma once
 // Plain descriptions of a model: what a user fills in to build one, and what
 // a checkpoint records as its architecture.
+//
+// The encoder and each task decoder are described either by hidden sizes and
+// an activation (the MLP shorthand) or by a network of modules written as
+// text in the grammar of nn/parse.hpp:
+//   spec.input_shape = Shape(1, 28, 28);
+//   spec.encoder_network = "[flatten dense(400) elu gaussian(20)]";
+//   task.network = "[dense(400) elu dense(784)]";
+// The shorthand is the network make_mlp builds: hidden {400} and relu is
+// "[dense(400) relu gaussian(20)]" for the encoder. architecture() writes the
+// 0.1.0 "scvae-v1" line whenever the shorthand can describe the model, and a
+// "scvae-v2" line carrying the networks' text otherwise.
 
+#include <cmath>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
+#include "scvae/model/network_text.hpp"
 #include "scvae/nn/activation.hpp"
 #include "scvae/nn/dense_layer.hpp"
+#include "scvae/nn/shape.hpp"
 #include "scvae/prob/likelihood.hpp"
 
 namespace scvae {
@@ -29,6 +44,17 @@ struct TaskSpec {
   double weight = 1.0;  ///< w_t in the loss.
   Activation activation = Activation::ReLU;
   DecoderInput input = DecoderInput::Sample;
+  /// The decoder as a network of modules on the latent vector, e.g.
+  /// "[dense(400) elu dense(784)]", with `outputs` outputs. Empty: the MLP of
+  /// `hidden` and `activation` (which must then be the only description).
+  std::string network{};  // a default initializer: aggregate initialisers may omit it
+
+  /// The decoder's network text, canonical: `network`, or the shorthand's expansion.
+  std::string network_text() const {
+    if (network.empty())
+      return detail::mlp_network_text(hidden, activation, "dense(" + std::to_string(outputs) + ")");
+    return detail::canonical_network_text(network, "task '" + name + "' network");
+  }
 };
 
 /// A shared Gaussian encoder and its tasks.
@@ -40,6 +66,25 @@ struct ModelSpec {
   std::vector<TaskSpec> tasks;
   /// How the initial weights are drawn; not part of the architecture.
   Initialization initialization = Initialization::HeGlorot;
+  /// The encoder as a network of modules on input_shape() ending in
+  /// gaussian(latent), e.g. "[flatten dense(400) elu gaussian(20)]". Empty:
+  /// the MLP of `encoder_hidden` and `activation`.
+  std::string encoder_network{};
+  /// The shape of one sample (nn/shape.hpp) the encoder network reads, with
+  /// `inputs` features. Unset: a vector of `inputs`. Only an encoder_network
+  /// reads a shape.
+  std::optional<Shape> input_shape{};
+
+  Shape encoder_input_shape() const { return input_shape ? *input_shape : Shape::vector(inputs); }
+
+  /// The encoder's network text, canonical: `encoder_network`, or the
+  /// shorthand's expansion.
+  std::string encoder_network_text() const {
+    if (encoder_network.empty())
+      return detail::mlp_network_text(encoder_hidden, activation,
+                                      "gaussian(" + std::to_string(latent) + ")");
+    return detail::canonical_network_text(encoder_network, "model encoder_network");
+  }
 
   /// Throws ArgumentError on zero sizes, no tasks, duplicate task names,
   /// negative or non-finite weights.
@@ -51,6 +96,20 @@ struct ModelSpec {
     positive("model inputs", inputs);
     positive("model latent size", latent);
     for (Index h : encoder_hidden) positive("encoder hidden size", h);
+    if (input_shape) {
+      detail::check_shape_sizes("model input_shape", *input_shape);
+      if (input_shape->features() != inputs)
+        throw ArgumentError("model input_shape: expected " + std::to_string(inputs) +
+                            " features (the inputs), got " + input_shape->text());
+      if (encoder_network.empty())
+        throw ArgumentError("model input_shape: only an encoder_network reads a shape; the "
+                            "hidden-size encoder reads a vector of inputs");
+    }
+    if (!encoder_network.empty()) {
+      if (!encoder_hidden.empty())
+        throw ArgumentError("model encoder: expected encoder_hidden or encoder_network, got both");
+      encoder_network_text();  // throws for text that is not a network
+    }
     if (tasks.empty()) throw ArgumentError("model tasks: expected at least one task, got none");
     for (std::size_t t = 0; t < tasks.size(); ++t) {
       const TaskSpec& task = tasks[t];
@@ -61,24 +120,77 @@ struct ModelSpec {
           throw ArgumentError("task names: expected unique names, got '" + task.name + "' twice");
       positive("task '" + task.name + "' outputs", task.outputs);
       for (Index h : task.hidden) positive("task '" + task.name + "' hidden size", h);
+      if (!task.network.empty()) {
+        if (!task.hidden.empty())
+          throw ArgumentError("task '" + task.name +
+                              "' decoder: expected hidden or network, got both");
+        task.network_text();
+      }
       if (!(task.weight >= 0.0) || task.weight == HUGE_VAL)
         throw ArgumentError("task '" + task.name + "' weight: expected a finite value >= 0, got " +
                             std::to_string(task.weight));
     }
   }
 
-  /// One line naming everything that fixes the parameter layout.
+  /// One line naming everything that fixes the parameter layout: the
+  /// 0.1.0 line when the shorthand describes every network,
+  ///   scvae-v1 encoder=I-H...-L ACT; task NAME decoder=L-H...-O ACT LIKELIHOOD[ from-mean]...
+  /// and otherwise
+  ///   scvae-v2 input=SHAPE latent=L encoder=NETWORK; task NAME outputs=O
+  ///   decoder=NETWORK LIKELIHOOD[ from-mean]...
+  /// with every network in its canonical text.
   std::string architecture() const {
+    const std::optional<ModelSpec> shorthand = as_shorthand();
+    if (!shorthand) return network_architecture();
+    const ModelSpec& mlp = *shorthand;
     std::ostringstream out;
-    out << "scvae-v1 encoder=" << inputs;
-    for (Index h : encoder_hidden) out << "-" << h;
-    out << "-" << latent << " " << activation_name(activation);
-    for (const TaskSpec& task : tasks) {
-      out << "; task " << task.name << " decoder=" << latent;
+    out << "scvae-v1 encoder=" << mlp.inputs;
+    for (Index h : mlp.encoder_hidden) out << "-" << h;
+    out << "-" << mlp.latent << " " << activation_name(mlp.activation);
+    for (const TaskSpec& task : mlp.tasks) {
+      out << "; task " << task.name << " decoder=" << mlp.latent;
       for (Index h : task.hidden) out << "-" << h;
       out << "-" << task.outputs << " " << activation_name(task.activation) << " "
           << task.likelihood.name() << (task.input == DecoderInput::Mean ? " from-mean" : "");
     }
+    return out.str();
+  }
+
+  /// This spec with every network written as hidden sizes, if the shorthand
+  /// builds the same networks; std::nullopt otherwise.
+  std::optional<ModelSpec> as_shorthand() const {
+    ModelSpec mlp = *this;
+    if (input_shape && !input_shape->is_vector()) return std::nullopt;
+    mlp.input_shape.reset();
+    if (!encoder_network.empty()) {
+      const auto encoder = detail::mlp_shorthand_of(encoder_network_text(),
+                                                    "gaussian(" + std::to_string(latent) + ")");
+      if (!encoder) return std::nullopt;
+      mlp.encoder_network.clear();
+      mlp.encoder_hidden = encoder->hidden;
+      mlp.activation = encoder->activation;
+    }
+    for (TaskSpec& task : mlp.tasks) {
+      if (task.network.empty()) continue;
+      const auto decoder = detail::mlp_shorthand_of(
+          task.network_text(), "dense(" + std::to_string(task.outputs) + ")");
+      if (!decoder) return std::nullopt;
+      task.network.clear();
+      task.hidden = decoder->hidden;
+      task.activation = decoder->activation;
+    }
+    return mlp;
+  }
+
+ private:
+  std::string network_architecture() const {
+    std::ostringstream out;
+    out << "scvae-v2 input=" << encoder_input_shape().text() << " latent=" << latent
+        << " encoder=" << encoder_network_text();
+    for (const TaskSpec& task : tasks)
+      out << "; task " << task.name << " outputs=" << task.outputs
+          << " decoder=" << task.network_text() << " " << task.likelihood.name()
+          << (task.input == DecoderInput::Mean ? " from-mean" : "");
     return out.str();
   }
 };

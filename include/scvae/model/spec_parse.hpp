@@ -26,211 +26,15 @@
 #include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
+#include "scvae/model/architecture_scanner.hpp"
 #include "scvae/model/label_conditioned_vae.hpp"
 #include "scvae/model/spec.hpp"
+#include "scvae/model/spec_networks.hpp"
 #include "scvae/nn/activation.hpp"
+#include "scvae/nn/shape.hpp"
 #include "scvae/prob/likelihood.hpp"
 
 namespace scvae {
-
-/// The most parameters a parsed architecture may describe (64 GiB of floats).
-inline constexpr std::uint64_t kMaxSpecParameters = std::uint64_t{1} << 34;
-
-/// The first word of a ModelSpec's architecture and of a LabelConditionedSpec's.
-inline constexpr const char* kModelArchitectureKind = "scvae-v1";
-inline constexpr const char* kLabelConditionedArchitectureKind = "scvae-m2-v1";
-
-namespace detail {
-
-/// The architecture as a message quotes it: escaped, and cut after 200 bytes
-/// so that a corrupted checkpoint cannot fill the terminal.
-inline std::string quoted_architecture(const std::string& text) {
-  constexpr std::size_t kShown = 200;
-  if (text.size() <= kShown) return "\"" + printable(text) + "\"";
-  return "\"" + printable(text.substr(0, kShown)) + "\"... (" + std::to_string(text.size()) +
-         " bytes)";
-}
-
-/// The first word of an architecture (up to the first space), e.g. "scvae-v1".
-inline std::string architecture_kind(const std::string& text) {
-  return text.substr(0, text.find(' '));
-}
-
-/// Reads an architecture left to right; every failure names the field.
-class ArchitectureScanner {
- public:
-  ArchitectureScanner(const std::string& text, const char* kind) : text_(text), kind_(kind) {}
-
-  std::size_t position() const { return position_; }
-  bool at_end() const { return position_ == text_.size(); }
-
-  [[noreturn]] void fail(const std::string& field, const std::string& expected) const {
-    fail_at(position_, field, expected);
-  }
-  /// For a field that parsed but does not fit what came before it.
-  [[noreturn]] void fail_at(std::size_t position, const std::string& field,
-                            const std::string& expected) const {
-    std::ostringstream out;
-    out << kind_ << " architecture " << quoted_architecture(text_) << ": " << field << " at byte "
-        << position << ": expected " << expected << ", got " << got(position);
-    throw FormatError(out.str());
-  }
-  /// ArgumentError: "<what> more than the 17179869184 (2^34) parameters ...".
-  [[noreturn]] void too_large(const std::string& what) const {
-    std::ostringstream out;
-    out << kind_ << " architecture " << quoted_architecture(text_) << ": " << what
-        << " more than the " << kMaxSpecParameters << " (2^34) parameters this version builds";
-    throw ArgumentError(out.str());
-  }
-
-  bool try_literal(const std::string& literal) {
-    if (text_.compare(position_, literal.size(), literal) != 0) return false;
-    position_ += literal.size();
-    return true;
-  }
-  void literal(const std::string& literal, const std::string& field) {
-    if (!try_literal(literal)) fail(field, "\"" + printable(literal) + "\"");
-  }
-
-  /// A positive decimal size without sign or leading zero, at most
-  /// kMaxSpecParameters (every unit of a layer has a bias at least).
-  Index size(const std::string& field) {
-    const std::size_t start = position_;
-    if (start >= text_.size() || text_[start] < '1' || text_[start] > '9')
-      fail(field, "a positive size (digits, no sign or leading zero)");
-    std::uint64_t value = 0;
-    bool over = false;
-    while (position_ < text_.size() && text_[position_] >= '0' && text_[position_] <= '9') {
-      if (!over) {
-        value = value * 10 + static_cast<std::uint64_t>(text_[position_] - '0');
-        over = value > kMaxSpecParameters;
-      }
-      ++position_;
-    }
-    if (over)
-      too_large(field + " at byte " + std::to_string(start) + ": a size of " +
-                std::to_string(position_ - start) + " digits describes");
-    return static_cast<Index>(value);
-  }
-
-  /// size ("-" size)*, at least `minimum` sizes.
-  std::vector<Index> sizes(const std::string& field, std::size_t minimum) {
-    std::vector<Index> out{size(field)};
-    while (try_literal("-")) out.push_back(size(field));
-    if (out.size() < minimum) {
-      std::ostringstream expected;
-      expected << "at least " << minimum << " sizes joined by '-'";
-      fail(field, expected.str());
-    }
-    return out;
-  }
-
-  Activation activation(const std::string& field) {
-    for (Activation a :
-         {Activation::Identity, Activation::ReLU, Activation::Tanh, Activation::Sigmoid,
-          Activation::Softplus, Activation::LeakyReLU, Activation::ELU}) {
-      // A whole word only: "relu" must not match the start of "relux".
-      const std::string name = activation_name(a);
-      if (text_.compare(position_, name.size(), name) == 0) {
-        const std::size_t after = position_ + name.size();
-        if (after == text_.size() || text_[after] == ' ' || text_[after] == ';') {
-          position_ = after;
-          return a;
-        }
-      }
-    }
-    fail(field, "an activation (identity, relu, tanh, sigmoid, softplus, leaky_relu or elu)");
-  }
-
-  /// The text up to (not including) the next `delimiter`, non-empty.
-  std::string until(const std::string& delimiter, const std::string& field) {
-    const std::size_t end = text_.find(delimiter, position_);
-    if (end == std::string::npos || end == position_)
-      fail(field, "a non-empty " + field + " followed by \"" + delimiter + "\"");
-    std::string out = text_.substr(position_, end - position_);
-    position_ = end;
-    return out;
-  }
-
- private:
-  std::string got(std::size_t position) const {
-    if (position >= text_.size()) return "the end of the text";
-    constexpr std::size_t kShown = 24;
-    const std::string rest = text_.substr(position, kShown);
-    return "\"" + printable(rest) + (text_.size() - position > kShown ? "\"..." : "\"");
-  }
-
-  const std::string& text_;
-  const char* kind_;
-  std::size_t position_ = 0;
-};
-
-/// Adds up the parameters of dense layers, refusing more than
-/// kMaxSpecParameters before any product can overflow.
-class ParameterTally {
- public:
-  explicit ParameterTally(ArchitectureScanner& scanner) : scanner_(scanner) {}
-
-  /// Weights and biases of an inputs x outputs dense layer.
-  void dense(Index inputs, Index outputs) {
-    const auto in = static_cast<std::uint64_t>(inputs), out = static_cast<std::uint64_t>(outputs);
-    if (out == 0) return;  // no layer; validate() refuses such a spec
-    // in, out <= 2^35 (a sum of two sizes at most): (in + 1) * out is checked by division.
-    if (in + 1 > kMaxSpecParameters / out) exceed();
-    add((in + 1) * out);
-  }
-  /// A chain sizes[0] -> sizes[1] -> ... of dense layers.
-  void chain(const std::vector<Index>& sizes) {
-    for (std::size_t i = 0; i + 1 < sizes.size(); ++i) dense(sizes[i], sizes[i + 1]);
-  }
-  void add(std::uint64_t count) {
-    if (count > kMaxSpecParameters - total_) exceed();
-    total_ += count;
-  }
-  std::uint64_t total() const { return total_; }
-
- private:
-  [[noreturn]] void exceed() const { scanner_.too_large("the model it describes has"); }
-
-  ArchitectureScanner& scanner_;
-  std::uint64_t total_ = 0;
-};
-
-/// bernoulli | gaussian(variance=V) | gaussian(learned variance) | categorical(K).
-inline LikelihoodSpec parse_likelihood(ArchitectureScanner& in, const std::string& field) {
-  if (in.try_literal("bernoulli")) return LikelihoodSpec::bernoulli();
-  if (in.try_literal("gaussian(learned variance)"))
-    return LikelihoodSpec::gaussian_learned_variance();
-  if (in.try_literal("categorical(")) {
-    const Index classes = in.size(field + " classes");
-    if (classes < 2) in.fail(field + " classes", "at least 2 classes");
-    in.literal(")", field);
-    return LikelihoodSpec::categorical(classes);
-  }
-  if (in.try_literal("gaussian(variance=")) {
-    const std::size_t variance_at = in.position();
-    const std::string text = in.until(")", field + " variance");
-    std::istringstream stream(text);
-    stream.imbue(std::locale::classic());
-    double variance = 0;
-    stream >> variance;
-    // The canonical form is what LikelihoodSpec::name() prints: reprinting
-    // refuses "1.0", "+1", "1e0", trailing text and inexact digits at once.
-    const LikelihoodSpec spec = LikelihoodSpec::gaussian(variance);
-    if (stream.fail() || !(variance > 0) || !std::isfinite(variance) ||
-        spec.name() != "gaussian(variance=" + text + ")")
-      in.fail_at(variance_at, field + " variance",
-                 "a positive finite variance written as architecture() writes it (e.g. 1, 0.5, "
-                 "1e-05)");
-    in.literal(")", field);
-    return spec;
-  }
-  in.fail(field,
-          "a likelihood: bernoulli, gaussian(variance=V), gaussian(learned variance) or "
-          "categorical(K)");
-}
-
-}  // namespace detail
 
 namespace detail {
 
@@ -241,8 +45,16 @@ namespace detail {
 /// checked against its architecture before the model is built.
 inline std::uint64_t described_parameter_count(const ModelSpec& spec,
                                                const std::string& architecture) {
-  ArchitectureScanner in(architecture, kModelArchitectureKind);
+  const bool shorthand = spec.as_shorthand().has_value();
+  ArchitectureScanner in(architecture,
+                         shorthand ? kModelArchitectureKind : kModelNetworkArchitectureKind);
   ParameterTally tally(in);
+  if (!shorthand) {
+    // Module text has no closed-form count: the networks are built (their
+    // parameters are not allocated) with the registry a model would use.
+    tally.add(built_parameter_count<float>(spec, model_module_registry<float>()));
+    return tally.total();
+  }
   std::vector<Index> encoder{spec.inputs};
   encoder.insert(encoder.end(), spec.encoder_hidden.begin(), spec.encoder_hidden.end());
   tally.chain(encoder);
@@ -279,13 +91,75 @@ inline std::uint64_t described_parameter_count(const LabelConditionedSpec& spec,
 
 }  // namespace detail
 
-/// The ModelSpec whose architecture() is `architecture`:
+namespace detail {
+
+/// The task fields both lines end with: the likelihood, checked against the
+/// outputs, and " from-mean" when the decoder reads the mean.
+inline void parse_task_tail(ArchitectureScanner& in, const std::string& field, TaskSpec& task) {
+  const std::size_t likelihood_at = in.position();
+  task.likelihood = parse_likelihood(in, field + " likelihood");
+  if (task.likelihood.kind == LikelihoodSpec::Kind::Categorical &&
+      task.likelihood.classes != task.outputs)
+    in.fail_at(likelihood_at, field + " likelihood",
+               "as many classes as decoder outputs (" + std::to_string(task.outputs) + ")");
+  if (in.try_literal(" from-mean")) task.input = DecoderInput::Mean;
+}
+
+/// scvae-v2 input=SHAPE latent=L encoder=NETWORK; task NAME outputs=O
+/// decoder=NETWORK LIKELIHOOD[ from-mean]... (see ModelSpec::architecture()).
+/// The modules are not built: their names need the registry of the build.
+inline ModelSpec parse_network_model_spec(const std::string& architecture) {
+  ArchitectureScanner in(architecture, kModelNetworkArchitectureKind);
+  ModelSpec spec;
+  in.literal(std::string(kModelNetworkArchitectureKind) + " input=", "the kind");
+  const Shape shape = in.shape("input shape");
+  spec.inputs = shape.features();
+  spec.input_shape = shape;
+  in.literal(" latent=", "input shape");
+  spec.latent = in.size("latent size");
+  in.literal(" encoder=", "latent size");
+  spec.encoder_network = in.network("encoder network");
+  do {
+    const std::string field = "task " + std::to_string(spec.tasks.size());
+    in.literal("; task ", field);
+    TaskSpec task;
+    const std::size_t name_at = in.position();
+    task.name = in.until(" outputs=", field + " name");
+    for (const TaskSpec& earlier : spec.tasks)
+      if (earlier.name == task.name)
+        in.fail_at(name_at, field + " name", "a name no earlier task has");
+    in.literal(" outputs=", field);
+    task.outputs = in.size(field + " outputs");
+    in.literal(" decoder=", field + " outputs");
+    task.network = in.network(field + " decoder network");
+    in.literal(" ", field + " decoder network");
+    parse_task_tail(in, field, task);
+    spec.tasks.push_back(std::move(task));
+  } while (!in.at_end());
+  // One model, one line: what the v1 line describes must be written so.
+  if (spec.as_shorthand())
+    in.fail_at(0, "the kind",
+               "scvae-v1 (this model's networks are the hidden-size shorthand's, which "
+               "architecture() writes as a scvae-v1 line)");
+  spec.validate();
+  return spec;
+}
+
+}  // namespace detail
+
+/// The ModelSpec whose architecture() is `architecture`, either line:
 ///   scvae-v1 encoder=I-H...-L ACT; task NAME decoder=L-H...-O ACT LIKELIHOOD[ from-mean]...
+///   scvae-v2 input=SHAPE latent=L encoder=NETWORK; task NAME outputs=O
+///   decoder=NETWORK LIKELIHOOD[ from-mean]...
+/// A v2 line's networks are checked as text only (nn/parse.hpp's grammar, in
+/// canonical form); their modules are looked up when the model is built.
 /// Task weights come back as 1 and the initialization as HeGlorot. A task
-/// name runs up to the first " decoder=", so a name containing that text does
-/// not round-trip. Throws FormatError on malformed text and ArgumentError on a
+/// name runs up to the first " decoder=" (v1) or " outputs=" (v2), so a name
+/// containing that text does not round-trip. Throws FormatError on malformed text and ArgumentError on a
 /// model of more than kMaxSpecParameters parameters.
 inline ModelSpec parse_model_spec(const std::string& architecture) {
+  if (detail::architecture_kind(architecture) == kModelNetworkArchitectureKind)
+    return detail::parse_network_model_spec(architecture);
   detail::ArchitectureScanner in(architecture, kModelArchitectureKind);
   ModelSpec spec;
   in.literal(std::string(kModelArchitectureKind) + " encoder=", "the kind");
@@ -315,13 +189,7 @@ inline ModelSpec parse_model_spec(const std::string& architecture) {
     in.literal(" ", field + " decoder sizes");
     task.activation = in.activation(field + " activation");
     in.literal(" ", field + " activation");
-    const std::size_t likelihood_at = in.position();
-    task.likelihood = detail::parse_likelihood(in, field + " likelihood");
-    if (task.likelihood.kind == LikelihoodSpec::Kind::Categorical &&
-        task.likelihood.classes != task.outputs)
-      in.fail_at(likelihood_at, field + " likelihood",
-                 "as many classes as decoder outputs (" + std::to_string(task.outputs) + ")");
-    if (in.try_literal(" from-mean")) task.input = DecoderInput::Mean;
+    detail::parse_task_tail(in, field, task);
     spec.tasks.push_back(std::move(task));
   } while (!in.at_end());
   detail::described_parameter_count(spec, architecture);
