@@ -283,6 +283,30 @@ inline scvae::VAE load_recorded_vae(const CLI::App& app, const CommonFlags& f, I
   return vae;
 }
 
+/// The convolutional VAE of the convolution issue for 28x28 images: Conv
+/// 1->32 and 32->64 (kernel 4, stride 2, padding 1), Dense 3136->256 and the
+/// Gaussian head to --latent; back through Dense 256 and 3136, Reshape 64x7x7,
+/// ConvTranspose 64->32 and 32->1 to Bernoulli logits.
+inline scvae::ModelSpec conv_vae_spec(const scvae::Dataset& data, const CommonFlags& f) {
+  if (data.image_rows() != 28 || data.image_cols() != 28)
+    throw scvae::ArgumentError("--arch conv: expected 28x28 images, " + f.data + " holds " +
+                               std::to_string(data.image_rows()) + "x" +
+                               std::to_string(data.image_cols()));
+  ModelSize().dense(3136, 256, "--arch conv", 256).dense(256, f.latent, "--latent", f.latent, 2)
+      .dense(f.latent, 256, "--latent", f.latent).dense(256, 3136, "--arch conv", 256)
+      .check(f.batch * 16, 6);  // the convolutions' activations: ~16x a dense layer's
+  scvae::ModelSpec spec = scvae::VAE::make_spec(data.features(), {}, f.latent);
+  spec.input_shape = scvae::Shape(1, 28, 28);
+  spec.encoder_network =
+      "[conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(256) relu gaussian(" +
+      std::to_string(f.latent) + ")]";
+  spec.tasks[0].network =
+      "[dense(256) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1) relu "
+      "conv_transpose2d(1,4,2,1)]";
+  spec.initialization = f.initialization();
+  return spec;
+}
+
 /// ModelSize's check of mnist_multitask's SC-VAE: `encoder_layers` of
 /// --hidden, the image decoder, and a label head of `label_layers` of
 /// `label_hidden` units (0: linear) on z.

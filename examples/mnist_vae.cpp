@@ -1,6 +1,7 @@
 // Trains the pytorch/examples VAE (784-400-20-400-784, ReLU, Bernoulli
 // decoder, Adam 1e-3, batch 128, 10 epochs, seed 1) on MNIST-format data and
-// writes metrics.jsonl, pictures and the model to --out.
+// writes metrics.jsonl, pictures and the model to --out. --arch conv trains
+// the convolutional VAE of examples::conv_vae_spec instead.
 
 #include "common.hpp"
 
@@ -13,6 +14,12 @@ int main(int argc, char** argv) {
   examples::CommonFlags flags;
   flags.out = "runs/mnist_vae";
   examples::add_common_flags(app, flags);
+  std::string arch = "mlp";
+  app.add_option("--arch", arch,
+                 "mlp: 784-H-L-H-784 (the pytorch/examples VAE); conv: Conv 1-32-64 (kernel 4, "
+                 "stride 2) and Dense 256 to L, and back through ConvTranspose (28x28 images)")
+      ->check(CLI::IsMember({"mlp", "conv"}))
+      ->capture_default_str();
 
   return examples::run_main("mnist_vae", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
@@ -20,7 +27,10 @@ int main(int argc, char** argv) {
     const examples::OutputLock lock(flags.out);
     const Index inputs = data.train.features();
     const bool loading = !flags.load.empty();
-    if (!loading)
+    const bool conv = arch == "conv";
+    if (conv && app.count("--hidden") > 0)
+      throw scvae::ArgumentError("--hidden: the MLP's width; --arch conv has fixed widths");
+    if (!loading && !conv)
       examples::ModelSize()
           .dense(inputs, flags.hidden, "--hidden", flags.hidden)
           .dense(flags.hidden, flags.latent, "--latent", flags.latent, 2)
@@ -29,9 +39,14 @@ int main(int argc, char** argv) {
           .check(flags.batch, 6);
     // A checkpoint records its architecture: --load needs no size flags.
     scvae::VAE vae = loading ? examples::load_recorded_vae(app, flags, inputs)
+                     : conv  ? scvae::VAE(examples::conv_vae_spec(data.train, flags), flags.seed)
                              : scvae::VAE(inputs, {flags.hidden}, flags.latent, flags.seed,
                                           scvae::LikelihoodSpec::bernoulli(),
                                           scvae::Activation::ReLU, flags.initialization());
+    if (loading && app.count("--arch") > 0 && conv == vae.spec().encoder_network.empty())
+      throw scvae::CheckpointError(flags.load + ": --arch " + arch +
+                                   " differs from the checkpoint's model (with --load the "
+                                   "architecture comes from the checkpoint: leave --arch out)");
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
     scvae::Index first_epoch = 0;
     if (!flags.load.empty()) first_epoch = scvae::load_training_checkpoint(flags.load, vae, adam);

@@ -235,6 +235,25 @@ numeric_flag_sweep() {
   done < <("$@" --help | grep -oE -- '--[a-z-]+ (INT|FLOAT)[^=]*' | awk '{print $1, $2}' | sort -u)
 }
 
+# mnist_vae --arch conv: trains, rebuilds from its checkpoint alone, and
+# refuses what does not fit the preset.
+conv_cases() {
+  local tiny=(--quiet --epochs 1 --batch 4 --threads 1 --latent 2)
+  want_text="--arch conv: expected 28x28 images" expect 2 "$program --arch conv on small images" \
+    "$binary" --data "$good" "${tiny[@]}" --arch conv
+  want_text="--hidden" expect 2 "$program --arch conv --hidden" "$binary" --data "$good" \
+    "${tiny[@]}" --hidden 8 --arch conv
+  [[ -n $real ]] || { echo "SKIP $program --arch conv: no 784-pixel data"; return; }
+  out="$work/out/conv-$program"
+  local conv_flags=(--quiet --epochs 1 --batch 16 --limit 48 --threads 2 --latent 2)
+  out_dir=$out expect 0 "$program --arch conv" "$binary" --data "$real" "${conv_flags[@]}" \
+    --arch conv
+  out_dir=$out expect 0 "$program --arch conv --load --epochs 0" "$binary" --data "$real" \
+    --quiet --epochs 0 --limit 48 --load "$out/model.scvae"
+  want_text="--arch mlp differs" expect 1 "$program --arch mlp --load of a conv model" \
+    "$binary" --data "$real" --quiet --epochs 0 --limit 48 --arch mlp --load "$out/model.scvae"
+}
+
 issue19_cases() {
   local design=()
   [[ $program == mnist_multitask ]] && design=(--design scvae)
@@ -384,6 +403,7 @@ for binary in "$@"; do
   args
   expect 2 "$program unknown flag" "$binary" --data "$good" "${small[@]}" --no-such-flag
   issue19_cases
+  [[ $program == mnist_vae ]] && conv_cases
 done
 
 if ((ran == 0)); then
