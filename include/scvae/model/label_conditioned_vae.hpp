@@ -252,7 +252,12 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
       }
       return true;
     };
-    executor_.run(n, chunk, part, with_gradient ? &gradients_ : nullptr);
+    // Chunks of about equal work: a labelled sample is decoded once, an
+    // unlabelled one once per class; its encoder pass costs about half a
+    // decoder column.
+    const double unlabelled_cost = static_cast<double>(classes()) + 0.5;
+    auto sample_cost = [&](Index j) { return mask(j) == Scalar(1) ? 1.5 : unlabelled_cost; };
+    executor_.run_balanced(n, sample_cost, chunk, part, with_gradient ? &gradients_ : nullptr);
     if (with_gradient) gradients_finite_ = executor_.gradients_finite();
 
     Sums sums;

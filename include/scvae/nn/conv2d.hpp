@@ -19,7 +19,7 @@
 #include "scvae/core/check.hpp"
 #include "scvae/kernels/im2col.hpp"
 #include "scvae/nn/conv_options.hpp"
-#include "scvae/nn/gemm.hpp"
+#include "scvae/kernels/gemm.hpp"
 #include "scvae/nn/module.hpp"
 
 namespace scvae {
