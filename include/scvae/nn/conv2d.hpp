@@ -72,6 +72,25 @@ void initialize_filters(Scalar* parameters, Index weights, Index biases, double 
                         : static_cast<Scalar>((2.0 * rng.uniform() - 1.0) * limit);
 }
 
+/// Where the kernel of `options` reads `image` at each position of `grid`
+/// (the output of a convolution, the input of a transposed one).
+inline PatchGeometry patch_geometry(const Shape& image, const Shape& grid,
+                                    const ConvOptions& options) {
+  PatchGeometry g;
+  g.channels = image.channels;
+  g.image_height = image.height;
+  g.image_width = image.width;
+  g.kernel_height = options.kernel.height;
+  g.kernel_width = options.kernel.width;
+  g.stride_height = options.stride.height;
+  g.stride_width = options.stride.width;
+  g.padding_height = options.padding.height;
+  g.padding_width = options.padding.width;
+  g.grid_height = grid.height;
+  g.grid_width = grid.width;
+  return g;
+}
+
 /// ArgumentError unless a filter bank of `patch` x `outputs` fits 2^40 parameters.
 inline void check_filter_count(const std::string& what, Index patch, Index outputs) {
   if (patch > ((Index(1) << 40) - outputs) / outputs)
@@ -88,20 +107,9 @@ class Conv2dT : public ModuleT<Scalar_> {
   using Base = ModuleT<Scalar>;
 
   Conv2dT(const Shape& input, const ConvOptions& options)
-      : Base(input, output_shape_for(input, options)), options_(options) {
-    const Shape& out = this->output_shape();
-    geometry_.channels = input.channels;
-    geometry_.image_height = input.height;
-    geometry_.image_width = input.width;
-    geometry_.kernel_height = options.kernel.height;
-    geometry_.kernel_width = options.kernel.width;
-    geometry_.stride_height = options.stride.height;
-    geometry_.stride_width = options.stride.width;
-    geometry_.padding_height = options.padding.height;
-    geometry_.padding_width = options.padding.width;
-    geometry_.grid_height = out.height;
-    geometry_.grid_width = out.width;
-  }
+      : Base(input, output_shape_for(input, options)),
+        options_(options),
+        geometry_(detail::patch_geometry(input, this->output_shape(), options)) {}
   Conv2dT(const Shape& input, Index out_channels, Extent kernel, Extent stride = 1,
           Extent padding = 0)
       : Conv2dT(input, ConvOptions{out_channels, kernel, stride, padding, 0}) {}

@@ -27,21 +27,10 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
   using Base = ModuleT<Scalar>;
 
   ConvTranspose2dT(const Shape& input, const ConvOptions& options)
-      : Base(input, output_shape_for(input, options)), options_(options) {
-    const Shape& out = this->output_shape();
-    // The patches are those of a convolution of the output onto the input grid.
-    geometry_.channels = out.channels;
-    geometry_.image_height = out.height;
-    geometry_.image_width = out.width;
-    geometry_.kernel_height = options.kernel.height;
-    geometry_.kernel_width = options.kernel.width;
-    geometry_.stride_height = options.stride.height;
-    geometry_.stride_width = options.stride.width;
-    geometry_.padding_height = options.padding.height;
-    geometry_.padding_width = options.padding.width;
-    geometry_.grid_height = input.height;
-    geometry_.grid_width = input.width;
-  }
+      : Base(input, output_shape_for(input, options)),
+        options_(options),
+        // The patches are those of a convolution of the output onto the input grid.
+        geometry_(detail::patch_geometry(this->output_shape(), input, options)) {}
   ConvTranspose2dT(const Shape& input, Index out_channels, Extent kernel, Extent stride = 1,
                    Extent padding = 0, Extent output_padding = 0)
       : ConvTranspose2dT(input,
