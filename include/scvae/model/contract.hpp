@@ -61,6 +61,16 @@ struct has_importance_log_weights<
                std::declval<const TaskBatch<typename Model::Scalar>*>(),
                std::declval<const Matrix<typename Model::Scalar>&>(),
                std::declval<RowVector<double>&>()))>> : std::true_type {};
+
+/// predict(t, mu) at the mean of q(z|x): the default of predict_classes and
+/// reconstruct for a model without its own.
+template <typename Model>
+void predict_at_mean(const Model& model, Index t, const ConstMatrixRef<typename Model::Scalar>& x,
+                     Matrix<typename Model::Scalar>& output) {
+  Matrix<typename Model::Scalar> mu, logvar;
+  model.encode(x, mu, logvar);
+  model.predict(t, mu, output);
+}
 }  // namespace detail
 
 /// Class probabilities (classes x n) of categorical task t for the inputs x:
@@ -71,9 +81,7 @@ void predict_classes(const Model& model, Index t, const ConstMatrixRef<typename 
   if constexpr (detail::has_predict_classes<Model>::value) {
     model.predict_classes(t, x, probabilities);
   } else {
-    Matrix<typename Model::Scalar> mu, logvar;
-    model.encode(x, mu, logvar);
-    model.predict(t, mu, probabilities);
+    detail::predict_at_mean(model, t, x, probabilities);
   }
 }
 
@@ -85,9 +93,7 @@ void reconstruct(const Model& model, Index t, const ConstMatrixRef<typename Mode
   if constexpr (detail::has_reconstruct<Model>::value) {
     model.reconstruct(t, x, output);
   } else {
-    Matrix<typename Model::Scalar> mu, logvar;
-    model.encode(x, mu, logvar);
-    model.predict(t, mu, output);
+    detail::predict_at_mean(model, t, x, output);
   }
 }
 
