@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch twin of examples/mnist_vae: the same model, flags and metrics.
 
-The model is the pytorch/examples VAE: 784-400-(20, 20) encoder with ReLU,
-20-400-784 decoder with ReLU, Bernoulli likelihood on logits, analytic KL,
-Adam, torch.nn.Linear's default initialisation (mnist_vae's --init pytorch).
+--arch mlp (the default) is the pytorch/examples VAE: 784-400-(20, 20)
+encoder with ReLU, 20-400-784 decoder with ReLU. --arch conv is mnist_vae's
+--arch conv (issue 20): Conv2d 1->32 k4 s2 p1, ReLU, Conv2d 32->64 k4 s2 p1,
+ReLU, Flatten, Linear 3136->256, ReLU, Linear 256->2*latent ([mu; logvar],
+as scvae's GaussianHead splits its one dense layer); decoder Linear
+latent->256, ReLU, Linear 256->3136, ReLU, 64x7x7, ConvTranspose2d 64->32 k4
+s2 p1, ReLU, ConvTranspose2d 32->1 k4 s2 p1. Both: Bernoulli likelihood on
+logits, analytic KL, Adam, PyTorch's default initialisation (mnist_vae's
+--init pytorch).
 Like mnist_vae, the loss is nats per sample (summed over pixels, averaged over
 the batch). It reads the MNIST-format IDX .gz files itself and writes
 <out>/metrics.jsonl with train_seconds per epoch (the training loop only, as
@@ -11,10 +17,14 @@ mnist_vae's Trainer does) and test_loss (sampled z, as mnist_vae).
 
 Run it as bench/compare.sh does, with OPENBLAS_NUM_THREADS=1: otherwise
 OpenBLAS's threads and PyTorch's oversubscribe the cores (issue 7: 12.8 s
-per epoch instead of 3.6 s on 2 cores).
+per epoch instead of 3.6 s on 2 cores). It prints the BLAS library and
+OpenBLAS kernel it loaded (one "torch_vae: blas ..." line, also under
+--quiet), so that a run forced onto an older kernel by OPENBLAS_CORETYPE
+shows it (issue 24).
 """
 
 import argparse
+import ctypes
 import gzip
 import json
 import os
@@ -58,7 +68,7 @@ def find(directory, split):
     raise FileNotFoundError(f"{directory}: no {split}-images-idx3-ubyte[.gz]")
 
 
-class VAE(nn.Module):
+class MlpVAE(nn.Module):
     def __init__(self, inputs, hidden, latent):
         super().__init__()
         self.fc1 = nn.Linear(inputs, hidden)
@@ -66,12 +76,76 @@ class VAE(nn.Module):
         self.fc22 = nn.Linear(hidden, latent)
         self.fc3 = nn.Linear(latent, hidden)
         self.fc4 = nn.Linear(hidden, inputs)
+        self.description = f"{inputs}-{hidden}-{latent}-{hidden}-{inputs}"
+
+    def encode(self, x):
+        h = F.relu(self.fc1(x))
+        return self.fc21(h), self.fc22(h)
+
+    def decode(self, z):
+        return self.fc4(F.relu(self.fc3(z)))
 
     def forward(self, x):
-        h = F.relu(self.fc1(x))
-        mu, logvar = self.fc21(h), self.fc22(h)
+        mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.fc4(F.relu(self.fc3(z))), mu, logvar
+        return self.decode(z), mu, logvar
+
+
+class ConvVAE(nn.Module):
+    """mnist_vae's --arch conv; images arrive as (batch, 1, 28, 28)."""
+
+    def __init__(self, latent):
+        super().__init__()
+        self.latent = latent
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(3136, 256), nn.ReLU(),
+            nn.Linear(256, 2 * latent))
+        self.decoder = nn.Sequential(
+            nn.Linear(latent, 256), nn.ReLU(), nn.Linear(256, 3136), nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1))
+        self.description = (f"conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu dense(256) relu "
+                            f"gaussian({latent}) | dense(256) relu dense(3136) relu 64x7x7 "
+                            f"conv_transpose2d(32,4,2,1) relu conv_transpose2d(1,4,2,1)")
+
+    def encode(self, x):
+        out = self.encoder(x)
+        return out[:, :self.latent], out[:, self.latent:]
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.decode(z), mu, logvar
+
+
+def blas_description():
+    """The BLAS library this process loaded and, for OpenBLAS, its kernel."""
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps
+                        if "blas" in line.rsplit("/", 1)[-1].lower()})
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            lib.openblas_get_config.restype = ctypes.c_char_p
+        except (OSError, AttributeError):
+            continue  # not OpenBLAS (reference BLAS, BLIS, ...)
+        return (f"{lib.openblas_get_config().decode()}, kernel "
+                f"{lib.openblas_get_corename().decode()} ({path})")
+    return "not OpenBLAS: " + (", ".join(paths) or "no BLAS library loaded")
+
+
+def cpu_capability():
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage" in line:
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def loss_parts(logits, x, mu, logvar):
@@ -83,10 +157,11 @@ def loss_parts(logits, x, mu, logvar):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--hidden", type=int, default=400)
+    p.add_argument("--hidden", type=int, default=None, help="the MLP's width (400)")
     p.add_argument("--latent", type=int, default=20)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=1)
@@ -95,6 +170,10 @@ def main():
     p.add_argument("--out", default="runs/torch_vae")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
+    if a.arch == "conv" and a.hidden is not None:
+        p.error("--hidden: the MLP's width; --arch conv has fixed widths")
+    if a.hidden is None:
+        a.hidden = 400
     for flag in ("epochs", "batch", "hidden", "latent"):
         if getattr(a, flag) <= 0:
             p.error(f"--{flag}: expected a positive number")
@@ -107,18 +186,28 @@ def main():
     if a.limit > 0:
         train = train[: a.limit]
     features = train.shape[1] * train.shape[2]
+    if a.arch == "conv":
+        if tuple(train.shape[1:]) != (28, 28):
+            sys.exit(f"torch_vae.py: --arch conv: expected 28x28 images, {a.data} holds "
+                     f"{train.shape[1]}x{train.shape[2]}")
+        sample_shape = (1, 28, 28)
+        model = ConvVAE(a.latent)
+    else:
+        sample_shape = (features,)
+        model = MlpVAE(features, a.hidden, a.latent)
     # Whole sets as float32 tensors: the fastest way to feed PyTorch here.
-    train_x = train.reshape(len(train), features).float() / 255.0
-    test_x = test.reshape(len(test), features).float() / 255.0
+    train_x = train.reshape(len(train), *sample_shape).float() / 255.0
+    test_x = test.reshape(len(test), *sample_shape).float() / 255.0
 
-    model = VAE(features, a.hidden, a.latent)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     os.makedirs(a.out, exist_ok=True)
     metrics = open(os.path.join(a.out, "metrics.jsonl"), "w")
     if not a.quiet:
         print(f"torch_vae: {len(train_x)} training and {len(test_x)} test images from {a.data}; "
-              f"{features}-{a.hidden}-{a.latent}-{a.hidden}-{features}; {threads} thread(s); "
-              f"torch {torch.__version__}", file=sys.stderr)
+              f"{model.description}; {threads} thread(s); torch {torch.__version__}",
+              file=sys.stderr)
+    print(f"torch_vae: blas {blas_description()}; torch CPU capability {cpu_capability()}, "
+          f"mkldnn {'on' if torch.backends.mkldnn.is_available() else 'off'}", file=sys.stderr)
 
     for epoch in range(1, a.epochs + 1):
         model.train()
@@ -143,11 +232,10 @@ def main():
         with torch.no_grad():
             for begin in range(0, len(test_x), 500):
                 x = test_x[begin:begin + 500]
-                h = F.relu(model.fc1(x))
-                mu, logvar = model.fc21(h), model.fc22(h)
+                mu, logvar = model.encode(x)
                 eps = torch.randn(mu.shape, generator=gen)
                 z = mu + eps * torch.exp(0.5 * logvar)
-                nll, kl = loss_parts(model.fc4(F.relu(model.fc3(z))), x, mu, logvar)
+                nll, kl = loss_parts(model.decode(z), x, mu, logvar)
                 test_sum += float(nll + kl)
                 test_kl += float(kl)
         record = {"epoch": epoch, "train_seconds": seconds,
