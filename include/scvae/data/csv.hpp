@@ -195,8 +195,8 @@ class CsvRecordReader {
     if (tied > 1) {
       fail(1, 1,
            "cannot tell the separator from the header line (" + std::to_string(commas) +
-               " commas, " + std::to_string(semicolons) + " semicolons, " +
-               std::to_string(tabs) + " tabs): set CsvOptions::delimiter");
+               " commas, " + std::to_string(semicolons) + " semicolons, " + std::to_string(tabs) +
+               " tabs): set CsvOptions::delimiter");
     }
     return commas == most ? ',' : semicolons == most ? ';' : '\t';
   }
@@ -227,8 +227,8 @@ inline CsvTable parse_csv(std::string_view text, const std::string& source_name,
     const auto [where, inserted] = seen.emplace(names[c], c);
     if (!inserted) {
       reader.fail(record.line, c + 1,
-                  "duplicate column name " + detail::cell_for_message(names[c]) +
-                      " (also column " + std::to_string(where->second + 1) + ")");
+                  "duplicate column name " + detail::cell_for_message(names[c]) + " (also column " +
+                      std::to_string(where->second + 1) + ")");
     }
   }
 
@@ -249,19 +249,19 @@ inline CsvTable parse_csv(std::string_view text, const std::string& source_name,
     for (const std::size_t blank_line : pending_blank_lines) {
       if (names.size() != 1) {
         reader.fail(blank_line, 1,
-                    "blank line inside the data (the header has " +
-                        std::to_string(names.size()) + " columns)");
+                    "blank line inside the data (the header has " + std::to_string(names.size()) +
+                        " columns)");
       }
       std::vector<std::string> empty_cell(1);
       add_row(empty_cell, blank_line);
     }
     pending_blank_lines.clear();
     if (record.fields.size() != names.size()) {
-      const std::string detected =
-          reader.delimiter_detected()
-              ? std::string(" (separator: ") + detail::delimiter_name(reader.delimiter()) +
-                    ", detected from the header line)"
-              : "";
+      const std::string detected = reader.delimiter_detected()
+                                       ? std::string(" (separator: ") +
+                                             detail::delimiter_name(reader.delimiter()) +
+                                             ", detected from the header line)"
+                                       : "";
       reader.fail(record.line, std::min(record.fields.size(), names.size()) + 1,
                   "row has " + std::to_string(record.fields.size()) + " fields, the header has " +
                       std::to_string(names.size()) + " columns" + detected);

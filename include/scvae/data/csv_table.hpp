@@ -19,6 +19,7 @@
 
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
+#include "scvae/data/file_bytes.hpp"
 
 namespace scvae {
 namespace detail {
@@ -36,27 +37,6 @@ inline bool equals_ignoring_case(std::string_view a, std::string_view b) {
     if (x != b[i]) return false;
   }
   return true;
-}
-
-/// A cell's text for an error message: quoted, at most 40 characters, with
-/// control and non-ASCII bytes written as \xNN (a cell may hold anything).
-inline std::string cell_for_message(std::string_view text) {
-  static const char* digits = "0123456789ABCDEF";
-  constexpr std::size_t kShown = 40;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x20 || byte >= 0x7F || byte == '\\' || byte == '"') {
-      out += "\\x";
-      out += digits[byte >> 4];
-      out += digits[byte & 0xF];
-    } else {
-      out += static_cast<char>(byte);
-    }
-  }
-  out += '"';
-  if (text.size() > kShown) out += "... (" + std::to_string(text.size()) + " bytes)";
-  return out;
 }
 
 enum class CellValue { number, missing, not_a_number, out_of_range };
@@ -206,8 +186,8 @@ class CsvTable {
       if (kind == detail::CellValue::not_a_number || kind == detail::CellValue::out_of_range) {
         throw FormatError(
             source_ + ": line " + std::to_string(row_lines_[r]) + ", column " +
-            std::to_string(c + 1) + " (\"" + names_[c] + "\"): " +
-            detail::cell_for_message(columns_[c][r]) +
+            std::to_string(c + 1) + " (\"" + names_[c] +
+            "\"): " + detail::cell_for_message(columns_[c][r]) +
             (kind == detail::CellValue::out_of_range
                  ? " is beyond the range of a double"
                  : " is neither a number nor a missing value (empty, NA, N/A, NaN, NULL, None)"));
@@ -228,8 +208,7 @@ class CsvTable {
   std::size_t checked(Index index) const {
     if (index < 0 || index >= cols()) {
       throw ArgumentError(source_ + ": column index " + std::to_string(index) +
-                          " is out of range: the table has " + std::to_string(cols()) +
-                          " columns");
+                          " is out of range: the table has " + std::to_string(cols()) + " columns");
     }
     return static_cast<std::size_t>(index);
   }

@@ -2,19 +2,42 @@
 // Reading a whole (small enough) file into memory, for the text and binary
 // table readers (data/csv.hpp, data/npy.hpp), which parse from memory so the
 // same parser serves files, strings and fuzz inputs. The size is checked
-// against a limit before anything is allocated.
+// against a limit before anything is allocated. Also how the readers show
+// the bytes of a file in a message.
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include "scvae/core/error.hpp"
 #include "scvae/data/gzip_source.hpp"
 
 namespace scvae {
 namespace detail {
+
+/// A cell's text for an error message: quoted, at most 40 characters, with
+/// control and non-ASCII bytes written as \xNN (a cell may hold anything).
+inline std::string cell_for_message(std::string_view text) {
+  static const char* digits = "0123456789ABCDEF";
+  constexpr std::size_t kShown = 40;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte >= 0x7F || byte == '\\' || byte == '"') {
+      out += "\\x";
+      out += digits[byte >> 4];
+      out += digits[byte & 0xF];
+    } else {
+      out += static_cast<char>(byte);
+    }
+  }
+  out += '"';
+  if (text.size() > kShown) out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
 
 /// The bytes of the regular file `path`. IoError if it cannot be opened or
 /// read (or is a directory, FIFO, device); FormatError if it is larger than
