@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs the PyTorch twin (bench/torch_vae.py) and mnist_vae one after the other
-# on the same data, thread count and batch size, and prints the seconds of
-# every epoch for both and the ratio of their medians (issue 7's target:
-# mnist_vae <= 1/3 of the twin at 2 threads, batch 128).
+# on the same data, model (--arch mlp|conv), thread count and batch size, and
+# prints the seconds of every epoch for both and the ratio of their medians
+# (issue 7's target: mnist_vae <= 1/3 of the twin at 2 threads, batch 128;
+# issue 20's for --arch conv).
 #
-#   bench/compare.sh [--mnist-vae PATH] [--epochs N] [--threads T] [--batch B]
-#                    [--data DIR] [--limit N] [--out DIR]
+#   bench/compare.sh [--arch mlp|conv] [--mnist-vae PATH] [--epochs N]
+#                    [--threads T] [--batch B] [--data DIR] [--limit N]
+#                    [--out DIR]
 #
 # The twin runs with OPENBLAS_NUM_THREADS=1 and torch.set_num_threads(T): with
 # OpenBLAS's own threads on, they and PyTorch's oversubscribe the cores.
@@ -14,9 +16,16 @@
 # PASSIVE). On a loaded machine the spinning threads make it 5-20x slower;
 # set TWIN_OMP_WAIT_POLICY=PASSIVE there (see bench/RESULTS.md). Needs
 # Debian's python3-torch; without it this script says so and exits 0.
+#
+# The twin runs in its fastest setting (issue 24): OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE are unset for its command alone, since forcing an older
+# kernel (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine) made it 1.4x slower
+# in issue 24's runs and flattered the ratio; it prints the BLAS library and
+# kernel it loaded.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+arch=mlp
 mnist_vae=""
 epochs=3
 threads=2
@@ -26,6 +35,7 @@ limit=0
 out=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --arch) arch=$2; shift 2 ;;
     --mnist-vae) mnist_vae=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
@@ -33,10 +43,14 @@ while [[ $# -gt 0 ]]; do
     --data) data=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$arch" in
+  mlp|conv) ;;
+  *) echo "compare.sh: --arch: expected mlp or conv, got '$arch'" >&2; exit 2 ;;
+esac
 
 # A Python that has torch: $PYTHON, else python3 on PATH, else Debian's own.
 python=""
@@ -64,13 +78,17 @@ fi
 
 [[ -n "$out" ]] || out=$(mktemp -d "${TMPDIR:-/tmp}/scvae_compare.XXXXXX")
 mkdir -p "$out/torch" "$out/scvae"
-common=(--data "$data" --epochs "$epochs" --batch "$batch" --threads "$threads" --limit "$limit")
+common=(--arch "$arch" --data "$data" --epochs "$epochs" --batch "$batch" --threads "$threads" --limit "$limit")
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "twin:    $python $here/torch_vae.py ${common[*]}"
-twin_env=(OPENBLAS_NUM_THREADS=1)
+# The twins' environment: their fastest BLAS kernel (see the top of this file).
+twin_env=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1)
 [[ -z "${TWIN_OMP_WAIT_POLICY:-}" ]] || twin_env+=(OMP_WAIT_POLICY="$TWIN_OMP_WAIT_POLICY")
-echo "         torch $("$python" -c 'import torch; print(torch.__version__)'), ${twin_env[*]}"
+for variable in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
+  [[ -z "${!variable:-}" ]] || echo "         $variable=${!variable} is unset for the twin (its fastest kernel)"
+done
+echo "         torch $("$python" -c 'import torch; print(torch.__version__)'), env ${twin_env[*]}"
 env "${twin_env[@]}" "$python" "$here/torch_vae.py" "${common[@]}" --quiet --out "$out/torch"
 echo "scvae:   $mnist_vae ${common[*]}"
 "$mnist_vae" "${common[@]}" --quiet --out "$out/scvae"
