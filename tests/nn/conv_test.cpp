@@ -186,6 +186,54 @@ TEST(ConvTranspose2d, ManyInputChannelsFewFilters) {
   EXPECT_TRUE(check_module(conv).passed());
 }
 
+// Samples whose patches fill the block budget (conv_block_samples) run one
+// block each. The passes are linear, so without the bias <y, dy> = <x, dx>
+// = <w, dL/dw> for output y and its gradient dy: a check of the blocked
+// forward, backward and parameter gradient that needs no finite differences
+// over these large inputs.
+void expect_blocks_agree(const ModuleT<double>& module, const PatchGeometry& geometry) {
+  const Index n = 3;
+  ASSERT_EQ(detail::conv_block_samples(geometry, sizeof(double), n), 1) << module.token();
+  const Index channels = module.output_shape().channels;
+  const Index weights = module.parameter_count() - channels;
+  Vector<double> w = random_parameters(module, 11);
+  w.tail(channels).setZero();
+  const Matrix<double> x = random_matrix(module.inputs(), n, 12);
+  const Matrix<double> dy = random_matrix(module.outputs(), n, 13);
+  auto workspace = module.make_workspace();
+  module.prepare(workspace.get(), n);
+  Matrix<double> y(module.outputs(), n), dx(module.inputs(), n), dy_kept = dy;
+  module.forward(w.data(), x, y, workspace.get());
+  MatrixRef<double> dx_ref(dx);
+  module.backward(w.data(), x, y, dy_kept, {&dx_ref, GradientWrite::Overwrite}, workspace.get());
+  Vector<double> gradient(module.parameter_count());
+  module.parameter_gradient(x, dy_kept, gradient.data(), GradientWrite::Overwrite,
+                            workspace.get());
+  const double output_side = (y.array() * dy.array()).sum();
+  EXPECT_NEAR((x.array() * dx.array()).sum(), output_side, 1e-9 * std::abs(output_side));
+  EXPECT_NEAR(gradient.head(weights).dot(w.head(weights)), output_side,
+              1e-9 * std::abs(output_side));
+  const Index area = dy.rows() / channels;
+  for (Index c = 0; c < channels; ++c)
+    EXPECT_NEAR(gradient(weights + c), dy.middleRows(c * area, area).sum(), 1e-9);
+  // Add adds the same values.
+  Matrix<double> added = Matrix<double>::Ones(module.inputs(), n);
+  MatrixRef<double> added_ref(added);
+  module.backward(w.data(), x, y, dy_kept, {&added_ref, GradientWrite::Add}, workspace.get());
+  EXPECT_LT((added.array() - 1.0 - dx.array()).abs().maxCoeff(), 1e-12);
+}
+
+TEST(Conv, BlocksOfSamplesAgreeWithLinearity) {
+  const Conv2dT<double> conv(Shape(16, 24, 24), 4, 3, 1, 1);
+  expect_blocks_agree(conv, conv.geometry());
+  const Vector<double> w = random_parameters(conv, 14);
+  const Matrix<double> x = random_matrix(conv.inputs(), 3, 15);
+  EXPECT_LT((run_forward(conv, w, x) - direct_convolution(conv, w, x)).cwiseAbs().maxCoeff(),
+            1e-12);
+  const ConvTranspose2dT<double> transposed(Shape(4, 24, 24), 16, 3, 1, 1);
+  expect_blocks_agree(transposed, transposed.geometry());
+}
+
 TEST(Conv, ANetworkOfConvolutionsPassesTheHarness) {
   auto network = parse_network<double>(
       "[conv2d(3,3,2,1) elu conv_transpose2d(2,3,2,1,1) tanh flatten dense(4)]", Shape(2, 6, 6));

@@ -165,6 +165,42 @@ TEST_P(TrainStep, VaeStepsAllocateNothingAfterWarmUp) {
   EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
 }
 
+// The conv VAE of mnist_vae --arch conv: its 64-channel convolutions run a
+// 32-sample chunk in blocks of about 10 samples, and the last batch is partial.
+TEST_P(TrainStep, ConvVaeStepsAllocateNothingAfterWarmUp) {
+  const int threads = GetParam();
+  ModelSpec spec = VAE::make_spec(784, {}, 8);
+  spec.input_shape = Shape(1, 28, 28);
+  spec.encoder_network =
+      "[conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(64) relu gaussian(8)]";
+  spec.tasks[0].network =
+      "[dense(64) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1) relu "
+      "conv_transpose2d(1,4,2,1)]";
+  VAE vae(spec, 3);
+  vae.set_threads(threads);
+  Adam adam;
+  const Matrix<float> x = grey_images(784, 64, 7);
+  const Matrix<float> last = grey_images(784, 22, 8);
+  const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x)};
+  const std::vector<TaskBatch<float>> last_targets{TaskBatch<float>(last)};
+  Rng rng(12);
+  vae.loss_and_gradient(x, targets, rng, 1.0);
+  adam.step(vae.parameters(), vae.gradients());
+  vae.loss_and_gradient(last, last_targets, rng, 1.0);
+  adam.step(vae.parameters(), vae.gradients());
+
+  double loss = 0.0;
+  const Allocations seen = count_allocations([&] {
+    loss += vae.loss_and_gradient(x, targets, rng, 1.0).total;
+    adam.step(vae.parameters(), vae.gradients());
+    loss += vae.loss_and_gradient(last, last_targets, rng, 1.0).total;
+    adam.step(vae.parameters(), vae.gradients());
+  });
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s)";
+  EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
+}
+
 // The SC-VAE with an image task, a masked label task and a Gaussian task with
 // a learned variance read from mu: every likelihood and both decoder inputs.
 TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {

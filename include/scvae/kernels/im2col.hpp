@@ -5,9 +5,16 @@
 // channel) and the row layout the products want (one row per position of
 // every sample, one column per channel).
 //
-// A convolution then runs as one GEMM per chunk of a batch instead of one per
-// sample: the rows of all samples are stacked, position p of sample s in row
+// A convolution runs as one GEMM per block of samples: the rows of the
+// block's samples are stacked, position p of sample s in row
 // p + positions * s.
+//
+// Unfolding goes through "phase images": the zero-padded image split by
+// stride phase, phase (py, px) holding padded pixels (y * stride + py,
+// x * stride + px). A kernel tap (ky, kx) then reads a contiguous run of
+// grid_width values from one phase row, for every grid row, with no edge
+// tests: the padding is already in the phases. Gathering a stride-2 image
+// tap by tap with edge tests cost about as much as the GEMM itself.
 
 #include <algorithm>
 
@@ -30,95 +37,145 @@ struct PatchGeometry {
   Index image_features() const { return channels * image_height * image_width; }
   /// Columns of an unfolded row: (channel, ky, kx), kx fastest.
   Index patch_size() const { return channels * kernel_height * kernel_width; }
+
+  /// Rows and columns of one phase image: the padded image's, divided by the
+  /// stride and rounded up.
+  Index phase_height() const {
+    return (image_height + 2 * padding_height + stride_height - 1) / stride_height;
+  }
+  Index phase_width() const {
+    return (image_width + 2 * padding_width + stride_width - 1) / stride_width;
+  }
+  /// Values of one sample's phase images: (channel, py, px, row, column).
+  Index phase_values() const {
+    return channels * stride_height * stride_width * phase_height() * phase_width();
+  }
 };
 
 namespace detail {
 
-/// Calls visit(row offset of the patch's first position in the grid row,
-/// image offset of that position, count) for every run of positions of one grid row
-/// that read inside the image, and blank(first, count) for those that read padding,
-/// for kernel tap (ky, kx) and grid row gy.
-template <typename Visit, typename Blank>
-void for_each_tap_run(const PatchGeometry& g, Index ky, Index kx, Index gy, Visit&& visit,
-                      Blank&& blank) {
-  const Index iy = gy * g.stride_height - g.padding_height + ky;
-  if (iy < 0 || iy >= g.image_height) {
-    blank(Index(0), g.grid_width);
-    return;
-  }
-  // Grid columns gx with 0 <= gx * stride - padding + kx < image_width.
-  const Index shift = kx - g.padding_width;
-  const Index first =
-      shift >= 0 ? 0 : std::min(g.grid_width, (-shift + g.stride_width - 1) / g.stride_width);
-  const Index limit = g.image_width - shift;  // gx * stride < limit
-  const Index end = limit <= 0 ? 0
-                               : std::min(g.grid_width, (limit + g.stride_width - 1) / g.stride_width);
-  if (end <= first) {
-    blank(Index(0), g.grid_width);
-    return;
-  }
-  blank(Index(0), first);
-  visit(first, iy * g.image_width + first * g.stride_width + shift, end - first);
-  blank(end, g.grid_width - end);
+/// Calls visit(image offset, phase offset, count) for every run of one
+/// sample's pixels that one phase row holds: pixels image offset + i *
+/// stride_width in phase values phase offset + i, i < count.
+template <typename Visit>
+void for_each_phase_run(const PatchGeometry& g, Visit&& visit) {
+  const Index phase_area = g.phase_height() * g.phase_width();
+  for (Index c = 0; c < g.channels; ++c)
+    for (Index py = 0; py < g.stride_height; ++py)
+      for (Index px = 0; px < g.stride_width; ++px) {
+        const Index phase = (c * g.stride_height + py) * g.stride_width + px;
+        // Phase row Y holds image row Y * stride + py - padding (likewise columns).
+        const Index first_row = (g.padding_height - py + g.stride_height - 1) / g.stride_height;
+        const Index end_row = std::min(
+            g.phase_height(),
+            (g.image_height + g.padding_height - py + g.stride_height - 1) / g.stride_height);
+        const Index first_column = (g.padding_width - px + g.stride_width - 1) / g.stride_width;
+        const Index end_column = std::min(
+            g.phase_width(),
+            (g.image_width + g.padding_width - px + g.stride_width - 1) / g.stride_width);
+        if (end_column <= first_column) continue;
+        for (Index Y = first_row; Y < end_row; ++Y) {
+          const Index y = Y * g.stride_height + py - g.padding_height;
+          const Index x = first_column * g.stride_width + px - g.padding_width;
+          visit((c * g.image_height + y) * g.image_width + x,
+                phase * phase_area + Y * g.phase_width() + first_column,
+                end_column - first_column);
+        }
+      }
+}
+
+/// Calls run(k, phase offset of the tap's first value) for every kernel tap k
+/// = (channel, ky, kx); the tap reads grid_width values from there in each
+/// grid row, a phase row apart.
+template <typename Run>
+void for_each_tap(const PatchGeometry& g, Run&& run) {
+  const Index phase_area = g.phase_height() * g.phase_width();
+  for (Index c = 0; c < g.channels; ++c)
+    for (Index ky = 0; ky < g.kernel_height; ++ky)
+      for (Index kx = 0; kx < g.kernel_width; ++kx) {
+        const Index phase =
+            (c * g.stride_height + ky % g.stride_height) * g.stride_width + kx % g.stride_width;
+        run((c * g.kernel_height + ky) * g.kernel_width + kx,
+            phase * phase_area + (ky / g.stride_height) * g.phase_width() + kx / g.stride_width);
+      }
 }
 
 }  // namespace detail
 
-/// rows(p + positions * s, k) = the value patch k of position p of sample s
-/// reads from images.col(s) (0 in the padding); rows is (positions * n) x
-/// patch_size() with leading dimension positions * n.
+/// The phase images of samples images.col(0 .. n-1) (leading dimension
+/// image_stride) into phases, n * phase_values() values, padding as zeros.
 template <typename Scalar>
-void unfold_patches(const PatchGeometry& g, const Scalar* images, Index image_stride, Index n,
-                    Scalar* rows) {
-  const Index positions = g.positions();
-  const Index ld = positions * n;
-  for (Index c = 0; c < g.channels; ++c)
-    for (Index ky = 0; ky < g.kernel_height; ++ky)
-      for (Index kx = 0; kx < g.kernel_width; ++kx) {
-        const Index k = (c * g.kernel_height + ky) * g.kernel_width + kx;
-        for (Index s = 0; s < n; ++s) {
-          const Scalar* image = images + s * image_stride + c * g.image_height * g.image_width;
-          Scalar* out = rows + k * ld + s * positions;
-          for (Index gy = 0; gy < g.grid_height; ++gy) {
-            Scalar* row = out + gy * g.grid_width;
-            detail::for_each_tap_run(
-                g, ky, kx, gy,
-                [&](Index first, Index offset, Index count) {
-                  const Scalar* in = image + offset;
-                  for (Index i = 0; i < count; ++i) row[first + i] = in[i * g.stride_width];
-                },
-                [&](Index first, Index count) { std::fill(row + first, row + first + count, Scalar(0)); });
-          }
-        }
-      }
+void split_phases(const PatchGeometry& g, const Scalar* images, Index image_stride, Index n,
+                  Scalar* phases) {
+  const Index values = g.phase_values();
+  std::fill(phases, phases + values * n, Scalar(0));
+  for (Index s = 0; s < n; ++s) {
+    const Scalar* image = images + s * image_stride;
+    Scalar* phase = phases + s * values;
+    detail::for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
+      for (Index i = 0; i < count; ++i) phase[at + i] = image[pixel + i * g.stride_width];
+    });
+  }
 }
 
-/// The adjoint of unfold_patches: adds every value of rows to the image value
-/// it was read from (padding reads are dropped). Sums in a fixed order.
+/// The adjoint of split_phases, added to the images: every phase value that
+/// holds a pixel goes back to it; the padding's values are dropped.
 template <typename Scalar>
-void fold_patches_add(const PatchGeometry& g, const Scalar* rows, Index n, Scalar* images,
+void merge_phases_add(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
                       Index image_stride) {
-  const Index positions = g.positions();
-  const Index ld = positions * n;
-  for (Index c = 0; c < g.channels; ++c)
-    for (Index ky = 0; ky < g.kernel_height; ++ky)
-      for (Index kx = 0; kx < g.kernel_width; ++kx) {
-        const Index k = (c * g.kernel_height + ky) * g.kernel_width + kx;
-        for (Index s = 0; s < n; ++s) {
-          Scalar* image = images + s * image_stride + c * g.image_height * g.image_width;
-          const Scalar* in = rows + k * ld + s * positions;
-          for (Index gy = 0; gy < g.grid_height; ++gy) {
-            const Scalar* row = in + gy * g.grid_width;
-            detail::for_each_tap_run(
-                g, ky, kx, gy,
-                [&](Index first, Index offset, Index count) {
-                  Scalar* out = image + offset;
-                  for (Index i = 0; i < count; ++i) out[i * g.stride_width] += row[first + i];
-                },
-                [](Index, Index) {});
-          }
-        }
-      }
+  for (Index s = 0; s < n; ++s) {
+    Scalar* image = images + s * image_stride;
+    const Scalar* phase = phases + s * g.phase_values();
+    detail::for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
+      for (Index i = 0; i < count; ++i) image[pixel + i * g.stride_width] += phase[at + i];
+    });
+  }
+}
+
+/// As merge_phases_add, written over the images: each pixel has one phase value.
+template <typename Scalar>
+void merge_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
+                  Index image_stride) {
+  for (Index s = 0; s < n; ++s) {
+    Scalar* image = images + s * image_stride;
+    const Scalar* phase = phases + s * g.phase_values();
+    detail::for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
+      for (Index i = 0; i < count; ++i) image[pixel + i * g.stride_width] = phase[at + i];
+    });
+  }
+}
+
+/// rows(p + positions * s, k) = the value patch k of position p of sample s
+/// reads from its phase images (split_phases); rows is (positions * n) x
+/// patch_size() with leading dimension positions * n.
+template <typename Scalar>
+void unfold_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* rows) {
+  const Index positions = g.positions(), ld = positions * n, width = g.grid_width;
+  detail::for_each_tap(g, [&](Index k, Index start) {
+    for (Index s = 0; s < n; ++s) {
+      const Scalar* in = phases + s * g.phase_values() + start;
+      Scalar* out = rows + k * ld + s * positions;
+      for (Index gy = 0; gy < g.grid_height; ++gy, in += g.phase_width(), out += width)
+        for (Index i = 0; i < width; ++i) out[i] = in[i];
+    }
+  });
+}
+
+/// The adjoint of unfold_phases: phases = the sum of every row value over the
+/// phase value it was read from. Sums tap after tap, the same on every
+/// thread count.
+template <typename Scalar>
+void fold_phases(const PatchGeometry& g, const Scalar* rows, Index n, Scalar* phases) {
+  const Index positions = g.positions(), ld = positions * n, width = g.grid_width;
+  std::fill(phases, phases + g.phase_values() * n, Scalar(0));
+  detail::for_each_tap(g, [&](Index k, Index start) {
+    for (Index s = 0; s < n; ++s) {
+      Scalar* out = phases + s * g.phase_values() + start;
+      const Scalar* in = rows + k * ld + s * positions;
+      for (Index gy = 0; gy < g.grid_height; ++gy, out += g.phase_width(), in += width)
+        for (Index i = 0; i < width; ++i) out[i] += in[i];
+    }
+  });
 }
 
 /// rows(p + positions * s, c) = batch(p + positions * c, s): a batch of
@@ -145,6 +202,19 @@ void rows_to_samples(const Scalar* rows, Index positions, Index channels, Index 
       Scalar* out = batch + s * batch_stride + c * positions;
       const Scalar b = bias != nullptr ? bias[c] : Scalar(0);
       for (Index p = 0; p < positions; ++p) out[p] = in[p] + b;
+    }
+}
+
+/// As rows_to_samples without a bias, added to the batch.
+template <typename Scalar>
+void add_rows_to_samples(const Scalar* rows, Index positions, Index channels, Index n,
+                         Scalar* batch, Index batch_stride) {
+  const Index ld = positions * n;
+  for (Index s = 0; s < n; ++s)
+    for (Index c = 0; c < channels; ++c) {
+      const Scalar* in = rows + c * ld + s * positions;
+      Scalar* out = batch + s * batch_stride + c * positions;
+      for (Index p = 0; p < positions; ++p) out[p] += in[p];
     }
 }
 

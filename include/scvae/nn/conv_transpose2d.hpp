@@ -62,10 +62,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
   }
   void prepare(ModuleWorkspace* workspace, Index columns) const override {
     detail::conv_workspace<Scalar>(workspace, "conv_transpose2d")
-        .reserve(geometry_.positions() * columns * geometry_.patch_size(),
-                 geometry_.positions() * columns * in_channels(),
-                 geometry_.positions() * columns *
-                     std::max(geometry_.patch_size(), in_channels()));
+        .reserve(geometry_, block_samples(columns), in_channels());
   }
 
   void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
@@ -74,69 +71,81 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     detail::check_shape("conv_transpose2d output", output.rows(), output.cols(), this->outputs(),
                         input.cols());
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
-    const Index n = input.cols(), rows = geometry_.positions() * n;
+    const Index n = input.cols();
     prepare(&ws, n);
-    // The input as rows, kept for parameter_gradient().
-    samples_to_rows(input.data(), input.outerStride(), geometry_.positions(), in_channels(), n,
-                    ws.rows.data());
-    // patches (positions * n x patch) = rows * filters^T
-    detail::gemm<false, true>(rows, geometry_.patch_size(), in_channels(), ws.rows.data(), rows,
-                              parameters, geometry_.patch_size(), ws.scratch.data(), rows,
-                              false);
     set_bias(parameters + weight_count(), output);
-    fold_patches_add(geometry_, ws.scratch.data(), n, output.data(), output.outerStride());
+    detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
+      const Index rows = geometry_.positions() * count;
+      input_rows(input, first, count, ws);
+      // patches (positions * count x patch) = rows * filters^T, folded onto the output
+      detail::gemm<false, true>(rows, geometry_.patch_size(), in_channels(), ws.rows.data(), rows,
+                                parameters, geometry_.patch_size(), ws.patches.data(), rows,
+                                false);
+      fold_phases(geometry_, ws.patches.data(), count, ws.phases.data());
+      merge_phases_add(geometry_, ws.phases.data(), count,
+                       output.data() + first * output.outerStride(), output.outerStride());
+    });
   }
 
   void backward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& /*output*/, MatrixRef<Scalar> output_gradient,
                 InputGradient<Scalar> input_gradient,
                 ModuleWorkspace* workspace) const override {
-    const Index n = input.cols(), rows = geometry_.positions() * n;
+    const Index n = input.cols();
     detail::check_shape("conv_transpose2d output gradient", output_gradient.rows(),
                         output_gradient.cols(), this->outputs(), n);
-    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
-    prepare(&ws, n);
-    // The output gradient's patches, kept for parameter_gradient().
-    unfold_patches(geometry_, output_gradient.data(), output_gradient.outerStride(), n,
-                   ws.patches.data());
     if (!input_gradient.wanted()) return;
     MatrixRef<Scalar>& target = *input_gradient.matrix;
     detail::check_shape("conv_transpose2d input gradient", target.rows(), target.cols(),
                         this->inputs(), n);
-    // input gradient rows (positions * n x in) = patches * filters. The rows
-    // buffer holds the input, still needed for the weight gradient.
-    Scalar* gradient_rows = ws.scratch.data();
-    detail::gemm<false, false>(rows, in_channels(), geometry_.patch_size(), ws.patches.data(),
-                               rows, parameters, geometry_.patch_size(), gradient_rows, rows,
-                               false);
-    if (input_gradient.write == GradientWrite::Overwrite) {
-      rows_to_samples(gradient_rows, geometry_.positions(), in_channels(), n,
-                      static_cast<const Scalar*>(nullptr), target.data(), target.outerStride());
-    } else {
-      add_rows_to_samples(gradient_rows, n, target);
-    }
+    auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
+    prepare(&ws, n);
+    detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
+      const Index rows = geometry_.positions() * count;
+      unfold(output_gradient, first, count, ws);
+      detail::gemm<false, false>(rows, in_channels(), geometry_.patch_size(), ws.patches.data(),
+                                 rows, parameters, geometry_.patch_size(), ws.rows.data(), rows,
+                                 false);
+      Scalar* samples = target.data() + first * target.outerStride();
+      if (input_gradient.write == GradientWrite::Overwrite)
+        rows_to_samples(ws.rows.data(), geometry_.positions(), in_channels(), count,
+                        static_cast<const Scalar*>(nullptr), samples, target.outerStride());
+      else
+        add_rows_to_samples(ws.rows.data(), geometry_.positions(), in_channels(), count, samples,
+                            target.outerStride());
+    });
   }
 
-  /// dL/d(filters) = patches^T input rows, dL/d(bias) = the sums of each
-  /// output channel's gradient.
+  /// dL/d(filters) = (unfolded output gradient)^T (input rows), block after
+  /// block; dL/d(bias) = the sums of each output channel's gradient.
   void parameter_gradient(const ConstMatrixRef<Scalar>& input,
                           const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
                           GradientWrite write, ModuleWorkspace* workspace) const override {
-    const Index n = input.cols(), rows = geometry_.positions() * n;
+    const Index n = input.cols();
     detail::check_shape("conv_transpose2d output gradient", output_gradient.rows(),
                         output_gradient.cols(), this->outputs(), n);
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
-    const bool add = write == GradientWrite::Add;
-    detail::gemm<true, false>(geometry_.patch_size(), in_channels(), rows, ws.patches.data(), rows,
-                              ws.rows.data(), rows, gradient, geometry_.patch_size(), add);
+    prepare(&ws, n);
+    detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
+      const Index rows = geometry_.positions() * count;
+      unfold(output_gradient, first, count, ws);
+      input_rows(input, first, count, ws);
+      detail::gemm<true, false>(geometry_.patch_size(), in_channels(), rows, ws.patches.data(),
+                                rows, ws.rows.data(), rows, gradient, geometry_.patch_size(),
+                                write == GradientWrite::Add || first > 0);
+    });
     const Shape& out = this->output_shape();
     channel_sums(output_gradient.data(), output_gradient.outerStride(), out.height * out.width,
-                 options_.out_channels, n, gradient + weight_count(), add);
+                 options_.out_channels, n, gradient + weight_count(),
+                 write == GradientWrite::Add);
   }
 
  private:
   Index in_channels() const { return this->input_shape().channels; }
   Index weight_count() const { return geometry_.patch_size() * in_channels(); }
+  Index block_samples(Index n) const {
+    return detail::conv_block_samples(geometry_, static_cast<Index>(sizeof(Scalar)), n);
+  }
 
   void set_bias(const Scalar* bias, MatrixRef<Scalar>& output) const {
     const Index area = this->output_shape().height * this->output_shape().width;
@@ -145,12 +154,19 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
         output.col(s).segment(c * area, area).setConstant(bias[c]);
   }
 
-  void add_rows_to_samples(const Scalar* rows, Index n, MatrixRef<Scalar>& target) const {
-    const Index positions = geometry_.positions();
-    for (Index s = 0; s < n; ++s)
-      for (Index c = 0; c < in_channels(); ++c)
-        target.col(s).segment(c * positions, positions) +=
-            ConstVectorMap<Scalar>(rows + c * positions * n + s * positions, positions);
+  /// The patches of the output (gradient) images of samples first .. first +
+  /// count - 1 into ws.patches.
+  void unfold(const ConstMatrixRef<Scalar>& images, Index first, Index count,
+              detail::ConvWorkspace<Scalar>& ws) const {
+    split_phases(geometry_, images.data() + first * images.outerStride(), images.outerStride(),
+                 count, ws.phases.data());
+    unfold_phases(geometry_, ws.phases.data(), count, ws.patches.data());
+  }
+
+  void input_rows(const ConstMatrixRef<Scalar>& input, Index first, Index count,
+                  detail::ConvWorkspace<Scalar>& ws) const {
+    samples_to_rows(input.data() + first * input.outerStride(), input.outerStride(),
+                    geometry_.positions(), in_channels(), count, ws.rows.data());
   }
 
   static Shape output_shape_for(const Shape& input, const ConvOptions& o) {
