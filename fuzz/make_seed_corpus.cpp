@@ -1,6 +1,7 @@
 // Writes the seed corpus of the fuzzers: small valid files (plain and gzip
 // IDX, float32 and float64 checkpoints, a training checkpoint of the tiny VAE
-// the checkpoint fuzzer loads into) and a few broken ones. Its output is
+// the checkpoint fuzzer loads into, CSV tables, NPY arrays of each dtype) and
+// a few broken ones. Its output is
 // committed in fuzz/corpus/; run it again only to refresh the seeds:
 //   make_seed_corpus fuzz/corpus
 // Regression inputs from fuzzing findings live next to the seeds, named
@@ -28,6 +29,33 @@ static void write_bytes(const fs::path& path, const Bytes& bytes) {
             static_cast<std::streamsize>(bytes.size()));
 }
 
+static void write_text(const fs::path& path, const std::string& text) {
+  write_bytes(path, Bytes(text.begin(), text.end()));
+}
+
+/// An NPY file as numpy.save writes it (header padded to 64 bytes).
+static std::string npy_file(const std::string& descr, const std::string& order,
+                            const std::string& shape, const std::string& data, int major = 1) {
+  const std::size_t preamble = major == 1 ? 10 : 12;
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': " + order + ", 'shape': " + shape + ", }";
+  while ((preamble + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY", 6) + static_cast<char>(major) + '\0';
+  for (std::size_t b = 0; b < preamble - 8; ++b) {
+    bytes += static_cast<char>((header.size() >> (8 * b)) & 0xFF);
+  }
+  return bytes + header + data;
+}
+
+/// `count` items of `item_bytes` each: byte k of the data is k * 37 mod 251,
+/// so every dtype gets varied values.
+static std::string npy_data(std::size_t count, std::size_t item_bytes) {
+  std::string data(count * item_bytes, '\0');
+  for (std::size_t k = 0; k < data.size(); ++k) data[k] = static_cast<char>((k * 37) % 251);
+  return data;
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_seed_corpus <corpus dir>\n");
@@ -36,8 +64,12 @@ int main(int argc, char** argv) {
   const fs::path root = argv[1];
   const fs::path idx = root / "idx";
   const fs::path ckpt = root / "checkpoint";
+  const fs::path csv = root / "csv";
+  const fs::path npy = root / "npy";
   fs::create_directories(idx);
   fs::create_directories(ckpt);
+  fs::create_directories(csv);
+  fs::create_directories(npy);
 
   // ---- IDX ----
   scvae::IdxImages images;
@@ -100,5 +132,39 @@ int main(int argc, char** argv) {
   state.set_vector("adam.first_moment", scvae::Vector<float>::Zero(3));
   state.set_vector("adam.second_moment", scvae::Vector<float>::Zero(3));
   scvae::save_model((ckpt / "regression-adam-state-malformed.scvae").string(), vae, state);
+
+  // ---- CSV ----
+  write_text(csv / "plain.csv", "alcohol,ash,class\n13.2,2.1,1\n12.4,NA,2\n,2.5,\n");
+  write_text(csv / "semicolon-crlf-bom.csv",
+             "\xEF\xBB\xBFx;y;label\r\n1,5;-2e3;cat\r\n.5;N/A;dog\r\n");
+  write_text(csv / "tab.tsv", "a\tb\n1\t2\n3\t4");
+  write_text(csv / "quoted.csv",
+             "name,note\n\"Smith, J\",\"said \"\"hi\"\"\"\n\"two\nlines\",\"\"\nlast,x\n\n");
+  write_text(csv / "one-column.csv", "v\n1\n\nnan\n\n");
+  write_text(csv / "broken-ragged.csv", "a,b,c\n1,2,3\n4,5\n");
+  write_text(csv / "broken-unterminated.csv", "a,b\n1,\"two\n");
+  write_text(csv / "broken-after-quote.csv", "a,b\n1,\"x\"y\n");
+  write_text(csv / "broken-number.csv", "x,y\n1,0x1A\n2,1e999\n");
+
+  // ---- NPY ----
+  write_text(npy / "f8-2d.npy", npy_file("<f8", "False", "(2, 3)", npy_data(6, 8)));
+  write_text(npy / "f4-fortran.npy", npy_file("<f4", "True", "(3, 2)", npy_data(6, 4)));
+  write_text(npy / "u1-1d.npy", npy_file("|u1", "False", "(5,)", npy_data(5, 1)));
+  write_text(npy / "i1.npy", npy_file("|i1", "False", "(2, 2)", npy_data(4, 1)));
+  write_text(npy / "i2-big-endian.npy", npy_file(">i2", "False", "(3,)", npy_data(3, 2)));
+  write_text(npy / "i4.npy", npy_file("<i4", "True", "(2, 2)", npy_data(4, 4)));
+  write_text(npy / "i8.npy", npy_file("<i8", "False", "(2,)", npy_data(2, 8)));
+  write_text(npy / "u2.npy", npy_file("<u2", "False", "(1, 3)", npy_data(3, 2)));
+  write_text(npy / "u4.npy", npy_file("<u4", "False", "(3,)", npy_data(3, 4)));
+  write_text(npy / "u8-big-endian.npy", npy_file(">u8", "False", "(2,)", npy_data(2, 8)));
+  write_text(npy / "b1.npy", npy_file("|b1", "False", "(4,)", std::string("\1\0\1\1", 4)));
+  write_text(npy / "f8-version2.npy", npy_file("<f8", "False", "(2,)", npy_data(2, 8), 2));
+  write_text(npy / "f4-version3.npy", npy_file("<f4", "False", "(2,)", npy_data(2, 4), 3));
+  write_text(npy / "broken-lying-shape.npy",
+             npy_file("<f8", "False", "(1000000, 1000000)", npy_data(6, 8)));
+  write_text(npy / "broken-3d.npy", npy_file("<f8", "False", "(1, 2, 3)", npy_data(6, 8)));
+  write_text(npy / "broken-dtype.npy", npy_file("<c16", "False", "(2,)", npy_data(2, 16)));
+  const std::string good = npy_file("<f8", "False", "(2, 3)", npy_data(6, 8));
+  write_text(npy / "broken-truncated.npy", good.substr(0, good.size() - 3));
   return 0;
 }

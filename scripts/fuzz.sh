@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang++, -fsanitize=fuzzer,address,undefined)
-# and runs each from the seed corpus in fuzz/corpus/<kind>/, the four for
-# 2 x FUZZ_SECONDS (default 60) in all, as long as the first two took alone:
-# each for FUZZ_SECONDS / 2. New inputs go to a scratch directory, not the
+# and runs each from the seed corpus in fuzz/corpus/<kind>/ for
+# FUZZ_SECONDS / 2 seconds (FUZZ_SECONDS defaults to 60), the six for
+# 3 x FUZZ_SECONDS in all. New inputs go to a scratch directory, not the
 # repository. Any finding (crash, sanitizer report, unexpected exception,
 # timeout, out-of-memory) fails the script; the input that caused it is kept
 # in $FUZZ_ARTIFACTS (default build-fuzz/artifacts): add it to
@@ -17,10 +17,11 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER="${CXX:-clang++}" -DCMAKE_CXX_FLAGS="-Werror" \
   -DSCVAE_BUILD_FUZZERS=ON -DSCVAE_BUILD_TESTS=OFF -DSCVAE_BUILD_EXAMPLES=OFF \
   -DSCVAE_BUILD_BENCHMARKS=OFF -DSCVAE_INSTALL=OFF "$@"
-cmake --build "$build" -j "$(nproc)" --target idx_fuzzer checkpoint_fuzzer architecture_fuzzer spec_fuzzer
+cmake --build "$build" -j "$(nproc)" --target idx_fuzzer checkpoint_fuzzer architecture_fuzzer spec_fuzzer \
+  csv_fuzzer npy_fuzzer
 mkdir -p "$artifacts"
 status=0
-for kind in idx checkpoint architecture spec; do
+for kind in idx checkpoint architecture spec csv npy; do
   scratch=$(mktemp -d)
   echo "== ${kind}_fuzzer for ${seconds} s"
   # -max_len: the seeds are small; -malloc_limit_mb: no input may make the
