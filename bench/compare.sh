@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
-# Runs the PyTorch twin (bench/torch_vae.py) and mnist_vae one after the other
-# on the same data, model (--arch mlp|conv), thread count and batch size, and
-# prints the seconds of every epoch for both and the ratio of their medians
-# (issue 7's target: mnist_vae <= 1/3 of the twin at 2 threads, batch 128;
-# issue 20's for --arch conv).
+# Runs the twins, the PyTorch one (bench/torch_vae.py) and the libtorch one
+# (bench/torch_vae.cpp, built as libtorch_vae where libtorch-dev is
+# installed), then mnist_vae, one after the other on the same data, model
+# (--arch mlp|conv), thread count and batch size, and prints the seconds of
+# every epoch for each and, per twin, the ratio of the epoch medians (issue
+# 7's target: mnist_vae <= 1/3 of the twin at 2 threads, batch 128; issue
+# 20's for --arch conv). A twin that is missing is skipped with a message.
 #
-#   bench/compare.sh [--arch mlp|conv] [--mnist-vae PATH] [--epochs N]
-#                    [--threads T] [--batch B] [--data DIR] [--limit N]
-#                    [--out DIR]
+#   bench/compare.sh [--arch mlp|conv] [--mnist-vae PATH] [--libtorch PATH]
+#                    [--epochs N] [--threads T] [--batch B] [--data DIR]
+#                    [--limit N] [--out DIR]
 #
-# The twin runs with OPENBLAS_NUM_THREADS=1 and torch.set_num_threads(T): with
-# OpenBLAS's own threads on, they and PyTorch's oversubscribe the cores.
+# --libtorch defaults to libtorch_vae in bench/ of mnist_vae's build folder,
+# else in build-perf/bench/ or build/bench/.
+#
+# The twins run with OPENBLAS_NUM_THREADS=1 and torch.set_num_threads(T):
+# with OpenBLAS's own threads on, they and PyTorch's oversubscribe the cores.
 # OMP_WAIT_POLICY is left to libgomp's default (spinning), the twin's fastest
 # setting on a quiet machine (2.3 s per epoch here against 4.5 s with
 # PASSIVE). On a loaded machine the spinning threads make it 5-20x slower;
 # set TWIN_OMP_WAIT_POLICY=PASSIVE there (see bench/RESULTS.md). Needs
-# Debian's python3-torch; without it this script says so and exits 0.
+# Debian's python3-torch for the PyTorch twin and libtorch-dev for the other;
+# without either twin this script says so and exits 0.
 #
-# The twin runs in its fastest setting (issue 24): OPENBLAS_CORETYPE and
-# OPENBLAS_L2_SIZE are unset for its command alone, since forcing an older
-# kernel (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine) made it 1.4x slower
-# in issue 24's runs and flattered the ratio; it prints the BLAS library and
-# kernel it loaded.
+# The twins run in their fastest setting (issue 24): OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE are unset for their commands alone, since forcing an older
+# kernel (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine) made the PyTorch
+# twin 1.4x slower in issue 24's runs and flattered the ratio; each twin
+# prints the BLAS library and kernel it loaded.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 arch=mlp
 mnist_vae=""
+libtorch=""
 epochs=3
 threads=2
 batch=128
@@ -37,13 +44,14 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
     --mnist-vae) mnist_vae=$2; shift 2 ;;
+    --libtorch) libtorch=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,10 +69,6 @@ for candidate in "${PYTHON:-}" python3 /usr/bin/python3; do
     break
   fi
 done
-if [[ -z "$python" ]]; then
-  echo "compare.sh: PyTorch is not installed (Debian: apt-get install python3-torch); skipping the comparison"
-  exit 0
-fi
 
 if [[ -z "$mnist_vae" ]]; then
   for candidate in "$here"/../build-perf/examples/mnist_vae "$here"/../build/examples/mnist_vae; do
@@ -75,35 +79,72 @@ if [[ -z "$mnist_vae" || ! -x "$mnist_vae" ]]; then
   echo "compare.sh: no mnist_vae executable; build it and pass --mnist-vae PATH" >&2
   exit 1
 fi
+if [[ -n "$libtorch" && ! -x "$libtorch" ]]; then
+  echo "compare.sh: --libtorch $libtorch: no such executable" >&2
+  exit 1
+fi
+if [[ -z "$libtorch" ]]; then
+  for candidate in "$(dirname "$mnist_vae")"/../bench/libtorch_vae \
+                   "$here"/../build-perf/bench/libtorch_vae "$here"/../build/bench/libtorch_vae; do
+    if [[ -x "$candidate" ]]; then libtorch=$candidate; break; fi
+  done
+fi
+
+[[ -n "$python" ]] || echo "compare.sh: PyTorch is not installed (Debian: apt-get install python3-torch); skipping the PyTorch twin"
+[[ -n "$libtorch" ]] || echo "compare.sh: no libtorch_vae (bench/ builds it where libtorch-dev is installed; or pass --libtorch PATH); skipping the libtorch twin"
+if [[ -z "$python" && -z "$libtorch" ]]; then
+  echo "compare.sh: no twin to compare with; skipping the comparison"
+  exit 0
+fi
 
 [[ -n "$out" ]] || out=$(mktemp -d "${TMPDIR:-/tmp}/scvae_compare.XXXXXX")
-mkdir -p "$out/torch" "$out/scvae"
+mkdir -p "$out/scvae"
 common=(--arch "$arch" --data "$data" --epochs "$epochs" --batch "$batch" --threads "$threads" --limit "$limit")
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "twin:    $python $here/torch_vae.py ${common[*]}"
 # The twins' environment: their fastest BLAS kernel (see the top of this file).
 twin_env=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1)
 [[ -z "${TWIN_OMP_WAIT_POLICY:-}" ]] || twin_env+=(OMP_WAIT_POLICY="$TWIN_OMP_WAIT_POLICY")
 for variable in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
-  [[ -z "${!variable:-}" ]] || echo "         $variable=${!variable} is unset for the twin (its fastest kernel)"
+  [[ -z "${!variable:-}" ]] || echo "         $variable=${!variable} is unset for the twins (their fastest kernel)"
 done
-echo "         torch $("$python" -c 'import torch; print(torch.__version__)'), env ${twin_env[*]}"
-env "${twin_env[@]}" "$python" "$here/torch_vae.py" "${common[@]}" --quiet --out "$out/torch"
+echo "twins' environment: env ${twin_env[*]}"
+runs=()  # name=metrics path, the twins first and scvae last
+if [[ -n "$python" ]]; then
+  mkdir -p "$out/pytorch"
+  echo "pytorch: $python $here/torch_vae.py ${common[*]}"
+  echo "         torch $("$python" -c 'import torch; print(torch.__version__)')"
+  env "${twin_env[@]}" "$python" "$here/torch_vae.py" "${common[@]}" --quiet --out "$out/pytorch"
+  runs+=("pytorch=$out/pytorch/metrics.jsonl")
+fi
+if [[ -n "$libtorch" ]]; then
+  mkdir -p "$out/libtorch"
+  echo "libtorch: $libtorch ${common[*]}"
+  env "${twin_env[@]}" "$libtorch" "${common[@]}" --quiet --out "$out/libtorch"
+  runs+=("libtorch=$out/libtorch/metrics.jsonl")
+fi
 echo "scvae:   $mnist_vae ${common[*]}"
 "$mnist_vae" "${common[@]}" --quiet --out "$out/scvae"
+runs+=("scvae=$out/scvae/metrics.jsonl")
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); metrics in $out"
 
-"$python" - "$out/torch/metrics.jsonl" "$out/scvae/metrics.jsonl" <<'EOF'
+# The report needs no torch: any python3 does.
+"${python:-python3}" - "${runs[@]}" <<'EOF'
 import json, statistics, sys
-runs = [[json.loads(line) for line in open(path)] for path in sys.argv[1:3]]
-torch_runs, scvae_runs = runs
-print(f"{'epoch':>5} {'torch s':>9} {'scvae s':>9} {'ratio':>7} {'torch test_loss':>16} {'scvae test_loss':>16}")
-for t, s in zip(torch_runs, scvae_runs):
-    print(f"{t['epoch']:>5} {t['train_seconds']:>9.3f} {s['train_seconds']:>9.3f} "
-          f"{s['train_seconds'] / t['train_seconds']:>7.3f} {t['test_loss']:>16.2f} {s['test_loss']:>16.2f}")
-mt = statistics.median(r["train_seconds"] for r in torch_runs)
-ms = statistics.median(r["train_seconds"] for r in scvae_runs)
-print(f"median  {mt:>9.3f} {ms:>9.3f} {ms / mt:>7.3f}   scvae/torch = {ms / mt:.3f} "
-      f"(torch is {mt / ms:.2f}x slower; target: ratio <= 0.333)")
+names, runs = [], []
+for argument in sys.argv[1:]:
+    name, path = argument.split("=", 1)
+    names.append(name)
+    runs.append([json.loads(line) for line in open(path)])
+print(f"{'epoch':>6} " + " ".join(f"{name + ' s':>10}" for name in names) + " "
+      + " ".join(f"{name + ' test_loss':>19}" for name in names))
+for records in zip(*runs):
+    print(f"{records[0]['epoch']:>6} " + " ".join(f"{r['train_seconds']:>10.3f}" for r in records)
+          + " " + " ".join(f"{r['test_loss']:>19.2f}" for r in records))
+medians = [statistics.median(r["train_seconds"] for r in run) for run in runs]
+print(f"{'median':>6} " + " ".join(f"{m:>10.3f}" for m in medians))
+scvae = medians[-1]
+for name, twin in zip(names[:-1], medians[:-1]):
+    print(f"{name}/scvae = {twin / scvae:.2f} (epoch medians; scvae/{name} = {scvae / twin:.3f}, "
+          f"target <= 0.333)")
 EOF
