@@ -153,6 +153,62 @@ BENCHMARK(BM_VAE_TrainStep_Double)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+/// Multiply-adds per sample of each product of the conv VAE (issue 20, as
+/// `mnist_vae --arch conv` builds it with latent 20): positions x patch x
+/// filters for a convolution (for a transposed one: input positions x output
+/// patch x input channels), in x out for a dense layer.
+struct ProductShape {
+  double multiply_adds;
+  bool input_gradient;
+};
+double conv_vae_step_flops_per_sample() {
+  const ProductShape products[] = {
+      {14.0 * 14 * (1 * 4 * 4) * 32, false},  // conv2d 1->32: 14x14 positions of 1x4x4
+      {7.0 * 7 * (32 * 4 * 4) * 64, true},    // conv2d 32->64: 7x7 of 32x4x4
+      {3136.0 * 256, true},                   // dense 3136->256
+      {256.0 * 2 * kLatent, true},            // Gaussian head 256->(mu, logvar)
+      {kLatent * 256.0, true},                // dense 20->256
+      {256.0 * 3136, true},                   // dense 256->3136
+      {7.0 * 7 * (32 * 4 * 4) * 64, true},    // conv_transpose2d 64->32
+      {14.0 * 14 * (1 * 4 * 4) * 32, true},   // conv_transpose2d 32->1
+  };
+  double flops = 0.0;
+  for (const ProductShape& p : products) flops += 2.0 * p.multiply_adds * (p.input_gradient ? 3 : 2);
+  return flops;  // 30.0e6: the issue's "about 30 MFLOP per image for a training step"
+}
+
+/// loss_and_gradient + Adam on the conv VAE of `mnist_vae --arch conv`
+/// (Fashion-MNIST-like images, latent 20). Args: batch, threads.
+void BM_ConvVAE_TrainStep(benchmark::State& state) {
+  const Index n = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  scvae::ModelSpec spec = scvae::VAE::make_spec(kInputs, {}, kLatent);
+  spec.input_shape = scvae::Shape(1, 28, 28);
+  spec.encoder_network =
+      "[conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(256) relu gaussian(20)]";
+  spec.tasks[0].network =
+      "[dense(256) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1) relu "
+      "conv_transpose2d(1,4,2,1)]";
+  spec.initialization = scvae::Initialization::PyTorch;
+  scvae::VAE vae(spec, 1);
+  vae.set_threads(threads);
+  scvae::Adam adam;
+  const Mat x = images(n);
+  scvae::Rng rng(5);
+  double loss = 0.0;
+  for (auto _ : state) {
+    loss += vae.loss_and_gradient(x, rng).total;
+    adam.step(vae.parameters(), vae.gradients(), vae.thread_pool());
+  }
+  benchmark::DoNotOptimize(loss);
+  set_rates(state, n, conv_vae_step_flops_per_sample());
+}
+BENCHMARK(BM_ConvVAE_TrainStep)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{128}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 /// One product of the MNIST VAE's dense layers, as the layers run it
 /// (detail::gemm: the AVX-512 kernels where built, else Eigen's kernel on
 /// reused buffers) or as a plain Eigen noalias product. Args: shape (0: W1 X,
