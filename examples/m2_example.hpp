@@ -13,8 +13,8 @@
 #include <cmath>
 #include <memory>
 
-#include "common.hpp"
 #include "labelled_subset.hpp"
+#include "model_presets.hpp"
 #include "scvae/semisup/labelled_subset.hpp"
 #include "scvae/semisup/virtual_adversarial.hpp"
 #include "scvae/train/parameter_averaging.hpp"

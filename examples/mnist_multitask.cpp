@@ -11,9 +11,9 @@
 // library: PartlyLabelledSource, OversamplingOrder, PseudoLabels,
 // AverageParameters and VirtualAdversarialTraining on the one Trainer.
 
-#include "common.hpp"
 #include "labelled_subset.hpp"
 #include "m2_example.hpp"
+#include "multitask_flags.hpp"
 #include "scvae/eval/predictive_accuracy.hpp"
 #include "scvae/semisup/pseudo_labels.hpp"
 
@@ -21,106 +21,6 @@ namespace {
 
 using scvae::Index;
 using Classifier = scvae::LabelHeadClassifier<scvae::SCVAE>;
-
-struct MultitaskFlags {
-  Index labels = 1000;
-  double label_weight = 50.0;
-  Index label_hidden = 400, label_layers = 1, encoder_layers = 1;
-  std::string label_input = "sample";
-  // The defaults are the best design measured (examples/RESULTS-multitask.md).
-  double labelled_share = 0.25;
-  scvae::PseudoLabelOptions pseudo;  // from epoch 3, threshold 0.9, average 0.6
-  std::string pseudo_targets = "soft";
-  double average_weights = 0.0, label_smoothing = 0.0, adversarial_epsilon = 0.0;
-  double adversarial_xi = 1.0;
-  bool lr_cosine = false, baseline = false;
-  Index baseline_epochs = 100;
-};
-
-void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
-  using examples::add_integer;
-  using examples::add_real;
-  add_integer<Index>(app, "--labels", m.labels,
-                     "Training labels kept, balanced over classes; the rest are masked "
-                     "(default 1000, or all images if --limit leaves fewer)",
-                     1)
-      ->capture_default_str();
-  add_real(app, "--label-weight", m.label_weight,
-           "Weight w of the label task's NLL (default: min(50, 10 / labelled fraction))", 0.0);
-  add_integer<Index>(app, "--label-hidden", m.label_hidden,
-                     "Hidden units of the label head (0: linear head)", 0)
-      ->capture_default_str();
-  add_integer<Index>(app, "--label-layers", m.label_layers,
-                     "Hidden layers of --label-hidden units in the label head", 1, 1000)
-      ->capture_default_str();
-  add_integer<Index>(app, "--encoder-layers", m.encoder_layers,
-                     "Hidden layers of --hidden units in the shared encoder", 1, 1000)
-      ->capture_default_str();
-  app.add_option("--label-input", m.label_input, "The label head reads the sampled z or the mean mu")
-      ->check(CLI::IsMember({"sample", "mean"}))
-      ->capture_default_str();
-  add_integer<Index>(app, "--pseudo-from", m.pseudo.from_epoch,
-                     "From this epoch on, label confident predictions of unlabelled images (0: off)",
-                     0, examples::kMaxEpochs)
-      ->capture_default_str();
-  add_real(app, "--pseudo-threshold", m.pseudo.threshold,
-           "Class probability a prediction needs to become a pseudo-label", 0.0, 1.0)
-      ->capture_default_str();
-  app.add_option("--pseudo-targets", m.pseudo_targets,
-                 "Pseudo-labels are the predicted class probabilities (soft) or the class (hard)")
-      ->check(CLI::IsMember({"soft", "hard"}))
-      ->capture_default_str();
-  add_real(app, "--pseudo-average", m.pseudo.average,
-           "Pseudo-labels from a moving average of each image's predictions over epochs, with "
-           "this decay (0: the last epoch's predictions only)",
-           0.0, 0.999)
-      ->capture_default_str();
-  add_real(app, "--adversarial-epsilon", m.adversarial_epsilon,
-           "Virtual adversarial training: L2 norm of each image's perturbation, whose prediction "
-           "is trained towards the clean image's with the label weight (0: off)",
-           0.0, 100.0)
-      ->capture_default_str();
-  add_real(app, "--adversarial-xi", m.adversarial_xi,
-           "L2 norm of the random probe that finds the adversarial direction", 1e-6, 100.0)
-      ->capture_default_str();
-  add_real(app, "--average-weights", m.average_weights,
-           "Evaluate, save and pseudo-label with a moving average of the parameters over steps "
-           "with this decay (0: off)",
-           0.0, 0.99999)
-      ->capture_default_str();
-  add_real(app, "--label-smoothing", m.label_smoothing,
-           "True labels as class probabilities: 1 - X on the class, X spread over all classes "
-           "(implies soft targets)",
-           0.0, 1.0)
-      ->capture_default_str();
-  app.add_flag("--lr-cosine", m.lr_cosine,
-               "Cosine annealing of the learning rate from --lr to 0 over the epochs");
-  examples::add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
-}
-
-scvae::ModelSpec scvae_spec(const examples::CommonFlags& flags, const MultitaskFlags& m,
-                            Index features, int classes) {
-  scvae::ModelSpec spec;
-  spec.inputs = features;
-  spec.encoder_hidden.assign(static_cast<std::size_t>(m.encoder_layers), flags.hidden);
-  spec.latent = flags.latent;
-  spec.initialization = flags.initialization();
-  scvae::TaskSpec image;  // Bernoulli, weight 1, reads a sample of z
-  image.name = "image";
-  image.outputs = features;
-  image.hidden = {flags.hidden};
-  spec.tasks.push_back(image);
-  scvae::TaskSpec label;
-  label.name = "label";
-  label.outputs = classes;
-  if (m.label_hidden > 0)
-    label.hidden.assign(static_cast<std::size_t>(m.label_layers), m.label_hidden);
-  label.likelihood = scvae::LikelihoodSpec::categorical(classes);
-  label.weight = m.label_weight;
-  label.input = m.label_input == "mean" ? scvae::DecoderInput::Mean : scvae::DecoderInput::Sample;
-  spec.tasks.push_back(label);
-  return spec;
-}
 
 }  // namespace
 
@@ -141,8 +41,8 @@ int main(int argc, char** argv) {
   examples::add_common_flags(app, flags);
   std::string design = "scvae";
   examples::add_design_option(app, design);
-  MultitaskFlags m;
-  add_multitask_flags(app, m);
+  examples::MultitaskFlags m;
+  examples::add_multitask_flags(app, m);
 
   return examples::run_main("mnist_multitask", app, argc, argv, [&] {
     examples::validate_common_flags(flags);
@@ -155,12 +55,14 @@ int main(int argc, char** argv) {
     const std::vector<std::uint8_t> labelled =
         examples::choose_labelled(data.train, m.labels, flags.seed);
     const examples::OutputLock lock(flags.out);
+    if (m.arch == "conv" && (app.count("--hidden") > 0 || app.count("--encoder-layers") > 0))
+      throw scvae::ArgumentError("--hidden, --encoder-layers: the MLP's; --arch conv has its own");
+    examples::ModelSize size;
+    const scvae::ModelSpec spec = examples::scvae_spec(flags, m, data.train, size);
     examples::check_scvae_size(flags, data.train.features(), data.train.num_classes(),
                                m.encoder_layers, m.label_hidden, m.label_layers,
-                               m.average_weights > 0.0);
-
-    scvae::SCVAE model(
-        scvae_spec(flags, m, data.train.features(), data.train.num_classes()), flags.seed);
+                               m.average_weights > 0.0, size);
+    scvae::SCVAE model(spec, flags.seed);
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
     const bool soft = m.pseudo_targets == "soft" || m.label_smoothing > 0.0;
     scvae::PartlyLabelledSource<float> train_source(
@@ -191,14 +93,15 @@ int main(int argc, char** argv) {
     trainer.add_callback(std::make_unique<examples::StopOnSignal>());
     auto evaluate = [&](scvae::EpochReport& r) {
       scvae::Rng rng(flags.seed + 1000);
-      const scvae::LossParts sampled = scvae::evaluate_loss(model, test_source, 500, rng);
-      const scvae::LossParts mean_z = scvae::evaluate_loss(model, test_source, 500, rng, 1.0, true);
+      const Index batch = m.arch == "conv" ? flags.batch : 500;  // as mnist_vae's
+      const scvae::LossParts sampled = scvae::evaluate_loss(model, test_source, batch, rng);
+      const scvae::LossParts mean_z = scvae::evaluate_loss(model, test_source, batch, rng, 1.0, true);
       // The image task's nats per sample, comparable with mnist_vae's test_loss.
       r.set("test_loss", sampled.task_nll[0] + sampled.kl);
       r.set("test_loss_mean_z", mean_z.task_nll[0] + mean_z.kl);
       r.set("test_kl", sampled.kl);
       r.set("test_label_nll", sampled.task_nll[1]);
-      r.set("test_accuracy", scvae::accuracy(model, 1, test_source, 500));
+      r.set("test_accuracy", scvae::accuracy(model, 1, test_source, batch));
       r.set("label_weight", model.task(1).weight);
       scvae::Rng draws(flags.seed + 4000);
       r.set("test_accuracy_sampled", scvae::predictive_accuracy(model, 1, data.test, 16, draws));

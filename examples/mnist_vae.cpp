@@ -3,7 +3,7 @@
 // writes metrics.jsonl, pictures and the model to --out. --arch conv trains
 // the convolutional VAE of examples::conv_vae_spec instead.
 
-#include "common.hpp"
+#include "model_presets.hpp"
 
 using scvae::Index;
 
@@ -15,11 +15,7 @@ int main(int argc, char** argv) {
   flags.out = "runs/mnist_vae";
   examples::add_common_flags(app, flags);
   std::string arch = "mlp";
-  app.add_option("--arch", arch,
-                 "mlp: 784-H-L-H-784 (the pytorch/examples VAE); conv: Conv 1-32-64 (kernel 4, "
-                 "stride 2) and Dense 256 to L, and back through ConvTranspose (28x28 images)")
-      ->check(CLI::IsMember({"mlp", "conv"}))
-      ->capture_default_str();
+  examples::add_arch_option(app, arch);
 
   return examples::run_main("mnist_vae", app, argc, argv, [&] {
     examples::validate_common_flags(flags);

@@ -254,6 +254,26 @@ conv_cases() {
     "$binary" --data "$real" --quiet --epochs 0 --limit 48 --arch mlp --load "$out/model.scvae"
 }
 
+# mnist_multitask --design scvae --arch conv: the same trunk under the
+# SC-VAE's image and label tasks; M2 names the design that has it.
+multitask_conv_cases() {
+  local tiny=(--quiet --epochs 1 --batch 4 --threads 1 --latent 2 --design scvae)
+  want_text="--arch conv: expected 28x28 images" expect 2 "$program --arch conv on small images" \
+    "$binary" --data "$good" "${tiny[@]}" --arch conv
+  want_text="--arch conv has its own" expect 2 "$program --arch conv --hidden" "$binary" \
+    --data "$good" "${tiny[@]}" --hidden 8 --arch conv
+  want_text="--arch: not an option of --design m2" expect 2 "$program --arch conv (m2)" \
+    "$binary" --data "$good" --quiet --epochs 1 --arch conv
+  [[ -n $real ]] || { echo "SKIP $program --arch conv: no 784-pixel data"; return; }
+  local out="$work/out/conv-$program"
+  local conv_flags=(--quiet --batch 16 --limit 48 --labels 20 --threads 2 --latent 2
+                    --design scvae --arch conv)
+  out_dir=$out expect 0 "$program --arch conv" "$binary" --data "$real" "${conv_flags[@]}" \
+    --epochs 1
+  out_dir=$out expect 0 "$program --arch conv --load --epochs 0" "$binary" --data "$real" \
+    "${conv_flags[@]}" --epochs 0 --load "$out/model.scvae"
+}
+
 issue19_cases() {
   local design=()
   [[ $program == mnist_multitask ]] && design=(--design scvae)
@@ -404,6 +424,7 @@ for binary in "$@"; do
   expect 2 "$program unknown flag" "$binary" --data "$good" "${small[@]}" --no-such-flag
   issue19_cases
   [[ $program == mnist_vae ]] && conv_cases
+  [[ $program == mnist_multitask ]] && multitask_conv_cases
 done
 
 if ((ran == 0)); then
