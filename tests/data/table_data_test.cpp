@@ -197,6 +197,40 @@ TEST(TableCsv, ErrorsNameTheFileColumnAndLine) {
   EXPECT_MENTIONS(m, "ids.csv: column 1 (\"name\"): a text feature with 12 categories");
 }
 
+TEST(TableCsv, NewRowsAreReadWithTheTrainingSchema) {
+  const CsvTable table = parse_csv(kCsv, "pets.csv");
+  const TableData data = table_data_from_csv(
+      table, TableColumns{{{"species", TargetKind::Categorical}, {"weight", TargetKind::Real},
+                           {"id", TargetKind::Categorical}},
+                          {"colour", "size"}});
+  const TableSchema schema = table_schema(data);
+  // Other column order, an unused column, no "weight" column, a class "3.0".
+  const CsvTable rows = parse_csv(
+      "size,extra,species,colour,id\n7,q,virginica,green,3.0\n,q,,red,\n", "new.csv");
+  const TableData read = table_data_from_csv(rows, schema);
+  EXPECT_EQ(read.feature_names(), data.feature_names());
+  EXPECT_EQ(read.features().col(0), (Vector<float>(4) << 0, 1, 0, 7).finished());
+  EXPECT_EQ(read.features()(2, 1), 1.0f);
+  EXPECT_EQ(read.feature_mask()(3, 1), 0.0f);
+  EXPECT_EQ(read.target(0).values(0, 0), 1.0f);
+  EXPECT_EQ(read.target(0).mask(1), 0.0f);
+  EXPECT_EQ(read.target(1).present(), 0) << "an absent target column: every row to predict";
+  EXPECT_EQ(read.target(2).values(0, 0), 2.0f) << "\"3.0\" is the class \"3\"";
+  EXPECT_EQ(read.target(0).categories, data.target(0).categories);
+
+  std::string m = message_of<FormatError>([&] {
+    table_data_from_csv(parse_csv("size,colour\n1,red\n2,purple\n", "new.csv"), schema);
+  });
+  EXPECT_MENTIONS(m, "new.csv: line 3, column 2 (\"colour\"): \"purple\" is not a category seen");
+  m = message_of<FormatError>([&] {
+    table_data_from_csv(parse_csv("size,colour,species\n1,red,lion\n", "new.csv"), schema);
+  });
+  EXPECT_MENTIONS(m, "line 2, column 3 (\"species\"): \"lion\" is not a class seen");
+  m = message_of<ArgumentError>(
+      [&] { table_data_from_csv(parse_csv("colour\nred\n", "new.csv"), schema); });
+  EXPECT_MENTIONS(m, "new.csv: no column named \"size\"");
+}
+
 /// n samples of one feature, class i % 3 with every 7th class missing.
 TableData three_classes(Index n) {
   Matrix<float> features(1, n);

@@ -21,6 +21,7 @@
 
 #include "scvae/data/csv_table.hpp"
 #include "scvae/data/table_data.hpp"
+#include "scvae/data/table_schema.hpp"
 
 namespace scvae {
 
@@ -216,6 +217,90 @@ TableDataT<Scalar> table_data_from_csv(const CsvTable& table, const TableColumns
   TableDataT<Scalar> data =
       TableDataT<Scalar>::with_sources(std::move(features), std::move(sources), file);
   for (const TargetColumn& t : columns.targets) detail::add_csv_target(table, t, data);
+  return data;
+}
+
+/// Reads new rows (e.g. to predict) the way a model's training table was
+/// read: the features of `schema` in its order, a text column's indicators
+/// for the categories seen in training, and each target whose column is in
+/// the table (a target column that is absent is missing for every row).
+/// ArgumentError naming the file for an absent feature column; FormatError
+/// naming the file, line and column for a cell that does not fit (text in a
+/// numeric column, a category or class not seen in training).
+template <typename Scalar = float>
+TableDataT<Scalar> table_data_from_csv(const CsvTable& table, const TableSchema& schema) {
+  const Index n = table.rows();
+  const auto category_of = [&](const std::vector<std::string>& known, Index c, Index row,
+                               const char* what) {
+    std::string text(detail::trim_blanks(table.column(c)[static_cast<std::size_t>(row)]));
+    double number = 0;  // classes read from integers are named by the integer: "1.0" is "1"
+    if (detail::parse_cell(text, number) == detail::CellValue::number &&
+        number == std::floor(number) && std::fabs(number) < 1e9)
+      text = std::to_string(static_cast<long long>(number));
+    const auto at = std::find(known.begin(), known.end(), text);
+    if (at == known.end()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + detail::cell_for_message(k);
+      throw FormatError(detail::csv_cell_place(table, c, row) + ": " + detail::cell_for_message(text) +
+                        " is not a " + what + " seen in training (" + list + ")");
+    }
+    return static_cast<Index>(at - known.begin());
+  };
+  Matrix<Scalar> features(static_cast<Index>(schema.features.size()), n);
+  for (std::size_t f = 0; f < schema.features.size();) {
+    const FeatureSource& source = schema.features[f];
+    const Index c = table.column_index(source.column);
+    if (source.category.empty()) {
+      const std::vector<double> values = table.numeric_column(c);
+      for (Index j = 0; j < n; ++j)
+        features(static_cast<Index>(f), j) = static_cast<Scalar>(values[static_cast<std::size_t>(j)]);
+      ++f;
+      continue;
+    }
+    std::vector<std::string> known;  // the column's indicators, consecutive in the schema
+    std::size_t end = f;
+    for (; end < schema.features.size() && schema.features[end].column == source.column &&
+           !schema.features[end].category.empty();
+         ++end)
+      known.push_back(schema.features[end].category);
+    for (Index j = 0; j < n; ++j) {
+      const bool missing = is_missing(table.column(c)[static_cast<std::size_t>(j)]);
+      const Index hot = missing ? -1 : category_of(known, c, j, "category");
+      for (std::size_t k = f; k < end; ++k)
+        features(static_cast<Index>(k), j) =
+            missing ? std::numeric_limits<Scalar>::quiet_NaN()
+                    : static_cast<Scalar>(static_cast<Index>(k - f) == hot ? 1 : 0);
+    }
+    f = end;
+  }
+  TableDataT<Scalar> data =
+      TableDataT<Scalar>::with_sources(std::move(features), schema.features, table.source());
+  for (const TableTargetSchema& target : schema.targets) {
+    Matrix<Scalar> values =
+        Matrix<Scalar>::Constant(target.rows, n, std::numeric_limits<Scalar>::quiet_NaN());
+    if (table.has_column(target.name)) {
+      if (target.rows != 1)
+        throw ArgumentError(table.source() + ": target \"" + target.name + "\" has " +
+                            std::to_string(target.rows) + " rows; a CSV column holds one");
+      const Index c = table.column_index(target.name);
+      if (target.kind == TargetKind::Categorical) {
+        for (Index j = 0; j < n; ++j)
+          if (!is_missing(table.column(c)[static_cast<std::size_t>(j)]))
+            values(0, j) = static_cast<Scalar>(category_of(target.categories, c, j, "class"));
+      } else {
+        const std::vector<double> numbers = table.numeric_column(c);
+        for (Index j = 0; j < n; ++j) {
+          const double value = numbers[static_cast<std::size_t>(j)];
+          if (target.kind == TargetKind::Binary && !std::isnan(value) && value != 0.0 && value != 1.0)
+            throw FormatError(detail::csv_cell_place(table, c, j) + ": " +
+                              detail::cell_for_message(table.column(c)[static_cast<std::size_t>(j)]) +
+                              " is not 0 or 1 (a binary target)");
+          values(0, j) = static_cast<Scalar>(value);
+        }
+      }
+    }
+    data.add_target(target.name, target.kind, std::move(values), target.categories);
+  }
   return data;
 }
 

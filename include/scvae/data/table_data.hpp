@@ -120,7 +120,8 @@ class TableDataT {
   /// its values is NaN). Categorical: `categories` names the classes (empty:
   /// "0", "1", ...; the count is then the largest index + 1), at least two,
   /// every present value an integer index below their count. Binary: every
-  /// present value 0 or 1. ArgumentError naming the target and the sample.
+  /// present value 0 or 1. Every value may be missing (rows to predict).
+  /// ArgumentError naming the target and the sample.
   void add_target(const std::string& name, TargetKind kind, Matrix<Scalar> values,
                   std::vector<std::string> categories = {}) {
     const std::string what = source_ + ": target \"" + name + "\"";
@@ -167,8 +168,6 @@ class TableDataT {
     if (kind == TargetKind::Categorical && categories.size() < 2)
       throw ArgumentError(what + ": a categorical target needs at least two classes, got " +
                           std::to_string(categories.size()));
-    if (target.present() == 0)
-      throw ArgumentError(what + ": every sample's value is missing");
     target.values = std::move(values);
     target.categories = std::move(categories);
     targets_.push_back(std::move(target));
