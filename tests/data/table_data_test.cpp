@@ -21,6 +21,7 @@
 #include "scvae/data/table_split.hpp"
 #include "scvae/data/table_standardizer.hpp"
 #include "scvae/io/checkpoint.hpp"
+#include "scvae/io/load_model.hpp"
 #include "scvae/model/scvae.hpp"
 #include "scvae/optim/adam.hpp"
 #include "scvae/train/trainer.hpp"
@@ -437,7 +438,7 @@ std::string synthetic_csv() {
   return out.str();
 }
 
-TEST(TableEndToEnd, CsvToSplitToTrainedScvaeBeatsChance) {
+TEST(TableEndToEnd, CsvTrainsAnScvaeThatBeatsChanceAndItsFileAlonePredicts) {
   const CsvTable table = parse_csv(synthetic_csv(), "synthetic.csv");
   const TableData data = table_data_from_csv(
       table, TableColumns{{{"class", TargetKind::Categorical}, {"value", TargetKind::Real}}});
@@ -491,6 +492,37 @@ TEST(TableEndToEnd, CsvToSplitToTrainedScvaeBeatsChance) {
   // The real target in original units: clearly better than its training mean.
   ASSERT_GT(valued, 20);
   EXPECT_LT(squared, 0.5 * spread) << "rmse " << std::sqrt(squared / valued);
+
+  // Same seeds, same bits.
+  SCVAET<float> again(spec, 5);
+  Adam adam_again(adam_options);
+  Trainer(again, adam_again, options).fit(train);
+  EXPECT_TRUE(testing::bit_identical(again.parameters(), model.parameters()));
+
+  // The model file alone: rebuilt, it reads the CSV with its schema and
+  // predicts the real target in original units as the trained model does.
+  CheckpointExtras extras;
+  save_table_schema(table_schema(data), extras);
+  standardizer.save(extras);
+  testing::TempDir dir("scvae_table_model");
+  const std::string path = (dir.path / "model.scvae").string();
+  save_model(path, model, extras);
+  CheckpointExtras loaded_extras;
+  const SCVAET<float> loaded = load_model<float>(path, &loaded_extras);
+  const TableData rows = table_data_from_csv(table, load_table_schema(loaded_extras));
+  const Standardizer loaded_standardizer = Standardizer::load(loaded_extras);
+  const TableSource<float> all_rows(rows, loaded_standardizer);
+  const TableSource<float> all_rows_before(data, standardizer);
+  EXPECT_TRUE(all_rows.inputs() == all_rows_before.inputs());
+  Matrix<float> mu_loaded, value_loaded, original_loaded, original_before;
+  loaded.encode(all_rows.inputs(), mu_loaded, logvar);
+  loaded.predict(loaded.task_index("value"), mu_loaded, value_loaded);
+  loaded_standardizer.inverse_target<float>(1, value_loaded, original_loaded);
+  model.encode(all_rows_before.inputs(), mu, logvar);
+  model.predict(2, mu, value);
+  standardizer.inverse_target<float>(1, value, original_before);
+  EXPECT_TRUE(original_loaded == original_before);
+  EXPECT_GT(original_loaded.mean(), 80.0f) << "original units: the values are around 100";
 }
 
 }  // namespace
