@@ -184,6 +184,14 @@ TEST(TableCsv, ErrorsNameTheFileColumnAndLine) {
   const CsvTable typo = parse_csv("x,y\n1,a\n2,b\n3o,a\n4,b\n", "typo.csv");
   m = message_of<FormatError>([&] { table_data_from_csv(typo, {{{"y", TargetKind::Categorical}}}); });
   EXPECT_MENTIONS(m, "typo.csv: line 4, column 1 (\"x\"): \"3o\"");
+  // A feature column with no value at all, and an unknown ignored column.
+  const CsvTable empty = parse_csv("x,e,y\n1,,a\n2,NA,b\n", "empty.csv");
+  m = message_of<FormatError>([&] { table_data_from_csv(empty, {{{"y", TargetKind::Categorical}}}); });
+  EXPECT_MENTIONS(m, "empty.csv: column 2 (\"e\"): every value is missing");
+  m = message_of<ArgumentError>([&] {
+    table_data_from_csv(empty, {{{"y", TargetKind::Categorical}}, {}, {"nothing"}});
+  });
+  EXPECT_MENTIONS(m, "empty.csv: no column named \"nothing\"");
   // A categorical target of one class.
   const CsvTable one = parse_csv("x,y\n1,a\n2,a\n3,\n", "one.csv");
   m = message_of<FormatError>([&] { table_data_from_csv(one, {{{"y", TargetKind::Categorical}}}); });
