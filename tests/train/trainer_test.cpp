@@ -9,6 +9,7 @@
 #include "scvae/train/early_stopping.hpp"
 #include "scvae/train/epoch_callback.hpp"
 #include "scvae/train/metrics_writer.hpp"
+#include "scvae/model/scvae.hpp"
 
 namespace scvae {
 namespace {
@@ -126,6 +127,74 @@ TEST(Trainer, CallbacksStopEarlyAndMetricsAreWrittenPerEpoch) {
     EXPECT_NE(line.find("\"val_loss\": "), std::string::npos) << line;
   }
   EXPECT_EQ(lines, 4);
+}
+
+// An image task with a Gaussian likelihood and a label task: the validation
+// metrics of both kinds, equal to the evaluators' on the trained model; the
+// training itself is the same bits as without validation data.
+TEST(Trainer, ValidationDataAddsItsMetricsAndLeavesTrainingAlone) {
+  const Dataset data = testing::make_images();
+  const Dataset held = testing::make_images(90, 9);
+  ImageLabelSource<float> source(data), validation(held);
+  ModelSpec spec = VAE::make_spec(36, {16}, 2);
+  spec.tasks[0].name = "image";
+  spec.tasks[0].likelihood = LikelihoodSpec::gaussian(0.1);
+  TaskSpec label;
+  label.name = "label";
+  label.outputs = 3;
+  label.hidden = {8};
+  label.likelihood = LikelihoodSpec::categorical(3);
+  spec.tasks.push_back(label);
+  auto train = [&](bool validate) {
+    SCVAE model(spec, 3);
+    Adam adam;
+    Trainer trainer(model, adam, small_options(2));
+    const TrainResult result = validate ? trainer.fit(source, validation) : trainer.fit(source);
+    return std::make_pair(result, Vector<float>(model.parameters()));
+  };
+  const auto [plain, plain_parameters] = train(false);
+  const auto [checked, checked_parameters] = train(true);
+  EXPECT_EQ(plain_parameters, checked_parameters);
+  EXPECT_FALSE(plain.history.back().has("validation_loss"));
+  const EpochReport& last = checked.history.back();
+  for (const char* key : {"validation_loss", "validation_kl", "validation_image_nll",
+                          "validation_image_rmse", "validation_image_mae",
+                          "validation_label_nll", "validation_label_accuracy"})
+    EXPECT_TRUE(last.has(key) && std::isfinite(last.get(key))) << key;
+  EXPECT_FALSE(last.has("validation_image_accuracy"));
+  SCVAE model(spec, 3);
+  model.parameters() = checked_parameters;
+  EXPECT_EQ(last.get("validation_label_accuracy"), accuracy(model, 1, validation, 64));
+  const RegressionResult error = evaluate_regression(model, 0, validation, 64);
+  EXPECT_EQ(last.get("validation_image_rmse"), error.rmse);
+  EXPECT_EQ(last.get("validation_image_mae"), error.mae);
+  EXPECT_GT(error.rmse, error.mae * 0.999);  // RMSE >= MAE
+  EXPECT_EQ(error.values, 90 * 36);
+  EXPECT_THROW(evaluate_regression(model, 1, validation, 64), ArgumentError);
+}
+
+// restore_best: training ends on the parameters of the best epoch (2 here).
+TEST(Trainer, EarlyStoppingRestoresTheBestParameters) {
+  const Dataset data = testing::make_images();
+  AutoencoderSource<float> source(data);
+  VAET<float> vae(36, {16}, 2, 3);
+  Adam adam;
+  Trainer trainer(vae, adam, small_options(4));
+  const double scores[] = {3.0, 1.0, 2.0, 1.5};
+  std::vector<Vector<float>> after_epoch;
+  trainer.add_callback(std::make_unique<EpochCallback>([&](EpochReport& r) {
+    r.set("score", scores[r.epoch - 1]);
+    after_epoch.push_back(vae.parameters());
+    return false;
+  }));
+  EarlyStopping stopping("score", 10);
+  stopping.restore_best(vae);
+  trainer.add_callback(stopping);
+  trainer.fit(source);
+  ASSERT_EQ(after_epoch.size(), 4u);
+  EXPECT_EQ(stopping.best_epoch(), 2);
+  EXPECT_NE(after_epoch[3], after_epoch[1]);
+  EXPECT_EQ(vae.parameters(), after_epoch[1]);
 }
 
 TEST(Trainer, RejectsBadOptionsAndMismatchedData) {

@@ -27,6 +27,7 @@
 #include "scvae/train/callback.hpp"
 #include "scvae/train/gradient_callback.hpp"
 #include "scvae/train/trainer_traits.hpp"
+#include "scvae/train/validation.hpp"
 
 namespace scvae {
 
@@ -120,6 +121,18 @@ class Trainer {
   /// A custom sample order per epoch (e.g. oversampling labelled samples).
   void set_order(OrderFunction order) { order_ = std::move(order); }
 
+  /// As fit(source), and after each epoch (before the callbacks see its
+  /// report) the validation metrics of train/validation.hpp on `validation`.
+  TrainResult fit(const BatchSource<Scalar>& source, const BatchSource<Scalar>& validation) {
+    detail::check_eval_source("validation data", model_, validation, options_.batch_size);
+    struct Forget {
+      const BatchSource<Scalar>*& validation;
+      ~Forget() { validation = nullptr; }
+    } forget{validation_};
+    validation_ = &validation;
+    return fit(source);
+  }
+
   /// Trains on `source` for options().epochs epochs from options().first_epoch.
   TrainResult fit(const BatchSource<Scalar>& source) {
     if (source.size() < 1)
@@ -150,6 +163,8 @@ class Trainer {
       const bool stop =
           run_epoch(source, make_order(order_rng, epoch, source.size()), noise_rng, report);
       ++result.epochs_run;
+      if (validation_ != nullptr)
+        report_validation(model_, *validation_, options_.batch_size, options_.seed, report);
       bool stop_after = stop;
       for (Callback* c : callbacks_) stop_after = c->on_epoch_end(report) || stop_after;
       result.history.push_back(report);
@@ -374,6 +389,7 @@ class Trainer {
   std::function<double(long)> schedule_;
   OrderFunction order_;
   std::vector<std::unique_ptr<BatchBuffers>> buffers_;
+  const BatchSource<Scalar>* validation_ = nullptr;  ///< During fit(train, validation).
 };
 
 }  // namespace scvae

@@ -1,0 +1,83 @@
+#pragma once
+// The error of a real-valued (Gaussian) task's predictions over a whole data
+// source: the root mean square and mean absolute error of the predicted mean
+// at the mean of q(z|x), over every unmasked target value, in the units the
+// source gives its targets (a standardised table's: multiply by the
+// target's standard deviation for its own units).
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "scvae/core/check.hpp"
+#include "scvae/core/error.hpp"
+#include "scvae/data/batch_source.hpp"
+#include "scvae/eval/loss.hpp"
+#include "scvae/model/contract.hpp"
+
+namespace scvae {
+
+struct RegressionResult {
+  double rmse = 0.0;
+  double mae = 0.0;
+  Index values = 0;  ///< Target values that counted (unmasked samples x outputs).
+};
+
+/// RMSE and MAE of Gaussian task `task` over every sample of `source`, in
+/// order 0..size-1, batch by batch, predicted by reconstruct() (model/
+/// contract.hpp); a learned variance's rows after the means are not scored.
+/// Throws ArgumentError for a task index out of range, a task that is not
+/// Gaussian, batch_size < 1, an empty source, or when every target is masked
+/// out; ShapeError when the source's task count or target rows differ.
+template <typename Model>
+RegressionResult evaluate_regression(const Model& model, Index task,
+                                     const BatchSource<typename Model::Scalar>& source,
+                                     Index batch_size) {
+  using Scalar = typename Model::Scalar;
+  using Kind = LikelihoodSpec::Kind;
+  if (task < 0 || task >= model.task_count())
+    throw ArgumentError("regression task: expected a task index in 0.." +
+                        std::to_string(model.task_count() - 1) + ", got " + std::to_string(task));
+  const TaskSpec& spec = model.task(task);
+  if (spec.likelihood.kind != Kind::Gaussian && spec.likelihood.kind != Kind::GaussianLearnedVariance)
+    throw ArgumentError("regression task '" + spec.name + "': expected a Gaussian likelihood, got " +
+                        spec.likelihood.name());
+  detail::check_eval_source("evaluate_regression", model, source, batch_size);
+  const Index size = source.size();
+  const std::vector<Index> order = detail::eval_order(size);
+  const auto ts = static_cast<std::size_t>(task);
+  Batch<Scalar> batch;
+  Matrix<Scalar> predicted;
+  double squares = 0.0, absolutes = 0.0;
+  RegressionResult result;
+  for (Index begin = 0; begin < size; begin += batch_size) {
+    const Index end = std::min(size, begin + batch_size);
+    source.fill(order, begin, end, batch);
+    const Matrix<Scalar>& target = batch.target(ts);
+    const bool masked = batch.has_mask(ts);
+    reconstruct(model, task, batch.x, predicted);
+    if (predicted.rows() < target.rows() || predicted.cols() != target.cols())
+      throw ShapeError("regression task '" + spec.name + "': predictions of " +
+                       std::to_string(predicted.rows()) + " x " + std::to_string(predicted.cols()) +
+                       " for targets of " + std::to_string(target.rows()) + " x " +
+                       std::to_string(target.cols()));
+    for (Index j = 0; j < target.cols(); ++j) {
+      if (masked && batch.masks[ts](j) != Scalar(1)) continue;
+      for (Index i = 0; i < target.rows(); ++i) {
+        const double error = static_cast<double>(predicted(i, j)) - static_cast<double>(target(i, j));
+        squares += error * error;
+        absolutes += std::abs(error);
+      }
+      result.values += target.rows();
+    }
+  }
+  if (result.values == 0)
+    throw ArgumentError("regression task '" + spec.name +
+                        "': expected at least one target value, got 0 (every target is masked)");
+  result.rmse = std::sqrt(squares / static_cast<double>(result.values));
+  result.mae = absolutes / static_cast<double>(result.values);
+  return result;
+}
+
+}  // namespace scvae
