@@ -118,6 +118,22 @@ BENCHMARK(BM_Dense_Backward)->Arg(128)->ArgName("batch");
 
 // ------------------------------------------------------------- whole train step
 
+/// Steps of loss_and_gradient (forward, backward) + Adam on `model`, as the
+/// Trainer runs them (Adam on the model's threads), `samples` per step.
+template <typename Model>
+void run_train_steps(benchmark::State& state, Model& model,
+                     const scvae::Matrix<typename Model::Scalar>& x, double flops_per_sample) {
+  scvae::AdamT<typename Model::Scalar> adam;
+  scvae::Rng rng(5);
+  double loss = 0.0;
+  for (auto _ : state) {
+    loss += model.loss_and_gradient(x, rng).total;
+    adam.step(model.parameters(), model.gradients(), model.thread_pool());
+  }
+  benchmark::DoNotOptimize(loss);
+  set_rates(state, x.cols(), flops_per_sample);
+}
+
 /// loss_and_gradient (forward, backward) + Adam on the 784-400-20-400-784 VAE.
 /// Args: batch, threads.
 template <typename Scalar>
@@ -127,17 +143,7 @@ void vae_train_step(benchmark::State& state) {
   scvae::VAET<Scalar> vae(kInputs, {kHidden}, kLatent, 1, scvae::LikelihoodSpec::bernoulli(),
                           scvae::Activation::ReLU, scvae::Initialization::PyTorch);
   vae.set_threads(threads);
-  scvae::AdamT<Scalar> adam;
-  const scvae::Matrix<Scalar> x = images(n).cast<Scalar>();
-  scvae::Rng rng(5);
-  double loss = 0.0;
-  for (auto _ : state) {
-    // As the Trainer does it: Adam on the model's threads.
-    loss += vae.loss_and_gradient(x, rng).total;
-    adam.step(vae.parameters(), vae.gradients(), vae.thread_pool());
-  }
-  benchmark::DoNotOptimize(loss);
-  set_rates(state, n, vae_step_flops_per_sample());
+  run_train_steps(state, vae, images(n).cast<Scalar>().eval(), vae_step_flops_per_sample());
 }
 void BM_VAE_TrainStep(benchmark::State& state) { vae_train_step<float>(state); }
 BENCHMARK(BM_VAE_TrainStep)
@@ -192,16 +198,7 @@ void BM_ConvVAE_TrainStep(benchmark::State& state) {
   spec.initialization = scvae::Initialization::PyTorch;
   scvae::VAE vae(spec, 1);
   vae.set_threads(threads);
-  scvae::Adam adam;
-  const Mat x = images(n);
-  scvae::Rng rng(5);
-  double loss = 0.0;
-  for (auto _ : state) {
-    loss += vae.loss_and_gradient(x, rng).total;
-    adam.step(vae.parameters(), vae.gradients(), vae.thread_pool());
-  }
-  benchmark::DoNotOptimize(loss);
-  set_rates(state, n, conv_vae_step_flops_per_sample());
+  run_train_steps(state, vae, images(n), conv_vae_step_flops_per_sample());
 }
 BENCHMARK(BM_ConvVAE_TrainStep)
     ->ArgNames({"batch", "threads"})

@@ -118,31 +118,38 @@ void split_phases(const PatchGeometry& g, const Scalar* images, Index image_stri
   }
 }
 
+namespace detail {
+
+/// combine(pixel, phase value) for every pixel of the n samples' images.
+template <typename Scalar, typename Combine>
+void merge_phases_with(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
+                       Index image_stride, Combine&& combine) {
+  for (Index s = 0; s < n; ++s) {
+    Scalar* image = images + s * image_stride;
+    const Scalar* phase = phases + s * g.phase_values();
+    for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
+      for (Index i = 0; i < count; ++i) combine(image[pixel + i * g.stride_width], phase[at + i]);
+    });
+  }
+}
+
+}  // namespace detail
+
 /// The adjoint of split_phases, added to the images: every phase value that
 /// holds a pixel goes back to it; the padding's values are dropped.
 template <typename Scalar>
 void merge_phases_add(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
                       Index image_stride) {
-  for (Index s = 0; s < n; ++s) {
-    Scalar* image = images + s * image_stride;
-    const Scalar* phase = phases + s * g.phase_values();
-    detail::for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
-      for (Index i = 0; i < count; ++i) image[pixel + i * g.stride_width] += phase[at + i];
-    });
-  }
+  detail::merge_phases_with(g, phases, n, images, image_stride,
+                            [](Scalar& pixel, Scalar value) { pixel += value; });
 }
 
 /// As merge_phases_add, written over the images: each pixel has one phase value.
 template <typename Scalar>
 void merge_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
                   Index image_stride) {
-  for (Index s = 0; s < n; ++s) {
-    Scalar* image = images + s * image_stride;
-    const Scalar* phase = phases + s * g.phase_values();
-    detail::for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
-      for (Index i = 0; i < count; ++i) image[pixel + i * g.stride_width] = phase[at + i];
-    });
-  }
+  detail::merge_phases_with(g, phases, n, images, image_stride,
+                            [](Scalar& pixel, Scalar value) { pixel = value; });
 }
 
 /// rows(p + positions * s, k) = the value patch k of position p of sample s
