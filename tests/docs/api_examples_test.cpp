@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -379,6 +380,48 @@ TEST(ApiDocs, Data) {
   EXPECT_THROW(scvae::Dataset(2, 3, pixels, labels, /*num_classes=*/2), scvae::ArgumentError);
   EXPECT_THROW(scvae::read_idx_images(dir + "/missing"), scvae::IoError);
   EXPECT_THROW(scvae::load_mnist(dir, "train"), scvae::IoError);
+}
+
+// README's "Your own data", on a small table written here: two classes
+// that the first feature separates, a real target, missing cells.
+TEST(ApiDocs, ReadmeYourOwnData) {
+  TempDir tmp;
+  const std::string path = tmp.path + "/wine.csv";
+  {
+    std::ofstream csv(path);
+    csv << "id,cultivar,alcohol,ash,colour\n";
+    for (int i = 0; i < 60; ++i)
+      csv << i << "," << (i % 2 == 0 ? "barolo" : "barbera") << ","
+          << (i % 7 == 0 ? std::string() : std::to_string(12.0 + (i % 2) + 0.01 * i)) << ","
+          << (i % 2 == 0 ? 1.0 : 3.0) + 0.1 * (i % 5) << "," << (i % 11 == 0 ? "NA" : "0.5")
+          << "\n";
+  }
+  scvae::CsvTable table = scvae::read_csv(path);
+  scvae::TableData data = scvae::table_data_from_csv(
+      table, scvae::TableColumns{{{"cultivar", scvae::TargetKind::Categorical},
+                                  {"alcohol", scvae::TargetKind::Real}},
+                                 {},
+                                 {"id"}});
+  scvae::TableSplit split =
+      scvae::split_table(data, 0.2, /*seed=*/1, scvae::SplitKind::stratified("cultivar"));
+  scvae::Standardizer standardizer = scvae::Standardizer::fit(split.train);
+  scvae::TableSource<float> train(split.train, standardizer), test(split.test, standardizer);
+  scvae::SCVAE model(scvae::make_table_spec(data, /*latent=*/8, /*hidden=*/{64}), /*seed=*/1);
+  scvae::Adam adam;
+  scvae::TrainerOptions options;
+  options.epochs = 5;
+  scvae::Trainer trainer(model, adam, options);
+  scvae::EarlyStopping stopping("validation_loss", /*patience=*/10);
+  trainer.add_callback(stopping.restore_best(model));
+  const scvae::TrainResult result = trainer.fit(train, test);
+
+  ASSERT_EQ(result.history.size(), 5u);
+  const scvae::EpochReport& last = result.history.back();
+  for (const char* key : {"validation_loss", "validation_cultivar_accuracy",
+                          "validation_alcohol_rmse", "validation_alcohol_mae"})
+    EXPECT_TRUE(last.has(key)) << key;
+  EXPECT_GE(stopping.best_epoch(), 1);
+  EXPECT_EQ(split.test.samples(), 12);
 }
 
 // ---------------------------------------------------------------- eval
