@@ -1,0 +1,212 @@
+#pragma once
+// The latent map: each sample's latent mean as a dot on a 2-D plane (the
+// first two principal directions when the latent is wider than 2), coloured
+// by its class, with a legend naming the classes. An RGB PNG, written
+// atomically like a checkpoint (io/atomic_file.hpp). Text is drawn with
+// stb_easy_font (Debian's libstb-dev), the PNG encoded by stb_image_write.
+
+#include <stb/stb_easy_font.h>
+#include <stb/stb_image_write.h>
+
+#include <Eigen/Eigenvalues>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "scvae/core/error.hpp"
+#include "scvae/core/types.hpp"
+#include "scvae/io/atomic_file.hpp"
+
+namespace scvae {
+
+/// `points` (dimensions x n) on a plane, 2 x n: the coordinates themselves
+/// for one or two dimensions (one: the second row is 0), else the
+/// projections of the centred points on the two principal directions of
+/// largest variance, each direction's sign chosen so that its largest
+/// component is positive (the same points give the same picture).
+template <typename Derived>
+Matrix<double> principal_plane(const Eigen::MatrixBase<Derived>& points) {
+  const Index d = points.rows();
+  const Index n = points.cols();
+  if (d < 1) throw ShapeError("principal_plane: the points have no dimension");
+  Matrix<double> plane = Matrix<double>::Zero(2, n);
+  const Matrix<double> p = points.template cast<double>();
+  if (d <= 2) {
+    plane.topRows(d) = p;
+    return plane;
+  }
+  const Matrix<double> centred = p.colwise() - p.rowwise().mean();
+  const Matrix<double> covariance = centred * centred.transpose();
+  const Eigen::SelfAdjointEigenSolver<Matrix<double>> solver(covariance);  // ascending eigenvalues
+  for (Index k = 0; k < 2; ++k) {
+    Vector<double> direction = solver.eigenvectors().col(d - 1 - k);
+    Index largest = 0;
+    direction.cwiseAbs().maxCoeff(&largest);
+    if (direction(largest) < 0) direction = -direction;
+    plane.row(k) = direction.transpose() * centred;
+  }
+  return plane;
+}
+
+namespace detail {
+
+using Rgb = std::array<std::uint8_t, 3>;
+
+/// Ten colours apart from one another (matplotlib's tab10); beyond ten
+/// classes they repeat.
+inline Rgb class_colour(Index c) {
+  static const Rgb palette[10] = {{{31, 119, 180}},  {{255, 127, 14}}, {{44, 160, 44}},
+                                  {{214, 39, 40}},   {{148, 103, 189}}, {{140, 86, 75}},
+                                  {{227, 119, 194}}, {{127, 127, 127}}, {{188, 189, 34}},
+                                  {{23, 190, 207}}};
+  if (c < 0) return Rgb{{190, 190, 190}};  // no class: light grey
+  return palette[c % 10];
+}
+
+/// An RGB canvas, row-major, white.
+class Canvas {
+ public:
+  Canvas(int width, int height)
+      : width_(width), height_(height),
+        pixels_(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 3, 255) {}
+  int width() const { return width_; }
+  int height() const { return height_; }
+  const std::vector<std::uint8_t>& pixels() const { return pixels_; }
+
+  /// Fills [x0, x1) x [y0, y1), clipped to the canvas.
+  void fill(int x0, int y0, int x1, int y1, const Rgb& colour) {
+    for (int y = std::max(0, y0); y < std::min(height_, y1); ++y)
+      for (int x = std::max(0, x0); x < std::min(width_, x1); ++x) {
+        std::uint8_t* p = &pixels_[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width_) +
+                                    static_cast<std::size_t>(x)) * 3];
+        p[0] = colour[0];
+        p[1] = colour[1];
+        p[2] = colour[2];
+      }
+  }
+  /// `text` with its top left at (x, y), each font pixel `scale` pixels wide.
+  void text(int x, int y, const std::string& text, const Rgb& colour, int scale) {
+    std::vector<char> chars(text.begin(), text.end());
+    chars.push_back('\0');
+    std::vector<char> quads(1024 * (text.size() + 1));  // stb: ~270 bytes per character
+    unsigned char font_colour[4] = {0, 0, 0, 255};
+    const int count = stb_easy_font_print(0, 0, chars.data(), font_colour, quads.data(),
+                                          static_cast<int>(quads.size()));
+    for (int q = 0; q < count; ++q) {
+      // Each quad: four vertices of 16 bytes (x, y, z floats, colour), an
+      // axis-aligned rectangle from vertex 0 to vertex 2.
+      float corner[2][2];
+      std::memcpy(corner[0], quads.data() + q * 64, sizeof(corner[0]));
+      std::memcpy(corner[1], quads.data() + q * 64 + 32, sizeof(corner[1]));
+      fill(x + scale * static_cast<int>(std::lround(corner[0][0])),
+           y + scale * static_cast<int>(std::lround(corner[0][1])),
+           x + scale * static_cast<int>(std::lround(corner[1][0])),
+           y + scale * static_cast<int>(std::lround(corner[1][1])), colour);
+    }
+  }
+
+ private:
+  int width_;
+  int height_;
+  std::vector<std::uint8_t> pixels_;
+};
+
+}  // namespace detail
+
+/// Writes the latent map of `plane` (2 x n, e.g. principal_plane(mu)) to
+/// `path` as a PNG: one dot per sample, coloured by `classes` (one per
+/// sample, -1 for none; empty: none has a class), and beside the plot a
+/// legend of `class_names` (the first ones that fit, then "+N more").
+/// ShapeError when the counts differ, ArgumentError for a class outside
+/// [-1, class_names.size()), IoError naming the path when it cannot be written.
+inline void write_latent_map(const std::string& path, const Matrix<double>& plane,
+                             const std::vector<Index>& classes,
+                             const std::vector<std::string>& class_names) {
+  const Index n = plane.cols();
+  if (plane.rows() != 2 || n < 1)
+    throw ShapeError("write_latent_map " + detail::quoted_path(path) +
+                     ": expected 2 x n points (n >= 1), got " + std::to_string(plane.rows()) +
+                     " x " + std::to_string(n));
+  if (!classes.empty() && static_cast<Index>(classes.size()) != n)
+    throw ShapeError("write_latent_map " + detail::quoted_path(path) + ": " +
+                     std::to_string(classes.size()) + " classes for " + std::to_string(n) +
+                     " points");
+  for (const Index c : classes)
+    if (c < -1 || c >= static_cast<Index>(class_names.size()))
+      throw ArgumentError("write_latent_map " + detail::quoted_path(path) + ": class " +
+                          std::to_string(c) + " has no name (" +
+                          std::to_string(class_names.size()) + " names)");
+  constexpr int kPlot = 480, kMargin = 12, kLegend = 200, kScale = 2, kLine = 22;
+  detail::Canvas canvas(kPlot + kLegend, kPlot);
+  const detail::Rgb frame{{200, 200, 200}}, ink{{30, 30, 30}};
+  canvas.fill(kMargin - 1, kMargin - 1, kPlot - kMargin + 1, kMargin, frame);
+  canvas.fill(kMargin - 1, kPlot - kMargin, kPlot - kMargin + 1, kPlot - kMargin + 1, frame);
+  canvas.fill(kMargin - 1, kMargin - 1, kMargin, kPlot - kMargin + 1, frame);
+  canvas.fill(kPlot - kMargin, kMargin - 1, kPlot - kMargin + 1, kPlot - kMargin + 1, frame);
+
+  // One scale for both axes, so distances on the map are distances in the plane.
+  Vector<double> low(2), high(2);
+  for (Index k = 0; k < 2; ++k) {
+    low(k) = high(k) = 0.0;
+    bool seen = false;
+    for (Index j = 0; j < n; ++j) {
+      const double v = plane(k, j);
+      if (!std::isfinite(v)) continue;
+      low(k) = seen ? std::min(low(k), v) : v;
+      high(k) = seen ? std::max(high(k), v) : v;
+      seen = true;
+    }
+  }
+  const double span = std::max({high(0) - low(0), high(1) - low(1), 1e-12});
+  const double inner = kPlot - 2 * kMargin - 8;
+  const auto pixel = [&](Index k, double v) {
+    const double centred = (v - 0.5 * (low(k) + high(k))) / span * inner;
+    return static_cast<int>(std::lround(kPlot / 2.0 + (k == 0 ? centred : -centred)));
+  };
+  // Unlabelled points first, so that classes are drawn over them.
+  for (const int pass : {0, 1})
+    for (Index j = 0; j < n; ++j) {
+      const Index c = classes.empty() ? -1 : classes[static_cast<std::size_t>(j)];
+      if ((c >= 0) != (pass == 1) || !std::isfinite(plane(0, j)) || !std::isfinite(plane(1, j)))
+        continue;
+      const int x = pixel(0, plane(0, j)), y = pixel(1, plane(1, j));
+      canvas.fill(x - 2, y - 1, x + 3, y + 2, detail::class_colour(c));
+      canvas.fill(x - 1, y - 2, x + 2, y + 3, detail::class_colour(c));
+    }
+
+  const Index fit = (kPlot - 2 * kMargin) / kLine - 1;
+  const Index named = static_cast<Index>(class_names.size());
+  const Index shown = named > fit + 1 ? fit : named;
+  for (Index c = 0; c < shown; ++c) {
+    const int top = kMargin + static_cast<int>(c) * kLine;
+    canvas.fill(kPlot + 4, top + 2, kPlot + 18, top + 16, detail::class_colour(c));
+    std::string name = class_names[static_cast<std::size_t>(c)];
+    if (name.size() > 14) name = name.substr(0, 13) + "~";
+    canvas.text(kPlot + 24, top + 2, name, ink, kScale);
+  }
+  if (shown < named)
+    canvas.text(kPlot + 24, kMargin + static_cast<int>(shown) * kLine + 2,
+                "+" + std::to_string(named - shown) + " more", ink, kScale);
+
+  std::vector<unsigned char> png;
+  const int ok = stbi_write_png_to_func(
+      [](void* context, void* data, int size) {
+        auto* out = static_cast<std::vector<unsigned char>*>(context);
+        const auto* bytes = static_cast<const unsigned char*>(data);
+        out->insert(out->end(), bytes, bytes + size);
+      },
+      &png, canvas.width(), canvas.height(), 3, canvas.pixels().data(), canvas.width() * 3);
+  if (ok == 0 || png.empty())
+    throw IoError("cannot write latent map " + detail::quoted_path(path) +
+                  ": the PNG encoder failed (out of memory?)");
+  detail::AtomicFile file(path, "latent map");
+  file.write(png.data(), png.size());
+  file.commit();
+}
+
+}  // namespace scvae
