@@ -13,7 +13,11 @@
 # metrics kept by a failed fresh run and cut back on resume; SIGINT/SIGTERM;
 # an M2 resume with other --labels; --help that does not contradict itself.
 #
-# Usage: run_corpus.sh <mnist_vae> [<mnist_multitask>] [<mnist_m2>]
+# scvae_table (issue 21), when given: a small table trains and predicts, and
+# malformed tables and bad command lines fail naming file, line and column,
+# or the flag (table_cases).
+#
+# Usage: run_corpus.sh <mnist_vae> [<mnist_multitask>] [<mnist_m2>] [<scvae_table>]
 # A binary that does not exist is skipped with a message; at least one must
 # exist. REAL_DATA (default /usr/share/datasets/fashion-mnist) holds the
 # 784-pixel data the size and signal cases need; without it they are skipped.
@@ -173,7 +177,9 @@ expect() {
   local out=${out_dir:-"$work/out/$RANDOM$RANDOM"}
   mkdir -p "$out"
   local stderr_file="$work/stderr"
-  "$@" --out "$out" >/dev/null 2>"$stderr_file"
+  local out_flags=(--out "$out")
+  [[ -n ${no_out:-} ]] && out_flags=()  # the command gives its own --out, or none
+  "$@" "${out_flags[@]}" >/dev/null 2>"$stderr_file"
   local status=$?
   local lines
   lines=$(wc -l <"$stderr_file")
@@ -376,6 +382,97 @@ issue19_cases() {
   done
 }
 
+# scvae_table: a small table of two classes trains and predicts (every
+# target filled in), then malformed tables and bad command lines.
+table_cases() {
+  local dir="$work/table"
+  mkdir -p "$dir"
+  local good="$dir/good.csv" i c
+  {
+    echo "x1,x2,colour,class,value"
+    for ((i = 0; i < 60; i++)); do
+      c=$((i % 3))
+      # every fourth class missing, the colour a text feature
+      printf '%d.5,%d,%s,%s,%d\n' $((c * 10 + i % 7)) $((30 - c * 10 + i % 5)) \
+        "$( ((i % 2)) && echo red || echo blue)" "$( ((i % 4 == 3)) || echo "c$c")" \
+        $((100 + c * 20 + i % 3))
+    done
+  } >"$good"
+  printf 'x1,x2,colour,class\n0.5,30,red,\n,20,blue,c1\n20.5,10,red,\n' >"$dir/new.csv"
+  local train=(train --epochs 3 --threads 1 --quiet --target class:categorical
+    --target value:gaussian)
+  out_dir="$dir/model" expect 0 "scvae_table train" "$binary" "${train[@]}" --data "$good"
+  local files_written=0
+  for file in model.scvae metrics.jsonl latent.png; do
+    [[ -s $dir/model/$file ]] || files_written=1
+  done
+  check "scvae_table train writes model.scvae, metrics.jsonl, latent.png" $files_written \
+    "missing in $dir/model: $(ls "$dir/model")"
+  local model="$dir/model/model.scvae" predictions="$dir/predictions.csv"
+  no_out=1 expect 0 "scvae_table predict" "$binary" predict --model "$model" \
+    --data "$dir/new.csv" --out "$predictions"
+  local header filled
+  header=$(head -n 1 "$predictions" 2>/dev/null)
+  filled=$(awk -F, 'NR > 1 && $5 != "" && $6 != "" && $7 != ""' "$predictions" 2>/dev/null | wc -l)
+  check "scvae_table predictions.csv has the targets' columns" \
+    "$([[ $header == x1,x2,colour,class,class_predicted,class_probability,value_predicted ]]; echo $?)" \
+    "header '$header'"
+  check "scvae_table predictions.csv fills every row" "$( ((filled == 3)); echo $?)" \
+    "$filled of 3 rows filled"
+
+  # Malformed tables: status 1, naming the file, line and column.
+  bad_table() {  # NAME WANT_TEXT CONTENT
+    printf '%b' "$3" >"$dir/$1.csv"
+    want_text=$2 expect 1 "scvae_table $1" "$binary" "${train[@]}" --data "$dir/$1.csv"
+  }
+  bad_table ragged-row "ragged-row.csv: line 3, column 6" \
+    'x1,x2,colour,class,value\n1,2,red,a,3\n4,5,red,b,6,7\n'
+  bad_table text-in-numeric "text-in-numeric.csv: line 3, column 1" \
+    'x1,x2,colour,class,value\n1,2,red,a,3\nabc,5,red,b,6\n2,3,red,a,4\n5,6,red,b,1\n'
+  bad_table unterminated-quote "unterminated-quote.csv: line 3, column 1" \
+    'x1,x2,colour,class,value\n1,2,red,a,3\n"4,5,red,b,6\n'
+  bad_table one-class "one-class.csv: column 4" \
+    'x1,x2,colour,class,value\n1,2,red,a,3\n4,5,red,a,6\n'
+  bad_table text-real-target "text-real-target.csv: line 3, column 5" \
+    'x1,x2,colour,class,value\n1,2,red,a,3\n4,5,red,b,high\n7,8,red,a,4\n9,1,red,b,5\n'
+  want_text="absent.csv" expect 1 "scvae_table missing --data" "$binary" "${train[@]}" \
+    --data "$dir/absent.csv"
+  # Predicting: rows without a feature column, an unseen class, a corrupt model.
+  printf 'x1,colour\n1,red\n' >"$dir/no-x2.csv"
+  want_text='no column "x2"' no_out=1 expect 1 "scvae_table predict without a feature column" \
+    "$binary" predict --model "$model" --data "$dir/no-x2.csv" --out "$dir/p.csv"
+  printf 'x1,x2,colour,class\n1,2,green,\n' >"$dir/new-colour.csv"
+  want_text="new-colour.csv: line 2, column 3" no_out=1 expect 1 \
+    "scvae_table predict with an unseen category" "$binary" predict --model "$model" \
+    --data "$dir/new-colour.csv" --out "$dir/p.csv"
+  no_out=1 expect 1 "scvae_table predict with a corrupt model" "$binary" predict \
+    --model "$corrupt_checkpoint" --data "$dir/new.csv" --out "$dir/p.csv"
+
+  # Bad command lines: status 2, naming the flag or the column.
+  local base=(train --epochs 1 --quiet --data "$good")
+  want_text="nosuch" expect 2 "scvae_table unknown --target column" "$binary" "${base[@]}" \
+    --target nosuch:categorical
+  want_text="--target" expect 2 "scvae_table bad --target kind" "$binary" "${base[@]}" \
+    --target class:ordinal
+  want_text="--target" expect 2 "scvae_table --target without a kind" "$binary" "${base[@]}" \
+    --target class
+  want_text="--out" no_out=1 expect 2 "scvae_table missing --out" "$binary" "${base[@]}" \
+    --target class:categorical
+  want_text="--target" expect 2 "scvae_table missing --target" "$binary" "${base[@]}"
+  local split
+  for split in 1.5 0 -0.2 nan x; do
+    want_text="--test-split" expect 2 "scvae_table --test-split $split" "$binary" "${base[@]}" \
+      --target class:categorical --test-split "$split"
+  done
+  want_text="test fraction" expect 2 "scvae_table --test-split 1" "$binary" "${base[@]}" \
+    --target class:categorical --test-split 1
+  want_text="--test" expect 2 "scvae_table --test with --test-split" "$binary" "${base[@]}" \
+    --target class:categorical --test "$good" --test-split 0.3
+  want_text="--hidden" expect 2 "scvae_table --hidden 8,0" "$binary" "${base[@]}" \
+    --target class:categorical --hidden 8,0
+  want_text="subcommand" no_out=1 expect 2 "scvae_table no subcommand" "$binary"
+}
+
 ran=0
 for binary in "$@"; do
   program=$(basename "$binary")
@@ -385,6 +482,10 @@ for binary in "$@"; do
   fi
   ((ran++))
   echo "== $program"
+  if [[ $program == scvae_table ]]; then
+    table_cases
+    continue
+  fi
   args
   expect 0 "$program good data" "$binary" --data "$good" "${small[@]}"
   if [[ $program == mnist_multitask ]]; then args --labels 1; fi

@@ -71,6 +71,7 @@ TEST(LatentMap, DrawsEachClassInItsColourWithALegend) {
     EXPECT_GT(count(480, width, detail::class_colour(c)), 100) << "swatch " << c;
   }
   EXPECT_GT(count(0, 480, detail::class_colour(-1)), 10);  // the unlabelled point
+  EXPECT_GT(count(480, width, detail::class_colour(-1)), 100);  // and its swatch
   // The names' text, in the legend only.
   EXPECT_GT(count(480, width, {{30, 30, 30}}), 50);
   EXPECT_EQ(count(0, 480, {{30, 30, 30}}), 0);

@@ -121,7 +121,8 @@ class Canvas {
 /// Writes the latent map of `plane` (2 x n, e.g. principal_plane(mu)) to
 /// `path` as a PNG: one dot per sample, coloured by `classes` (one per
 /// sample, -1 for none; empty: none has a class), and beside the plot a
-/// legend of `class_names` (the first ones that fit, then "+N more").
+/// legend of `class_names` (the first ones that fit, then "+N more"; and
+/// "no class" in grey when some sample has none).
 /// ShapeError when the counts differ, ArgumentError for a class outside
 /// [-1, class_names.size()), IoError naming the path when it cannot be written.
 inline void write_latent_map(const std::string& path, const Matrix<double>& plane,
@@ -189,9 +190,15 @@ inline void write_latent_map(const std::string& path, const Matrix<double>& plan
     if (name.size() > 14) name = name.substr(0, 13) + "~";
     canvas.text(kPlot + 24, top + 2, name, ink, kScale);
   }
-  if (shown < named)
-    canvas.text(kPlot + 24, kMargin + static_cast<int>(shown) * kLine + 2,
-                "+" + std::to_string(named - shown) + " more", ink, kScale);
+  int next = kMargin + static_cast<int>(shown) * kLine;
+  if (shown < named) {
+    canvas.text(kPlot + 24, next + 2, "+" + std::to_string(named - shown) + " more", ink, kScale);
+    next += kLine;
+  }
+  if (std::find(classes.begin(), classes.end(), Index{-1}) != classes.end() && !class_names.empty()) {
+    canvas.fill(kPlot + 4, next + 2, kPlot + 18, next + 16, detail::class_colour(-1));
+    canvas.text(kPlot + 24, next + 2, "no class", ink, kScale);
+  }
 
   std::vector<unsigned char> png;
   const int ok = stbi_write_png_to_func(

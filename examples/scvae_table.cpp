@@ -1,0 +1,191 @@
+// scvae_table: an SC-VAE for any table, with no code.
+//   scvae_table train --data train.csv --target NAME:KIND ... --out DIR
+// writes DIR/model.scvae (the model with its standardisation and columns),
+// DIR/metrics.jsonl (per epoch: train and validation loss, per task accuracy
+// or RMSE and MAE on the test part, standardised and in the table's units)
+// and DIR/latent.png (the test rows' latent means);
+//   scvae_table predict --model DIR/model.scvae --data new.csv --out predictions.csv
+// writes the input columns and, per target, its prediction for every row
+// (NAME_predicted, and NAME_probability for a class or a 0/1 value).
+
+#include <cstdio>
+
+#include "scvae/data/csv_write.hpp"
+#include "scvae/data/table_predict.hpp"
+#include "scvae/io/latent_map.hpp"
+#include "table_flags.hpp"
+
+namespace {
+
+using scvae::Index;
+constexpr const char* kProgram = "scvae_table";
+
+/// Training rows and test rows, read with the same columns.
+struct TrainTest {
+  scvae::TableData train;
+  scvae::TableData test;
+};
+
+TrainTest read_train_test(const examples::TableTrainFlags& f,
+                          const scvae::TableColumns& columns) {
+  const scvae::TableData data = scvae::table_data_from_csv(scvae::read_csv(f.data), columns);
+  if (!f.test.empty())  // the test table read as the training one was
+    return {data, scvae::table_data_from_csv(scvae::read_csv(f.test), scvae::table_schema(data))};
+  scvae::SplitKind kind = scvae::SplitKind::shuffled();
+  for (const scvae::TableTarget& t : data.targets())
+    if (t.kind == scvae::TargetKind::Categorical) {
+      kind = scvae::SplitKind::stratified(t.name);
+      break;
+    }
+  scvae::TableSplit split = scvae::split_table(data, f.test_split, f.seed, kind);
+  return {std::move(split.train), std::move(split.test)};
+}
+
+/// latent.png: the test rows' latent means, coloured by the first
+/// categorical target (unlabelled rows grey).
+void write_latent_png(const scvae::SCVAE& model, const scvae::TableSource<float>& test,
+                      const scvae::TableData& rows, const std::string& path) {
+  scvae::Matrix<float> mu, logvar;
+  model.encode(test.inputs(), mu, logvar);
+  std::vector<Index> classes;
+  std::vector<std::string> names;
+  for (const scvae::TableTarget& t : rows.targets()) {
+    if (t.kind != scvae::TargetKind::Categorical) continue;
+    for (Index j = 0; j < rows.samples(); ++j)
+      classes.push_back(t.mask(j) != 0 ? static_cast<Index>(t.values(0, j)) : -1);
+    names = t.categories;
+    break;
+  }
+  scvae::write_latent_map(path, scvae::principal_plane(mu), classes, names);
+}
+
+int train(const examples::TableTrainFlags& flags_given) {
+  examples::TableTrainFlags f = flags_given;
+  if (f.threads == 0) f.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  scvae::TableColumns columns;
+  for (const std::string& text : f.targets) columns.targets.push_back(examples::parse_target_flag(text));
+  columns.features = f.features;
+  columns.ignore = f.ignore;
+  const examples::OutputLock lock(f.out);
+  const TrainTest data = read_train_test(f, columns);
+  examples::check_table_model_size(data.train, f);
+  f.batch = std::min(f.batch, data.train.samples());
+
+  const scvae::Standardizer standardizer = scvae::Standardizer::fit(data.train);
+  const scvae::TableSchema schema = scvae::table_schema(data.train);
+  const scvae::TableSource<float> train_source(data.train, standardizer);
+  const scvae::TableSource<float> test_source(data.test, standardizer);
+  scvae::SCVAE model(scvae::make_table_spec(data.train, f.latent, f.hidden), f.seed);
+  scvae::Adam adam(scvae::AdamOptions{f.lr});
+  scvae::TrainerOptions options;
+  options.epochs = f.epochs;
+  options.batch_size = f.batch;
+  options.seed = f.seed;
+  options.threads = f.threads;
+  if (!f.quiet)
+    std::cerr << kProgram << ": " << data.train.samples() << " training and "
+              << data.test.samples() << " test rows, " << data.train.feature_count()
+              << " features, " << data.train.target_count() << " target(s); "
+              << model.architecture() << "; " << f.threads << " thread(s)\n";
+
+  const std::string save = (std::filesystem::path(f.out) / "model.scvae").string();
+  scvae::Trainer trainer(model, adam, options);
+  trainer.add_callback(std::make_unique<examples::StopOnSignal>());
+  // Validation RMSE and MAE are in standardised units; a CSV target's one
+  // scale turns them into the table's.
+  trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
+    for (Index t = 0; t < data.train.target_count(); ++t) {
+      const std::string prefix = "validation_" + data.train.target(t).name + "_";
+      if (data.train.target(t).kind != scvae::TargetKind::Real || !r.has(prefix + "rmse")) continue;
+      const double scale = standardizer.target_scale(t)(0);
+      r.set(prefix + "rmse_original_units", r.get(prefix + "rmse") * scale);
+      r.set(prefix + "mae_original_units", r.get(prefix + "mae") * scale);
+    }
+    return false;
+  }));
+  if (!f.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+  // Every epoch's checkpoint carries the table's standardisation and
+  // columns, so that whichever one a run leaves behind can predict.
+  trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
+      save, model, adam, [&](scvae::CheckpointExtras& extras) {
+        standardizer.save(extras);
+        scvae::save_table_schema(schema, extras);
+      }));
+  trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(save));
+  trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
+      (std::filesystem::path(f.out) / "metrics.jsonl").string()));
+  trainer.fit(train_source, test_source);
+  write_latent_png(model, test_source, data.test, (std::filesystem::path(f.out) / "latent.png").string());
+  if (!f.quiet)
+    std::cerr << kProgram << ": wrote " << save << ", metrics.jsonl and latent.png to " << f.out
+              << "\n";
+  return 0;
+}
+
+std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", value);
+  return text;
+}
+
+int predict(const examples::TablePredictFlags& f) {
+  scvae::CheckpointExtras extras;
+  const scvae::SCVAE model = scvae::load_model<float>(f.model, &extras);
+  const scvae::Standardizer standardizer = scvae::Standardizer::load(extras);
+  const scvae::TableSchema schema = scvae::load_table_schema(extras);
+  const scvae::CsvTable table = scvae::read_csv(f.data);
+  for (const scvae::FeatureSource& feature : schema.features)
+    if (!table.has_column(feature.column))
+      throw scvae::FormatError(table.source() + ": no column \"" + feature.column +
+                               "\", a feature of the model " + f.model);
+  const scvae::TablePrediction prediction = scvae::predict_table(
+      model, standardizer, schema, scvae::table_data_from_csv<float>(table, schema));
+
+  std::vector<std::string> names = table.column_names();
+  std::vector<std::vector<std::string>> cells;
+  for (Index c = 0; c < table.cols(); ++c) cells.push_back(table.column(c));
+  const auto add_column = [&](const std::string& name, std::vector<std::string> column) {
+    if (table.has_column(name))
+      throw scvae::FormatError(table.source() + ": column \"" + name +
+                               "\" would be overwritten by the predictions; rename it");
+    names.push_back(name);
+    cells.push_back(std::move(column));
+  };
+  const std::size_t n = static_cast<std::size_t>(table.rows());
+  for (const scvae::TargetPrediction& p : prediction.targets) {
+    for (Index r = 0; r < p.values.rows(); ++r) {
+      const std::string suffix = p.values.rows() > 1 ? "_" + std::to_string(r) : "";
+      std::vector<std::string> value(n), probability(n);
+      for (std::size_t j = 0; j < n; ++j) {
+        const Index i = static_cast<Index>(j);
+        value[j] = p.kind == scvae::TargetKind::Categorical ? p.class_names[j]
+                                                             : number_text(p.values(r, i));
+        if (p.probability.size() > 0) probability[j] = number_text(p.probability(r, i));
+      }
+      add_column(p.name + suffix + "_predicted", std::move(value));
+      if (p.probability.size() > 0) add_column(p.name + suffix + "_probability", std::move(probability));
+    }
+  }
+  std::vector<std::size_t> lines;
+  for (Index r = 0; r < table.rows(); ++r) lines.push_back(table.line_of_row(r));
+  scvae::write_csv(f.out, scvae::CsvTable(f.out, names, std::move(cells), std::move(lines)));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"An SC-VAE for any table: train it on a CSV file, or predict with it."};
+  app.require_subcommand(1);
+  examples::TableTrainFlags train_flags;
+  examples::TablePredictFlags predict_flags;
+  CLI::App* train_command = app.add_subcommand(
+      "train", "Train on a CSV table; write model.scvae, metrics.jsonl and latent.png to --out");
+  examples::add_table_train_flags(*train_command, train_flags);
+  CLI::App* predict_command = app.add_subcommand(
+      "predict", "Predict every target of a trained model for the rows of a CSV table");
+  examples::add_table_predict_flags(*predict_command, predict_flags);
+  return examples::run_main(kProgram, app, argc, argv, [&] {
+    return train_command->parsed() ? train(train_flags) : predict(predict_flags);
+  });
+}
