@@ -126,10 +126,14 @@ class Trainer {
   TrainResult fit(const BatchSource<Scalar>& source, const BatchSource<Scalar>& validation) {
     detail::check_eval_source("validation data", model_, validation, options_.batch_size);
     struct Forget {
-      const BatchSource<Scalar>*& validation;
-      ~Forget() { validation = nullptr; }
-    } forget{validation_};
-    validation_ = &validation;
+      std::function<void(EpochReport&)>& validate;
+      ~Forget() { validate = nullptr; }
+    } forget{validate_};
+    // Set here, so that fit(source) does not ask every model for the
+    // evaluators' contract (a label-only classifier has no ELBO).
+    validate_ = [this, &validation](EpochReport& report) {
+      report_validation(model_, validation, options_.batch_size, options_.seed, report);
+    };
     return fit(source);
   }
 
@@ -163,8 +167,7 @@ class Trainer {
       const bool stop =
           run_epoch(source, make_order(order_rng, epoch, source.size()), noise_rng, report);
       ++result.epochs_run;
-      if (validation_ != nullptr)
-        report_validation(model_, *validation_, options_.batch_size, options_.seed, report);
+      if (validate_) validate_(report);
       bool stop_after = stop;
       for (Callback* c : callbacks_) stop_after = c->on_epoch_end(report) || stop_after;
       result.history.push_back(report);
@@ -389,7 +392,7 @@ class Trainer {
   std::function<double(long)> schedule_;
   OrderFunction order_;
   std::vector<std::unique_ptr<BatchBuffers>> buffers_;
-  const BatchSource<Scalar>* validation_ = nullptr;  ///< During fit(train, validation).
+  std::function<void(EpochReport&)> validate_;  ///< During fit(train, validation).
 };
 
 }  // namespace scvae
