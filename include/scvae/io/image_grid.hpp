@@ -1,8 +1,6 @@
 #pragma once
 // Tiles images (one per column, as the model sees them) into one greyscale
-// PNG, written atomically like a checkpoint (io/atomic_file.hpp).
-
-#include <stb/stb_image_write.h>
+// PNG, written atomically like a checkpoint (io/png_file.hpp).
 
 #include <cerrno>
 #include <cmath>
@@ -17,7 +15,7 @@
 #include "scvae/core/check.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
-#include "scvae/io/atomic_file.hpp"
+#include "scvae/io/png_file.hpp"
 
 namespace scvae {
 
@@ -101,24 +99,8 @@ void write_image_grid(const std::string& path, const Eigen::MatrixBase<Derived>&
     }
   }
 
-  // Encoded in memory, then written atomically (temporary file, fsync,
-  // rename): a full disk or a crash leaves the previous picture or none,
-  // never a cut-off PNG, and every write error is an IoError.
-  std::vector<unsigned char> png;
-  const int ok = stbi_write_png_to_func(
-      [](void* context, void* data, int size) {
-        auto* out = static_cast<std::vector<unsigned char>*>(context);
-        const auto* bytes = static_cast<const unsigned char*>(data);
-        out->insert(out->end(), bytes, bytes + size);
-      },
-      &png, static_cast<int>(width), static_cast<int>(height), 1, pixels.data(),
-      static_cast<int>(width));
-  if (ok == 0 || png.empty())
-    throw IoError("cannot write image grid " + detail::quoted_path(path) +
-                  ": the PNG encoder failed (out of memory?)");
-  detail::AtomicFile file(path, "image grid");
-  file.write(png.data(), png.size());
-  file.commit();
+  detail::write_png_file(path, "image grid", static_cast<int>(width), static_cast<int>(height), 1,
+                         pixels.data());
 }
 
 }  // namespace scvae

@@ -6,7 +6,6 @@
 // stb_easy_font (Debian's libstb-dev), the PNG encoded by stb_image_write.
 
 #include <stb/stb_easy_font.h>
-#include <stb/stb_image_write.h>
 
 #include <Eigen/Eigenvalues>
 
@@ -21,6 +20,7 @@
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/io/atomic_file.hpp"
+#include "scvae/io/png_file.hpp"
 
 namespace scvae {
 
@@ -200,20 +200,8 @@ inline void write_latent_map(const std::string& path, const Matrix<double>& plan
     canvas.text(kPlot + 24, next + 2, "no class", ink, kScale);
   }
 
-  std::vector<unsigned char> png;
-  const int ok = stbi_write_png_to_func(
-      [](void* context, void* data, int size) {
-        auto* out = static_cast<std::vector<unsigned char>*>(context);
-        const auto* bytes = static_cast<const unsigned char*>(data);
-        out->insert(out->end(), bytes, bytes + size);
-      },
-      &png, canvas.width(), canvas.height(), 3, canvas.pixels().data(), canvas.width() * 3);
-  if (ok == 0 || png.empty())
-    throw IoError("cannot write latent map " + detail::quoted_path(path) +
-                  ": the PNG encoder failed (out of memory?)");
-  detail::AtomicFile file(path, "latent map");
-  file.write(png.data(), png.size());
-  file.commit();
+  detail::write_png_file(path, "latent map", canvas.width(), canvas.height(), 3,
+                         canvas.pixels().data());
 }
 
 }  // namespace scvae
