@@ -17,34 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "../largest_allocation.hpp"
 #include "../test_support.hpp"
 #include "scvae/data/csv.hpp"
 #include "scvae/data/npy.hpp"
-
-// Track the largest single allocation, to show that a lying header does not
-// make a reader allocate what it claims (as tests/data/idx_test.cpp does).
-namespace {
-std::atomic<std::size_t> g_largest_allocation{0};
-}  // namespace
-
-// GCC 12 sees malloc in the inlined operator new and free in operator delete
-// and wrongly calls the pair mismatched; they are this file's own matched pair.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t size) {
-  std::size_t seen = g_largest_allocation.load(std::memory_order_relaxed);
-  while (size > seen && !g_largest_allocation.compare_exchange_weak(seen, size)) {
-  }
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 namespace {
 
