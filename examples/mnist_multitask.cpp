@@ -91,9 +91,9 @@ int main(int argc, char** argv) {
       trainer.add_callback(
           std::make_unique<scvae::VirtualAdversarialTraining<Classifier>>(classifier, adversarial));
     trainer.add_callback(std::make_unique<examples::StopOnSignal>());
+    const Index batch = examples::test_batch(model.spec(), flags);
     auto evaluate = [&](scvae::EpochReport& r) {
       scvae::Rng rng(flags.seed + 1000);
-      const Index batch = m.arch == "conv" ? flags.batch : 500;  // as mnist_vae's
       const scvae::LossParts sampled = scvae::evaluate_loss(model, test_source, batch, rng);
       const scvae::LossParts mean_z = scvae::evaluate_loss(model, test_source, batch, rng, 1.0, true);
       // The image task's nats per sample, comparable with mnist_vae's test_loss.

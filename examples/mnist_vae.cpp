@@ -54,9 +54,7 @@ int main(int argc, char** argv) {
     const scvae::AutoencoderSource<float> train_source(data.train);
     const scvae::AutoencoderSource<float> test_source(data.test);
     scvae::Trainer trainer(vae, adam, examples::trainer_options(flags, first_epoch));
-    // A conv model keeps about 40x an MLP's activations per sample: its test
-    // batches are its training batches, so that they do not set peak memory.
-    const scvae::Index test_batch = vae.spec().encoder_network.empty() ? 500 : flags.batch;
+    const scvae::Index test_batch = examples::test_batch(vae.spec(), flags);
     auto evaluate = [&](scvae::EpochReport& r) {
       // The same noise every epoch, so epochs compare like for like.
       scvae::Rng rng(flags.seed + 1000);
