@@ -41,6 +41,22 @@ struct ConvWorkspace : ModuleWorkspace {
     grow(rows, geometry.positions() * block * channels);
   }
 
+  /// The patches of images.col(first .. first + count - 1) into `patches`,
+  /// through their phase images in `phases`.
+  void unfold(const PatchGeometry& geometry, const ConstMatrixRef<Scalar>& images, Index first,
+              Index count) {
+    split_phases(geometry, images.data() + first * images.outerStride(), images.outerStride(),
+                 count, phases.data());
+    unfold_phases(geometry, phases.data(), count, patches.data());
+  }
+
+  /// batch.col(first .. first + count - 1), `channels` x positions each, into `rows`.
+  void take_rows(const PatchGeometry& geometry, const ConstMatrixRef<Scalar>& batch,
+                 Index channels, Index first, Index count) {
+    samples_to_rows(batch.data() + first * batch.outerStride(), batch.outerStride(),
+                    geometry.positions(), channels, count, rows.data());
+  }
+
  private:
   static void grow(std::vector<Scalar>& buffer, Index size) {
     if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
@@ -171,7 +187,7 @@ class Conv2dT : public ModuleT<Scalar_> {
     prepare(&ws, n);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
-      unfold(input, first, count, ws);
+      ws.unfold(geometry_, input, first, count);
       // rows (positions * count x out) = patches (positions * count x patch) * filters
       detail::gemm<false, false>(rows, options_.out_channels, geometry_.patch_size(),
                                  ws.patches.data(), rows, parameters, geometry_.patch_size(),
@@ -196,7 +212,7 @@ class Conv2dT : public ModuleT<Scalar_> {
     prepare(&ws, n);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
-      output_gradient_rows(output_gradient, first, count, ws);
+      ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);
       // patch gradient (positions * count x patch) = rows * filters^T
       detail::gemm<false, true>(rows, geometry_.patch_size(), options_.out_channels,
                                 ws.rows.data(), rows, parameters, geometry_.patch_size(),
@@ -223,8 +239,8 @@ class Conv2dT : public ModuleT<Scalar_> {
     prepare(&ws, n);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
-      unfold(input, first, count, ws);
-      output_gradient_rows(output_gradient, first, count, ws);
+      ws.unfold(geometry_, input, first, count);
+      ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);
       detail::gemm<true, false>(geometry_.patch_size(), options_.out_channels, rows,
                                 ws.patches.data(), rows, ws.rows.data(), rows, gradient,
                                 geometry_.patch_size(),
@@ -241,20 +257,6 @@ class Conv2dT : public ModuleT<Scalar_> {
     return detail::conv_block_samples(geometry_, static_cast<Index>(sizeof(Scalar)), n);
   }
 
-  /// The patches of samples first .. first + count - 1 into ws.patches.
-  void unfold(const ConstMatrixRef<Scalar>& input, Index first, Index count,
-              detail::ConvWorkspace<Scalar>& ws) const {
-    split_phases(geometry_, input.data() + first * input.outerStride(), input.outerStride(),
-                 count, ws.phases.data());
-    unfold_phases(geometry_, ws.phases.data(), count, ws.patches.data());
-  }
-
-  void output_gradient_rows(const ConstMatrixRef<Scalar>& output_gradient, Index first,
-                            Index count, detail::ConvWorkspace<Scalar>& ws) const {
-    samples_to_rows(output_gradient.data() + first * output_gradient.outerStride(),
-                    output_gradient.outerStride(), geometry_.positions(), options_.out_channels,
-                    count, ws.rows.data());
-  }
 
   static Shape output_shape_for(const Shape& input, const ConvOptions& o) {
     detail::check_shape_sizes("conv2d input shape", input);

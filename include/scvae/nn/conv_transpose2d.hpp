@@ -76,7 +76,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     set_bias(parameters + weight_count(), output);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
-      input_rows(input, first, count, ws);
+      ws.take_rows(geometry_, input, in_channels(), first, count);
       // patches (positions * count x patch) = rows * filters^T, folded onto the output
       detail::gemm<false, true>(rows, geometry_.patch_size(), in_channels(), ws.rows.data(), rows,
                                 parameters, geometry_.patch_size(), ws.patches.data(), rows,
@@ -102,7 +102,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     prepare(&ws, n);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
-      unfold(output_gradient, first, count, ws);
+      ws.unfold(geometry_, output_gradient, first, count);
       detail::gemm<false, false>(rows, in_channels(), geometry_.patch_size(), ws.patches.data(),
                                  rows, parameters, geometry_.patch_size(), ws.rows.data(), rows,
                                  false);
@@ -128,8 +128,8 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     prepare(&ws, n);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
-      unfold(output_gradient, first, count, ws);
-      input_rows(input, first, count, ws);
+      ws.unfold(geometry_, output_gradient, first, count);
+      ws.take_rows(geometry_, input, in_channels(), first, count);
       detail::gemm<true, false>(geometry_.patch_size(), in_channels(), rows, ws.patches.data(),
                                 rows, ws.rows.data(), rows, gradient, geometry_.patch_size(),
                                 write == GradientWrite::Add || first > 0);
@@ -152,21 +152,6 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     for (Index s = 0; s < output.cols(); ++s)
       for (Index c = 0; c < options_.out_channels; ++c)
         output.col(s).segment(c * area, area).setConstant(bias[c]);
-  }
-
-  /// The patches of the output (gradient) images of samples first .. first +
-  /// count - 1 into ws.patches.
-  void unfold(const ConstMatrixRef<Scalar>& images, Index first, Index count,
-              detail::ConvWorkspace<Scalar>& ws) const {
-    split_phases(geometry_, images.data() + first * images.outerStride(), images.outerStride(),
-                 count, ws.phases.data());
-    unfold_phases(geometry_, ws.phases.data(), count, ws.patches.data());
-  }
-
-  void input_rows(const ConstMatrixRef<Scalar>& input, Index first, Index count,
-                  detail::ConvWorkspace<Scalar>& ws) const {
-    samples_to_rows(input.data() + first * input.outerStride(), input.outerStride(),
-                    geometry_.positions(), in_channels(), count, ws.rows.data());
   }
 
   static Shape output_shape_for(const Shape& input, const ConvOptions& o) {
