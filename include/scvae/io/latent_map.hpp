@@ -2,24 +2,20 @@
 // The latent map: each sample's latent mean as a dot on a 2-D plane (the
 // first two principal directions when the latent is wider than 2), coloured
 // by its class, with a legend naming the classes. An RGB PNG, written
-// atomically like a checkpoint (io/atomic_file.hpp). Text is drawn with
-// stb_easy_font (Debian's libstb-dev), the PNG encoded by stb_image_write.
-
-#include <stb/stb_easy_font.h>
+// atomically like a checkpoint (io/atomic_file.hpp), drawn on the canvas
+// of io/canvas.hpp.
 
 #include <Eigen/Eigenvalues>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/io/atomic_file.hpp"
+#include "scvae/io/canvas.hpp"
 #include "scvae/io/png_file.hpp"
 
 namespace scvae {
@@ -53,71 +49,6 @@ Matrix<double> principal_plane(const Eigen::MatrixBase<Derived>& points) {
   return plane;
 }
 
-namespace detail {
-
-using Rgb = std::array<std::uint8_t, 3>;
-
-/// Ten colours apart from one another (matplotlib's tab10); beyond ten
-/// classes they repeat.
-inline Rgb class_colour(Index c) {
-  static const Rgb palette[10] = {{{31, 119, 180}},  {{255, 127, 14}}, {{44, 160, 44}},
-                                  {{214, 39, 40}},   {{148, 103, 189}}, {{140, 86, 75}},
-                                  {{227, 119, 194}}, {{127, 127, 127}}, {{188, 189, 34}},
-                                  {{23, 190, 207}}};
-  if (c < 0) return Rgb{{190, 190, 190}};  // no class: light grey
-  return palette[c % 10];
-}
-
-/// An RGB canvas, row-major, white.
-class Canvas {
- public:
-  Canvas(int width, int height)
-      : width_(width), height_(height),
-        pixels_(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 3, 255) {}
-  int width() const { return width_; }
-  int height() const { return height_; }
-  const std::vector<std::uint8_t>& pixels() const { return pixels_; }
-
-  /// Fills [x0, x1) x [y0, y1), clipped to the canvas.
-  void fill(int x0, int y0, int x1, int y1, const Rgb& colour) {
-    for (int y = std::max(0, y0); y < std::min(height_, y1); ++y)
-      for (int x = std::max(0, x0); x < std::min(width_, x1); ++x) {
-        std::uint8_t* p = &pixels_[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width_) +
-                                    static_cast<std::size_t>(x)) * 3];
-        p[0] = colour[0];
-        p[1] = colour[1];
-        p[2] = colour[2];
-      }
-  }
-  /// `text` with its top left at (x, y), each font pixel `scale` pixels wide.
-  void text(int x, int y, const std::string& text, const Rgb& colour, int scale) {
-    std::vector<char> chars(text.begin(), text.end());
-    chars.push_back('\0');
-    std::vector<char> quads(1024 * (text.size() + 1));  // stb: ~270 bytes per character
-    unsigned char font_colour[4] = {0, 0, 0, 255};
-    const int count = stb_easy_font_print(0, 0, chars.data(), font_colour, quads.data(),
-                                          static_cast<int>(quads.size()));
-    for (int q = 0; q < count; ++q) {
-      // Each quad: four vertices of 16 bytes (x, y, z floats, colour), an
-      // axis-aligned rectangle from vertex 0 to vertex 2.
-      float corner[2][2];
-      std::memcpy(corner[0], quads.data() + q * 64, sizeof(corner[0]));
-      std::memcpy(corner[1], quads.data() + q * 64 + 32, sizeof(corner[1]));
-      fill(x + scale * static_cast<int>(std::lround(corner[0][0])),
-           y + scale * static_cast<int>(std::lround(corner[0][1])),
-           x + scale * static_cast<int>(std::lround(corner[1][0])),
-           y + scale * static_cast<int>(std::lround(corner[1][1])), colour);
-    }
-  }
-
- private:
-  int width_;
-  int height_;
-  std::vector<std::uint8_t> pixels_;
-};
-
-}  // namespace detail
-
 /// Writes the latent map of `plane` (2 x n, e.g. principal_plane(mu)) to
 /// `path` as a PNG: one dot per sample, coloured by `classes` (one per
 /// sample, -1 for none; empty: none has a class), and beside the plot a
@@ -144,11 +75,8 @@ inline void write_latent_map(const std::string& path, const Matrix<double>& plan
                           std::to_string(class_names.size()) + " names)");
   constexpr int kPlot = 480, kMargin = 12, kLegend = 200, kScale = 2, kLine = 22;
   detail::Canvas canvas(kPlot + kLegend, kPlot);
-  const detail::Rgb frame{{200, 200, 200}}, ink{{30, 30, 30}};
-  canvas.fill(kMargin - 1, kMargin - 1, kPlot - kMargin + 1, kMargin, frame);
-  canvas.fill(kMargin - 1, kPlot - kMargin, kPlot - kMargin + 1, kPlot - kMargin + 1, frame);
-  canvas.fill(kMargin - 1, kMargin - 1, kMargin, kPlot - kMargin + 1, frame);
-  canvas.fill(kPlot - kMargin, kMargin - 1, kPlot - kMargin + 1, kPlot - kMargin + 1, frame);
+  const detail::Rgb& ink = detail::kInk;
+  canvas.frame(kMargin, kMargin, kPlot - kMargin, kPlot - kMargin, detail::kFrameGrey);
 
   // One scale for both axes, so distances on the map are distances in the plane.
   Vector<double> low(2), high(2);
@@ -186,9 +114,8 @@ inline void write_latent_map(const std::string& path, const Matrix<double>& plan
   for (Index c = 0; c < shown; ++c) {
     const int top = kMargin + static_cast<int>(c) * kLine;
     canvas.fill(kPlot + 4, top + 2, kPlot + 18, top + 16, detail::class_colour(c));
-    std::string name = class_names[static_cast<std::size_t>(c)];
-    if (name.size() > 14) name = name.substr(0, 13) + "~";
-    canvas.text(kPlot + 24, top + 2, name, ink, kScale);
+    canvas.text(kPlot + 24, top + 2, detail::shortened(class_names[static_cast<std::size_t>(c)], 14),
+                ink, kScale);
   }
   int next = kMargin + static_cast<int>(shown) * kLine;
   if (shown < named) {
