@@ -37,6 +37,15 @@ if(SCVAE_INSTALL)
     NAMESPACE scvae::
     DESTINATION "${SCVAE_INSTALL_CMAKEDIR}"
     COMPONENT scvae_Development)
+  # scvae::mpi in a file of its own, loaded only for find_package(scvae
+  # COMPONENTS mpi): a user without MPI never needs MPI::MPI_CXX.
+  if(TARGET scvae_mpi)
+    install(TARGETS scvae_mpi EXPORT scvaeMpiTargets)
+    install(EXPORT scvaeMpiTargets
+      NAMESPACE scvae::
+      DESTINATION "${SCVAE_INSTALL_CMAKEDIR}"
+      COMPONENT scvae_Development)
+  endif()
 
   configure_package_config_file(
     "${PROJECT_SOURCE_DIR}/cmake/scvaeConfig.cmake.in"
@@ -72,6 +81,11 @@ if(PROJECT_IS_TOP_LEVEL)
   export(TARGETS scvae
     NAMESPACE scvae::
     FILE "${PROJECT_BINARY_DIR}/scvaeTargets.cmake")
+  if(TARGET scvae_mpi)
+    export(TARGETS scvae_mpi
+      NAMESPACE scvae::
+      FILE "${PROJECT_BINARY_DIR}/scvaeMpiTargets.cmake")
+  endif()
   configure_package_config_file(
     "${PROJECT_SOURCE_DIR}/cmake/scvaeConfig.cmake.in"
     "${PROJECT_BINARY_DIR}/scvaeConfig.cmake"

@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build clang pkg-config
           libeigen3-dev libgtest-dev libbenchmark-dev zlib1g-dev
           libcli11-dev libstb-dev dataset-fashion-mnist
-          libclang-rt-dev)  # libFuzzer and the sanitizer runtimes for clang++
+          libclang-rt-dev  # libFuzzer and the sanitizer runtimes for clang++
+          openmpi-bin libopenmpi-dev)  # the optional distributed part (scvae::mpi)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,17 @@
 // assignment: a part's declared cost is per sample, and a model whose
 // decoder runs on more columns than the batch has samples (M2: about one per
 // class) makes the declared costs wrong by that factor.
+//
+// Given a RankGroup (exec/rank_group.hpp), the executor splits the batch
+// into ranks x threads chunks, as one process with that many threads would,
+// and runs only this rank's: rank r owns chunks [r * threads, (r + 1) *
+// threads). A part's gradient then goes along the ranks' chain: rank r
+// receives it summed over the chunks before its own, adds its chunks in
+// chunk order exactly as one process adds its next chunks, and passes it
+// on; the last rank's sum goes to every rank. So R ranks x T threads give
+// the bits of 1 process x R*T threads. (Summing each rank's own total
+// afterwards would not: a dense layer adds a chunk's columns one by one
+// onto the sum so far, and GEMM adds onto it block by block.)
 
 #include <algorithm>
 #include <atomic>
@@ -33,6 +44,7 @@
 #include "scvae/core/check.hpp"
 #include "scvae/core/slices.hpp"
 #include "scvae/core/thread_pool.hpp"
+#include "scvae/exec/rank_group.hpp"
 #include "scvae/nn/module.hpp"
 
 namespace scvae {
@@ -43,10 +55,11 @@ class ExecutorT {
   using Scalar = Scalar_;
 
   ExecutorT() = default;
-  ExecutorT(const ExecutorT& other) : threads_(other.threads_) {}
+  ExecutorT(const ExecutorT& other) : threads_(other.threads_), group_(other.group_) {}
   ExecutorT& operator=(const ExecutorT& other) {
     if (this != &other) {
       threads_ = other.threads_;
+      group_ = other.group_;
       pool_.reset();
     }
     return *this;
@@ -73,11 +86,34 @@ class ExecutorT {
     return pool_.get();
   }
 
-  /// How many chunks a batch of n samples is split into: one per thread, but
-  /// at least 16 samples each, below which a chunk's GEMMs run inefficiently.
+  /// Runs each batch across the ranks of `group` too (nullptr: this process
+  /// alone). The group is not owned and must outlive the executor's runs;
+  /// every rank then has to run the same batches, as the results are summed
+  /// across the ranks.
+  void set_rank_group(RankGroup* group) { group_ = group; }
+  RankGroup* rank_group() const { return group_; }
+
+  /// How many chunks a batch of n samples is split into, over all ranks: one
+  /// per thread of every rank, but at least 16 samples each, below which a
+  /// chunk's GEMMs run inefficiently.
   int chunk_count(Index n) const {
     const Index by_size = std::max<Index>(1, n / 16);
-    return static_cast<int>(std::min<Index>(threads_, by_size));
+    const Index workers = static_cast<Index>(threads_) * (group_ ? group_->size() : 1);
+    return static_cast<int>(std::min<Index>(workers, by_size));
+  }
+
+  /// Whether this rank runs chunk c (always, without a rank group): a model
+  /// sums the loss parts of these chunks only, then sum_across_ranks().
+  bool runs_chunk(int c) const {
+    if (!group_) return true;
+    const int first = group_->rank() * threads_;
+    return c >= first && c < first + threads_;
+  }
+
+  /// Replaces values[0, count) by their sum over the ranks in rank order;
+  /// nothing without a rank group. Every rank must call it.
+  void sum_across_ranks(double* values, std::size_t count) {
+    if (group_) group_->sum_in_rank_order(values, count);
   }
 
   /// Column range of chunk c of `chunks` over n samples.
@@ -119,6 +155,10 @@ class ExecutorT {
   template <typename Cost, typename Chunk, typename Part>
   void run_balanced(Index n, Cost&& sample_cost, Chunk&& chunk, Part&& part,
                     Vector<Scalar>* gradients) {
+    if (group_)
+      throw ArgumentError(
+          "rank group: this model's batches are balanced by cost per sample, which is not "
+          "supported across ranks yet; train it in one process");
     const int chunks = chunk_count(n);
     set_bounds(chunks);
     double total = 0.0;
@@ -164,66 +204,103 @@ class ExecutorT {
 
   template <typename Chunk, typename Part>
   void run_chunks(int chunks, Chunk& chunk, Part& part, Vector<Scalar>* gradients) {
+    // This rank's chunks are [first, first + local): all of them alone.
+    const int first = group_ ? std::min(chunks, group_->rank() * threads_) : 0;
+    const int local = group_ ? std::min(chunks, first + threads_) - first : chunks;
+    const int workers = std::max(local, 1);
+    if (group_ && gradients != nullptr && static_cast<Index>(parts_.size()) > group_->max_tag())
+      throw ArgumentError("rank group: " + std::to_string(parts_.size()) +
+                          " gradient parts, more than the " + std::to_string(group_->max_tag()) +
+                          " message tags this MPI library has");
     std::atomic<int> arrived{0};
     std::atomic<std::size_t> next_part{0};
     std::atomic<bool> failed{false};
     auto barrier = [&](int round) {
       arrived.fetch_add(1, std::memory_order_acq_rel);
-      while (arrived.load(std::memory_order_acquire) < round * chunks) std::this_thread::yield();
+      while (arrived.load(std::memory_order_acquire) < round * workers) std::this_thread::yield();
     };
-    finite_.assign(static_cast<std::size_t>(std::max(chunks, 1)), 1);
-    auto work = [&](int c) {
+    finite_.assign(static_cast<std::size_t>(workers), 1);
+    auto work = [&](int w) {
+      const int c = first + w;
       std::exception_ptr error;
-      try {
-        chunk(c, bounds_[static_cast<std::size_t>(c)], bounds_[static_cast<std::size_t>(c) + 1]);
-      } catch (...) {
-        error = std::current_exception();
-        failed.store(true);
+      if (w < local) {
+        try {
+          chunk(c, bounds_[static_cast<std::size_t>(c)], bounds_[static_cast<std::size_t>(c) + 1]);
+        } catch (...) {
+          error = std::current_exception();
+          failed.store(true);
+        }
       }
       if (gradients != nullptr) {
         // Every thread reaches each barrier, thrown or not: no one waits forever.
-        if (chunks > 1) barrier(1);
+        if (workers > 1) barrier(1);
         if (!failed.load()) {
           try {
-            compute_parts(next_part, chunks, part, *gradients);
+            compute_parts(next_part, first, first + local, part, *gradients);
           } catch (...) {
             if (!error) error = std::current_exception();
             failed.store(true);
           }
         }
-        if (chunks > 1) barrier(2);
-        const Index size = gradients->size();
-        const Index from = detail::slice_begin(size, c, chunks, 16);
-        finite_[static_cast<std::size_t>(c)] = detail::all_finite(
-            gradients->segment(from, detail::slice_begin(size, c + 1, chunks, 16) - from));
+        if (workers > 1) barrier(2);
+        // On the last rank (or alone) the gradient is whole by now.
+        if (!group_ || group_->is_last()) {
+          const Index size = gradients->size();
+          const Index from = detail::slice_begin(size, w, workers, 16);
+          finite_[static_cast<std::size_t>(w)] = detail::all_finite(
+              gradients->segment(from, detail::slice_begin(size, w + 1, workers, 16) - from));
+        }
       }
       if (error) std::rethrow_exception(error);
     };
-    if (chunks > 1)
-      thread_pool()->run(chunks, work);
+    if (workers > 1)
+      thread_pool()->run(workers, work);
     else
       work(0);
+    if (group_ && gradients != nullptr) {
+      group_->finish_sends();
+      group_->broadcast_from_last(gradients->data(), static_cast<std::size_t>(gradients->size()));
+      double finite = gradients_finite() ? 1.0 : 0.0;
+      group_->broadcast_from_last(&finite, 1);
+      finite_.assign(1, finite != 0.0 ? 1 : 0);
+    }
   }
 
   /// Takes the next part not yet taken (largest first) and computes it over
-  /// every chunk, in chunk order, until none is left; a part that no chunk
-  /// ran gets a zero gradient.
+  /// chunks [first, end), in chunk order, until none is left; a part that no
+  /// chunk ran gets a zero gradient. In a rank group the part starts from
+  /// the previous rank's sum (the chunks before this rank's) and goes on to
+  /// the next rank. (Where no chunk before ran the part, the previous rank
+  /// sends zeros, and zero plus this rank's first chunk has its bits, but
+  /// for the sign of a zero: -0 becomes +0, which no optimizer step tells
+  /// apart.)
   template <typename Part>
-  void compute_parts(std::atomic<std::size_t>& next_part, int chunks, Part& part,
+  void compute_parts(std::atomic<std::size_t>& next_part, int first, int end, Part& part,
                      Vector<Scalar>& gradients) const {
+    const bool receives = group_ && group_->rank() > 0;
+    const bool sends = group_ && !group_->is_last();
     for (;;) {
       const std::size_t taken = next_part.fetch_add(1, std::memory_order_relaxed);
       if (taken >= order_.size()) return;
       const std::size_t j = order_[taken];
+      Scalar* segment = gradients.data() + parts_[j].offset;
+      const auto size = static_cast<std::size_t>(parts_[j].size);
+      const int tag = static_cast<int>(j);
       bool written = false;
-      for (int c = 0; c < chunks; ++c)
+      if (receives) {
+        group_->receive_from_previous(segment, size, tag);
+        written = true;
+      }
+      for (int c = first; c < end; ++c)
         if (part(j, c, written ? GradientWrite::Add : GradientWrite::Overwrite)) written = true;
       if (!written) gradients.segment(parts_[j].offset, parts_[j].size).setZero();
+      if (sends) group_->send_to_next(segment, size, tag);
     }
   }
 
   int threads_ = 1;
   std::unique_ptr<ThreadPool> pool_;
+  RankGroup* group_ = nullptr;
   std::vector<GradientPart> parts_;
   std::vector<std::size_t> order_;
   std::vector<Index> bounds_;  ///< Chunk c is [bounds_[c], bounds_[c + 1]).

@@ -63,6 +63,16 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   /// borrow it between steps, e.g. `adam.step(p, g, model.thread_pool())`.
   ThreadPool* thread_pool() { return executor_.thread_pool(); }
 
+  /// Splits each batch across the ranks of `group` too (nullptr: this
+  /// process alone; exec/rank_group.hpp): every rank passes the whole batch,
+  /// computes its own chunks, and gets the loss and gradient of the whole
+  /// batch, summed in chunk order. Every rank must then make the same calls
+  /// (loss and gradient, loss alone) on the same batches. With one thread
+  /// per rank, R ranks give the bits of one process with R threads (and
+  /// R ranks x T threads those of R*T threads). The group is not owned.
+  void set_rank_group(RankGroup* group) { executor_.set_rank_group(group); }
+  RankGroup* rank_group() const { return executor_.rank_group(); }
+
   /// Whether every value of gradients() is finite after the last
   /// loss_and_gradient(). With several threads each checks its slice of the
   /// gradient inside the same pool run, so the check costs no serial pass.
@@ -244,12 +254,16 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     parts.samples = n;
     parts.task_nll_sum.assign(decoders_.size(), 0.0);
     parts.task_count.assign(decoders_.size(), 0);
-    for (int c = 0; c < chunks; ++c) {
-      const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
-      parts.kl_sum += ws.kl_sum;
-      for (std::size_t t = 0; t < decoders_.size(); ++t) {
-        parts.task_nll_sum[t] += ws.task_nll_sum[t];
-        parts.task_count[t] += ws.task_count[t];
+    if (executor_.rank_group()) {
+      sum_loss_parts_across_ranks(batch, chunks, parts);
+    } else {
+      for (int c = 0; c < chunks; ++c) {
+        const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
+        parts.kl_sum += ws.kl_sum;
+        for (std::size_t t = 0; t < decoders_.size(); ++t) {
+          parts.task_nll_sum[t] += ws.task_nll_sum[t];
+          parts.task_count[t] += ws.task_count[t];
+        }
       }
     }
     parts.total_sum = beta * parts.kl_sum;
@@ -257,6 +271,35 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
       parts.total_sum += spec_.tasks[t].weight * parts.task_nll_sum[t];
     parts.finish();
     return parts;
+  }
+
+  /// The loss sums of every chunk, each rank's own and zeros for the
+  /// others', summed across the ranks (x + 0 is x: every chunk's sums
+  /// arrive exactly), then added in chunk order as one process adds them.
+  /// Counts go through doubles, exact below 2^53.
+  void sum_loss_parts_across_ranks(const BatchWorkspace& batch, int chunks, LossParts& parts) {
+    const std::size_t tasks = decoders_.size();
+    const std::size_t stride = 1 + 2 * tasks;
+    rank_sums_.assign(stride * static_cast<std::size_t>(chunks), 0.0);
+    for (int c = 0; c < chunks; ++c) {
+      if (!executor_.runs_chunk(c)) continue;
+      const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
+      double* sums = rank_sums_.data() + stride * static_cast<std::size_t>(c);
+      sums[0] = ws.kl_sum;
+      for (std::size_t t = 0; t < tasks; ++t) {
+        sums[1 + t] = ws.task_nll_sum[t];
+        sums[1 + tasks + t] = static_cast<double>(ws.task_count[t]);
+      }
+    }
+    executor_.sum_across_ranks(rank_sums_.data(), rank_sums_.size());
+    for (int c = 0; c < chunks; ++c) {
+      const double* sums = rank_sums_.data() + stride * static_cast<std::size_t>(c);
+      parts.kl_sum += sums[0];
+      for (std::size_t t = 0; t < tasks; ++t) {
+        parts.task_nll_sum[t] += sums[1 + t];
+        parts.task_count[t] += static_cast<Index>(sums[1 + tasks + t]);
+      }
+    }
   }
 
   /// What decoder t reads in a chunk: mu or the sampled z (its TaskSpec).
@@ -355,6 +398,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   bool likelihood_parameters_ = false;
   bool gradients_finite_ = true;
   std::vector<BatchWorkspace> batch_workspaces_;
+  std::vector<double> rank_sums_;  ///< Loss sums on their way across the ranks.
 };
 
 using SCVAE = SCVAET<float>;
