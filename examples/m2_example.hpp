@@ -15,6 +15,7 @@
 
 #include "labelled_subset.hpp"
 #include "model_presets.hpp"
+#include "pictures_wiring.hpp"
 #include "scvae/semisup/labelled_subset.hpp"
 #include "scvae/semisup/virtual_adversarial.hpp"
 #include "scvae/train/parameter_averaging.hpp"
@@ -305,6 +306,7 @@ inline int run_m2_example(const char* program, const std::string& description,
     last_epoch += first_epoch;
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
         (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
+    examples::add_curves(trainer, flags.out, first_epoch);
     if (!flags.quiet)
       std::cerr << program << ": " << data.train.size() << " training images, "
                 << scvae::labelled_indices(labelled).size() << " labelled; "
@@ -318,8 +320,12 @@ inline int run_m2_example(const char* program, const std::string& description,
     scvae::Rng picture_rng(flags.seed + 9000);
     scvae::write_class_samples(samples, model, 10, data.test.image_rows(), data.test.image_cols(),
                                picture_rng);
+    // q(z|x) at the class q(y|x) finds most probable: the model contract's encode().
+    examples::write_latent_png(model, test_source, 500, flags.out,
+                               examples::class_numbers(data.test));
     if (!flags.quiet)
-      std::cerr << program << ": wrote metrics.jsonl and " << samples
+      std::cerr << program << ": wrote metrics.jsonl, " << (flags.epochs > 0 ? "curves.png, " : "")
+                << "latent.png and " << samples
                 << (flags.epochs > 0 ? ", the model to " + flags.save : std::string()) << "\n";
     return 0;
   });

@@ -14,6 +14,7 @@
 #include "labelled_subset.hpp"
 #include "m2_example.hpp"
 #include "multitask_flags.hpp"
+#include "pictures_wiring.hpp"
 #include "scvae/eval/predictive_accuracy.hpp"
 #include "scvae/semisup/pseudo_labels.hpp"
 
@@ -139,14 +140,19 @@ int main(int argc, char** argv) {
                                                                                  trainer));
     trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
+    examples::add_curves(trainer, flags.out, first_epoch);
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     if (m.baseline)
       examples::write_baseline("mnist_multitask", data.train, labelled, data.test, flags,
                                m.baseline_epochs, metrics_path);
     examples::write_pictures(model, data.test, flags.out, flags.seed);
+    examples::write_latent_png(model, test_source, batch, flags.out,
+                               examples::class_numbers(data.test));
     if (!flags.quiet)
-      std::cerr << "mnist_multitask: wrote metrics.jsonl, pictures and " << flags.save << "\n";
+      std::cerr << "mnist_multitask: wrote metrics.jsonl, " << (flags.epochs > 0 ? "curves.png, " : "")
+                << "latent.png, samples.png, reconstructions.png, interpolation.png and "
+                << flags.save << "\n";
     return 0;
   });
 }

@@ -1,9 +1,11 @@
 // Trains the pytorch/examples VAE (784-400-20-400-784, ReLU, Bernoulli
 // decoder, Adam 1e-3, batch 128, 10 epochs, seed 1) on MNIST-format data and
-// writes metrics.jsonl, pictures and the model to --out. --arch conv trains
+// writes metrics.jsonl, pictures (curves.png, redrawn every epoch, and
+// latent.png among them) and the model to --out. --arch conv trains
 // the convolutional VAE of examples::conv_vae_spec instead.
 
 #include "model_presets.hpp"
+#include "pictures_wiring.hpp"
 
 using scvae::Index;
 
@@ -81,12 +83,14 @@ int main(int argc, char** argv) {
     trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
     trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
         (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
+    examples::add_curves(trainer, flags.out, first_epoch);
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     examples::write_pictures(vae, data.test, flags.out, flags.seed);
+    examples::write_latent_png(vae, test_source, test_batch, flags.out, data.test);
     if (!flags.quiet)
-      std::cerr << "mnist_vae: wrote metrics.jsonl, samples.png, reconstructions.png, "
-                   "interpolation.png to "
+      std::cerr << "mnist_vae: wrote metrics.jsonl, " << (flags.epochs > 0 ? "curves.png, " : "")
+                << "latent.png, samples.png, reconstructions.png, interpolation.png to "
                 << flags.out << " and the model to " << flags.save << "\n";
     return 0;
   });

@@ -2,8 +2,9 @@
 //   scvae_table train --data train.csv --target NAME:KIND ... --out DIR
 // writes DIR/model.scvae (the model with its standardisation and columns),
 // DIR/metrics.jsonl (per epoch: train and validation loss, per task accuracy
-// or RMSE and MAE on the test part, standardised and in the table's units)
-// and DIR/latent.png (the test rows' latent means);
+// or RMSE and MAE on the test part, standardised and in the table's units),
+// DIR/curves.png (train and test loss and accuracy per epoch, redrawn every
+// epoch) and DIR/latent.png (the test rows' latent means);
 //   scvae_table predict --model DIR/model.scvae --data new.csv --out predictions.csv
 // writes the input columns and, per target, its prediction for every row
 // (NAME_predicted, and NAME_probability for a class or a 0/1 value).
@@ -12,7 +13,7 @@
 
 #include "scvae/data/csv_write.hpp"
 #include "scvae/data/table_predict.hpp"
-#include "scvae/io/latent_map.hpp"
+#include "pictures_wiring.hpp"
 #include "table_flags.hpp"
 
 namespace {
@@ -41,22 +42,12 @@ TrainTest read_train_test(const examples::TableTrainFlags& f,
   return {std::move(split.train), std::move(split.test)};
 }
 
-/// latent.png: the test rows' latent means, coloured by the first
-/// categorical target (unlabelled rows grey).
-void write_latent_png(const scvae::SCVAE& model, const scvae::TableSource<float>& test,
-                      const scvae::TableData& rows, const std::string& path) {
-  scvae::Matrix<float> mu, logvar;
-  model.encode(test.inputs(), mu, logvar);
-  std::vector<Index> classes;
-  std::vector<std::string> names;
-  for (const scvae::TableTarget& t : rows.targets()) {
-    if (t.kind != scvae::TargetKind::Categorical) continue;
-    for (Index j = 0; j < rows.samples(); ++j)
-      classes.push_back(t.mask(j) != 0 ? static_cast<Index>(t.values(0, j)) : -1);
-    names = t.categories;
-    break;
-  }
-  scvae::write_latent_map(path, scvae::principal_plane(mu), classes, names);
+/// The categories of the first categorical target (the classes of
+/// latent.png), or none.
+std::vector<std::string> first_class_names(const scvae::TableData& rows) {
+  for (const scvae::TableTarget& t : rows.targets())
+    if (t.kind == scvae::TargetKind::Categorical) return t.categories;
+  return {};
 }
 
 int train(const examples::TableTrainFlags& flags_given) {
@@ -114,11 +105,13 @@ int train(const examples::TableTrainFlags& flags_given) {
   trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(save));
   trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
       (std::filesystem::path(f.out) / "metrics.jsonl").string()));
+  examples::add_curves(trainer, f.out, 0);
   trainer.fit(train_source, test_source);
-  write_latent_png(model, test_source, data.test, (std::filesystem::path(f.out) / "latent.png").string());
+  // Coloured by the first categorical target: the model's first categorical task.
+  examples::write_latent_png(model, test_source, f.batch, f.out, first_class_names(data.test));
   if (!f.quiet)
-    std::cerr << kProgram << ": wrote " << save << ", metrics.jsonl and latent.png to " << f.out
-              << "\n";
+    std::cerr << kProgram << ": wrote " << save << ", metrics.jsonl, curves.png and latent.png to "
+              << f.out << "\n";
   return 0;
 }
 
@@ -180,7 +173,7 @@ int main(int argc, char** argv) {
   examples::TableTrainFlags train_flags;
   examples::TablePredictFlags predict_flags;
   CLI::App* train_command = app.add_subcommand(
-      "train", "Train on a CSV table; write model.scvae, metrics.jsonl and latent.png to --out");
+      "train", "Train on a CSV table; write model.scvae, metrics.jsonl, curves.png and latent.png to --out");
   examples::add_table_train_flags(*train_command, train_flags);
   CLI::App* predict_command = app.add_subcommand(
       "predict", "Predict every target of a trained model for the rows of a CSV table");

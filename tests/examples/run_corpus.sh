@@ -300,6 +300,13 @@ issue19_cases() {
   out_dir=$out expect 0 "$program --batch 2^63-1" "$binary" "${design[@]}" --data "$good" "${small[@]}"
   grep -q '"epoch": 1' "$out/metrics.jsonl" && ! grep -q '"train_loss": 0,' "$out/metrics.jsonl"
   check "$program --batch 2^63-1 trains a step" $? "$(cat "$out/metrics.jsonl" 2>&1)"
+  # The pictures of every example: PNGs, curves.png redrawn each epoch.
+  local picture pictures_written=0
+  for picture in curves.png latent.png; do
+    [[ $(head -c 8 "$out/$picture" 2>/dev/null | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] ||
+      pictures_written=1
+  done
+  check "$program writes curves.png and latent.png" $pictures_written "in $out: $(ls "$out")"
 
   # The lock on --out: a second run fails at once and truncates nothing.
   out="$work/out/locked-$program"
@@ -403,10 +410,10 @@ table_cases() {
     --target value:gaussian)
   out_dir="$dir/model" expect 0 "scvae_table train" "$binary" "${train[@]}" --data "$good"
   local files_written=0
-  for file in model.scvae metrics.jsonl latent.png; do
+  for file in model.scvae metrics.jsonl curves.png latent.png; do
     [[ -s $dir/model/$file ]] || files_written=1
   done
-  check "scvae_table train writes model.scvae, metrics.jsonl, latent.png" $files_written \
+  check "scvae_table train writes model.scvae, metrics.jsonl, curves.png, latent.png" $files_written \
     "missing in $dir/model: $(ls "$dir/model")"
   local model="$dir/model/model.scvae" predictions="$dir/predictions.csv"
   no_out=1 expect 0 "scvae_table predict" "$binary" predict --model "$model" \
