@@ -31,6 +31,15 @@ TEST(TickStep, IsOneTwoOrFiveTimesAPowerOfTen) {
   EXPECT_EQ(detail::tick_label(250, 50), "250");
 }
 
+TEST(FittedName, IsCutToTheWidthWithATilde) {
+  const std::string name = "validation_class_accuracy";
+  const std::string cut = detail::fitted(name, 100, 2);
+  EXPECT_LE(detail::Canvas::text_width(cut, 2), 100);
+  EXPECT_EQ(cut.back(), '~');
+  EXPECT_EQ(name.compare(0, cut.size() - 1, cut, 0, cut.size() - 1), 0);
+  EXPECT_EQ(detail::fitted(name, 1000, 2), name);
+}
+
 TEST(CurvesPlot, EachSeriesIsDrawnWhereItsValuesPutIt) {
   const TempDir dir;
   const std::string path = (dir.path / "curves.png").string();
@@ -41,7 +50,7 @@ TEST(CurvesPlot, EachSeriesIsDrawnWhereItsValuesPutIt) {
   write_curves_plot(path, epochs, panels);
   const DecodedPng png(path);
   ASSERT_TRUE(png.ok());
-  EXPECT_EQ(png.width, 820);
+  EXPECT_EQ(png.width, 900);
   EXPECT_EQ(png.height, 600);  // two panels
 
   const std::vector<detail::PlotFrame> frames = detail::curves_frames(epochs, panels);

@@ -134,5 +134,13 @@ inline std::string shortened(const std::string& name, std::size_t length) {
   return name.size() > length ? name.substr(0, length - 1) + "~" : name;
 }
 
+/// `name` cut, a '~' marking the cut, to at most `width` pixels at `scale`.
+inline std::string fitted(const std::string& name, int width, int scale) {
+  if (Canvas::text_width(name, scale) <= width) return name;
+  std::string cut = name;
+  while (!cut.empty() && Canvas::text_width(cut + "~", scale) > width) cut.pop_back();
+  return cut + "~";
+}
+
 }  // namespace detail
 }  // namespace scvae

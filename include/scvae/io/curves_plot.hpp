@@ -84,7 +84,7 @@ struct PlotFrame {
   }
 };
 
-inline constexpr int kCurvesWidth = 820, kCurvesPanelHeight = 300;
+inline constexpr int kCurvesWidth = 900, kCurvesPanelHeight = 300;
 inline constexpr int kCurvesLeft = 88, kCurvesRight = 572, kCurvesLegend = 588;
 inline constexpr int kCurvesTitle = 32, kCurvesBelow = 50, kCurvesScale = 2;
 
@@ -177,7 +177,7 @@ inline void draw_axes(Canvas& canvas, const PlotFrame& f, const std::string& tit
 }  // namespace detail
 
 /// Writes `panels` (each series one value per entry of `epochs`) to `path`
-/// as a PNG, 820 pixels wide and 300 high per panel: lines between
+/// as a PNG, 900 pixels wide and 300 high per panel: lines between
 /// consecutive finite values, a dot at each, series j of a panel in colour
 /// j (detail::class_colour), and beside each panel a legend of its series.
 /// ArgumentError without epochs or panels, or for a non-finite epoch;
@@ -220,7 +220,10 @@ inline void write_curves_plot(const std::string& path, const std::vector<double>
       if (top + 16 > f.bottom) continue;  // more series than the legend holds
       canvas.fill(detail::kCurvesLegend, top + 6, detail::kCurvesLegend + 18, top + 9, colour);
       canvas.text(detail::kCurvesLegend + 24, top + 1,
-                  detail::shortened(panels[p].series[s].name, 16), detail::kInk,
+                  detail::fitted(panels[p].series[s].name,
+                                 detail::kCurvesWidth - detail::kCurvesLegend - 30,
+                                 detail::kCurvesScale),
+                  detail::kInk,
                   detail::kCurvesScale);
     }
   }
