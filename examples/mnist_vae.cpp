@@ -2,14 +2,17 @@
 // decoder, Adam 1e-3, batch 128, 10 epochs, seed 1) on MNIST-format data and
 // writes metrics.jsonl, pictures (curves.png, redrawn every epoch, and
 // latent.png among them) and the model to --out. --arch conv trains
-// the convolutional VAE of examples::conv_vae_spec instead.
+// the convolutional VAE of examples::conv_vae_spec instead. Under mpirun,
+// --distributed trains on every rank (examples/distributed_run.hpp).
 
+#include "distributed_run.hpp"
 #include "model_presets.hpp"
 #include "pictures_wiring.hpp"
 
 using scvae::Index;
 
 int main(int argc, char** argv) {
+  examples::DistributedRun distributed(argc, argv);
   CLI::App app{
       "Train a VAE on MNIST-format images (default: Fashion-MNIST) and write its "
       "metrics, pictures and model."};
@@ -18,11 +21,14 @@ int main(int argc, char** argv) {
   examples::add_common_flags(app, flags);
   std::string arch = "mlp";
   examples::add_arch_option(app, arch);
+  distributed.add_flag(app);
 
-  return examples::run_main("mnist_vae", app, argc, argv, [&] {
+  const std::string program = distributed.program("mnist_vae");
+  return distributed.finish(examples::run_main(program.c_str(), app, argc, argv, [&] {
+    distributed.check_available();
     examples::validate_common_flags(flags);
     const examples::MnistData data = examples::load_data(flags, "mnist_vae");
-    const examples::OutputLock lock(flags.out);
+    const auto lock = distributed.lock_output(flags.out);
     const Index inputs = data.train.features();
     const bool loading = !flags.load.empty();
     const bool conv = arch == "conv";
@@ -48,10 +54,12 @@ int main(int argc, char** argv) {
     scvae::Adam adam(scvae::AdamOptions{flags.lr});
     scvae::Index first_epoch = 0;
     if (!flags.load.empty()) first_epoch = scvae::load_training_checkpoint(flags.load, vae, adam);
-    if (!flags.quiet)
+    distributed.start(vae, adam, data.train.size(), examples::trainer_options(flags, first_epoch),
+                      first_epoch);
+    if (!flags.quiet && distributed.writes())
       std::cerr << "mnist_vae: " << data.train.size() << " training and " << data.test.size()
                 << " test images from " << flags.data << "; " << vae.architecture() << "; "
-                << flags.threads << " thread(s)\n";
+                << flags.threads << " thread(s)" << distributed.ranks_text() << "\n";
 
     const scvae::AutoencoderSource<float> train_source(data.train);
     const scvae::AutoencoderSource<float> test_source(data.test);
@@ -75,17 +83,21 @@ int main(int argc, char** argv) {
     };
     trainer.add_callback(std::make_unique<examples::StopOnSignal>());
     trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
-    if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+    if (!flags.quiet && distributed.writes())
+      trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     // The metrics line after the checkpoint: a run killed between the two
     // repeats no epoch when resumed.
-    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::VAE, scvae::Adam>>(
-        flags.save, vae, adam));
-    trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
-    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
-        (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
-    examples::add_curves(trainer, flags.out, first_epoch);
+    if (distributed.writes()) {
+      trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::VAE, scvae::Adam>>(
+          flags.save, vae, adam));
+      trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
+      trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
+          (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
+      examples::add_curves(trainer, flags.out, first_epoch);
+    }
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
+    if (!distributed.writes()) return 0;
     examples::write_pictures(vae, data.test, flags.out, flags.seed);
     examples::write_latent_png(vae, test_source, test_batch, flags.out, data.test);
     if (!flags.quiet)
@@ -93,5 +105,5 @@ int main(int argc, char** argv) {
                 << "latent.png, samples.png, reconstructions.png, interpolation.png to "
                 << flags.out << " and the model to " << flags.save << "\n";
     return 0;
-  });
+  }));
 }
