@@ -1,7 +1,11 @@
 #include "scvae/exec/executor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
+#include <mutex>
+#include <string>
+#include <utility>
 #include <stdexcept>
 #include <vector>
 
@@ -153,6 +157,81 @@ TEST(Executor, BalancedChunksShareTheCostNotTheSamples) {
   lopsided[0] = 0.0;
   lopsided[47] = 1.0;
   EXPECT_EQ(balanced_chunks(3, lopsided), (std::vector<Index>{0, 46, 47, 48}));
+}
+
+/// The middle rank of three, with no transport: what the executor asks of
+/// the group, recorded. What arrives from the previous rank is 100 in every
+/// value.
+class RecordingGroup final : public RankGroup {
+ public:
+  int rank() const override { return 1; }
+  int size() const override { return 3; }
+  void sum_in_rank_order(float*, std::size_t) override {}
+  void sum_in_rank_order(double*, std::size_t) override {}
+  void receive_from_previous(float*, std::size_t, int) override {}
+  void receive_from_previous(double* values, std::size_t count, int tag) override {
+    std::fill(values, values + count, 100.0);
+    const std::lock_guard<std::mutex> lock(mutex);  // the executor's threads call it
+    received.push_back(tag);
+  }
+  void send_to_next(const float*, std::size_t, int) override {}
+  void send_to_next(const double* values, std::size_t, int tag) override {
+    const std::lock_guard<std::mutex> lock(mutex);
+    sent.push_back({tag, values[0]});
+  }
+  void finish_sends() override { ++finished; }
+  int max_tag() const override { return 32767; }
+  void broadcast_from_last(float*, std::size_t) override {}
+  void broadcast_from_last(double*, std::size_t) override { ++broadcasts; }
+  void broadcast_from_first(float*, std::size_t) override {}
+  void broadcast_from_first(double*, std::size_t) override {}
+  void broadcast_from_first(std::string&) override {}
+  void check_same_on_every_rank(const std::string&, const std::string&) override {}
+
+  std::mutex mutex;
+  std::vector<int> received;
+  std::vector<std::pair<int, double>> sent;
+  int finished = 0;
+  int broadcasts = 0;
+};
+
+TEST(Executor, ARankRunsItsOwnChunksAndAddsThemOntoThePreviousRanksSum) {
+  RecordingGroup group;
+  ExecutorT<double> executor;
+  executor.set_threads(2);
+  executor.set_rank_group(&group);
+  const Index n = 200;
+  ASSERT_EQ(executor.chunk_count(n), 6);  // 3 ranks x 2 threads
+  for (int c = 0; c < 6; ++c) EXPECT_EQ(executor.runs_chunk(c), c == 2 || c == 3) << c;
+  const int part_count = 3;
+  executor.set_parts(parts_of_one_scalar(part_count));
+  std::vector<int> chunks_run;
+  std::mutex mutex;
+  Vector<double> gradients = Vector<double>::Zero(part_count);
+  executor.run(
+      n,
+      [&](int c, Index, Index) {
+        const std::lock_guard<std::mutex> lock(mutex);
+        chunks_run.push_back(c);
+      },
+      [&](std::size_t j, int c, GradientWrite write) {
+        EXPECT_EQ(write, GradientWrite::Add);  // onto the previous ranks' sum
+        gradients[static_cast<Index>(j)] += c;
+        return true;
+      },
+      &gradients);
+  std::sort(chunks_run.begin(), chunks_run.end());
+  EXPECT_EQ(chunks_run, (std::vector<int>{2, 3}));
+  EXPECT_EQ(group.received.size(), 3u);
+  ASSERT_EQ(group.sent.size(), 3u);
+  for (const auto& [tag, first_value] : group.sent) EXPECT_EQ(first_value, 100.0 + 2 + 3) << tag;
+  EXPECT_EQ(group.finished, 1);
+  EXPECT_EQ(group.broadcasts, 2);  // the gradient, then whether it is finite
+  // M2's cost-balanced chunks are not split across ranks.
+  EXPECT_THROW(executor.run_balanced(
+                   n, [](Index) { return 1.0; }, [](int, Index, Index) {},
+                   [](std::size_t, int, GradientWrite) { return true; }, &gradients),
+               ArgumentError);
 }
 
 }  // namespace
