@@ -3,9 +3,11 @@
 // (train/curves_writer.hpp) and write_model_latent_map
 // (io/model_latent_map.hpp), wired to an example's --out directory.
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scvae/data/dataset.hpp"
