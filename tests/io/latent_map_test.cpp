@@ -4,15 +4,15 @@
 #include "scvae/io/latent_map.hpp"
 
 #include <gtest/gtest.h>
-#include <stb/stb_image.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "decoded_png.hpp"
 
 namespace scvae {
 namespace {
@@ -50,20 +50,14 @@ TEST(LatentMap, DrawsEachClassInItsColourWithALegend) {
   Matrix<double> plane(2, 4);
   plane << 0, 1, 0, 1, 0, 0, 1, 1;
   write_latent_map(path.string(), plane, {0, 1, 2, -1}, {"alpha", "beta", "gamma"});
-  int width = 0, height = 0, channels = 0;
-  unsigned char* pixels = stbi_load(path.string().c_str(), &width, &height, &channels, 3);
-  ASSERT_NE(pixels, nullptr);
+  const testing::DecodedPng png(path.string());
+  ASSERT_TRUE(png.ok());
   fs::remove(path);
-  EXPECT_EQ(width, 680);
-  EXPECT_EQ(height, 480);
-  const auto count = [&](int x0, int x1, std::array<std::uint8_t, 3> colour) {
-    int found = 0;
-    for (int y = 0; y < height; ++y)
-      for (int x = x0; x < x1; ++x) {
-        const unsigned char* p = pixels + (y * width + x) * 3;
-        found += p[0] == colour[0] && p[1] == colour[1] && p[2] == colour[2];
-      }
-    return found;
+  EXPECT_EQ(png.width, 680);
+  EXPECT_EQ(png.height, 480);
+  const int width = png.width;
+  const auto count = [&](int x0, int x1, const std::array<std::uint8_t, 3>& colour) {
+    return png.count(x0, 0, x1, png.height, colour);
   };
   // Each class's dot on the plot and its swatch in the legend.
   for (Index c = 0; c < 3; ++c) {
@@ -75,7 +69,6 @@ TEST(LatentMap, DrawsEachClassInItsColourWithALegend) {
   // The names' text, in the legend only.
   EXPECT_GT(count(480, width, {{30, 30, 30}}), 50);
   EXPECT_EQ(count(0, 480, {{30, 30, 30}}), 0);
-  std::free(pixels);
 }
 
 TEST(LatentMap, RefusesMismatchedClasses) {
