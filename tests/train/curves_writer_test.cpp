@@ -33,10 +33,16 @@ std::vector<std::string> names(const CurvePanel& panel) {
   return result;
 }
 
+CurvesOptions every_epoch() {
+  CurvesOptions options;
+  options.min_seconds_between_drawings = 0.0;
+  return options;
+}
+
 TEST(CurvesWriter, RedrawsLossesAndAccuraciesAfterEveryEpoch) {
   const TempDir dir;
   const std::string path = (dir.path / "curves.png").string();
-  CurvesWriter writer(path);
+  CurvesWriter writer(path, every_epoch());
   writer.on_train_begin(0, 3);
   EXPECT_FALSE(std::filesystem::exists(path));  // checked, not written, before an epoch
   EpochReport first = report(1, 200.0);
@@ -65,6 +71,27 @@ TEST(CurvesWriter, RedrawsLossesAndAccuraciesAfterEveryEpoch) {
   // The training loss where epoch 2 puts it.
   const detail::PlotFrame f = detail::curves_frames({1.0, 2.0}, panels)[0];
   EXPECT_TRUE(two.near(f.x_pixel(2.0), f.y_pixel(150.0), 1, detail::class_colour(0)));
+}
+
+// A drawing costs more than an epoch of a small table: by default epochs
+// that end within a second of the last drawing wait for the next one, or
+// for the end of training.
+TEST(CurvesWriter, QuickEpochsAreDrawnLaterAndAllAtTheEnd) {
+  const TempDir dir;
+  const std::string path = (dir.path / "curves.png").string();
+  CurvesOptions options;
+  options.min_seconds_between_drawings = 3600.0;
+  CurvesWriter writer(path, options);
+  writer.on_train_begin(0, 3);
+  EpochReport first = report(1, 200.0);
+  writer.on_epoch_end(first);
+  ASSERT_TRUE(DecodedPng(path).ok());  // the first epoch is drawn at once
+  EpochReport second = report(2, 150.0);
+  second.set("test_accuracy", 0.8);
+  writer.on_epoch_end(second);
+  EXPECT_EQ(DecodedPng(path).height, 300);  // not redrawn yet: no accuracy panel
+  writer.on_train_end();
+  EXPECT_EQ(DecodedPng(path).height, 600);  // epoch 2, with its accuracy
 }
 
 TEST(CurvesWriter, ChosenMetricsReplaceTheSuffixRule) {

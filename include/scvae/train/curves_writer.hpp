@@ -1,11 +1,12 @@
 #pragma once
-// Redraws the learning curves (io/curves_plot.hpp) after every epoch, so a
-// long run can be watched: the training loss and the losses the epoch
+// Redraws the learning curves (io/curves_plot.hpp) as epochs end, so a long
+// run can be watched: the training loss and the losses the epoch
 // report carries (test_loss, validation_loss, ...) on one panel, and the
 // accuracies, when there are any, on a second panel below. Add it after the
 // callbacks that put metrics in the report (the evaluation, validation).
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -32,6 +33,11 @@ struct CurvesOptions {
   /// A resumed run draws the epochs before it from this metrics.jsonl
   /// (train/metrics_writer.hpp) too; empty: only the epochs it runs.
   std::string earlier_metrics;
+  /// Redraw after an epoch only when this many seconds have passed since the
+  /// last drawing (the first epoch and the end of training always draw): a
+  /// drawing costs about 50 ms, more than a whole epoch of a small table.
+  /// 0: after every epoch.
+  double min_seconds_between_drawings = 1.0;
 };
 
 namespace detail {
@@ -75,7 +81,7 @@ inline std::vector<std::pair<std::string, double>> parse_metrics_line(const std:
 
 class CurvesWriter : public Callback {
  public:
-  /// Writes the curves to `path` (a PNG) after every epoch.
+  /// Writes the curves to `path` (a PNG) as epochs end and when training ends.
   explicit CurvesWriter(std::string path, CurvesOptions options = {})
       : path_(std::move(path)), options_(std::move(options)) {}
 
@@ -87,6 +93,7 @@ class CurvesWriter : public Callback {
     { detail::AtomicFile probe(path_, "curves plot"); }  // destroyed uncommitted: no trace
     epochs_.clear();
     rows_.clear();
+    drawn_ = 0;
     if (first_epoch > 0 && !options_.earlier_metrics.empty()) read_earlier(first_epoch);
   }
 
@@ -94,8 +101,17 @@ class CurvesWriter : public Callback {
     std::vector<std::pair<std::string, double>> row = r.metrics;
     row.emplace_back("train_loss", r.train_loss);
     add(static_cast<double>(r.epoch), std::move(row));
-    write_curves_plot(path_, epochs_, panels());
+    const auto now = std::chrono::steady_clock::now();
+    if (drawn_ == 0 ||
+        std::chrono::duration<double>(now - last_drawing_).count() >=
+            options_.min_seconds_between_drawings)
+      draw();
     return false;
+  }
+
+  /// Draws the epochs the last drawing lacks.
+  void on_train_end() override {
+    if (drawn_ != epochs_.size()) draw();
   }
 
   /// The panels as they would be drawn now: "loss" (train_loss first), and
@@ -116,6 +132,12 @@ class CurvesWriter : public Callback {
   }
 
  private:
+  void draw() {
+    write_curves_plot(path_, epochs_, panels());
+    drawn_ = epochs_.size();
+    last_drawing_ = std::chrono::steady_clock::now();
+  }
+
   void add(double epoch, std::vector<std::pair<std::string, double>> row) {
     epochs_.push_back(epoch);
     rows_.push_back(std::move(row));
@@ -164,6 +186,8 @@ class CurvesWriter : public Callback {
   CurvesOptions options_;
   std::vector<double> epochs_;
   std::vector<std::vector<std::pair<std::string, double>>> rows_;
+  std::size_t drawn_ = 0;  ///< How many epochs the file shows.
+  std::chrono::steady_clock::time_point last_drawing_{};
 };
 
 }  // namespace scvae
