@@ -254,16 +254,13 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     parts.samples = n;
     parts.task_nll_sum.assign(decoders_.size(), 0.0);
     parts.task_count.assign(decoders_.size(), 0);
-    if (executor_.rank_group()) {
-      sum_loss_parts_across_ranks(batch, chunks, parts);
-    } else {
-      for (int c = 0; c < chunks; ++c) {
-        const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
-        parts.kl_sum += ws.kl_sum;
-        for (std::size_t t = 0; t < decoders_.size(); ++t) {
-          parts.task_nll_sum[t] += ws.task_nll_sum[t];
-          parts.task_count[t] += ws.task_count[t];
-        }
+    const std::size_t stride = 1 + 2 * decoders_.size();
+    const double* sums = chunk_loss_sums(batch, chunks);
+    for (int c = 0; c < chunks; ++c, sums += stride) {
+      parts.kl_sum += sums[0];
+      for (std::size_t t = 0; t < decoders_.size(); ++t) {
+        parts.task_nll_sum[t] += sums[1 + t];
+        parts.task_count[t] += static_cast<Index>(sums[1 + decoders_.size() + t]);
       }
     }
     parts.total_sum = beta * parts.kl_sum;
@@ -273,33 +270,26 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     return parts;
   }
 
-  /// The loss sums of every chunk, each rank's own and zeros for the
-  /// others', summed across the ranks (x + 0 is x: every chunk's sums
-  /// arrive exactly), then added in chunk order as one process adds them.
-  /// Counts go through doubles, exact below 2^53.
-  void sum_loss_parts_across_ranks(const BatchWorkspace& batch, int chunks, LossParts& parts) {
+  /// Every chunk's KL sum, then each task's NLL sum, then each task's count
+  /// (exact in a double below 2^53), chunk after chunk. In a rank group each
+  /// rank fills its own chunks and zeros for the others', and the sum across
+  /// the ranks (x + 0 is x) gives every rank every chunk's sums exactly.
+  const double* chunk_loss_sums(const BatchWorkspace& batch, int chunks) {
     const std::size_t tasks = decoders_.size();
     const std::size_t stride = 1 + 2 * tasks;
-    rank_sums_.assign(stride * static_cast<std::size_t>(chunks), 0.0);
+    chunk_sums_.assign(stride * static_cast<std::size_t>(chunks), 0.0);
     for (int c = 0; c < chunks; ++c) {
       if (!executor_.runs_chunk(c)) continue;
       const ChunkWorkspace& ws = batch.chunks[static_cast<std::size_t>(c)];
-      double* sums = rank_sums_.data() + stride * static_cast<std::size_t>(c);
+      double* sums = chunk_sums_.data() + stride * static_cast<std::size_t>(c);
       sums[0] = ws.kl_sum;
       for (std::size_t t = 0; t < tasks; ++t) {
         sums[1 + t] = ws.task_nll_sum[t];
         sums[1 + tasks + t] = static_cast<double>(ws.task_count[t]);
       }
     }
-    executor_.sum_across_ranks(rank_sums_.data(), rank_sums_.size());
-    for (int c = 0; c < chunks; ++c) {
-      const double* sums = rank_sums_.data() + stride * static_cast<std::size_t>(c);
-      parts.kl_sum += sums[0];
-      for (std::size_t t = 0; t < tasks; ++t) {
-        parts.task_nll_sum[t] += sums[1 + t];
-        parts.task_count[t] += static_cast<Index>(sums[1 + tasks + t]);
-      }
-    }
+    executor_.sum_across_ranks(chunk_sums_.data(), chunk_sums_.size());
+    return chunk_sums_.data();
   }
 
   /// What decoder t reads in a chunk: mu or the sampled z (its TaskSpec).
@@ -398,7 +388,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   bool likelihood_parameters_ = false;
   bool gradients_finite_ = true;
   std::vector<BatchWorkspace> batch_workspaces_;
-  std::vector<double> rank_sums_;  ///< Loss sums on their way across the ranks.
+  std::vector<double> chunk_sums_;  ///< chunk_loss_sums()
 };
 
 using SCVAE = SCVAET<float>;
