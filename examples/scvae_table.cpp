@@ -66,7 +66,9 @@ int train(const examples::TableTrainFlags& flags_given) {
   const scvae::TableSchema schema = scvae::table_schema(data.train);
   const scvae::TableSource<float> train_source(data.train, standardizer);
   const scvae::TableSource<float> test_source(data.test, standardizer);
-  scvae::SCVAE model(scvae::make_table_spec(data.train, f.latent, f.hidden), f.seed);
+  scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden);
+  examples::apply_weight_flags(f.weights, spec);
+  scvae::SCVAE model(spec, f.seed);
   scvae::Adam adam(scvae::AdamOptions{f.lr});
   scvae::TrainerOptions options;
   options.epochs = f.epochs;

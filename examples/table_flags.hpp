@@ -3,6 +3,8 @@
 // the text of --target NAME:KIND and of comma lists, and the size check of
 // the table's SC-VAE before it is built.
 
+#include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -13,13 +15,14 @@ namespace examples {
 struct TableTrainFlags {
   std::string data;
   std::vector<std::string> targets;  ///< NAME:KIND, as given.
+  std::vector<std::string> weights;  ///< NAME=WEIGHT, as given.
   std::vector<std::string> features;
   std::vector<std::string> ignore;
   std::string test;
   double test_split = 0.2;
-  Index epochs = 100;
+  Index epochs = 300;
   Index batch = 64;
-  Index latent = 2;
+  Index latent = 8;
   std::vector<Index> hidden{64};
   double lr = 1e-3;
   std::uint64_t seed = 1;
@@ -59,6 +62,9 @@ inline void add_table_train_flags(CLI::App& app, TableTrainFlags& f) {
   app.add_option("--features", f.features, "Feature columns (default: every other column)")
       ->delimiter(',');
   app.add_option("--ignore", f.ignore, "Columns neither target nor feature")->delimiter(',');
+  app.add_option("--weight", f.weights,
+                 "A task's weight in the loss, NAME=W (a target, or 'features' for the "
+                 "reconstruction of the features); default 1 (repeat for more)");
   auto* test = app.add_option("--test", f.test, "Test table (default: --test-split of --data)");
   add_real(app, "--test-split", f.test_split,
            "Fraction of --data held out for testing, stratified by the first categorical target",
@@ -94,6 +100,37 @@ inline void add_table_predict_flags(CLI::App& app, TablePredictFlags& f) {
       ->required();
   app.add_option("--out", f.out, "Predictions CSV: the input columns and the targets'")
       ->required();
+}
+
+/// Sets the weight of each task named by a --weight NAME=W. ArgumentError
+/// (exit status 2) naming the flag for a malformed text, a weight that is not
+/// finite and >= 0, or a name that is no task of `spec`.
+inline void apply_weight_flags(const std::vector<std::string>& texts, scvae::ModelSpec& spec) {
+  for (const std::string& text : texts) {
+    const std::size_t equals = text.rfind('=');
+    const std::string flag = "--weight " + scvae::detail::quoted_text(text);
+    if (equals == std::string::npos || equals == 0)
+      throw scvae::ArgumentError(flag + ": expected NAME=WEIGHT");
+    const std::string name = text.substr(0, equals), number = text.substr(equals + 1);
+    char* end = nullptr;
+    const double weight = std::strtod(number.c_str(), &end);
+    if (number.empty() || end != number.c_str() + number.size() || !std::isfinite(weight) ||
+        weight < 0.0)
+      throw scvae::ArgumentError(flag + ": expected a finite weight >= 0, got " +
+                                 scvae::detail::quoted_text(number));
+    std::string names;
+    bool found = false;
+    for (scvae::TaskSpec& task : spec.tasks) {
+      names += (names.empty() ? "" : ", ") + task.name;
+      if (task.name == name) {
+        task.weight = weight;
+        found = true;
+      }
+    }
+    if (!found)
+      throw scvae::ArgumentError(flag + ": no task called " + scvae::detail::quoted_text(name) +
+                                 " (tasks: " + names + ")");
+  }
 }
 
 /// Refuses (exit status 2) an SC-VAE of make_table_spec's shape whose

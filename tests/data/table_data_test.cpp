@@ -409,7 +409,9 @@ TEST(TableSource, BatchesFollowTheTaskOrderWithMasks) {
   EXPECT_EQ(spec.tasks[1].name, "kind");
   EXPECT_EQ(spec.tasks[1].likelihood.kind, LikelihoodSpec::Kind::Categorical);
   EXPECT_EQ(spec.tasks[1].outputs, 2);
+  EXPECT_EQ(spec.tasks[1].input, DecoderInput::Mean);  // a classifier reads the mean
   EXPECT_EQ(spec.tasks[2].likelihood.kind, LikelihoodSpec::Kind::Gaussian);
+  EXPECT_EQ(spec.tasks[2].input, DecoderInput::Sample);
   TableData binary = data;
   binary.add_target("flags", TargetKind::Binary, Matrix<float>::Ones(2, 5));
   EXPECT_EQ(make_table_spec(binary, 2, {4}).tasks[3].likelihood.kind,
