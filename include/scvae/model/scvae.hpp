@@ -1,7 +1,8 @@
 #pragma once
 // The shared-encoder multi-task VAE. For sample i the loss to minimise is
 //   sum_t w_t * m_ti * (-log p_t(y_ti | z_i)) + beta * KL_i,
-// averaged over the batch. One call computes it and writes its gradient into
+// averaged over the batch (with ModelSpec::balance Uncertainty each task's
+// term is weighed by learned log-variances: model/task_balance.hpp). One call computes it and writes its gradient into
 // the model's flat gradient buffer. A plain VAE is the one-task case.
 //
 // The model says what one chunk of a batch computes (run_chunk) and what the
@@ -16,6 +17,7 @@
 #include "scvae/exec/executor.hpp"
 #include "scvae/model/loss_parts.hpp"
 #include "scvae/model/scvae_base.hpp"
+#include "scvae/model/task_balance.hpp"
 #include "scvae/model/task_batch.hpp"
 
 namespace scvae {
@@ -125,9 +127,9 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   };
 
   /// What a part of the parameter gradient is: a layer of the encoder or of
-  /// a decoder, or a likelihood's own parameters.
+  /// a decoder, a likelihood's own parameters, or the tasks' s_t.
   struct PartSource {
-    enum Kind { Encoder, Decoder, Likelihood } kind = Encoder;
+    enum Kind { Encoder, Decoder, Likelihood, Balance } kind = Encoder;
     std::size_t task = 0;
     Index part = 0;
   };
@@ -153,6 +155,10 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
         likelihood_parameters_ = true;
       }
     }
+    if (balance_offset_ >= 0) {
+      parts.push_back({balance_offset_, task_count(), static_cast<double>(task_count())});
+      part_sources_.push_back({PartSource::Balance, 0, 0});
+    }
     executor_.set_parts(std::move(parts));
   }
 
@@ -165,38 +171,9 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     return ws;
   }
 
-  void validate(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
-                const ConstMatrixRef<Scalar>& eps, double beta) const {
-    detail::check_rows("input x", x.rows(), inputs());
-    if (x.cols() <= 0) throw ShapeError("input x: expected at least one column, got 0");
-    detail::check_shape("noise eps", eps.rows(), eps.cols(), latent(), x.cols());
-    if (static_cast<Index>(targets.size()) != task_count())
-      throw ShapeError("targets: expected one per task (" + std::to_string(task_count()) +
-                       "), got " + std::to_string(targets.size()));
-    if (!(beta >= 0.0) || beta == HUGE_VAL)
-      throw ArgumentError("beta: expected a finite value >= 0, got " + std::to_string(beta));
-    for (Index t = 0; t < task_count(); ++t) {
-      const TaskBatch<Scalar>& batch = targets[static_cast<std::size_t>(t)];
-      // Built only for a message: a long task name would allocate every step.
-      auto name = [&] { return "task '" + task(t).name + "'"; };
-      if (batch.target.cols() != x.cols())
-        throw ShapeError(name() + " target: expected " + std::to_string(x.cols()) +
-                         " columns (one per sample), got " + std::to_string(batch.target.cols()));
-      if (batch.mask) {
-        if (batch.mask->cols() != x.cols())
-          throw ShapeError(name() + " mask: expected length " + std::to_string(x.cols()) +
-                           ", got " + std::to_string(batch.mask->cols()));
-        const auto m = batch.mask->array();
-        if (!((m == Scalar(0)) || (m == Scalar(1))).all())
-          throw ArgumentError(name() + " mask: expected only 0 and 1");
-      }
-      decoder(t).likelihood().validate_target(batch.target, batch.mask, decoder(t).outputs());
-    }
-  }
-
   LossParts run(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
                 const ConstMatrixRef<Scalar>& eps, double beta, bool with_gradient) {
-    validate(x, targets, eps, beta);
+    Base::validate(x, targets, eps, beta);
     const Index n = x.cols();
     BatchWorkspace& batch = batch_workspace(n);
     const int chunks = executor_.chunk_count(n);
@@ -244,6 +221,16 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
             total = chunk_part;
           return true;
         }
+        case PartSource::Balance:
+          for (std::size_t t = 0; t < decoders_.size(); ++t) {
+            const auto gradient = static_cast<Scalar>(
+                detail::balanced_task_term_gradient(spec_.tasks[t].weight, task_log_variance(t),
+                                                    ws.task_nll_sum[t], ws.task_count[t]) /
+                static_cast<double>(n));
+            Scalar& total = gradients_(balance_offset_ + static_cast<Index>(t));
+            total = write == GradientWrite::Add ? total + gradient : gradient;
+          }
+          return true;
       }
       return false;
     };
@@ -265,7 +252,11 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     }
     parts.total_sum = beta * parts.kl_sum;
     for (std::size_t t = 0; t < decoders_.size(); ++t)
-      parts.total_sum += spec_.tasks[t].weight * parts.task_nll_sum[t];
+      parts.total_sum += balance_offset_ < 0
+                             ? spec_.tasks[t].weight * parts.task_nll_sum[t]
+                             : detail::balanced_task_term(spec_.tasks[t].weight,
+                                                          task_log_variance(t),
+                                                          parts.task_nll_sum[t], parts.task_count[t]);
     parts.finish();
     return parts;
   }
@@ -337,9 +328,12 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
       const ConstMatrixRef<Scalar> input = decoder_input(ws, t);
       decoders_[t].forward(values, input, dws);
       if (with_gradient) {
-        // From here on scale is mask * w_t / n: the weight of each sample's
-        // NLL in the batch-mean loss.
-        dws.scale *= static_cast<Scalar>(spec_.tasks[t].weight) * inv_n;
+        // From here on scale is mask * w_t / n (times exp(-s_t) with
+        // balance): the weight of each sample's NLL in the batch-mean loss.
+        const double weight = balance_offset_ < 0 ? spec_.tasks[t].weight
+                                                  : detail::balanced_task_weight(
+                                                        spec_.tasks[t].weight, task_log_variance(t));
+        dws.scale *= static_cast<Scalar>(weight) * inv_n;
         if (from_mean) {
           auto mu_delta = Enc::mu_delta(ws.encoder);
           MatrixRef<Scalar> mu_gradient(mu_delta);
@@ -377,7 +371,9 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     encoder_.backward(values, x, ws.encoder);
   }
 
+  using Base::balance_offset_;
   using Base::decoders_;
+  using Base::task_log_variance;
   using Base::encoder_;
   using Base::gradients_;
   using Base::parameters_;

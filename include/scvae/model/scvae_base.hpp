@@ -4,6 +4,7 @@
 // decode, predict, per-task NLL and input gradients). SCVAET
 // (model/scvae.hpp) adds the training computation on the executor.
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "scvae/model/decoder.hpp"
 #include "scvae/model/encoder.hpp"
 #include "scvae/model/spec_networks.hpp"
+#include "scvae/model/task_batch.hpp"
 
 namespace scvae {
 
@@ -25,7 +27,10 @@ class SCVAEBaseT {
       : spec_((spec.validate(), spec)),
         encoder_(make_encoder(spec_, layout_)),
         decoders_(make_decoders(spec_, layout_)) {
-    parameters_.setZero(layout_.total());
+    // After every layer, so that a balanced model's other parameters have
+    // the offsets and initial values of the same model without balance.
+    if (spec_.balance == TaskBalance::Uncertainty) balance_offset_ = layout_.reserve(task_count());
+    parameters_.setZero(layout_.total());  // s_t = 0: every learned weight starts at 1
     gradients_.setZero(layout_.total());
     Rng rng(seed);
     encoder_.initialize(parameters_.data(), rng, spec_.initialization);
@@ -57,6 +62,20 @@ class SCVAEBaseT {
       throw ArgumentError("task weight: expected a value >= 0, got " + std::to_string(weight));
     spec_.tasks.at(static_cast<std::size_t>(t)).weight = weight;
   }
+
+  /// The learned weight exp(-s_t) of each task (ModelSpec::balance
+  /// Uncertainty; the hand-set w_t multiplies it), or 1 for every task
+  /// without balance.
+  std::vector<double> task_balance_weights() const {
+    std::vector<double> weights(spec_.tasks.size(), 1.0);
+    if (balance_offset_ < 0) return weights;
+    for (std::size_t t = 0; t < weights.size(); ++t)
+      weights[t] = std::exp(-task_log_variance(static_cast<Index>(t)));
+    return weights;
+  }
+  /// Where the log-variances s_t start in parameters() (one per task, in
+  /// task order), or -1 without balance.
+  Index balance_offset() const { return balance_offset_; }
 
   /// All parameters, one flat vector; layers are views into it.
   Vector<Scalar>& parameters() { return parameters_; }
@@ -152,6 +171,43 @@ class SCVAEBaseT {
   }
 
 
+  /// Throws ShapeError or ArgumentError, naming the task, for a batch the
+  /// training loss cannot read.
+  void validate(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
+                const ConstMatrixRef<Scalar>& eps, double beta) const {
+    detail::check_rows("input x", x.rows(), inputs());
+    if (x.cols() <= 0) throw ShapeError("input x: expected at least one column, got 0");
+    detail::check_shape("noise eps", eps.rows(), eps.cols(), latent(), x.cols());
+    if (static_cast<Index>(targets.size()) != task_count())
+      throw ShapeError("targets: expected one per task (" + std::to_string(task_count()) +
+                       "), got " + std::to_string(targets.size()));
+    if (!(beta >= 0.0) || beta == HUGE_VAL)
+      throw ArgumentError("beta: expected a finite value >= 0, got " + std::to_string(beta));
+    for (Index t = 0; t < task_count(); ++t) {
+      const TaskBatch<Scalar>& batch = targets[static_cast<std::size_t>(t)];
+      // Built only for a message: a long task name would allocate every step.
+      auto name = [&] { return "task '" + task(t).name + "'"; };
+      if (batch.target.cols() != x.cols())
+        throw ShapeError(name() + " target: expected " + std::to_string(x.cols()) +
+                         " columns (one per sample), got " + std::to_string(batch.target.cols()));
+      if (batch.mask) {
+        if (batch.mask->cols() != x.cols())
+          throw ShapeError(name() + " mask: expected length " + std::to_string(x.cols()) +
+                           ", got " + std::to_string(batch.mask->cols()));
+        const auto m = batch.mask->array();
+        if (!((m == Scalar(0)) || (m == Scalar(1))).all())
+          throw ArgumentError(name() + " mask: expected only 0 and 1");
+      }
+      decoder(t).likelihood().validate_target(batch.target, batch.mask, decoder(t).outputs());
+    }
+  }
+
+  /// s_t of task t (0 without balance).
+  double task_log_variance(Index t) const {
+    if (balance_offset_ < 0) return 0.0;
+    return static_cast<double>(parameters_(balance_offset_ + t));
+  }
+
   void check_task(Index t) const {
     if (t < 0 || t >= task_count())
       throw ArgumentError("task index: expected 0.." + std::to_string(task_count() - 1) + ", got " +
@@ -163,6 +219,7 @@ class SCVAEBaseT {
   ParameterLayout layout_;
   EncoderT<Scalar> encoder_;
   std::vector<DecoderT<Scalar>> decoders_;
+  Index balance_offset_ = -1;  ///< balance_offset()
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
 };

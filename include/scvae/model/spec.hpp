@@ -35,6 +35,19 @@ enum class DecoderInput {
   Mean,    ///< mu itself: a deterministic path, e.g. for a label head.
 };
 
+/// How the tasks' terms are weighed against each other in the loss.
+enum class TaskBalance {
+  None,  ///< w_t * NLL_t: the weights are the hand-set TaskSpec::weight.
+  /// Learned uncertainty weights (Kendall, Gal and Cipolla 2018): each task
+  /// has a log-variance s_t among the parameters (initially 0) and its term
+  /// becomes exp(-s_t) * w_t * NLL_t + s_t / 2 per sample with a target.
+  Uncertainty,
+};
+
+inline const char* task_balance_name(TaskBalance balance) {
+  return balance == TaskBalance::Uncertainty ? "uncertainty" : "none";
+}
+
 /// One task: a decoder from the latent code and the likelihood of its target.
 struct TaskSpec {
   std::string name;
@@ -74,6 +87,9 @@ struct ModelSpec {
   /// `inputs` features. Unset: a vector of `inputs`. Only an encoder_network
   /// reads a shape.
   std::optional<Shape> input_shape{};
+  /// How the tasks are balanced (None: as in 1.0.0). Uncertainty adds one
+  /// parameter per task after all others, so it is part of the architecture.
+  TaskBalance balance{};
 
   Shape encoder_input_shape() const { return input_shape ? *input_shape : Shape::vector(inputs); }
 
@@ -138,7 +154,9 @@ struct ModelSpec {
   /// and otherwise
   ///   scvae-v2 input=SHAPE latent=L encoder=NETWORK; task NAME outputs=O
   ///   decoder=NETWORK LIKELIHOOD[ from-mean]...
-  /// with every network in its canonical text.
+  /// with every network in its canonical text. Either line ends with
+  /// "; balance=uncertainty" when balance is Uncertainty (and with nothing
+  /// for None, so 1.0.0 lines are unchanged).
   std::string architecture() const {
     const std::optional<ModelSpec> shorthand = as_shorthand();
     if (!shorthand) return network_architecture();
@@ -153,6 +171,7 @@ struct ModelSpec {
       out << "-" << task.outputs << " " << activation_name(task.activation) << " "
           << task.likelihood.name() << (task.input == DecoderInput::Mean ? " from-mean" : "");
     }
+    out << balance_suffix();
     return out.str();
   }
 
@@ -191,7 +210,12 @@ struct ModelSpec {
       out << "; task " << task.name << " outputs=" << task.outputs
           << " decoder=" << task.network_text() << " " << task.likelihood.name()
           << (task.input == DecoderInput::Mean ? " from-mean" : "");
+    out << balance_suffix();
     return out.str();
+  }
+  std::string balance_suffix() const {
+    return balance == TaskBalance::None ? std::string()
+                                        : std::string("; balance=") + task_balance_name(balance);
   }
 };
 

@@ -135,6 +135,8 @@ std::uint64_t built_parameter_count(
         LikelihoodSpec::Kind::GaussianLearnedVariance)
       count += static_cast<std::uint64_t>(spec.tasks[static_cast<std::size_t>(t)].outputs);
   }
+  if (spec.balance == TaskBalance::Uncertainty)
+    count += static_cast<std::uint64_t>(spec.tasks.size());  // a log-variance s_t per task
   return count;
 }
 

@@ -67,6 +67,8 @@ inline std::uint64_t described_parameter_count(const ModelSpec& spec,
     if (task.likelihood.kind == LikelihoodSpec::Kind::GaussianLearnedVariance)
       tally.add(static_cast<std::uint64_t>(task.outputs));  // a log-variance per output
   }
+  if (spec.balance == TaskBalance::Uncertainty)
+    tally.add(static_cast<std::uint64_t>(spec.tasks.size()));  // a log-variance s_t per task
   return tally.total();
 }
 
@@ -105,6 +107,17 @@ inline void parse_task_tail(ArchitectureScanner& in, const std::string& field, T
   if (in.try_literal(" from-mean")) task.input = DecoderInput::Mean;
 }
 
+/// After a task: true at the end of the line, after an optional
+/// "; balance=uncertainty" (which must end it); false when a task follows.
+inline bool parse_line_end(ArchitectureScanner& in, ModelSpec& spec) {
+  if (in.try_literal("; balance=uncertainty")) {
+    spec.balance = TaskBalance::Uncertainty;
+    if (!in.at_end()) in.fail("the end of the text after the balance", "nothing more");
+    return true;
+  }
+  return in.at_end();
+}
+
 /// scvae-v2 input=SHAPE latent=L encoder=NETWORK; task NAME outputs=O
 /// decoder=NETWORK LIKELIHOOD[ from-mean]... (see ModelSpec::architecture()).
 /// The modules are not built: their names need the registry of the build.
@@ -135,7 +148,7 @@ inline ModelSpec parse_network_model_spec(const std::string& architecture) {
     in.literal(" ", field + " decoder network");
     parse_task_tail(in, field, task);
     spec.tasks.push_back(std::move(task));
-  } while (!in.at_end());
+  } while (!detail::parse_line_end(in, spec));
   // One model, one line: what the v1 line describes must be written so.
   if (spec.as_shorthand())
     in.fail_at(0, "the kind",
@@ -153,7 +166,8 @@ inline ModelSpec parse_network_model_spec(const std::string& architecture) {
 ///   decoder=NETWORK LIKELIHOOD[ from-mean]...
 /// A v2 line's networks are checked as text only (nn/parse.hpp's grammar, in
 /// canonical form); their modules are looked up when the model is built.
-/// Task weights come back as 1 and the initialization as HeGlorot. A task
+/// Either line may end with "; balance=uncertainty" (ModelSpec::balance;
+/// without it, None). Task weights come back as 1 and the initialization as HeGlorot. A task
 /// name runs up to the first " decoder=" (v1) or " outputs=" (v2), so a name
 /// containing that text does not round-trip. Throws FormatError on malformed text and ArgumentError on a
 /// model of more than kMaxSpecParameters parameters.
@@ -191,7 +205,7 @@ inline ModelSpec parse_model_spec(const std::string& architecture) {
     in.literal(" ", field + " activation");
     detail::parse_task_tail(in, field, task);
     spec.tasks.push_back(std::move(task));
-  } while (!in.at_end());
+  } while (!detail::parse_line_end(in, spec));
   detail::described_parameter_count(spec, architecture);
   spec.validate();  // a backstop: nothing above lets through what it refuses
   return spec;

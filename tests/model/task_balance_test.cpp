@@ -1,0 +1,181 @@
+#include "scvae/model/task_balance.hpp"
+
+#include "../test_support.hpp"
+#include "scvae/model/scvae.hpp"
+#include "scvae/model/spec_parse.hpp"
+
+namespace scvae {
+namespace {
+
+// An image task and a label task read from the mean, the label masked in
+// some samples; a third, Gaussian task when asked.
+ModelSpec balanced_spec(int tasks) {
+  ModelSpec spec;
+  spec.inputs = 6;
+  spec.encoder_hidden = {7};
+  spec.latent = 3;
+  spec.balance = TaskBalance::Uncertainty;
+  spec.tasks.push_back(
+      {"image", 6, {5}, LikelihoodSpec::bernoulli(), 1.0, Activation::Tanh, DecoderInput::Sample});
+  spec.tasks.push_back({"label", 4, {5}, LikelihoodSpec::categorical(4), 2.5,
+                        Activation::Softplus, DecoderInput::Mean});
+  if (tasks == 3)
+    spec.tasks.push_back({"measurement", 3, {}, LikelihoodSpec::gaussian_learned_variance(), 0.7,
+                          Activation::Tanh, DecoderInput::Sample});
+  return spec;
+}
+
+struct Batch {
+  Batch(Index n, int tasks)
+      : x(testing::random_uniform(6, n, 31)),
+        labels(1, n),
+        label_mask(1, n),
+        measurement(testing::random_matrix(3, n, 32)),
+        measurement_mask(1, n),
+        eps(testing::random_matrix(3, n, 33)),
+        tasks(tasks) {
+    for (Index i = 0; i < n; ++i) {
+      label_mask(i) = i % 3 == 0 ? 0.0 : 1.0;
+      labels(0, i) = label_mask(i) == 0.0 ? -1.0 : static_cast<double>(i % 4);
+      measurement_mask(i) = i % 2 == 0 ? 0.0 : 1.0;
+    }
+  }
+  void mask_every_label() {
+    label_mask.setZero();
+    labels.setConstant(-1.0);
+  }
+  std::vector<TaskBatch<double>> targets() const {
+    std::vector<TaskBatch<double>> out{TaskBatch<double>(x), TaskBatch<double>(labels, label_mask)};
+    if (tasks == 3) out.emplace_back(measurement, measurement_mask);
+    return out;
+  }
+  Matrix<double> x, labels;
+  RowVector<double> label_mask;
+  Matrix<double> measurement;
+  RowVector<double> measurement_mask;
+  Matrix<double> eps;
+  int tasks;
+};
+
+// Moves every s_t away from 0 so that exp(-s_t) != 1 is exercised.
+void set_log_variances(SCVAET<double>& model) {
+  for (Index t = 0; t < model.task_count(); ++t)
+    model.parameters()(model.balance_offset() + t) = 0.4 - 0.5 * static_cast<double>(t);
+}
+
+GradientCheckResult check_whole_loss(SCVAET<double>& model, const Batch& batch) {
+  const auto targets = batch.targets();
+  const double beta = 0.6;
+  model.loss_and_gradient(batch.x, targets, batch.eps, beta);
+  const Vector<double> analytic = model.gradients();
+  auto loss = [&](const Vector<double>& flat) {
+    model.parameters() = flat;
+    return model.loss(batch.x, targets, batch.eps, beta).total;
+  };
+  const Vector<double> point = model.parameters();
+  const GradientCheckResult result = check_gradient(loss, point, analytic);
+  model.parameters() = point;
+  model.loss_and_gradient(batch.x, targets, batch.eps, beta);
+  return result;
+}
+
+TEST(TaskBalance, MaskedTwoTaskGradientIncludingLogVariances) {
+  SCVAET<double> model(balanced_spec(2), 5);
+  set_log_variances(model);
+  const Batch batch(6, 2);
+  testing::expect_gradient_ok(check_whole_loss(model, batch));
+  for (Index t = 0; t < 2; ++t) EXPECT_NE(model.gradients()(model.balance_offset() + t), 0.0);
+}
+
+TEST(TaskBalance, MaskedThreeTaskGradientIncludingLogVariances) {
+  SCVAET<double> model(balanced_spec(3), 5);
+  set_log_variances(model);
+  const Batch batch(7, 3);
+  testing::expect_gradient_ok(check_whole_loss(model, batch));
+}
+
+// A task with no target in the batch: its s_t gets no gradient (the s_t/2
+// term counts only samples with a target) and the rest still checks.
+TEST(TaskBalance, TaskWithNoTargetInTheBatchLeavesItsLogVarianceAlone) {
+  SCVAET<double> model(balanced_spec(3), 5);
+  set_log_variances(model);
+  Batch batch(7, 3);
+  batch.mask_every_label();
+  testing::expect_gradient_ok(check_whole_loss(model, batch));
+  EXPECT_EQ(model.gradients()(model.balance_offset() + 1), 0.0);
+  EXPECT_NE(model.gradients()(model.balance_offset() + 2), 0.0);
+}
+
+// Three chunks, the first of which has no label: each chunk's d/ds_t part is
+// summed by the executor.
+TEST(TaskBalance, ThreeThreadsMatchFiniteDifferences) {
+  SCVAET<double> model(balanced_spec(3), 5);
+  model.set_threads(3);
+  set_log_variances(model);
+  Batch batch(48, 3);
+  for (Index i = 0; i < 16; ++i) {
+    batch.label_mask(i) = 0.0;
+    batch.labels(0, i) = -1.0;
+  }
+  testing::expect_gradient_ok(check_whole_loss(model, batch));
+}
+
+TEST(TaskBalance, TotalIsTheBalancedObjectiveAndTaskNllsStayUnweighted) {
+  SCVAET<double> model(balanced_spec(3), 5);
+  set_log_variances(model);
+  const Batch batch(7, 3);
+  const double beta = 0.6;
+  const LossParts parts = model.loss(batch.x, batch.targets(), batch.eps, beta);
+  double expected = beta * parts.kl_sum;
+  for (Index t = 0; t < 3; ++t) {
+    const auto u = static_cast<std::size_t>(t);
+    const double s = model.parameters()(model.balance_offset() + t);
+    expected += std::exp(-s) * model.task(t).weight * parts.task_nll_sum[u] +
+                0.5 * s * static_cast<double>(parts.task_count[u]);
+    EXPECT_DOUBLE_EQ(parts.task_nll[u], parts.task_nll_sum[u] / parts.task_count[u]);
+    EXPECT_DOUBLE_EQ(model.task_balance_weights()[u], std::exp(-s));
+  }
+  EXPECT_NEAR(parts.total, expected / 7.0, 1e-12);
+}
+
+// Balance adds s_t after every other parameter and draws nothing: the other
+// parameters start as the unbalanced model's, and the weights start at 1.
+TEST(TaskBalance, AddsOneParameterPerTaskAfterTheOthers) {
+  ModelSpec none = balanced_spec(3);
+  none.balance = TaskBalance::None;
+  const SCVAE plain(none, 9);
+  const SCVAE balanced(balanced_spec(3), 9);
+  ASSERT_EQ(balanced.parameter_count(), plain.parameter_count() + 3);
+  EXPECT_EQ(plain.balance_offset(), -1);
+  EXPECT_EQ(balanced.balance_offset(), plain.parameter_count());
+  EXPECT_TRUE(testing::bit_identical(balanced.parameters().head(plain.parameter_count()),
+                                     plain.parameters()));
+  EXPECT_EQ(balanced.task_balance_weights(), std::vector<double>(3, 1.0));
+  EXPECT_EQ(plain.task_balance_weights(), std::vector<double>(3, 1.0));
+}
+
+TEST(TaskBalance, ArchitectureLineCarriesTheBalance) {
+  for (const bool networks : {false, true}) {
+    ModelSpec spec = balanced_spec(2);
+    if (networks) {
+      spec.encoder_hidden.clear();
+      spec.encoder_network = "[dense(7) tanh dense(7) relu gaussian(3)]";
+    }
+    const std::string line = spec.architecture();
+    SCOPED_TRACE(line);
+    EXPECT_NE(line.find("; balance=uncertainty"), std::string::npos);
+    const ModelSpec parsed = parse_model_spec(line);
+    EXPECT_EQ(parsed.balance, TaskBalance::Uncertainty);
+    EXPECT_EQ(parsed.architecture(), line);
+    EXPECT_EQ(detail::described_parameter_count(parsed, line),
+              static_cast<std::uint64_t>(SCVAE(parsed).parameter_count()));
+    spec.balance = TaskBalance::None;
+    EXPECT_EQ(spec.architecture().find("balance"), std::string::npos);
+    EXPECT_EQ(parse_model_spec(spec.architecture()).balance, TaskBalance::None);
+    EXPECT_THROW(parse_model_spec(line + "; task x"), FormatError);
+    EXPECT_THROW(parse_model_spec(spec.architecture() + "; balance=gradnorm"), FormatError);
+  }
+}
+
+}  // namespace
+}  // namespace scvae
