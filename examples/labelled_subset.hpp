@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "scvae/nn/parse.hpp"
 #include "scvae/semisup/label_only_baseline.hpp"
 #include "scvae/semisup/labelled_subset.hpp"
 
@@ -39,13 +40,21 @@ inline std::vector<Index> oversampling_order(scvae::Rng& rng, Index size, Index 
   return scvae::OversamplingOrder(labelled_indices, batch, share)(rng, 0, size);
 }
 
-/// The label-only MLP inputs-hidden-classes trained by the Trainer with
+/// The label-only classifier (the MLP inputs-hidden-classes, or `network`
+/// on 1 x rows x cols images when given) trained by the Trainer with
 /// Adam on the labelled images alone; returns its test accuracy.
 inline double train_baseline(const scvae::Dataset& train, const std::vector<std::uint8_t>& labelled,
-                             const scvae::Dataset& test, const CommonFlags& f, Index epochs) {
+                             const scvae::Dataset& test, const CommonFlags& f, Index epochs,
+                             const std::string& network = "") {
   const scvae::LabelledSubsetSource<float> source(train, labelled);
-  scvae::LabelOnlyClassifier mlp(train.features(), f.hidden, train.num_classes(), f.seed,
-                                 f.initialization());
+  scvae::LabelOnlyClassifier mlp =
+      network.empty()
+          ? scvae::LabelOnlyClassifier(train.features(), f.hidden, train.num_classes(), f.seed,
+                                       f.initialization())
+          : scvae::LabelOnlyClassifier(
+                *scvae::parse_network<float>(
+                    network, scvae::Shape(1, train.image_rows(), train.image_cols())),
+                train.num_classes(), f.seed, f.initialization());
   scvae::Adam adam(scvae::AdamOptions{f.lr});
   scvae::TrainerOptions options;
   options.epochs = epochs;
@@ -65,8 +74,9 @@ inline void add_labelled_subset_flags(CLI::App& app, double& labelled_share, boo
            "Share of each batch drawn from the labelled images (0: no oversampling)", 0.0, 1.0)
       ->capture_default_str();
   app.add_flag("--baseline", baseline,
-               "Also train a label-only MLP (inputs-hidden-classes) on the same labelled images");
-  add_integer<Index>(app, "--baseline-epochs", baseline_epochs, "Epochs of the label-only MLP", 1,
+               "Also train a label-only classifier of the same trunk on the same labelled images "
+               "(the MLP inputs-hidden-classes; with --arch conv the conv trunk)");
+  add_integer<Index>(app, "--baseline-epochs", baseline_epochs, "Epochs of the label-only classifier", 1,
                      kMaxEpochs)
       ->capture_default_str();
 }
@@ -76,13 +86,16 @@ inline void check_baseline_epochs(Index baseline_epochs) {
     throw scvae::ArgumentError("--baseline-epochs: expected a positive number");
 }
 
-/// Trains the label-only MLP and appends {"baseline_accuracy": ...} to the
+/// Trains the label-only classifier (train_baseline) and appends {"baseline_accuracy": ...} to the
 /// metrics file at `metrics_path`.
 inline void write_baseline(const char* program, const scvae::Dataset& train,
                            const std::vector<std::uint8_t>& labelled, const scvae::Dataset& test,
-                           const CommonFlags& f, Index epochs, const std::string& metrics_path) {
-  if (!f.quiet) std::cerr << program << ": training the label-only MLP baseline\n";
-  const double baseline = train_baseline(train, labelled, test, f, epochs);
+                           const CommonFlags& f, Index epochs, const std::string& metrics_path,
+                           const std::string& network = "") {
+  if (!f.quiet)
+    std::cerr << program << ": training the label-only baseline ("
+              << (network.empty() ? "MLP" : network) << ")\n";
+  const double baseline = train_baseline(train, labelled, test, f, epochs, network);
   std::ofstream metrics(metrics_path, std::ios::app);
   metrics << "{\"baseline_accuracy\": " << scvae::json_number(baseline) << "}\n";
   if (!metrics) throw scvae::IoError(metrics_path + ": writing the baseline accuracy failed");

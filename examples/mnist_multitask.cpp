@@ -1,6 +1,7 @@
 // The multi-task VAE on MNIST-format data: one shared encoder, an image
 // decoder that sees every training image, and a label task that sees only the
-// --labels labelled ones. --baseline also trains a label-only MLP on exactly
+// --labels labelled ones. --baseline also trains a label-only classifier of
+// the same trunk (the MLP, or the conv trunk with --arch conv) on exactly
 // the same labelled images, so both accuracies come from one program, one
 // split and one seed.
 //
@@ -144,8 +145,10 @@ int main(int argc, char** argv) {
 
     examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
     if (m.baseline)
-      examples::write_baseline("mnist_multitask", data.train, labelled, data.test, flags,
-                               m.baseline_epochs, metrics_path);
+      examples::write_baseline(
+          "mnist_multitask", data.train, labelled, data.test, flags, m.baseline_epochs,
+          metrics_path,
+          m.arch == "conv" ? examples::conv_classifier_network(data.train.num_classes()) : "");
     examples::write_pictures(model, data.test, flags.out, flags.seed);
     examples::write_latent_png(model, test_source, batch, flags.out,
                                examples::class_numbers(data.test));

@@ -114,6 +114,16 @@ inline void add_arch_option(CLI::App& app, std::string& arch) {
 /// 4, stride 2, padding 1), Dense 3136->256 and the Gaussian head to
 /// --latent; back through Dense 256 and 3136, Reshape 64x7x7, ConvTranspose
 /// 64->32 and 32->1 to Bernoulli logits. `size` gets its dense layers.
+/// The convolutional trunk up to its 256 features (modules of nn/parse.hpp).
+inline const char* const kConvTrunk =
+    "conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(256) relu";
+
+/// The label-only baseline of the conv design: the same trunk, then a
+/// linear layer to the classes' logits.
+inline std::string conv_classifier_network(int classes) {
+  return std::string("[") + kConvTrunk + " dense(" + std::to_string(classes) + ")]";
+}
+
 inline void use_conv_trunk(scvae::ModelSpec& spec, const scvae::Dataset& data,
                            const CommonFlags& f, ModelSize& size) {
   if (data.image_rows() != 28 || data.image_cols() != 28)
@@ -125,8 +135,7 @@ inline void use_conv_trunk(scvae::ModelSpec& spec, const scvae::Dataset& data,
   spec.encoder_hidden.clear();
   spec.input_shape = scvae::Shape(1, 28, 28);
   spec.encoder_network =
-      "[conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(256) relu gaussian(" +
-      std::to_string(f.latent) + ")]";
+      std::string("[") + kConvTrunk + " gaussian(" + std::to_string(f.latent) + ")]";
   spec.tasks[0].hidden.clear();
   spec.tasks[0].network =
       "[dense(256) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1) relu "

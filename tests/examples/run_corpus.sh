@@ -274,8 +274,11 @@ multitask_conv_cases() {
   local out="$work/out/conv-$program"
   local conv_flags=(--quiet --batch 16 --limit 48 --labels 20 --threads 2 --latent 2
                     --design scvae --arch conv)
-  out_dir=$out expect 0 "$program --arch conv" "$binary" --data "$real" "${conv_flags[@]}" \
-    --epochs 1
+  out_dir=$out expect 0 "$program --arch conv --baseline" "$binary" --data "$real" \
+    "${conv_flags[@]}" --epochs 1 --baseline --baseline-epochs 2
+  grep -q '"baseline_accuracy"' "$out/metrics.jsonl"
+  check "$program --arch conv --baseline writes the conv baseline's accuracy" $? \
+    "$(tail -n 1 "$out/metrics.jsonl")"
   out_dir=$out expect 0 "$program --arch conv --load --epochs 0" "$binary" --data "$real" \
     "${conv_flags[@]}" --epochs 0 --load "$out/model.scvae"
 }

@@ -1,5 +1,7 @@
 #include "scvae/semisup/label_only_baseline.hpp"
 
+#include "scvae/nn/mlp.hpp"
+#include "scvae/nn/parse.hpp"
 #include "scvae/optim/adam.hpp"
 #include "scvae/train/trainer.hpp"
 #include "scvae/util/gradient_check.hpp"
@@ -40,6 +42,55 @@ TEST(LabelOnlyClassifier, GradientMatchesFiniteDifferences) {
   };
   EXPECT_NEAR(f(model.parameters()), loss, 1e-12);
   testing::expect_gradient_ok(check_gradient(f, model.parameters(), analytic));
+}
+
+// The MLP is now a network of modules: it must start from the parameters
+// the MlpT it replaces drew, so that a seed's baseline keeps its figures.
+TEST(LabelOnlyClassifier, TheMlpStartsFromTheParametersOfTheMlpItReplaced) {
+  for (const Initialization scheme : {Initialization::PyTorch, Initialization::HeGlorot}) {
+    ParameterLayout layout;
+    const MlpT<double> mlp({36, 5, 3}, Activation::ReLU, Activation::Identity, layout);
+    Vector<double> expected = Vector<double>::Zero(layout.total());
+    Rng rng(4);
+    mlp.initialize(expected.data(), rng, scheme);
+    const LabelOnlyClassifierT<double> model(36, 5, 3, 4, scheme);
+    EXPECT_EQ(model.parameters(), expected);
+  }
+}
+
+// The conv trunk of a semi-supervised model as the baseline's network:
+// stride 2 and padding 1, several channels, an odd image size.
+TEST(LabelOnlyClassifier, AConvTrunksGradientMatchesFiniteDifferences) {
+  LabelOnlyClassifierT<double> model(
+      *parse_network<double>("[conv2d(2,3,2,1) relu conv2d(3,2,1,0) relu flatten dense(3)]",
+                             Shape(1, 7, 7)),
+      3, 5);
+  const Matrix<double> x = testing::random_uniform(49, 4, 8);
+  Matrix<double> y(1, 4);
+  y << 2, 0, 1, 2;
+  const std::vector<TaskBatch<double>> tasks = {TaskBatch<double>(y)};
+  Rng rng(1);
+  const Vector<double> analytic = [&] {
+    model.loss_and_gradient(x, tasks, rng, 1.0);
+    return Vector<double>(model.gradients());
+  }();
+  auto f = [&](const Vector<double>& p) {
+    model.parameters() = p;
+    return model.loss_and_gradient(x, tasks, rng, 1.0).total;
+  };
+  ASSERT_GT(analytic.norm(), 0.0);
+  testing::expect_gradient_ok(check_gradient(f, model.parameters(), analytic));
+}
+
+TEST(LabelOnlyClassifier, RefusesANetworkWithoutOneOutputPerClass) {
+  try {
+    LabelOnlyClassifierT<float> model(*parse_network<float>("[dense(4)]", Shape::vector(9)), 3, 1);
+    FAIL() << "expected ShapeError";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("4 outputs, expected one per class (3)"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(LabelOnlyClassifier, TheTrainerTeachesItTheLabelledImages) {

@@ -1,6 +1,7 @@
 #pragma once
 // The label-only baseline of a semi-supervised run: an MLP
-// inputs-hidden-classes with a categorical likelihood, trained by the one
+// inputs-hidden-classes, or the semi-supervised model's own trunk, with a
+// categorical likelihood, trained by the one
 // Trainer on the labelled samples alone (LabelledSubsetSource), so that it
 // and the semi-supervised model see the same split and seed.
 
@@ -13,7 +14,7 @@
 #include "scvae/eval/accuracy.hpp"
 #include "scvae/model/loss_parts.hpp"
 #include "scvae/model/task_batch.hpp"
-#include "scvae/nn/mlp.hpp"
+#include "scvae/model/network.hpp"
 #include "scvae/prob/categorical.hpp"
 
 namespace scvae {
@@ -59,9 +60,11 @@ class LabelledSubsetSource final : public BatchSource<Scalar> {
   mutable std::vector<Index> data_order_;
 };
 
-/// The MLP inputs-hidden-classes (ReLU, then logits) and its categorical
-/// NLL: a model the Trainer trains (one task: the class, 1 x n; a mask is
-/// not supported). Small, so it runs on one thread.
+/// A classifier of the images alone, trained by the Trainer (one task: the
+/// class, 1 x n; a mask is not supported): the MLP inputs-hidden-classes
+/// (ReLU, then logits), or any network of modules that ends in one logit
+/// per class (e.g. the conv trunk of a semi-supervised model, from
+/// parse_network). Runs on one thread: it sees only the labelled samples.
 template <typename Scalar_>
 class LabelOnlyClassifierT {
  public:
@@ -69,13 +72,20 @@ class LabelOnlyClassifierT {
 
   LabelOnlyClassifierT(Index inputs, Index hidden, int classes, std::uint64_t seed,
                        Initialization initialization = Initialization::PyTorch)
-      : mlp_({inputs, hidden, classes}, Activation::ReLU, Activation::Identity, layout_),
+      : LabelOnlyClassifierT(make_mlp<Scalar>(inputs, {hidden, classes}, Activation::ReLU,
+                                              Activation::Identity),
+                             classes, seed, initialization) {}
+
+  /// `network` maps a sample to `classes` logits. ShapeError otherwise.
+  LabelOnlyClassifierT(SequentialT<Scalar> network, int classes, std::uint64_t seed,
+                       Initialization initialization = Initialization::PyTorch)
+      : network_(checked(std::move(network), classes), layout_),
         categorical_(classes),
         classes_(classes) {
     parameters_.setZero(layout_.total());
     gradients_.setZero(layout_.total());
     Rng rng(seed);
-    mlp_.initialize(parameters_.data(), rng, initialization);
+    network_.initialize(parameters_.data(), rng, initialization);
   }
 
   Index task_count() const { return 1; }
@@ -84,6 +94,7 @@ class LabelOnlyClassifierT {
   const Vector<Scalar>& parameters() const { return parameters_; }
   Vector<Scalar>& gradients() { return gradients_; }
   const Vector<Scalar>& gradients() const { return gradients_; }
+  const SequentialT<Scalar>& network() const { return network_.network(); }
 
   /// The mean NLL of the classes in tasks[0] and its gradient (into
   /// gradients()); no noise is drawn and beta is unused (no latent).
@@ -94,14 +105,14 @@ class LabelOnlyClassifierT {
       throw ShapeError("label-only classifier: expected one unmasked task, got " +
                        std::to_string(tasks.size()));
     const Index n = x.cols();
-    const Matrix<Scalar>& logits = mlp_.forward(parameters_.data(), x, ws_);
+    const Matrix<Scalar>& logits = network_.forward(parameters_.data(), x, ws_);
     scale_.setConstant(n, Scalar(1) / static_cast<Scalar>(n));
     nll_.resize(n);
-    output_gradient_.resize(classes_, n);
-    MatrixRef<Scalar> gradient(output_gradient_);
+    MatrixRef<Scalar> gradient(ws_.output_delta);
     categorical_.evaluate(nullptr, nullptr, logits, tasks[0].target, scale_, nll_, &gradient);
-    gradients_.setZero();
-    mlp_.backward(parameters_.data(), gradients_.data(), x, output_gradient_, ws_);
+    network_.backward(parameters_.data(), x, ws_);
+    for (Index p = 0; p < network_.part_count(); ++p)
+      network_.part_gradient(p, x, ws_, gradients_.data(), GradientWrite::Overwrite);
     LossParts parts;
     parts.samples = n;
     parts.total_sum = nll_.template cast<double>().sum();
@@ -114,27 +125,34 @@ class LabelOnlyClassifierT {
   /// The share of `data`'s samples whose most probable class is their label.
   double accuracy(const Dataset& data, Index batch_size = 1000) const {
     const std::vector<Index> order = data.identity_order();
-    typename MlpT<Scalar>::Workspace ws;
+    typename PlacedNetworkT<Scalar>::Workspace ws;
     Matrix<Scalar> x, y;
     Index correct = 0;
     for (Index begin = 0; begin < data.size(); begin += batch_size) {
       const Index end = std::min(begin + batch_size, data.size());
       data.batch(order, begin, end, x);
       data.label_batch(order, begin, end, y);
-      correct += count_correct(mlp_.forward(parameters_.data(), x, ws), y);
+      correct += count_correct(network_.forward(parameters_.data(), x, ws), y);
     }
     return data.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(data.size());
   }
 
  private:
-  ParameterLayout layout_;
-  MlpT<Scalar> mlp_;
+  static SequentialT<Scalar> checked(SequentialT<Scalar> network, int classes) {
+    if (network.outputs() != classes)
+      throw ShapeError("label-only classifier: the network has " +
+                       std::to_string(network.outputs()) + " outputs, expected one per class (" +
+                       std::to_string(classes) + ")");
+    return network;
+  }
+
+  ParameterLayout layout_;  // before network_, which reserves its slice in it
+  PlacedNetworkT<Scalar> network_;
   CategoricalT<Scalar> categorical_;
   Index classes_;
   Vector<Scalar> parameters_, gradients_;
-  typename MlpT<Scalar>::Workspace ws_;
+  typename PlacedNetworkT<Scalar>::Workspace ws_;
   RowVector<Scalar> scale_, nll_;
-  Matrix<Scalar> output_gradient_;
 };
 
 using LabelOnlyClassifier = LabelOnlyClassifierT<float>;
