@@ -2,7 +2,8 @@
 //   scvae_table train --data train.csv --target NAME:KIND ... --out DIR
 // writes DIR/model.scvae (the model with its standardisation and columns),
 // DIR/metrics.jsonl (per epoch: train and validation loss, per task accuracy
-// or RMSE and MAE on the test part, standardised and in the table's units),
+// or RMSE and MAE on the test part, standardised and in the table's units,
+// and with --balance uncertainty each task's learned weight balance_weight_NAME),
 // DIR/curves.png (train and test loss and accuracy per epoch, redrawn every
 // epoch) and DIR/latent.png (the test rows' latent means);
 //   scvae_table predict --model DIR/model.scvae --data new.csv --out predictions.csv
@@ -68,6 +69,7 @@ int train(const examples::TableTrainFlags& flags_given) {
   const scvae::TableSource<float> test_source(data.test, standardizer);
   scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden);
   examples::apply_weight_flags(f.weights, spec);
+  if (f.balance == "uncertainty") spec.balance = scvae::TaskBalance::Uncertainty;
   scvae::SCVAE model(spec, f.seed);
   scvae::Adam adam(scvae::AdamOptions{f.lr});
   scvae::TrainerOptions options;
@@ -96,6 +98,13 @@ int train(const examples::TableTrainFlags& flags_given) {
     }
     return false;
   }));
+  if (spec.balance != scvae::TaskBalance::None)  // the learned exp(-s_t), into metrics.jsonl
+    trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
+      const std::vector<double> weights = model.task_balance_weights();
+      for (Index t = 0; t < model.task_count(); ++t)
+        r.set("balance_weight_" + model.task(t).name, weights[static_cast<std::size_t>(t)]);
+      return false;
+    }));
   if (!f.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
   // Every epoch's checkpoint carries the table's standardisation and
   // columns, so that whichever one a run leaves behind can predict.

@@ -16,6 +16,7 @@ struct TableTrainFlags {
   std::string data;
   std::vector<std::string> targets;  ///< NAME:KIND, as given.
   std::vector<std::string> weights;  ///< NAME=WEIGHT, as given.
+  std::string balance = "none";      ///< none or uncertainty (ModelSpec::balance).
   std::vector<std::string> features;
   std::vector<std::string> ignore;
   std::string test;
@@ -65,6 +66,11 @@ inline void add_table_train_flags(CLI::App& app, TableTrainFlags& f) {
   app.add_option("--weight", f.weights,
                  "A task's weight in the loss, NAME=W (a target, or 'features' for the "
                  "reconstruction of the features); default 1 (repeat for more)");
+  app.add_option("--balance", f.balance,
+                 "Task balancing: none (the --weight values) or uncertainty (learned "
+                 "per-task weights exp(-s_t) times --weight, Kendall et al. 2018)")
+      ->check(CLI::IsMember({"none", "uncertainty"}))
+      ->capture_default_str();
   auto* test = app.add_option("--test", f.test, "Test table (default: --test-split of --data)");
   add_real(app, "--test-split", f.test_split,
            "Fraction of --data held out for testing, stratified by the first categorical target",
