@@ -179,10 +179,19 @@ class RecordingGroup final : public RankGroup {
     const std::lock_guard<std::mutex> lock(mutex);
     sent.push_back({tag, values[0]});
   }
+  void send_to_previous(const float*, std::size_t, int) override {}
+  void send_to_previous(const double* values, std::size_t, int tag) override {
+    sent_back.push_back({tag, values[0]});
+  }
+  /// The finished sum is 1000 in every value, and the gradient finite.
+  void start_receive_from_next(float*, std::size_t, int) override {}
+  void start_receive_from_next(double* values, std::size_t count, int tag) override {
+    std::fill(values, values + count, tag == 3 ? 1.0 : 1000.0);
+    started_back.push_back(tag);
+  }
+  void finish_receive_from_next(int tag) override { finished_back.push_back(tag); }
   void finish_sends() override { ++finished; }
   int max_tag() const override { return 32767; }
-  void broadcast_from_last(float*, std::size_t) override {}
-  void broadcast_from_last(double*, std::size_t) override { ++broadcasts; }
   void broadcast_from_first(float*, std::size_t) override {}
   void broadcast_from_first(double*, std::size_t) override {}
   void broadcast_from_first(std::string&) override {}
@@ -191,8 +200,9 @@ class RecordingGroup final : public RankGroup {
   std::mutex mutex;
   std::vector<int> received;
   std::vector<std::pair<int, double>> sent;
+  std::vector<std::pair<int, double>> sent_back;
+  std::vector<int> started_back, finished_back;
   int finished = 0;
-  int broadcasts = 0;
 };
 
 TEST(Executor, ARankRunsItsOwnChunksAndAddsThemOntoThePreviousRanksSum) {
@@ -226,7 +236,15 @@ TEST(Executor, ARankRunsItsOwnChunksAndAddsThemOntoThePreviousRanksSum) {
   ASSERT_EQ(group.sent.size(), 3u);
   for (const auto& [tag, first_value] : group.sent) EXPECT_EQ(first_value, 100.0 + 2 + 3) << tag;
   EXPECT_EQ(group.finished, 1);
-  EXPECT_EQ(group.broadcasts, 2);  // the gradient, then whether it is finite
+  // The way back: every part, largest first (part 2, then 0 and 1 of equal
+  // cost), then whether the gradient is finite (tag 3), received from the
+  // next rank and passed on to the previous one.
+  EXPECT_EQ(group.started_back, (std::vector<int>{2, 0, 1, 3}));
+  EXPECT_EQ(group.finished_back, (std::vector<int>{2, 0, 1, 3}));
+  EXPECT_EQ(group.sent_back,
+            (std::vector<std::pair<int, double>>{{2, 1000.0}, {0, 1000.0}, {1, 1000.0}, {3, 1.0}}));
+  EXPECT_EQ(gradients, Vector<double>::Constant(part_count, 1000.0));
+  EXPECT_TRUE(executor.gradients_finite());
   // M2's cost-balanced chunks are not split across ranks.
   EXPECT_THROW(executor.run_balanced(
                    n, [](Index) { return 1.0; }, [](int, Index, Index) {},

@@ -11,7 +11,10 @@
 // MPI_Alltoallv sends every rank's slice s to rank s, rank s adds them in
 // rank order, and an MPI_Allgatherv gives every rank all the summed slices.
 // Each rank sends and receives about twice the vector, as a ring allreduce
-// does, and the bits depend only on the rank count.
+// does, and the bits depend only on the rank count. A short vector (a
+// step's loss sums) instead goes whole to every rank in one MPI_Iallgather,
+// and every rank adds the copies in rank order itself: one collective
+// rather than two, waited for yielding the core.
 
 #include <mpi.h>
 
@@ -64,25 +67,33 @@ class MpiRankGroup final : public RankGroup {
     receive(values, count, MPI_DOUBLE, tag);
   }
   void send_to_next(const float* values, std::size_t count, int tag) override {
-    send(values, count, MPI_FLOAT, tag);
+    send(values, count, MPI_FLOAT, tag, rank_ + 1);
   }
   void send_to_next(const double* values, std::size_t count, int tag) override {
-    send(values, count, MPI_DOUBLE, tag);
+    send(values, count, MPI_DOUBLE, tag, rank_ + 1);
+  }
+  void send_to_previous(const float* values, std::size_t count, int tag) override {
+    send(values, count, MPI_FLOAT, tag, rank_ - 1);
+  }
+  void send_to_previous(const double* values, std::size_t count, int tag) override {
+    send(values, count, MPI_DOUBLE, tag, rank_ - 1);
+  }
+  void start_receive_from_next(float* values, std::size_t count, int tag) override {
+    start_receive_back(values, count, MPI_FLOAT, tag);
+  }
+  void start_receive_from_next(double* values, std::size_t count, int tag) override {
+    start_receive_back(values, count, MPI_DOUBLE, tag);
+  }
+  void finish_receive_from_next(int tag) override {
+    wait_yielding(request_of(receives_back_, tag), "MPI_Recv");
   }
   void finish_sends() override {
     const std::lock_guard<std::mutex> lock(sends_mutex_);
-    detail::check_mpi(MPI_Waitall(static_cast<int>(sends_.size()), sends_.data(),
-                                  MPI_STATUSES_IGNORE),
-                      "MPI_Waitall");
+    for (MPI_Request& request : sends_) wait_yielding(request, "MPI_Send");
     sends_.clear();
+    for (MPI_Request& request : sends_forward_) wait_yielding(request, "MPI_Send");
   }
   int max_tag() const override { return max_tag_; }
-  void broadcast_from_last(float* values, std::size_t count) override {
-    broadcast(values, count, MPI_FLOAT, size_ - 1);
-  }
-  void broadcast_from_last(double* values, std::size_t count) override {
-    broadcast(values, count, MPI_DOUBLE, size_ - 1);
-  }
 
   void broadcast_from_first(float* values, std::size_t count) override {
     detail::check_mpi(MPI_Bcast(values, checked_count(count), MPI_FLOAT, 0, communicator_),
@@ -158,25 +169,43 @@ class MpiRankGroup final : public RankGroup {
       std::this_thread::yield();
     }
   }
-  void broadcast(void* values, std::size_t count, MPI_Datatype type, int root) {
-    MPI_Request request = MPI_REQUEST_NULL;
-    detail::check_mpi(
-        MPI_Ibcast(values, checked_count(count), type, root, communicator_, &request), "MPI_Ibcast");
-    wait_yielding(request, "MPI_Bcast");
+
+  /// The request kept for `tag` (MPI_REQUEST_NULL if none); the vector
+  /// grows to the part count once, then is reused.
+  static MPI_Request& request_of(std::vector<MPI_Request>& requests, int tag) {
+    const auto i = static_cast<std::size_t>(tag);
+    if (requests.size() <= i) requests.resize(i + 1, MPI_REQUEST_NULL);
+    return requests[i];
   }
 
-  void send(const void* values, std::size_t count, MPI_Datatype type, int tag) {
+  void send(const void* values, std::size_t count, MPI_Datatype type, int tag, int to) {
     MPI_Request request = MPI_REQUEST_NULL;
     detail::check_mpi(
-        MPI_Isend(values, checked_count(count), type, rank_ + 1, tag, communicator_, &request),
+        MPI_Isend(values, checked_count(count), type, to, tag, communicator_, &request),
         "MPI_Isend");
     const std::lock_guard<std::mutex> lock(sends_mutex_);
-    sends_.push_back(request);  // grows to the part count once, then reused
+    // Sends along the chain are kept by tag: the finished part comes back
+    // into the buffer such a send reads (start_receive_back).
+    if (to == rank_ + 1)
+      request_of(sends_forward_, tag) = request;
+    else
+      sends_.push_back(request);  // grows to the part count once, then reused
+  }
+
+  void start_receive_back(void* values, std::size_t count, MPI_Datatype type, int tag) {
+    {
+      const std::lock_guard<std::mutex> lock(sends_mutex_);
+      wait_yielding(request_of(sends_forward_, tag), "MPI_Send");
+    }
+    detail::check_mpi(MPI_Irecv(values, checked_count(count), type, rank_ + 1, tag, communicator_,
+                                &request_of(receives_back_, tag)),
+                      "MPI_Irecv");
   }
 
   template <typename Value>
   void sum(Value* values, std::size_t count, MPI_Datatype type, std::vector<Value>& received) {
     if (size_ == 1) return;
+    if (count <= short_sum_) return sum_short(values, count, type, received);
     const Index total = static_cast<Index>(checked_count(count));
     auto begin = [&](int r) { return detail::slice_begin(total, r, size_, 1); };
     const int mine = static_cast<int>(begin(rank_ + 1) - begin(rank_));
@@ -207,12 +236,34 @@ class MpiRankGroup final : public RankGroup {
                       "MPI_Allgatherv");
   }
 
+  template <typename Value>
+  void sum_short(Value* values, std::size_t count, MPI_Datatype type,
+                 std::vector<Value>& received) {
+    const std::size_t needed = count * static_cast<std::size_t>(size_);
+    if (received.size() < needed) received.resize(needed);  // once
+    MPI_Request request = MPI_REQUEST_NULL;
+    detail::check_mpi(MPI_Iallgather(values, checked_count(count), type, received.data(),
+                                     checked_count(count), type, communicator_, &request),
+                      "MPI_Iallgather");
+    wait_yielding(request, "MPI_Allgather");
+    for (std::size_t j = 0; j < count; ++j) {
+      Value sum = received[j];
+      for (std::size_t r = 1; r < static_cast<std::size_t>(size_); ++r) sum += received[r * count + j];
+      values[j] = sum;
+    }
+  }
+
+  /// Up to this many values, a sum goes whole to every rank (sum_short).
+  static constexpr std::size_t short_sum_ = 1024;
+
   MPI_Comm communicator_;
   int rank_ = 0;
   int size_ = 1;
   int max_tag_ = 32767;
   std::mutex sends_mutex_;
-  std::vector<MPI_Request> sends_;
+  std::vector<MPI_Request> sends_;          ///< to the previous rank
+  std::vector<MPI_Request> sends_forward_;  ///< to the next rank, by tag
+  std::vector<MPI_Request> receives_back_;  ///< from the next rank, by tag
   std::vector<int> send_counts_, send_offsets_, receive_counts_, receive_offsets_;
   std::vector<float> float_buffer_;
   std::vector<double> double_buffer_;

@@ -11,8 +11,10 @@
 //   - a chain, for the gradient: rank r receives a part of the gradient
 //     summed over the chunks of ranks [0, r), adds its own chunks to it as
 //     one process adds its next chunks (the same bits), and passes it on;
-//     the last rank's result goes to every rank. Part after part, so rank
-//     r + 1 adds part j while rank r computes part j + 1.
+//     the last rank's result goes back along the chain to every rank. Part
+//     after part, so rank r + 1 adds part j while rank r computes part
+//     j + 1, and the finished part j travels back while the last rank adds
+//     part j + 1.
 
 #include <cstddef>
 #include <string>
@@ -52,13 +54,23 @@ class RankGroup {
   /// stay unchanged until finish_sends().
   virtual void send_to_next(const float* values, std::size_t count, int tag) = 0;
   virtual void send_to_next(const double* values, std::size_t count, int tag) = 0;
-  /// Waits until every send_to_next() since the last call has completed.
+  /// The way back, for the finished sum: starts sending values[0, count) to
+  /// rank() - 1 with `tag`; the values must stay unchanged until
+  /// finish_sends().
+  virtual void send_to_previous(const float* values, std::size_t count, int tag) = 0;
+  virtual void send_to_previous(const double* values, std::size_t count, int tag) = 0;
+  /// Starts receiving `count` values sent by rank() + 1 with `tag` into
+  /// `values`, once this rank's send_to_next() of the same tag (if any) has
+  /// completed, as the values arrive into the buffer that send was reading;
+  /// finish_receive_from_next(tag) waits for them. Called from one thread.
+  virtual void start_receive_from_next(float* values, std::size_t count, int tag) = 0;
+  virtual void start_receive_from_next(double* values, std::size_t count, int tag) = 0;
+  virtual void finish_receive_from_next(int tag) = 0;
+  /// Waits until every send_to_next() and send_to_previous() since the last
+  /// call has completed.
   virtual void finish_sends() = 0;
   /// The largest tag the chain takes.
   virtual int max_tag() const = 0;
-  /// Replaces values[0, count) on every rank by the last rank's.
-  virtual void broadcast_from_last(float* values, std::size_t count) = 0;
-  virtual void broadcast_from_last(double* values, std::size_t count) = 0;
 
   /// Replaces values[0, count) on every rank by rank 0's.
   virtual void broadcast_from_first(float* values, std::size_t count) = 0;
