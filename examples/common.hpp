@@ -290,10 +290,11 @@ inline scvae::TrainerOptions trainer_options(const CommonFlags& f, Index first_e
 }
 
 /// Trains for `epochs` epochs, or with 0 (a loaded model) evaluates once
-/// and prints the metrics.
+/// and prints the metrics to `metrics_out` (nullptr: nowhere, e.g. on a
+/// rank other than 0 of a distributed run, which still has to evaluate).
 template <typename Trainer, typename Source, typename Evaluate>
 void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Index first_epoch,
-                       Evaluate& evaluate) {
+                       Evaluate& evaluate, std::ostream* metrics_out = &std::cout) {
   if (epochs > 0) {
     trainer.fit(source);
     return;
@@ -301,7 +302,8 @@ void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Ind
   scvae::EpochReport report;
   report.epoch = report.epochs = first_epoch;
   evaluate(report);
-  for (const auto& [name, value] : report.metrics) std::cout << name << " " << value << "\n";
+  if (metrics_out == nullptr) return;
+  for (const auto& [name, value] : report.metrics) *metrics_out << name << " " << value << "\n";
 }
 
 /// Runs `body` and turns errors into one line on stderr and an exit status;

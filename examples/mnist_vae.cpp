@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
       examples::add_curves(trainer, flags.out, first_epoch);
     }
 
-    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
+    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate,
+                                distributed.writes() ? &std::cout : nullptr);
     if (!distributed.writes()) return 0;
     examples::write_pictures(vae, data.test, flags.out, flags.seed);
     examples::write_latent_png(vae, test_source, test_batch, flags.out, data.test);
