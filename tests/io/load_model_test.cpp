@@ -116,6 +116,37 @@ TEST(LoadModel, MultitaskModelComesBackBitIdenticalWithDefaultWeights) {
   check_multitask_round_trip<float>();
 }
 
+std::string fixture(const std::string& name);
+
+// The balance is in the architecture line: the learned s_t come back with
+// the model, and a line without it (every 1.0.0 checkpoint) means None.
+TEST(LoadModel, TaskBalanceComesBackFromTheCheckpointAlone) {
+  testing::TempDir dir("scvae_load_balance");
+  const std::string path = (dir.path / "model.scvae").string();
+  ModelSpec spec = multitask_spec();
+  spec.balance = TaskBalance::Uncertainty;
+  SCVAET<float> saved(spec, 7);
+  saved.parameters() +=
+      testing::random_matrix(saved.parameter_count(), 1, 8, 0.1).template cast<float>();
+  save_model(path, saved);
+  SCVAET<float> loaded = load_model<float>(path);
+  EXPECT_EQ(loaded.spec().balance, TaskBalance::Uncertainty);
+  expect_bit_identical(loaded.parameters(), saved.parameters());
+  EXPECT_EQ(loaded.task_balance_weights(), saved.task_balance_weights());
+  EXPECT_NE(loaded.task_balance_weights()[0], 1.0);
+  // Hand-set weights are not in a checkpoint (the weights exp(-s_t) are).
+  for (Index t = 0; t < loaded.task_count(); ++t) loaded.set_task_weight(t, saved.task(t).weight);
+  MultitaskBatch<float> batch;
+  same_bits(loaded.loss(batch.x, batch.targets, batch.eps).total,
+            saved.loss(batch.x, batch.targets, batch.eps).total);
+
+  const SCVAET<float> unbalanced(multitask_spec(), 7);
+  save_model(path, unbalanced);
+  EXPECT_EQ(load_model<float>(path).spec().balance, TaskBalance::None);
+  EXPECT_EQ(load_model<float>(fixture("checkpoint-0.1.0-multitask.scvae")).spec().balance,
+            TaskBalance::None);
+}
+
 template <typename Scalar>
 void check_vae_round_trip() {
   SCOPED_TRACE(scalar_name<Scalar>());
