@@ -27,13 +27,20 @@ using Classifier = scvae::LabelHeadClassifier<scvae::SCVAE>;
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (examples::design_from_arguments(argc, argv) != "scvae")
+  if (examples::design_from_arguments(argc, argv) != "scvae") {
+    try {
+      examples::refuse_balance_for_m2(argc, argv);
+    } catch (const scvae::ArgumentError& e) {
+      std::cerr << "mnist_multitask: " << e.what() << "\n";
+      return 2;
+    }
     return examples::run_m2_example(
         "mnist_multitask",
         "Train the multi-task VAE (shared encoder, image decoder, label task) on MNIST-format "
         "data with only --labels labelled images, and write its metrics, pictures and model. "
         "This is --design m2 (Kingma et al.'s M2).",
         "runs/mnist_multitask", true, argc, argv);
+  }
   CLI::App app{
       "Train the shared-encoder multi-task VAE (image + label) on MNIST-format data "
       "with only --labels labelled images, and write its metrics, pictures and model. "
@@ -52,8 +59,12 @@ int main(int argc, char** argv) {
     // The default of 1000 shrinks to fit a small --limit; an explicit
     // --labels larger than the data is an error.
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
+    // With learned weights nothing is tuned by hand: the label's w_t is 1.
     if (app.count("--label-weight") == 0)
-      m.label_weight = examples::default_label_weight(m.label_weight, m.labels, data.train.size());
+      m.label_weight = m.balance == "uncertainty"
+                           ? 1.0
+                           : examples::default_label_weight(m.label_weight, m.labels,
+                                                            data.train.size());
     const std::vector<std::uint8_t> labelled =
         examples::choose_labelled(data.train, m.labels, flags.seed);
     const examples::OutputLock lock(flags.out);
@@ -126,6 +137,13 @@ int main(int argc, char** argv) {
         return false;
       }));
     }
+    if (spec.balance != scvae::TaskBalance::None)  // the learned exp(-s_t), into metrics.jsonl
+      trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
+        const std::vector<double> weights = model.task_balance_weights();
+        for (Index t = 0; t < model.task_count(); ++t)
+          r.set("balance_weight_" + model.task(t).name, weights[static_cast<std::size_t>(t)]);
+        return false;
+      }));
     if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     Index first_epoch = 0;
     if (!flags.load.empty()) first_epoch = scvae::resume_training(flags.load, trainer);

@@ -24,6 +24,7 @@ struct MultitaskFlags {
   bool lr_cosine = false, baseline = false;
   Index baseline_epochs = 100;
   std::string arch = "mlp";
+  std::string balance = "none";  ///< none or uncertainty (ModelSpec::balance).
 };
 
 inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
@@ -84,6 +85,23 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
                "Cosine annealing of the learning rate from --lr to 0 over the epochs");
   add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
   add_arch_option(app, m.arch);
+  app.add_option("--balance", m.balance,
+                 "Task balancing: none (--label-weight) or uncertainty (learned per-task "
+                 "weights exp(-s_t), Kendall et al. 2018; times --label-weight, 1 unless given)")
+      ->check(CLI::IsMember({"none", "uncertainty"}))
+      ->capture_default_str();
+}
+
+/// --balance is the SC-VAE's: with --design m2 it is a usage error naming
+/// the design that has it (M2's flags do not know it).
+inline void refuse_balance_for_m2(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--balance" || argument.rfind("--balance=", 0) == 0)
+      throw scvae::ArgumentError(
+          "--balance: task balancing is an option of --design scvae; --design m2 weighs its "
+          "label term by --label-weight alone");
+  }
 }
 
 inline scvae::ModelSpec scvae_spec(const CommonFlags& flags, const MultitaskFlags& m,
@@ -109,6 +127,7 @@ inline scvae::ModelSpec scvae_spec(const CommonFlags& flags, const MultitaskFlag
   label.weight = m.label_weight;
   label.input = m.label_input == "mean" ? scvae::DecoderInput::Mean : scvae::DecoderInput::Sample;
   spec.tasks.push_back(label);
+  if (m.balance == "uncertainty") spec.balance = scvae::TaskBalance::Uncertainty;
   if (m.arch == "conv") use_conv_trunk(spec, data, flags, size);
   return spec;
 }
