@@ -154,6 +154,32 @@ TEST(TaskBalance, AddsOneParameterPerTaskAfterTheOthers) {
   EXPECT_EQ(plain.task_balance_weights(), std::vector<double>(3, 1.0));
 }
 
+// A seed and a thread count fix every bit, the s_t included.
+TEST(TaskBalance, SameSeedAndThreadsSameBits) {
+  auto train = [](int threads) {
+    SCVAE model(balanced_spec(3), 4);
+    model.set_threads(threads);
+    const Batch batch(64, 3);
+    const Matrix<float> x = batch.x.cast<float>(), labels = batch.labels.cast<float>(),
+                        measurement = batch.measurement.cast<float>();
+    const RowVector<float> label_mask = batch.label_mask.cast<float>(),
+                           measurement_mask = batch.measurement_mask.cast<float>();
+    const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x),
+                                                TaskBatch<float>(labels, label_mask),
+                                                TaskBatch<float>(measurement, measurement_mask)};
+    Rng rng(3);
+    for (int step = 0; step < 5; ++step) {
+      model.loss_and_gradient(x, targets, rng);
+      model.parameters() -= 0.01f * model.gradients();
+    }
+    return Vector<float>(model.parameters());
+  };
+  for (const int threads : {1, 3}) {
+    const Vector<float> first = train(threads);
+    EXPECT_TRUE(testing::bit_identical(first, train(threads))) << threads << " thread(s)";
+  }
+}
+
 TEST(TaskBalance, ArchitectureLineCarriesTheBalance) {
   for (const bool networks : {false, true}) {
     ModelSpec spec = balanced_spec(2);
