@@ -34,7 +34,9 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
                      1)
       ->capture_default_str();
   add_real(app, "--label-weight", m.label_weight,
-           "Weight w of the label task's NLL (default: min(50, 10 / labelled fraction))", 0.0);
+           "Weight w of the label task's NLL (default: min(50, 10 / labelled fraction); 1 "
+           "with --balance uncertainty)",
+           0.0);
   add_integer<Index>(app, "--label-hidden", m.label_hidden,
                      "Hidden units of the label head (0: linear head)", 0)
       ->capture_default_str();
