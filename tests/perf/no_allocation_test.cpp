@@ -250,13 +250,12 @@ TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
 }
 
 // M2 through the model contract's loss_and_gradient (image and masked label
-// tasks), with q(z|x,y) and without, labelled samples at other places from
-// step to step. Known gap: M2 decodes an unlabelled sample once per class,
-// so its decoder's column count depends on how many samples of a batch are
-// labelled, and the network workspaces (model/network.hpp, nn/sequential.hpp)
-// are resized to exact column counts: a batch with another labelled count
-// than the one before allocates. The batches here keep the count.
-TEST_P(TrainStep, M2StepsAllocateNothingAfterWarmUp) {
+// tasks), with q(z|x,y) and without. M2 decodes an unlabelled sample once per
+// class, and its executor balances chunks by that cost, so every chunk's
+// sample and decoder column counts follow how many samples are labelled and
+// where. After one warm-up step with the largest shape, steps with more,
+// fewer, no and only labelled samples, at other places, allocate nothing.
+TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
   const int threads = GetParam();
   for (bool reads_label : {true, false}) {
     LabelConditionedSpec spec;
@@ -272,16 +271,36 @@ TEST_P(TrainStep, M2StepsAllocateNothingAfterWarmUp) {
     Adam adam;
     const Index n = 80;
     const Matrix<float> x = grey_images(64, n, 7);
-    RowVector<float> labels(n), first(n), second(n);
+    RowVector<float> labels(n);
+    for (Index j = 0; j < n; ++j) labels(j) = static_cast<float>(j % 5);
+    // Masks by labelled count: a quarter, three quarters, none, all, then
+    // drawn at random, so that no two steps in a row share a shape.
+    Rng draw(21);
+    std::vector<RowVector<float>> masks;
+    RowVector<float> quarter(n), three_quarters(n);
     for (Index j = 0; j < n; ++j) {
-      labels(j) = static_cast<float>(j % 5);
-      first(j) = j % 4 == 0 ? 1.0f : 0.0f;
-      second(j) = j % 4 == 3 ? 1.0f : 0.0f;
+      quarter(j) = j % 4 == 0 ? 1.0f : 0.0f;
+      three_quarters(j) = 1.0f - quarter(j);
     }
-    const std::vector<TaskBatch<float>> labelled_first{TaskBatch<float>(x),
-                                                          TaskBatch<float>(labels, first)};
-    const std::vector<TaskBatch<float>> labelled_last{TaskBatch<float>(x),
-                                                        TaskBatch<float>(labels, second)};
+    masks.push_back(quarter);
+    masks.push_back(three_quarters);
+    masks.push_back(RowVector<float>::Zero(n));
+    masks.push_back(RowVector<float>::Ones(n));
+    for (double share : {0.1, 0.6, 0.3}) {
+      RowVector<float> mask(n);
+      for (Index j = 0; j < n; ++j) mask(j) = draw.uniform() < share ? 1.0f : 0.0f;
+      masks.push_back(mask);
+    }
+    std::vector<std::vector<TaskBatch<float>>> batches;
+    for (const RowVector<float>& mask : masks)
+      batches.push_back({TaskBatch<float>(x), TaskBatch<float>(labels, mask)});
+
+    // The largest shape: a batch of 2n unlabelled samples gives every chunk
+    // at least as many samples, and as many decoder columns, as any chunk of
+    // an n-sample batch.
+    const Matrix<float> wide = grey_images(64, 2 * n, 8);
+    const RowVector<float> wide_labels = RowVector<float>::Zero(2 * n);
+    const RowVector<float> none_labelled = RowVector<float>::Zero(2 * n);
     Rng rng(13);
     // GEMM packing buffers are per thread (kernels/gemm.hpp) and grow to the
     // largest product a thread has met; which thread runs which gradient
@@ -289,17 +308,14 @@ TEST_P(TrainStep, M2StepsAllocateNothingAfterWarmUp) {
     auto grow_scratch = [](int) { detail::gemm_scratch<float>(Index(1) << 20); };
     if (model.thread_pool() != nullptr) model.thread_pool()->run(threads, grow_scratch);
     grow_scratch(0);
-    for (int step = 0; step < 4; ++step) {
-      model.loss_and_gradient(x, step % 2 == 0 ? labelled_first : labelled_last, rng, 1.0);
-      adam.step(model.parameters(), model.gradients(), model.thread_pool());
-    }
+    model.loss_and_gradient(
+        wide, {TaskBatch<float>(wide), TaskBatch<float>(wide_labels, none_labelled)}, rng, 1.0);
+    adam.step(model.parameters(), model.gradients(), model.thread_pool());
 
     double loss = 0.0;
     const Allocations seen = count_allocations([&] {
-      for (int step = 0; step < 2; ++step) {
-        loss += model.loss_and_gradient(x, labelled_first, rng, 1.0).total;
-        adam.step(model.parameters(), model.gradients(), model.thread_pool());
-        loss += model.loss_and_gradient(x, labelled_last, rng, 0.5).total;
+      for (const auto& batch : batches) {
+        loss += model.loss_and_gradient(x, batch, rng, 1.0).total;
         adam.step(model.parameters(), model.gradients(), model.thread_pool());
       }
     });
@@ -307,6 +323,42 @@ TEST_P(TrainStep, M2StepsAllocateNothingAfterWarmUp) {
     EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s), latent_reads_label " << reads_label;
     EXPECT_EQ(seen.eigen, 0) << threads << " thread(s), latent_reads_label " << reads_label;
   }
+}
+
+// A trainer's first partial batch comes after full ones only: the VAE's
+// buffers, sized by the full batch, serve it and the full batch after it
+// without allocating (no warm-up step at the partial size).
+TEST_P(TrainStep, VaePartialBatchAfterFullBatchesAllocatesNothing) {
+  const int threads = GetParam();
+  VAE vae(784, {400}, 20, 1, LikelihoodSpec::bernoulli(), Activation::ReLU,
+          Initialization::PyTorch);
+  vae.set_threads(threads);
+  Adam adam;
+  const Matrix<float> x = grey_images(784, 128, 3);
+  const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x)};
+  Rng rng(9);
+  auto grow_scratch = [](int) { detail::gemm_scratch<float>(Index(1) << 20); };
+  if (vae.thread_pool() != nullptr) vae.thread_pool()->run(threads, grow_scratch);
+  grow_scratch(0);
+  vae.loss_and_gradient(x, targets, rng, 1.0);
+  adam.step(vae.parameters(), vae.gradients());
+
+  std::vector<Matrix<float>> partial;
+  std::vector<std::vector<TaskBatch<float>>> partial_targets;
+  for (Index columns : {96, 57, 20}) partial.push_back(grey_images(784, columns, 4));
+  for (const Matrix<float>& p : partial) partial_targets.push_back({TaskBatch<float>(p)});
+  double loss = 0.0;
+  const Allocations seen = count_allocations([&] {
+    for (std::size_t b = 0; b < partial.size(); ++b) {
+      loss += vae.loss_and_gradient(partial[b], partial_targets[b], rng, 1.0).total;
+      adam.step(vae.parameters(), vae.gradients());
+      loss += vae.loss_and_gradient(x, targets, rng, 1.0).total;
+      adam.step(vae.parameters(), vae.gradients());
+    }
+  });
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s)";
+  EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, TrainStep, ::testing::Values(1, 2),

@@ -19,8 +19,8 @@ class DecoderT {
 
   /// The network's buffers (ws.output: logits or means, outputs x n), and:
   struct Workspace : PlacedNetworkT<Scalar>::Workspace {
-    RowVector<Scalar> nll;    ///< -log p(target_i | z_i).
-    RowVector<Scalar> scale;  ///< Weight of each sample's NLL in the loss.
+    RowBufferT<Scalar> nll;    ///< -log p(target_i | z_i).
+    RowBufferT<Scalar> scale;  ///< Weight of each sample's NLL in the loss.
   };
 
   DecoderT(SequentialT<Scalar> network, const LikelihoodSpec& likelihood, ParameterLayout& layout)
@@ -63,11 +63,19 @@ class DecoderT {
     ws.scale.resize(columns);
   }
 
-  /// Decoder outputs (logits or means) for latent codes z.
+  /// Decoder outputs (logits or means) for latent codes z: ws.output, a view
+  /// of the workspace's buffer (no copy).
+  const ColumnBufferT<Scalar>& forward_view(const Scalar* values,
+                                            const ConstMatrixRef<Scalar>& z,
+                                            Workspace& ws) const {
+    prepare(ws, z.cols());
+    return placed_.forward_view(values, z, ws);
+  }
+  /// forward_view(), and its result copied into a Matrix of exactly that
+  /// shape, for callers that keep a `const Matrix&`.
   const Matrix<Scalar>& forward(const Scalar* values, const ConstMatrixRef<Scalar>& z,
                                 Workspace& ws) const {
-    prepare(ws, z.cols());
-    return placed_.forward(values, z, ws);
+    return forward_view(values, z, ws).exact_copy();
   }
 
   /// After forward(): -log p(target_i | z_i) for every sample into ws.nll.

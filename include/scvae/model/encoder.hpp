@@ -41,7 +41,7 @@ class EncoderT {
   /// Fills ws.output with [mu; logvar].
   void forward(const Scalar* values, const ConstMatrixRef<Scalar>& x, Workspace& ws) const {
     detail::check_rows("encoder input", x.rows(), inputs());
-    placed_.forward(values, x, ws);
+    placed_.forward_view(values, x, ws);
   }
 
   static auto mu(Workspace& ws) { return ws.output.topRows(ws.output.rows() / 2); }

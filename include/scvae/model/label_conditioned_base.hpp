@@ -122,8 +122,8 @@ class LabelConditionedBaseT {
   void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) const {
     detail::check_rows("input x", x.rows(), inputs());
     typename Net::Workspace trunk_ws, classifier_ws;
-    const Matrix<Scalar>& logits = classifier_.forward(
-        parameters_.data(), trunk_.forward(parameters_.data(), x, trunk_ws), classifier_ws);
+    const auto& logits = classifier_.forward_view(
+        parameters_.data(), trunk_.forward_view(parameters_.data(), x, trunk_ws), classifier_ws);
     probabilities.resize(classes(), x.cols());
     categorical_.mean(logits, probabilities);
   }
@@ -144,10 +144,10 @@ class LabelConditionedBaseT {
     const Scalar* values = parameters_.data();
     const Index n = x.cols(), K = classes(), Z = latent();
     typename Net::Workspace trunk_ws, classifier_ws, decoder_ws;
-    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
+    const auto& h = trunk_.forward_view(values, x, trunk_ws);
     // The logits are log q(y|x) up to a per-column constant, which the
     // softmax at the end ignores.
-    Matrix<Scalar> score = classifier_.forward(values, h, classifier_ws);
+    Matrix<Scalar> score = classifier_.forward_view(values, h, classifier_ws);
     Matrix<Scalar> head_input = Matrix<Scalar>::Zero(latent_head_.inputs(), n);
     head_input.topRows(h.rows()) = h;
     Matrix<Scalar> decoder_input = Matrix<Scalar>::Zero(Z + K, n);
@@ -166,7 +166,7 @@ class LabelConditionedBaseT {
       }
       decoder_input.bottomRows(K).setZero();
       decoder_input.row(Z + k).setOnes();
-      const Matrix<Scalar>& pixel_logits = decoder_.forward(values, decoder_input, decoder_ws);
+      const auto& pixel_logits = decoder_.forward_view(values, decoder_input, decoder_ws);
       BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, x, unit, nll, nullptr);
       score.row(k) -= nll + kl;
     }
@@ -198,7 +198,7 @@ class LabelConditionedBaseT {
     detail::check_shape("encode labels", labels.rows(), labels.cols(), 1, x.cols());
     categorical_.validate_target(labels, std::nullopt, classes());
     typename Net::Workspace trunk_ws;
-    const Matrix<Scalar>& h = trunk_.forward(parameters_.data(), x, trunk_ws);
+    const auto& h = trunk_.forward_view(parameters_.data(), x, trunk_ws);
     Matrix<Scalar> input = Matrix<Scalar>::Zero(latent_head_.inputs(), x.cols());
     input.topRows(h.rows()) = h;
     if (spec_.latent_reads_label)
@@ -220,7 +220,7 @@ class LabelConditionedBaseT {
     input.topRows(latent()) = z;
     for (Index j = 0; j < z.cols(); ++j) input(latent() + static_cast<Index>(labels(j)), j) = 1;
     typename Net::Workspace ws;
-    const Matrix<Scalar>& logits = decoder_.forward(parameters_.data(), input, ws);
+    const auto& logits = decoder_.forward_view(parameters_.data(), input, ws);
     probabilities.resize(logits.rows(), logits.cols());
     BernoulliT<Scalar>().mean(logits, probabilities);
   }
@@ -293,7 +293,7 @@ class LabelConditionedBaseT {
     const Scalar* values = parameters_.data();
     typename Net::Workspace trunk_ws, decoder_ws;
     typename Enc::Workspace latent_ws;
-    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
+    const auto& h = trunk_.forward_view(values, x, trunk_ws);
     Matrix<Scalar> head_input = Matrix<Scalar>::Zero(latent_head_.inputs(), n);
     head_input.topRows(h.rows()) = h;
     Matrix<Scalar> decoder_input = Matrix<Scalar>::Zero(Z + K, n);
@@ -324,7 +324,7 @@ class LabelConditionedBaseT {
       }
       decoder_input.bottomRows(K).setZero();
       decoder_input.row(Z + k).setOnes();
-      const Matrix<Scalar>& pixel_logits = decoder_.forward(values, decoder_input, decoder_ws);
+      const auto& pixel_logits = decoder_.forward_view(values, decoder_input, decoder_ws);
       BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, x, unit, nll, nullptr);
       for (Index j = 0; j < n; ++j) {
         const Index y = given(j);

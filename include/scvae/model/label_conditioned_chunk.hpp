@@ -17,6 +17,7 @@
 
 #include "scvae/core/parameters.hpp"
 #include "scvae/model/label_conditioned_consistency.hpp"
+#include "scvae/nn/column_buffer.hpp"
 #include "scvae/prob/bernoulli.hpp"
 #include "scvae/prob/gaussian.hpp"
 
@@ -65,15 +66,18 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
     }
   };
 
-  /// Every buffer one chunk of a batch needs, reused from step to step.
+  /// Every buffer one chunk of a batch needs, reused from step to step. A
+  /// chunk's sample and decoder column counts change with the labelled
+  /// samples it holds: the buffers keep the capacity of the largest met, so
+  /// that after a step with the most columns no step allocates.
   struct ChunkWorkspace {
     Index begin = 0;
     Index end = 0;
     typename Net::Workspace trunk, classifier, decoder;
     typename Enc::Workspace latent;
-    Matrix<Scalar> q, head_input, column_eps, z, z_delta, decoder_input, decoder_input_delta;
-    Matrix<Scalar> targets, head_input_delta, hidden_delta;
-    RowVector<Scalar> kl, weights, nll, kl_scale;
+    ColumnBufferT<Scalar> q, head_input, column_eps, z, z_delta, decoder_input,
+        decoder_input_delta, targets, head_input_delta;
+    RowBufferT<Scalar> kl, weights, nll, kl_scale;
     std::vector<Index> column_sample, column_class;
     std::vector<double> class_terms;
     Sums sums;
@@ -114,12 +118,13 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
     };
 
     // Encoder: the trunk; q(y|x) and q(z|x[,y]) read its last layer.
-    const Matrix<Scalar>& h = trunk_.forward(values, x, ws.trunk);
+    const auto& h = trunk_.forward_view(values, x, ws.trunk);
     const Index H = h.rows();
-    const Matrix<Scalar>& logits = classifier_.forward(values, h, ws.classifier);
+    const auto& logits = classifier_.forward_view(values, h, ws.classifier);
     ws.q.resize(K, n);
     categorical_.mean(logits, ws.q);
-    ws.head_input.setZero(latent_head_.inputs(), z_columns);
+    ws.head_input.resize(latent_head_.inputs(), z_columns);
+    ws.head_input.setZero();
     ws.column_eps.resize(Z, z_columns);
     for (Index zc = 0; zc < z_columns; ++zc) {
       ws.head_input.col(zc).head(H) = h.col(z_sample(zc));
@@ -132,7 +137,8 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
     ws.kl.resize(z_columns);
     gaussian_kl<Scalar>(Enc::mu(ws.latent), Enc::logvar(ws.latent), ws.kl);
 
-    ws.decoder_input.setZero(Z + K, columns);
+    ws.decoder_input.resize(Z + K, columns);
+    ws.decoder_input.setZero();
     ws.targets.resize(inputs(), columns);
     ws.weights.resize(columns);
     for (Index c = 0; c < columns; ++c) {
@@ -143,7 +149,7 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
       ws.targets.col(c) = x.col(j);
       ws.weights(c) = mask(j) == Scalar(1) ? inv_n : ws.q(k, j) * inv_n;
     }
-    const Matrix<Scalar>& pixel_logits = decoder_.forward(values, ws.decoder_input, ws.decoder);
+    const auto& pixel_logits = decoder_.forward_view(values, ws.decoder_input, ws.decoder);
     ws.nll.resize(columns);
     MatrixRef<Scalar> output_gradient(ws.decoder.output_delta);
     BernoulliT<Scalar>().evaluate(nullptr, nullptr, pixel_logits, ws.targets, ws.weights, ws.nll,
@@ -155,7 +161,7 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
     const double alpha = spec_.label_weight, gamma = spec_.entropy_weight;
     Sums sums;
     sums.samples = n;
-    Matrix<Scalar>& logits_delta = ws.classifier.output_delta;
+    ColumnBufferT<Scalar>& logits_delta = ws.classifier.output_delta;
     ws.class_terms.resize(static_cast<std::size_t>(K));
     ws.kl_scale.resize(z_columns);
     for (Index j = 0, c = 0; j < n; ++j) {
@@ -207,7 +213,8 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
     }
     if (!per_class_z) {
       sums.kl = ws.kl.template cast<double>().sum();
-      ws.kl_scale.setConstant(n, static_cast<Scalar>(beta) * inv_n);
+      ws.kl_scale.resize(n);
+      ws.kl_scale.setConstant(static_cast<Scalar>(beta) * inv_n);
     }
     ws.sums = sums;
     if (!with_gradient) return;
@@ -218,7 +225,8 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
     MatrixRef<Scalar> input_delta(ws.decoder_input_delta);
     decoder_.backward(values, ws.decoder_input, ws.decoder,
                       {&input_delta, GradientWrite::Overwrite});
-    ws.z_delta.setZero(Z, z_columns);
+    ws.z_delta.resize(Z, z_columns);
+    ws.z_delta.setZero();
     for (Index c = 0; c < columns; ++c)
       ws.z_delta.col(z_column(c)) += ws.decoder_input_delta.col(c).head(Z);
     ws.latent.output_delta.setZero();
@@ -234,13 +242,14 @@ class LabelConditionedChunkT : public LabelConditionedConsistencyT<Scalar_> {
                           {&head_input_delta, GradientWrite::Overwrite});
     // The latent head's and the classifier's input gradients meet at the
     // trunk's output before the trunk's backward pass.
-    Matrix<Scalar>& hidden_delta = ws.trunk.output_delta;
+    ColumnBufferT<Scalar>& hidden_delta = ws.trunk.output_delta;
+    hidden_delta.resize(H, n);
     if (per_class_z) {
-      hidden_delta.setZero(H, n);
+      hidden_delta.setZero();
       for (Index zc = 0; zc < z_columns; ++zc)
         hidden_delta.col(z_sample(zc)) += ws.head_input_delta.col(zc).head(H);
     } else {
-      hidden_delta = ws.head_input_delta;
+      hidden_delta.assign(ws.head_input_delta);
     }
     MatrixRef<Scalar> hidden_delta_ref(hidden_delta);
     classifier_.backward(values, h, ws.classifier, {&hidden_delta_ref, GradientWrite::Add});

@@ -109,9 +109,9 @@ class LabelConditionedConsistencyT : public LabelConditionedBaseT<Scalar_> {
     categorical_.validate_target(targets, std::nullopt, classes());
     const detail::FlushDenormals flush;  // as in run_chunk()
     const Scalar* values = parameters_.data();
-    const Matrix<Scalar>& h = trunk_.forward(values, x, trunk_ws);
+    const auto& h = trunk_.forward_view(values, x, trunk_ws);
     typename Net::Workspace classifier_ws;
-    const Matrix<Scalar>& logits = classifier_.forward(values, h, classifier_ws);
+    const auto& logits = classifier_.forward_view(values, h, classifier_ws);
     RowVector<Scalar> nll(x.cols());
     MatrixRef<Scalar> logits_delta(classifier_ws.output_delta);
     categorical_.evaluate(nullptr, nullptr, logits, targets,

@@ -188,13 +188,16 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
       throw ArgumentError("image target: M2 reconstructs its input, expected the target to be x");
     const TaskBatch<Scalar>& label = targets[1];
     detail::check_shape("label target", label.target.rows(), label.target.cols(), 1, x.cols());
-    if (!label.mask) all_labelled_.setOnes(x.cols());
+    if (!label.mask) {
+      all_labelled_.resize(x.cols());
+      all_labelled_.setOnes();
+    }
     const ConstRowVectorRef<Scalar> mask =
         label.mask ? *label.mask : ConstRowVectorRef<Scalar>(all_labelled_);
     // A row of a matrix has a run-time stride, and Eigen would copy it into a
     // temporary to bind it to a RowVector Ref: map it when it is contiguous.
     const bool contiguous = label.target.outerStride() == 1;
-    if (!contiguous) label_row_ = label.target.row(0);
+    if (!contiguous) label_row_.assign(label.target.row(0));
     const ConstRowVectorRef<Scalar> labels =
         contiguous ? ConstRowVectorRef<Scalar>(
                          Eigen::Map<const RowVector<Scalar>>(label.target.data(), x.cols()))
@@ -279,8 +282,8 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
   bool gradients_finite_ = true;
   // Per-batch buffers, reused from step to step.
   std::vector<ChunkWorkspace> chunks_;
-  Matrix<Scalar> eps_;
-  RowVector<Scalar> all_labelled_, label_row_;
+  ColumnBufferT<Scalar> eps_;
+  RowBufferT<Scalar> all_labelled_, label_row_;
 };
 
 using LabelConditionedVAE = LabelConditionedVAET<float>;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "scvae/core/parameters.hpp"
+#include "scvae/nn/column_buffer.hpp"
 #include "scvae/nn/sequential.hpp"
 
 namespace scvae {
@@ -32,10 +33,12 @@ class PlacedNetworkT {
  public:
   using Scalar = Scalar_;
 
+  /// Its buffers keep the capacity of the largest chunk met, so that a step
+  /// with fewer columns than an earlier one allocates nothing.
   struct Workspace {
     std::unique_ptr<ModuleWorkspace> network;
-    Matrix<Scalar> output;
-    Matrix<Scalar> output_delta;  ///< dL/d(output), filled by the caller.
+    ColumnBufferT<Scalar> output;
+    ColumnBufferT<Scalar> output_delta;  ///< dL/d(output), filled by the caller.
   };
 
   PlacedNetworkT(SequentialT<Scalar> network, ParameterLayout& layout)
@@ -57,11 +60,20 @@ class PlacedNetworkT {
     ws.output_delta.resize(outputs(), columns);
   }
 
-  const Matrix<Scalar>& forward(const Scalar* values, const ConstMatrixRef<Scalar>& input,
-                                Workspace& ws) const {
+  /// The forward pass into ws.output, returned: outputs x n, a view of the
+  /// workspace's buffer (no copy).
+  const ColumnBufferT<Scalar>& forward_view(const Scalar* values,
+                                            const ConstMatrixRef<Scalar>& input,
+                                            Workspace& ws) const {
     prepare(ws, input.cols());
     network_.forward(values + offset_, input, ws.output, ws.network.get());
     return ws.output;
+  }
+  /// forward_view(), and its result copied into a Matrix of exactly that
+  /// shape, for callers that keep a `const Matrix&`.
+  const Matrix<Scalar>& forward(const Scalar* values, const ConstMatrixRef<Scalar>& input,
+                                Workspace& ws) const {
+    return forward_view(values, input, ws).exact_copy();
   }
 
   /// Backward from ws.output_delta to every layer's output gradient and to

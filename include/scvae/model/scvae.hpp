@@ -92,9 +92,9 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   LossParts loss_and_gradient(const ConstMatrixRef<Scalar>& x,
                               const std::vector<TaskBatch<Scalar>>& targets, Rng& rng,
                               double beta = 1.0) {
-    Matrix<Scalar>& eps = batch_workspace(x.cols()).eps;
-    rng.fill_normal(eps);
-    return run(x, targets, eps, beta, true);
+    batch_.eps.resize(latent(), x.cols());
+    rng.fill_normal(batch_.eps);
+    return run(x, targets, batch_.eps, beta, true);
   }
 
   /// The loss alone; gradients() is left as it was.
@@ -105,14 +105,17 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
 
 
  private:
+  /// One chunk's buffers. They keep the capacity of the largest chunk met
+  /// (nn/column_buffer.hpp), so that the one set serves every batch size: a
+  /// trainer's partial last batch allocates nothing after a full one.
   struct ChunkWorkspace {
     Index begin = 0;
     Index end = 0;
     typename EncoderT<Scalar>::Workspace encoder;
-    Matrix<Scalar> z;
-    Matrix<Scalar> z_delta;
-    RowVector<Scalar> kl;
-    RowVector<Scalar> kl_scale;
+    ColumnBufferT<Scalar> z;
+    ColumnBufferT<Scalar> z_delta;
+    RowBufferT<Scalar> kl;
+    RowBufferT<Scalar> kl_scale;
     std::vector<typename DecoderT<Scalar>::Workspace> decoders;
     Vector<Scalar> gradients;  ///< The likelihoods' own parameter gradients.
     // Sums of this chunk, combined in chunk order.
@@ -121,8 +124,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     std::vector<Index> task_count;
   };
   struct BatchWorkspace {
-    Index columns = 0;
-    Matrix<Scalar> eps;
+    ColumnBufferT<Scalar> eps;
     std::vector<ChunkWorkspace> chunks;
   };
 
@@ -162,20 +164,11 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     executor_.set_parts(std::move(parts));
   }
 
-  BatchWorkspace& batch_workspace(Index columns) {
-    for (auto& ws : batch_workspaces_)
-      if (ws.columns == columns) return ws;
-    BatchWorkspace& ws = batch_workspaces_.emplace_back();
-    ws.columns = columns;
-    ws.eps.resize(latent(), columns);
-    return ws;
-  }
-
   LossParts run(const ConstMatrixRef<Scalar>& x, const std::vector<TaskBatch<Scalar>>& targets,
                 const ConstMatrixRef<Scalar>& eps, double beta, bool with_gradient) {
     Base::validate(x, targets, eps, beta);
     const Index n = x.cols();
-    BatchWorkspace& batch = batch_workspace(n);
+    BatchWorkspace& batch = batch_;
     const int chunks = executor_.chunk_count(n);
     if (static_cast<int>(batch.chunks.size()) < chunks) batch.chunks.resize(chunks);
     const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
@@ -319,14 +312,14 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
       auto& dws = ws.decoders[t];
       decoders_[t].prepare(dws, n);
       if (batch.mask)
-        dws.scale = batch.mask->middleCols(ws.begin, n);
+        dws.scale.assign(batch.mask->middleCols(ws.begin, n));
       else
         dws.scale.setOnes();
       const Index count = static_cast<Index>(dws.scale.sum());
       if (count == 0) continue;  // nothing to score: skip the decoder entirely
       const bool from_mean = spec_.tasks[t].input == DecoderInput::Mean;
       const ConstMatrixRef<Scalar> input = decoder_input(ws, t);
-      decoders_[t].forward(values, input, dws);
+      decoders_[t].forward_view(values, input, dws);
       if (with_gradient) {
         // From here on scale is mask * w_t / n (times exp(-s_t) with
         // balance): the weight of each sample's NLL in the batch-mean loss.
@@ -363,7 +356,8 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     auto mu_delta = Enc::mu_delta(ws.encoder);
     auto logvar_delta = Enc::logvar_delta(ws.encoder);
     logvar_delta.setZero();
-    ws.kl_scale.setConstant(n, beta * inv_n);
+    ws.kl_scale.resize(n);
+    ws.kl_scale.setConstant(beta * inv_n);
     reparameterize_backward<Scalar>(Enc::logvar(ws.encoder), eps, ws.z_delta, mu_delta,
                                     logvar_delta);
     gaussian_kl_backward<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl_scale,
@@ -383,7 +377,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   std::vector<PartSource> part_sources_;
   bool likelihood_parameters_ = false;
   bool gradients_finite_ = true;
-  std::vector<BatchWorkspace> batch_workspaces_;
+  BatchWorkspace batch_;
   std::vector<double> chunk_sums_;  ///< chunk_loss_sums()
 };
 

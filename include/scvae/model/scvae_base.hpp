@@ -98,7 +98,7 @@ class SCVAEBaseT {
     check_task(t);
     detail::check_rows("decode z", z.rows(), latent());
     typename DecoderT<Scalar>::Workspace ws;
-    output = decoder(t).forward(parameters_.data(), z, ws);
+    output = decoder(t).forward_view(parameters_.data(), z, ws);
   }
 
   /// The expected target of task t given z: pixel probabilities, Gaussian
@@ -126,7 +126,7 @@ class SCVAEBaseT {
     encoder_.forward(values, x, encoder_ws);
     const Matrix<Scalar> mu = Enc::mu(encoder_ws);
     typename DecoderT<Scalar>::Workspace decoder_ws;
-    decoder(t).forward(values, mu, decoder_ws);
+    decoder(t).forward_view(values, mu, decoder_ws);
     decoder_ws.scale.setOnes();
     // Only a likelihood's own parameters (a learned variance) get a gradient
     // here, at their offset in the flat layout.
@@ -148,7 +148,7 @@ class SCVAEBaseT {
     decoder(t).likelihood().validate_target(target, std::nullopt, decoder(t).outputs());
     detail::check_shape("task target", target.rows(), target.cols(), target.rows(), z.cols());
     typename DecoderT<Scalar>::Workspace ws;
-    decoder(t).forward(parameters_.data(), z, ws);
+    decoder(t).forward_view(parameters_.data(), z, ws);
     ws.scale.setOnes();  // every column is read: a zero would mean "masked"
     decoder(t).evaluate_nll(parameters_.data(), target, ws);
     nll = ws.nll;

@@ -83,7 +83,11 @@ class ModuleT {
 
   /// Per-chunk scratch; nullptr when the module needs none.
   virtual std::unique_ptr<ModuleWorkspace> make_workspace() const { return nullptr; }
-  /// Sizes the scratch for `columns` samples; a no-op when it is sized already.
+  /// Sizes the scratch for `columns` samples. A chunk's column count changes
+  /// from step to step (a partial last batch; M2's decoder columns follow how
+  /// many samples are labelled), so keep capacity: grow to the largest count
+  /// met, never shrink, and use the first columns (ColumnBufferT in
+  /// nn/column_buffer.hpp does this); a call within the capacity allocates nothing.
   virtual void prepare(ModuleWorkspace* /*workspace*/, Index /*columns*/) const {}
 
   /// output = f(input), inputs() x n to outputs() x n.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "scvae/core/check.hpp"
+#include "scvae/nn/column_buffer.hpp"
 #include "scvae/nn/dense.hpp"
 #include "scvae/nn/elementwise.hpp"
 #include "scvae/nn/module.hpp"
@@ -27,10 +28,11 @@ class SequentialT : public ModuleT<Scalar_> {
   using Scalar = Scalar_;
   using Base = ModuleT<Scalar>;
 
-  /// Buffers between the steps, and the modules' own workspaces.
+  /// Buffers between the steps, and the modules' own workspaces. They keep
+  /// the capacity of the largest chunk met (nn/column_buffer.hpp).
   struct Workspace : ModuleWorkspace {
-    std::vector<Matrix<Scalar>> outputs;    ///< Step k's output, for all steps but the last.
-    std::vector<Matrix<Scalar>> gradients;  ///< dL/d(step k's output), likewise.
+    std::vector<ColumnBufferT<Scalar>> outputs;    ///< Step k's output, all steps but the last.
+    std::vector<ColumnBufferT<Scalar>> gradients;  ///< dL/d(step k's output), likewise.
     std::vector<std::unique_ptr<ModuleWorkspace>> modules;
   };
 
