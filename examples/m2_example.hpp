@@ -200,6 +200,10 @@ inline int run_m2_example(const char* program, const std::string& description,
   app.add_flag("--lr-cosine", m.lr_cosine,
                "Cosine annealing of the learning rate from --lr to 0 over the epochs");
   examples::add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
+  bool distributed = false;
+  app.add_flag("--distributed", distributed,
+               "Not for M2 (refused with the reason); mnist_vae and mnist_multitask --design "
+               "scvae train on the ranks of an MPI job");
 
   // The SC-VAE's options reach this design as extras, to be named in one line.
   if (takes_design) app.allow_extras();
@@ -208,6 +212,14 @@ inline int run_m2_example(const char* program, const std::string& description,
       throw scvae::ArgumentError(app.remaining().front() +
                                  ": not an option of --design m2, the default (see --help); "
                                  "the SC-VAE's options need --design scvae");
+    // M2 balances its chunks by cost (an unlabelled image is decoded once
+    // per class), and the ranks' chain of gradient parts assumes the
+    // executor's equal chunks.
+    if (distributed)
+      throw scvae::ArgumentError(
+          "--distributed: M2 does not train across the ranks of an MPI job yet (its chunks "
+          "are balanced by cost, which the ranks' exchange does not follow); mnist_vae and "
+          "mnist_multitask --design scvae do");
     examples::validate_common_flags(flags);
     if (no_latent_reads_label) m.latent_reads_label = false;
     if (flags.iwae > 0 || flags.warmup > 0 || flags.init != "pytorch")

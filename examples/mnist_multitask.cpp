@@ -10,8 +10,11 @@
 // the SC-VAE: a Bernoulli image task and a Categorical label head on z, with
 // pseudo-labels for the unlabelled images. Everything here is wiring of the
 // library: PartlyLabelledSource, OversamplingOrder, PseudoLabels,
-// AverageParameters and VirtualAdversarialTraining on the one Trainer.
+// AverageParameters and VirtualAdversarialTraining on the one Trainer. Under
+// mpirun, --design scvae --distributed trains on every rank
+// (examples/distributed_run.hpp).
 
+#include "distributed_run.hpp"
 #include "labelled_subset.hpp"
 #include "m2_example.hpp"
 #include "multitask_flags.hpp"
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
         "This is --design m2 (Kingma et al.'s M2).",
         "runs/mnist_multitask", true, argc, argv);
   }
+  examples::DistributedRun distributed(argc, argv);
   CLI::App app{
       "Train the shared-encoder multi-task VAE (image + label) on MNIST-format data "
       "with only --labels labelled images, and write its metrics, pictures and model. "
@@ -52,8 +56,11 @@ int main(int argc, char** argv) {
   examples::add_design_option(app, design);
   examples::MultitaskFlags m;
   examples::add_multitask_flags(app, m);
+  distributed.add_flag(app);
 
-  return examples::run_main("mnist_multitask", app, argc, argv, [&] {
+  const std::string program = distributed.program("mnist_multitask");
+  return distributed.finish(examples::run_main(program.c_str(), app, argc, argv, [&] {
+    distributed.check_available();
     examples::validate_common_flags(flags);
     const examples::MnistData data = examples::load_data(flags, "mnist_multitask");
     // The default of 1000 shrinks to fit a small --limit; an explicit
@@ -67,7 +74,7 @@ int main(int argc, char** argv) {
                                                             data.train.size());
     const std::vector<std::uint8_t> labelled =
         examples::choose_labelled(data.train, m.labels, flags.seed);
-    const examples::OutputLock lock(flags.out);
+    const auto lock = distributed.lock_output(flags.out);
     if (m.arch == "conv" && (app.count("--hidden") > 0 || app.count("--encoder-layers") > 0))
       throw scvae::ArgumentError("--hidden, --encoder-layers: the MLP's; --arch conv has its own");
     examples::ModelSize size;
@@ -144,24 +151,34 @@ int main(int argc, char** argv) {
           r.set("balance_weight_" + model.task(t).name, weights[static_cast<std::size_t>(t)]);
         return false;
       }));
-    if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+    if (!flags.quiet && distributed.writes())
+      trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     Index first_epoch = 0;
     if (!flags.load.empty()) first_epoch = scvae::resume_training(flags.load, trainer);
-    if (!flags.quiet)
+    // Pseudo-labels, averages and adversarial terms are computed alike on
+    // every rank from the same parameters, so they need no exchange.
+    distributed.start(model, adam, data.train.size(), examples::trainer_options(flags, first_epoch),
+                      first_epoch);
+    if (!flags.quiet && distributed.writes())
       std::cerr << "mnist_multitask: " << data.train.size() << " training images, " << m.labels
                 << " labelled; " << data.test.size() << " test images from " << flags.data << "; "
-                << model.architecture() << "; " << flags.threads << " thread(s)\n";
+                << model.architecture() << "; " << flags.threads << " thread(s)"
+                << distributed.ranks_text() << "\n";
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
     // Every callback's state (average, pseudo-labels) rides along, so a
     // resumed run is the same run; the metrics line comes after it.
-    trainer.add_callback(
-        std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(flags.save,
-                                                                                 trainer));
-    trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
-    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
-    examples::add_curves(trainer, flags.out, first_epoch);
+    if (distributed.writes()) {
+      trainer.add_callback(
+          std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(flags.save,
+                                                                                   trainer));
+      trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
+      trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
+      examples::add_curves(trainer, flags.out, first_epoch);
+    }
 
-    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
+    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate,
+                                distributed.writes() ? &std::cout : nullptr);
+    if (!distributed.writes()) return 0;
     if (m.baseline)
       examples::write_baseline(
           "mnist_multitask", data.train, labelled, data.test, flags, m.baseline_epochs,
@@ -175,5 +192,5 @@ int main(int argc, char** argv) {
                 << "latent.png, samples.png, reconstructions.png, interpolation.png and "
                 << flags.save << "\n";
     return 0;
-  });
+  }));
 }
