@@ -56,8 +56,9 @@ class ColumnBufferT
   ~ColumnBufferT() = default;
 
   /// Views rows x columns, allocating only when that is more than the
-  /// storage holds; the storage never shrinks. The values are unspecified
-  /// after a call that changes the shape.
+  /// storage holds; the storage never shrinks. Fewer columns of the same
+  /// rows keep their values (the first columns stay where they were); after
+  /// any other change of shape the values are unspecified.
   void resize(Index rows, Index columns) {
     const Index size = rows * columns;
     if (size > storage_.size()) storage_.resize(size);
@@ -66,8 +67,9 @@ class ColumnBufferT
   /// A row vector's resize: 1 x columns.
   void resize(Index columns) { resize(1, columns); }
 
-  /// Views value's shape and copies its values in. (`buffer = value` copies
-  /// a whole buffer, storage included, when value is another buffer.)
+  /// Views value's shape and copies its values in; value must not view this
+  /// buffer's storage. (`buffer = other_buffer` copies the whole buffer,
+  /// storage included.)
   template <typename Derived>
   void assign(const Eigen::DenseBase<Derived>& value) {
     resize(value.rows(), value.cols());
