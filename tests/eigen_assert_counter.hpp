@@ -4,6 +4,10 @@
 // builds (NDEBUG) compile away; counting failed Eigen assertions instead
 // makes the no-allocation tests check something in every build type.
 
+#ifdef SCVAE_TEST_UNITY_BUILD
+#error "This header changes the whole program or translation unit: list the test file that includes it in SCVAE_OWN_EXECUTABLE_TESTS (tests/CMakeLists.txt)"
+#endif
+
 #include <atomic>
 
 #define EIGEN_RUNTIME_NO_MALLOC

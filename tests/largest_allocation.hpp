@@ -3,6 +3,10 @@
 // includes this header (from one file only) to track the largest single
 // allocation: a reader given a lying size must not allocate what it claims.
 
+#ifdef SCVAE_TEST_UNITY_BUILD
+#error "This header changes the whole program or translation unit: list the test file that includes it in SCVAE_OWN_EXECUTABLE_TESTS (tests/CMakeLists.txt)"
+#endif
+
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>

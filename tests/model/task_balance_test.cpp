@@ -25,8 +25,8 @@ ModelSpec balanced_spec(int tasks) {
   return spec;
 }
 
-struct Batch {
-  Batch(Index n, int tasks)
+struct BalanceBatch {
+  BalanceBatch(Index n, int tasks)
       : x(testing::random_uniform(6, n, 31)),
         labels(1, n),
         label_mask(1, n),
@@ -63,7 +63,7 @@ void set_log_variances(SCVAET<double>& model) {
     model.parameters()(model.balance_offset() + t) = 0.4 - 0.5 * static_cast<double>(t);
 }
 
-GradientCheckResult check_whole_loss(SCVAET<double>& model, const Batch& batch) {
+GradientCheckResult check_whole_loss(SCVAET<double>& model, const BalanceBatch& batch) {
   const auto targets = batch.targets();
   const double beta = 0.6;
   model.loss_and_gradient(batch.x, targets, batch.eps, beta);
@@ -82,7 +82,7 @@ GradientCheckResult check_whole_loss(SCVAET<double>& model, const Batch& batch) 
 TEST(TaskBalance, MaskedTwoTaskGradientIncludingLogVariances) {
   SCVAET<double> model(balanced_spec(2), 5);
   set_log_variances(model);
-  const Batch batch(6, 2);
+  const BalanceBatch batch(6, 2);
   testing::expect_gradient_ok(check_whole_loss(model, batch));
   for (Index t = 0; t < 2; ++t) EXPECT_NE(model.gradients()(model.balance_offset() + t), 0.0);
 }
@@ -90,7 +90,7 @@ TEST(TaskBalance, MaskedTwoTaskGradientIncludingLogVariances) {
 TEST(TaskBalance, MaskedThreeTaskGradientIncludingLogVariances) {
   SCVAET<double> model(balanced_spec(3), 5);
   set_log_variances(model);
-  const Batch batch(7, 3);
+  const BalanceBatch batch(7, 3);
   testing::expect_gradient_ok(check_whole_loss(model, batch));
 }
 
@@ -99,7 +99,7 @@ TEST(TaskBalance, MaskedThreeTaskGradientIncludingLogVariances) {
 TEST(TaskBalance, TaskWithNoTargetInTheBatchLeavesItsLogVarianceAlone) {
   SCVAET<double> model(balanced_spec(3), 5);
   set_log_variances(model);
-  Batch batch(7, 3);
+  BalanceBatch batch(7, 3);
   batch.mask_every_label();
   testing::expect_gradient_ok(check_whole_loss(model, batch));
   EXPECT_EQ(model.gradients()(model.balance_offset() + 1), 0.0);
@@ -112,7 +112,7 @@ TEST(TaskBalance, ThreeThreadsMatchFiniteDifferences) {
   SCVAET<double> model(balanced_spec(3), 5);
   model.set_threads(3);
   set_log_variances(model);
-  Batch batch(48, 3);
+  BalanceBatch batch(48, 3);
   for (Index i = 0; i < 16; ++i) {
     batch.label_mask(i) = 0.0;
     batch.labels(0, i) = -1.0;
@@ -123,7 +123,7 @@ TEST(TaskBalance, ThreeThreadsMatchFiniteDifferences) {
 TEST(TaskBalance, TotalIsTheBalancedObjectiveAndTaskNllsStayUnweighted) {
   SCVAET<double> model(balanced_spec(3), 5);
   set_log_variances(model);
-  const Batch batch(7, 3);
+  const BalanceBatch batch(7, 3);
   const double beta = 0.6;
   const LossParts parts = model.loss(batch.x, batch.targets(), batch.eps, beta);
   double expected = beta * parts.kl_sum;
@@ -159,7 +159,7 @@ TEST(TaskBalance, SameSeedAndThreadsSameBits) {
   auto train = [](int threads) {
     SCVAE model(balanced_spec(3), 4);
     model.set_threads(threads);
-    const Batch batch(64, 3);
+    const BalanceBatch batch(64, 3);
     const Matrix<float> x = batch.x.cast<float>(), labels = batch.labels.cast<float>(),
                         measurement = batch.measurement.cast<float>();
     const RowVector<float> label_mask = batch.label_mask.cast<float>(),

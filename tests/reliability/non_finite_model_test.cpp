@@ -25,7 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<unsigned char> read_bytes(const std::string& file) {
+std::vector<unsigned char> checkpoint_bytes(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), {});
 }
@@ -84,11 +84,11 @@ TEST(NonFiniteModel, CheckpointEveryEpochRefusesANonFiniteModel) {
   EpochReport report;
   report.epoch = 1;
   callback.on_epoch_end(report);
-  const auto good = read_bytes(path);
+  const auto good = checkpoint_bytes(path);
   vae.parameters()(5) = std::numeric_limits<float>::quiet_NaN();
   report.epoch = 2;
   EXPECT_THROW(callback.on_epoch_end(report), NumericalError);
-  EXPECT_EQ(read_bytes(path), good);
+  EXPECT_EQ(checkpoint_bytes(path), good);
 }
 
 TEST(NonFiniteModel, EvaluatorsThrowInsteadOfReturningNaN) {

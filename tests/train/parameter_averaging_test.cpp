@@ -8,7 +8,7 @@
 namespace scvae {
 namespace {
 
-TrainerOptions options(Index epochs) {
+TrainerOptions averaging_options(Index epochs) {
   TrainerOptions o;
   o.epochs = epochs;
   o.batch_size = 32;
@@ -27,7 +27,7 @@ TEST(AverageParameters, EpochEndsSeeTheAverageAndTrainingGoesOnFromTheTrainingPa
   // By hand: the average of the parameters after every step.
   VAET<float> reference(36, {8}, 2, 3);
   Adam reference_adam;
-  Trainer by_hand(reference, reference_adam, options(2));
+  Trainer by_hand(reference, reference_adam, averaging_options(2));
   ParameterAverage average(0.9);
   std::vector<Vector<float>> expected_average, expected_training;
   struct Update : Callback {
@@ -50,7 +50,7 @@ TEST(AverageParameters, EpochEndsSeeTheAverageAndTrainingGoesOnFromTheTrainingPa
   VAET<float> model(36, {8}, 2, 3);
   const float* storage = model.parameters().data();
   Adam adam;
-  Trainer trainer(model, adam, options(2));
+  Trainer trainer(model, adam, averaging_options(2));
   AverageParameters<VAET<float>> averaging(model, 0.9);
   trainer.add_callback(averaging);
   Seen seen;
@@ -75,7 +75,7 @@ TEST(AverageParameters, AResumedRunIsBitIdenticalToAnUninterruptedOne) {
   const Dataset data = testing::make_images(100);
   AutoencoderSource<float> source(data);
   auto run = [&](Index epochs, VAET<float>& model, Adam& adam, bool resume) {
-    Trainer trainer(model, adam, options(epochs));
+    Trainer trainer(model, adam, averaging_options(epochs));
     AverageParameters<VAET<float>> averaging(model, 0.8);
     trainer.add_callback(averaging);
     trainer.add_callback(
@@ -115,7 +115,7 @@ TEST(AverageParameters, RefusesACheckpointWithAnotherDecayOrSize) {
   {
     VAET<float> model(36, {8}, 2, 3);
     Adam adam;
-    Trainer trainer(model, adam, options(1));
+    Trainer trainer(model, adam, averaging_options(1));
     AverageParameters<VAET<float>> averaging(model, 0.8);
     trainer.add_callback(averaging);
     trainer.add_callback(std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(path, trainer));
@@ -124,7 +124,7 @@ TEST(AverageParameters, RefusesACheckpointWithAnotherDecayOrSize) {
   VAET<float> model(36, {8}, 2, 3);
   const Vector<float> before = model.parameters();
   Adam adam;
-  Trainer trainer(model, adam, options(1));
+  Trainer trainer(model, adam, averaging_options(1));
   AverageParameters<VAET<float>> averaging(model, 0.9);
   trainer.add_callback(averaging);
   EXPECT_THROW(resume_training(path, trainer), CheckpointError);
@@ -137,7 +137,7 @@ TEST(AverageParameters, MustComeBeforeTheCheckpointCallback) {
   AutoencoderSource<float> source(data);
   VAET<float> model(36, {8}, 2, 3);
   Adam adam;
-  Trainer trainer(model, adam, options(1));
+  Trainer trainer(model, adam, averaging_options(1));
   AverageParameters<VAET<float>> averaging(model, 0.8);
   trainer.add_callback(std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(
       (dir.path / "run.scvae").string(), trainer));
