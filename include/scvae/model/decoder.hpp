@@ -71,11 +71,11 @@ class DecoderT {
     prepare(ws, z.cols());
     return placed_.forward_view(values, z, ws);
   }
-  /// forward_view(), and its result copied into a Matrix of exactly that
-  /// shape, for callers that keep a `const Matrix&`.
-  const Matrix<Scalar>& forward(const Scalar* values, const ConstMatrixRef<Scalar>& z,
-                                Workspace& ws) const {
-    return forward_view(values, z, ws).exact_copy();
+  /// forward_view()'s result as a Matrix of its own (a copy), for callers
+  /// that need a Matrix; a training step calls forward_view().
+  Matrix<Scalar> forward(const Scalar* values, const ConstMatrixRef<Scalar>& z,
+                         Workspace& ws) const {
+    return forward_view(values, z, ws);
   }
 
   /// After forward(): -log p(target_i | z_i) for every sample into ws.nll.

@@ -69,11 +69,11 @@ class PlacedNetworkT {
     network_.forward(values + offset_, input, ws.output, ws.network.get());
     return ws.output;
   }
-  /// forward_view(), and its result copied into a Matrix of exactly that
-  /// shape, for callers that keep a `const Matrix&`.
-  const Matrix<Scalar>& forward(const Scalar* values, const ConstMatrixRef<Scalar>& input,
-                                Workspace& ws) const {
-    return forward_view(values, input, ws).exact_copy();
+  /// forward_view()'s result as a Matrix of its own (a copy), for callers
+  /// that need a Matrix; a training step calls forward_view().
+  Matrix<Scalar> forward(const Scalar* values, const ConstMatrixRef<Scalar>& input,
+                         Workspace& ws) const {
+    return forward_view(values, input, ws);
   }
 
   /// Backward from ws.output_delta to every layer's output gradient and to

@@ -79,14 +79,6 @@ class ColumnBufferT
   /// Scalars the storage holds: what the buffer can view without allocating.
   Index capacity() const { return storage_.size(); }
 
-  /// A copy of the view as a Matrix of exactly its shape, kept in the buffer
-  /// (allocating when the shape changes): for callers that need a
-  /// `const Matrix&`. A ConstMatrixRef binds the buffer itself, copying nothing.
-  const Matrix<Scalar>& exact_copy() const {
-    exact_copy_ = *this;
-    return exact_copy_;
-  }
-
  private:
   static constexpr Index empty_rows() { return Rows == Eigen::Dynamic ? 0 : Rows; }
 
@@ -98,7 +90,6 @@ class ColumnBufferT
   }
 
   Vector<Scalar> storage_;
-  mutable Matrix<Scalar> exact_copy_;
 };
 
 /// A buffer of one value per sample of a chunk.

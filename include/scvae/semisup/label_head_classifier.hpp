@@ -8,6 +8,7 @@
 
 #include "scvae/core/error.hpp"
 #include "scvae/model/scvae_base.hpp"
+#include "scvae/nn/column_buffer.hpp"
 
 namespace scvae {
 
@@ -35,7 +36,7 @@ class LabelHeadClassifier {
 
   /// q(y|x), classes x n.
   void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) {
-    const Matrix<Scalar>& logits = forward(x);
+    const auto& logits = forward(x);
     probabilities.resize(logits.rows(), logits.cols());
     model_.decoder(task_).likelihood().mean(logits, probabilities);
   }
@@ -65,12 +66,12 @@ class LabelHeadClassifier {
  private:
   using Enc = EncoderT<Scalar>;
 
-  const Matrix<Scalar>& forward(const ConstMatrixRef<Scalar>& x) {
+  const ColumnBufferT<Scalar>& forward(const ConstMatrixRef<Scalar>& x) {
     detail::check_rows("classifier input x", x.rows(), model_.inputs());
     const Scalar* values = model_.parameters().data();
     model_.encoder().forward(values, x, encoder_ws_);
     mu_ = Enc::mu(encoder_ws_);
-    return model_.decoder(task_).forward(values, mu_, decoder_ws_);
+    return model_.decoder(task_).forward_view(values, mu_, decoder_ws_);
   }
 
   // sum_j CE(targets_j, q(y|x_j)); with `gradients`, its parameter gradient

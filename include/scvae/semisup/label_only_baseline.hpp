@@ -105,7 +105,7 @@ class LabelOnlyClassifierT {
       throw ShapeError("label-only classifier: expected one unmasked task, got " +
                        std::to_string(tasks.size()));
     const Index n = x.cols();
-    const Matrix<Scalar>& logits = network_.forward(parameters_.data(), x, ws_);
+    const auto& logits = network_.forward_view(parameters_.data(), x, ws_);
     scale_.setConstant(n, Scalar(1) / static_cast<Scalar>(n));
     nll_.resize(n);
     MatrixRef<Scalar> gradient(ws_.output_delta);
