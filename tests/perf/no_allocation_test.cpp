@@ -103,6 +103,17 @@ Allocations count_allocations(const std::function<void()>& body) {
   return {g_new_calls.load(), scvae::testing::eigen_assert_failures() - eigen_before};
 }
 
+// GEMM packing buffers are per thread (kernels/gemm.hpp) and grow to the
+// largest product a thread has met; which thread runs which gradient part
+// varies, so each thread's buffer, the caller's included, is grown here
+// beyond any of them.
+template <typename Model>
+void grow_gemm_scratch(Model& model, int threads) {
+  auto grow = [](int) { detail::gemm_scratch<float>(Index(1) << 20); };
+  if (model.thread_pool() != nullptr) model.thread_pool()->run(threads, grow);
+  grow(0);
+}
+
 Matrix<float> grey_images(Index features, Index n, std::uint64_t seed) {
   Rng rng(seed);
   Matrix<float> x(features, n);
@@ -302,12 +313,7 @@ TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
     const RowVector<float> wide_labels = RowVector<float>::Zero(2 * n);
     const RowVector<float> none_labelled = RowVector<float>::Zero(2 * n);
     Rng rng(13);
-    // GEMM packing buffers are per thread (kernels/gemm.hpp) and grow to the
-    // largest product a thread has met; which thread runs which gradient
-    // part varies, so each thread's buffer is grown here beyond any of them.
-    auto grow_scratch = [](int) { detail::gemm_scratch<float>(Index(1) << 20); };
-    if (model.thread_pool() != nullptr) model.thread_pool()->run(threads, grow_scratch);
-    grow_scratch(0);
+    grow_gemm_scratch(model, threads);
     model.loss_and_gradient(
         wide, {TaskBatch<float>(wide), TaskBatch<float>(wide_labels, none_labelled)}, rng, 1.0);
     adam.step(model.parameters(), model.gradients(), model.thread_pool());
@@ -337,9 +343,7 @@ TEST_P(TrainStep, VaePartialBatchAfterFullBatchesAllocatesNothing) {
   const Matrix<float> x = grey_images(784, 128, 3);
   const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x)};
   Rng rng(9);
-  auto grow_scratch = [](int) { detail::gemm_scratch<float>(Index(1) << 20); };
-  if (vae.thread_pool() != nullptr) vae.thread_pool()->run(threads, grow_scratch);
-  grow_scratch(0);
+  grow_gemm_scratch(vae, threads);
   vae.loss_and_gradient(x, targets, rng, 1.0);
   adam.step(vae.parameters(), vae.gradients());
 
