@@ -109,6 +109,7 @@ struct CommonFlags {
   std::uint64_t seed = 1;
   int threads = 0;
   Index limit = 0;
+  Index test_limit = 0;
   Index iwae = 0;
   std::string out;
   std::string save;
@@ -152,6 +153,9 @@ inline void add_common_flags(CLI::App& app, CommonFlags& f) {
       ->capture_default_str();
   add_integer<Index>(app, "--limit", f.limit, "Use only the first N training images (0: all)", 0)
       ->capture_default_str();
+  add_integer<Index>(app, "--test-limit", f.test_limit,
+                     "Use only the first N test images (0: all)", 0)
+      ->capture_default_str();
   add_integer<Index>(app, "--iwae", f.iwae,
                      "After training, the IWAE bound with K samples (0: skip)", 0, 100000)
       ->capture_default_str();
@@ -184,7 +188,8 @@ struct MnistData {
 /// Loads the data; a --batch larger than the training set becomes one batch
 /// of all of it (said unless --quiet), so that no step's bounds overflow.
 inline MnistData load_data(CommonFlags& f, const char* program) {
-  MnistData data{scvae::load_mnist(f.data, "train", f.limit), scvae::load_mnist(f.data, "t10k")};
+  MnistData data{scvae::load_mnist(f.data, "train", f.limit),
+                 scvae::load_mnist(f.data, "t10k", f.test_limit)};
   scvae::check_same_image_size(data.train, data.test);
   if (f.batch > data.train.size()) {
     if (!f.quiet)
