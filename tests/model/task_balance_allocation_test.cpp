@@ -80,10 +80,8 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 
 #include <cmath>
 #include <functional>
-#include <vector>
-
-#include <cmath>
-#include <functional>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "scvae/model/scvae.hpp"
@@ -108,15 +106,17 @@ TEST(TaskBalanceAllocation, CountersSeeAnAllocation) {
   EXPECT_GE(count_allocations([] { std::vector<int> v(100, 1); EXPECT_EQ(v[99], 1); }), 1);
 }
 
-class BalancedStep : public ::testing::TestWithParam<int> {};
+// Each learned balance, with 1 and 2 threads.
+class BalancedStep : public ::testing::TestWithParam<std::tuple<TaskBalance, int>> {};
 
 TEST_P(BalancedStep, AllocatesNothingAfterTheFirstStep) {
-  const int threads = GetParam();
+  const TaskBalance balance = std::get<0>(GetParam());
+  const int threads = std::get<1>(GetParam());
   ModelSpec spec;
   spec.inputs = 64;
   spec.encoder_hidden = {32};
   spec.latent = 4;
-  spec.balance = TaskBalance::Uncertainty;
+  spec.balance = balance;
   TaskSpec image;
   image.name = "image";
   image.outputs = 64;
@@ -149,11 +149,18 @@ TEST_P(BalancedStep, AllocatesNothingAfterTheFirstStep) {
     }
   });
   EXPECT_TRUE(std::isfinite(loss));
-  EXPECT_EQ(seen, 0) << threads << " thread(s)";
-  EXPECT_NE(model.task_balance_weights()[1], 1.0);  // the s_t moved
+  EXPECT_EQ(seen, 0) << task_balance_name(balance) << ", " << threads << " thread(s)";
+  EXPECT_NE(model.task_balance_weights()[1], 1.0);  // the s_t or a_t moved
 }
 
-INSTANTIATE_TEST_SUITE_P(Threads, BalancedStep, ::testing::Values(1, 2));
+INSTANTIATE_TEST_SUITE_P(Threads, BalancedStep,
+                         ::testing::Combine(::testing::Values(TaskBalance::Uncertainty,
+                                                              TaskBalance::GradNorm),
+                                            ::testing::Values(1, 2)),
+                         [](const ::testing::TestParamInfo<BalancedStep::ParamType>& info) {
+                           return std::string(task_balance_name(std::get<0>(info.param))) +
+                                  "_" + std::to_string(std::get<1>(info.param)) + "_threads";
+                         });
 
 }  // namespace
 }  // namespace scvae

@@ -199,7 +199,7 @@ TEST(TaskBalance, ArchitectureLineCarriesTheBalance) {
     EXPECT_EQ(spec.architecture().find("balance"), std::string::npos);
     EXPECT_EQ(parse_model_spec(spec.architecture()).balance, TaskBalance::None);
     EXPECT_THROW(parse_model_spec(line + "; task x"), FormatError);
-    EXPECT_THROW(parse_model_spec(spec.architecture() + "; balance=gradnorm"), FormatError);
+    EXPECT_THROW(parse_model_spec(spec.architecture() + "; balance=pcgrad"), FormatError);
   }
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // The shared-encoder multi-task VAE. For sample i the loss to minimise is
 //   sum_t w_t * m_ti * (-log p_t(y_ti | z_i)) + beta * KL_i,
-// averaged over the batch (with ModelSpec::balance Uncertainty each task's
-// term is weighed by learned log-variances: model/task_balance.hpp). One call computes it and writes its gradient into
-// the model's flat gradient buffer. A plain VAE is the one-task case.
+// averaged over the batch (ModelSpec::balance learns the task weights:
+// model/task_balance.hpp, model/gradnorm.hpp). One call computes it and
+// writes its gradient into the model's flat gradient buffer. A plain VAE is
+// the one-task case.
 //
 // The model says what one chunk of a batch computes (run_chunk) and what the
 // parameter gradient's parts are; the executor (exec/executor.hpp) splits
@@ -103,7 +104,6 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     return run(x, targets, eps, beta, false);
   }
 
-
  private:
   /// One chunk's buffers. They keep the capacity of the largest chunk met
   /// (nn/column_buffer.hpp), so that the one set serves every batch size: a
@@ -114,6 +114,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     typename EncoderT<Scalar>::Workspace encoder;
     ColumnBufferT<Scalar> z;
     ColumnBufferT<Scalar> z_delta;
+    ColumnBufferT<Scalar> task_delta;  ///< One task's share of z_delta (GradNorm).
     RowBufferT<Scalar> kl;
     RowBufferT<Scalar> kl_scale;
     std::vector<typename DecoderT<Scalar>::Workspace> decoders;
@@ -122,6 +123,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     double kl_sum = 0.0;
     std::vector<double> task_nll_sum;
     std::vector<Index> task_count;
+    std::vector<double> task_gradient_norm2;  ///< GradNorm's G_t^2 of this chunk.
   };
   struct BatchWorkspace {
     ColumnBufferT<Scalar> eps;
@@ -157,7 +159,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
         likelihood_parameters_ = true;
       }
     }
-    if (balance_offset_ >= 0) {
+    if (spec_.balance == TaskBalance::Uncertainty) {  // GradNorm's a_t: gradnorm_step()
       parts.push_back({balance_offset_, task_count(), static_cast<double>(task_count())});
       part_sources_.push_back({PartSource::Balance, 0, 0});
     }
@@ -232,35 +234,40 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
 
     LossParts parts;
     parts.samples = n;
-    parts.task_nll_sum.assign(decoders_.size(), 0.0);
-    parts.task_count.assign(decoders_.size(), 0);
-    const std::size_t stride = 1 + 2 * decoders_.size();
+    const std::size_t tasks = decoders_.size();
+    parts.task_nll_sum.assign(tasks, 0.0);
+    parts.task_count.assign(tasks, 0);
+    gradient_norm2_.assign(tasks, 0.0);
     const double* sums = chunk_loss_sums(batch, chunks);
-    for (int c = 0; c < chunks; ++c, sums += stride) {
+    for (int c = 0; c < chunks; ++c, sums += 1 + 3 * tasks) {
       parts.kl_sum += sums[0];
-      for (std::size_t t = 0; t < decoders_.size(); ++t) {
+      for (std::size_t t = 0; t < tasks; ++t) {
         parts.task_nll_sum[t] += sums[1 + t];
-        parts.task_count[t] += static_cast<Index>(sums[1 + decoders_.size() + t]);
+        parts.task_count[t] += static_cast<Index>(sums[1 + tasks + t]);
+        gradient_norm2_[t] += sums[1 + 2 * tasks + t];
       }
     }
     parts.total_sum = beta * parts.kl_sum;
-    for (std::size_t t = 0; t < decoders_.size(); ++t)
-      parts.total_sum += balance_offset_ < 0
-                             ? spec_.tasks[t].weight * parts.task_nll_sum[t]
-                             : detail::balanced_task_term(spec_.tasks[t].weight,
-                                                          task_log_variance(t),
-                                                          parts.task_nll_sum[t], parts.task_count[t]);
+    for (std::size_t t = 0; t < tasks; ++t)
+      parts.total_sum += Base::task_loss_term(static_cast<Index>(t), parts.task_nll_sum[t],
+                                              parts.task_count[t]);
+    if (with_gradient && spec_.balance == TaskBalance::GradNorm)
+      gradients_finite_ = detail::gradnorm_step(
+          spec_.gradnorm_alpha, parts.task_nll_sum, parts.task_count, gradient_norm2_.data(),
+          parameters_.data() + balance_offset_ + task_count(), gradients_.data() + balance_offset_,
+          Base::gradnorm_status_) && gradients_finite_;
     parts.finish();
     return parts;
   }
 
-  /// Every chunk's KL sum, then each task's NLL sum, then each task's count
-  /// (exact in a double below 2^53), chunk after chunk. In a rank group each
+  /// Every chunk's KL sum, then each task's NLL sum, each task's count
+  /// (exact in a double below 2^53) and each task's squared gradient norm at
+  /// z (GradNorm; else 0), chunk after chunk. In a rank group each
   /// rank fills its own chunks and zeros for the others', and the sum across
   /// the ranks (x + 0 is x) gives every rank every chunk's sums exactly.
   const double* chunk_loss_sums(const BatchWorkspace& batch, int chunks) {
     const std::size_t tasks = decoders_.size();
-    const std::size_t stride = 1 + 2 * tasks;
+    const std::size_t stride = 1 + 3 * tasks;
     chunk_sums_.assign(stride * static_cast<std::size_t>(chunks), 0.0);
     for (int c = 0; c < chunks; ++c) {
       if (!executor_.runs_chunk(c)) continue;
@@ -270,6 +277,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
       for (std::size_t t = 0; t < tasks; ++t) {
         sums[1 + t] = ws.task_nll_sum[t];
         sums[1 + tasks + t] = static_cast<double>(ws.task_count[t]);
+        sums[1 + 2 * tasks + t] = ws.task_gradient_norm2[t];
       }
     }
     executor_.sum_across_ranks(chunk_sums_.data(), chunk_sums_.size());
@@ -304,6 +312,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     ws.decoders.resize(decoders_.size());
     ws.task_nll_sum.assign(decoders_.size(), 0.0);
     ws.task_count.assign(decoders_.size(), 0);
+    ws.task_gradient_norm2.assign(decoders_.size(), 0.0);
     if (with_gradient) Enc::mu_delta(ws.encoder).setZero();
     bool z_delta_written = false;
     for (std::size_t t = 0; t < decoders_.size(); ++t) {
@@ -321,23 +330,26 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
       const ConstMatrixRef<Scalar> input = decoder_input(ws, t);
       decoders_[t].forward_view(values, input, dws);
       if (with_gradient) {
-        // From here on scale is mask * w_t / n (times exp(-s_t) with
+        // From here on scale is mask * w_t / n (times the learned weight with
         // balance): the weight of each sample's NLL in the batch-mean loss.
-        const double weight = balance_offset_ < 0 ? spec_.tasks[t].weight
-                                                  : detail::balanced_task_weight(
-                                                        spec_.tasks[t].weight, task_log_variance(t));
+        const double weight = Base::task_loss_weight(static_cast<Index>(t));
         dws.scale *= static_cast<Scalar>(weight) * inv_n;
-        if (from_mean) {
-          auto mu_delta = Enc::mu_delta(ws.encoder);
-          MatrixRef<Scalar> mu_gradient(mu_delta);
+        auto mu_delta = Enc::mu_delta(ws.encoder);
+        MatrixRef<Scalar> shared =
+            from_mean ? MatrixRef<Scalar>(mu_delta) : MatrixRef<Scalar>(ws.z_delta);
+        const GradientWrite write =
+            from_mean || z_delta_written ? GradientWrite::Add : GradientWrite::Overwrite;
+        z_delta_written = z_delta_written || !from_mean;
+        if (spec_.balance != TaskBalance::GradNorm) {
           decoders_[t].nll_backward(values, likelihood_gradients, input, target, dws,
-                                    {&mu_gradient, GradientWrite::Add});
-        } else {
-          MatrixRef<Scalar> z_gradient(ws.z_delta);
-          decoders_[t].nll_backward(
-              values, likelihood_gradients, input, target, dws,
-              {&z_gradient, z_delta_written ? GradientWrite::Add : GradientWrite::Overwrite});
-          z_delta_written = true;
+                                    {&shared, write});
+        } else {  // G_t needs the task's own share of the gradient at z
+          ws.task_delta.resize(latent(), n);
+          MatrixRef<Scalar> own(ws.task_delta);
+          decoders_[t].nll_backward(values, likelihood_gradients, input, target, dws,
+                                    {&own, GradientWrite::Overwrite});
+          ws.task_gradient_norm2[t] = own.template cast<double>().squaredNorm();
+          if (write == GradientWrite::Add) shared += own; else shared = own;
         }
       } else {
         decoders_[t].evaluate_nll(values, target, dws);
@@ -379,6 +391,7 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
   bool gradients_finite_ = true;
   BatchWorkspace batch_;
   std::vector<double> chunk_sums_;  ///< chunk_loss_sums()
+  std::vector<double> gradient_norm2_;  ///< GradNorm's G_t^2 over the batch
 };
 
 using SCVAE = SCVAET<float>;

@@ -12,7 +12,9 @@
 #include "scvae/core/random.hpp"
 #include "scvae/model/decoder.hpp"
 #include "scvae/model/encoder.hpp"
+#include "scvae/model/gradnorm.hpp"
 #include "scvae/model/spec_networks.hpp"
+#include "scvae/model/task_balance.hpp"
 #include "scvae/model/task_batch.hpp"
 
 namespace scvae {
@@ -30,7 +32,12 @@ class SCVAEBaseT {
     // After every layer, so that a balanced model's other parameters have
     // the offsets and initial values of the same model without balance.
     if (spec_.balance == TaskBalance::Uncertainty) balance_offset_ = layout_.reserve(task_count());
-    parameters_.setZero(layout_.total());  // s_t = 0: every learned weight starts at 1
+    if (spec_.balance == TaskBalance::GradNorm) {
+      balance_offset_ = layout_.reserve(2 * task_count());  // a_t, then L_t(0)
+      gradnorm_status_.resize(spec_.tasks.size());
+    }
+    // s_t = a_t = 0: every learned weight starts at 1; L_t(0) = 0: not measured.
+    parameters_.setZero(layout_.total());
     gradients_.setZero(layout_.total());
     Rng rng(seed);
     encoder_.initialize(parameters_.data(), rng, spec_.initialization);
@@ -63,19 +70,27 @@ class SCVAEBaseT {
     spec_.tasks.at(static_cast<std::size_t>(t)).weight = weight;
   }
 
-  /// The learned weight exp(-s_t) of each task (ModelSpec::balance
-  /// Uncertainty; the hand-set w_t multiplies it), or 1 for every task
-  /// without balance.
+  /// The learned weight of each task: exp(-s_t) with ModelSpec::balance
+  /// Uncertainty, W_t with GradNorm (model/gradnorm.hpp; the hand-set w_t
+  /// multiplies either), or 1 for every task without balance.
   std::vector<double> task_balance_weights() const {
     std::vector<double> weights(spec_.tasks.size(), 1.0);
-    if (balance_offset_ < 0) return weights;
-    for (std::size_t t = 0; t < weights.size(); ++t)
-      weights[t] = std::exp(-task_log_variance(static_cast<Index>(t)));
+    for (Index t = 0; t < task_count(); ++t) {
+      const double learned = task_log_variance(t);
+      if (spec_.balance == TaskBalance::Uncertainty)
+        weights[static_cast<std::size_t>(t)] = std::exp(-learned);
+      if (spec_.balance == TaskBalance::GradNorm)
+        weights[static_cast<std::size_t>(t)] = detail::gradnorm_weight(t, learned);
+    }
     return weights;
   }
-  /// Where the log-variances s_t start in parameters() (one per task, in
-  /// task order), or -1 without balance.
+  /// Where the log-variances s_t (Uncertainty) or the a_t (GradNorm, then
+  /// the L_t(0)) start in parameters() (one per task, in task order), or -1
+  /// without balance.
   Index balance_offset() const { return balance_offset_; }
+  /// What the last training step's GradNorm measured (empty vectors unless
+  /// ModelSpec::balance is GradNorm).
+  const GradNormStatus& gradnorm_status() const { return gradnorm_status_; }
 
   /// All parameters, one flat vector; layers are views into it.
   Vector<Scalar>& parameters() { return parameters_; }
@@ -202,10 +217,28 @@ class SCVAEBaseT {
     }
   }
 
-  /// s_t of task t (0 without balance).
+  /// s_t of task t (Uncertainty), a_t (GradNorm), or 0 without balance.
   double task_log_variance(Index t) const {
     if (balance_offset_ < 0) return 0.0;
     return static_cast<double>(parameters_(balance_offset_ + t));
+  }
+  /// The factor of each of task t's per-sample NLLs in the loss.
+  double task_loss_weight(Index t) const {
+    const double weight = task(t).weight;
+    switch (spec_.balance) {
+      case TaskBalance::Uncertainty:
+        return detail::balanced_task_weight(weight, task_log_variance(t));
+      case TaskBalance::GradNorm:
+        return weight * detail::gradnorm_weight(t, task_log_variance(t));
+      case TaskBalance::None: break;
+    }
+    return weight;
+  }
+  /// Task t's term of the summed loss, from its NLL sum and target count.
+  double task_loss_term(Index t, double nll_sum, Index count) const {
+    if (spec_.balance == TaskBalance::Uncertainty)
+      return detail::balanced_task_term(task(t).weight, task_log_variance(t), nll_sum, count);
+    return task_loss_weight(t) * nll_sum;
   }
 
   void check_task(Index t) const {
@@ -220,6 +253,7 @@ class SCVAEBaseT {
   EncoderT<Scalar> encoder_;
   std::vector<DecoderT<Scalar>> decoders_;
   Index balance_offset_ = -1;  ///< balance_offset()
+  GradNormStatus gradnorm_status_;
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
 };

@@ -42,10 +42,19 @@ enum class TaskBalance {
   /// has a log-variance s_t among the parameters (initially 0) and its term
   /// becomes exp(-s_t) * w_t * NLL_t + s_t / 2 per sample with a target.
   Uncertainty,
+  /// GradNorm (Chen et al. 2018, model/gradnorm.hpp): the first task keeps
+  /// w_t, every other task's NLL is weighed by exp(a_t) * w_t, a_t learned
+  /// from the gradient norms at the latent code only (ModelSpec::gradnorm_alpha).
+  GradNorm,
 };
 
 inline const char* task_balance_name(TaskBalance balance) {
-  return balance == TaskBalance::Uncertainty ? "uncertainty" : "none";
+  switch (balance) {
+    case TaskBalance::Uncertainty: return "uncertainty";
+    case TaskBalance::GradNorm: return "gradnorm";
+    case TaskBalance::None: break;
+  }
+  return "none";
 }
 
 /// One task: a decoder from the latent code and the likelihood of its target.
@@ -88,8 +97,13 @@ struct ModelSpec {
   /// reads a shape.
   std::optional<Shape> input_shape{};
   /// How the tasks are balanced (None: as in 1.0.0). Uncertainty adds one
-  /// parameter per task after all others, so it is part of the architecture.
+  /// parameter per task after all others, GradNorm two (a_t, then the first
+  /// loss L_t(0) it measures training rates against), so it is part of the
+  /// architecture.
   TaskBalance balance{};
+  /// GradNorm's asymmetry alpha (the paper's default 1.5; 0 asks for equal
+  /// gradient norms). A training setting: not in the architecture line.
+  double gradnorm_alpha = 1.5;
 
   Shape encoder_input_shape() const { return input_shape ? *input_shape : Shape::vector(inputs); }
 
@@ -146,6 +160,9 @@ struct ModelSpec {
         throw ArgumentError("task '" + task.name + "' weight: expected a finite value >= 0, got " +
                             std::to_string(task.weight));
     }
+    if (!(gradnorm_alpha >= 0.0) || gradnorm_alpha == HUGE_VAL)
+      throw ArgumentError("model gradnorm_alpha: expected a finite value >= 0, got " +
+                          std::to_string(gradnorm_alpha));
   }
 
   /// One line naming everything that fixes the parameter layout: the
@@ -155,7 +172,7 @@ struct ModelSpec {
   ///   scvae-v2 input=SHAPE latent=L encoder=NETWORK; task NAME outputs=O
   ///   decoder=NETWORK LIKELIHOOD[ from-mean]...
   /// with every network in its canonical text. Either line ends with
-  /// "; balance=uncertainty" when balance is Uncertainty (and with nothing
+  /// "; balance=uncertainty" or "; balance=gradnorm" (and with nothing
   /// for None, so 1.0.0 lines are unchanged).
   std::string architecture() const {
     const std::optional<ModelSpec> shorthand = as_shorthand();

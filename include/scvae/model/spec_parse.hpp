@@ -53,6 +53,8 @@ inline std::uint64_t described_parameter_count(const ModelSpec& spec,
     // Module text has no closed-form count: the networks are built (their
     // parameters are not allocated) with the registry a model would use.
     tally.add(built_parameter_count<float>(spec, model_module_registry<float>()));
+    if (spec.balance == TaskBalance::GradNorm)  // built_parameter_count counts only s_t
+      tally.add(2 * static_cast<std::uint64_t>(spec.tasks.size()));
     return tally.total();
   }
   std::vector<Index> encoder{spec.inputs};
@@ -69,6 +71,8 @@ inline std::uint64_t described_parameter_count(const ModelSpec& spec,
   }
   if (spec.balance == TaskBalance::Uncertainty)
     tally.add(static_cast<std::uint64_t>(spec.tasks.size()));  // a log-variance s_t per task
+  if (spec.balance == TaskBalance::GradNorm)
+    tally.add(2 * static_cast<std::uint64_t>(spec.tasks.size()));  // a_t and L_t(0) per task
   return tally.total();
 }
 
@@ -108,13 +112,15 @@ inline void parse_task_tail(ArchitectureScanner& in, const std::string& field, T
 }
 
 /// After a task: true at the end of the line, after an optional
-/// "; balance=uncertainty" (which must end it); false when a task follows.
+/// "; balance=uncertainty" or "; balance=gradnorm" (which must end it);
+/// false when a task follows.
 inline bool parse_line_end(ArchitectureScanner& in, ModelSpec& spec) {
-  if (in.try_literal("; balance=uncertainty")) {
-    spec.balance = TaskBalance::Uncertainty;
-    if (!in.at_end()) in.fail("the end of the text after the balance", "nothing more");
-    return true;
-  }
+  for (const TaskBalance balance : {TaskBalance::Uncertainty, TaskBalance::GradNorm})
+    if (in.try_literal(std::string("; balance=") + task_balance_name(balance))) {
+      spec.balance = balance;
+      if (!in.at_end()) in.fail("the end of the text after the balance", "nothing more");
+      return true;
+    }
   return in.at_end();
 }
 
@@ -166,8 +172,8 @@ inline ModelSpec parse_network_model_spec(const std::string& architecture) {
 ///   decoder=NETWORK LIKELIHOOD[ from-mean]...
 /// A v2 line's networks are checked as text only (nn/parse.hpp's grammar, in
 /// canonical form); their modules are looked up when the model is built.
-/// Either line may end with "; balance=uncertainty" (ModelSpec::balance;
-/// without it, None). Task weights come back as 1 and the initialization as HeGlorot. A task
+/// Either line may end with "; balance=uncertainty" or "; balance=gradnorm"
+/// (ModelSpec::balance; without it, None; gradnorm_alpha comes back as 1.5). Task weights come back as 1 and the initialization as HeGlorot. A task
 /// name runs up to the first " decoder=" (v1) or " outputs=" (v2), so a name
 /// containing that text does not round-trip. Throws FormatError on malformed text and ArgumentError on a
 /// model of more than kMaxSpecParameters parameters.
