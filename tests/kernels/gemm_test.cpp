@@ -7,7 +7,7 @@
 #include "../test_support.hpp"
 
 // detail::gemm is built twice: with the test flags, and with the examples'
-// -march=native flags as kernels_gemm_native_test, which on an AVX-512 machine
+// -march=native flags in native_tests, which on an AVX-512 machine
 // runs the float kernels of kernels/gemm.hpp instead of Eigen's.
 
 namespace scvae {
