@@ -118,7 +118,7 @@ TEST(AdamTest, WorksOnAMapIntoALargerBuffer) {
   EXPECT_EQ(buffer[4], 0.0);
 }
 
-Vector<double> test_gradient(int step, Eigen::Index size) {
+Vector<double> adam_test_gradient(int step, Eigen::Index size) {
   Vector<double> g(size);
   for (Eigen::Index i = 0; i < size; ++i) {
     g[i] = std::sin(0.7 * static_cast<double>(i) + 1.3 * step) + 0.1 * step;
@@ -136,7 +136,7 @@ TEST(AdamTest, FloatAndDoubleAgree) {
   Vector<double> p_d = Vector<double>::LinSpaced(n, -1.0, 1.0);
   Vector<float> p_f = p_d.cast<float>();
   for (int step = 0; step < 20; ++step) {
-    const Vector<double> g = test_gradient(step, n);
+    const Vector<double> g = adam_test_gradient(step, n);
     adam_d.step(p_d, g);
     adam_f.step(p_f, g.cast<float>());
   }
@@ -154,11 +154,11 @@ TEST(AdamTest, EveryElementIsUpdatedAsIfAlone) {
   AdamD adam(o);
   Vector<double> p = Vector<double>::LinSpaced(n, -1.0, 1.0);
   const Vector<double> p_start = p;
-  for (int step = 0; step < 3; ++step) adam.step(p, test_gradient(step, n));
+  for (int step = 0; step < 3; ++step) adam.step(p, adam_test_gradient(step, n));
   for (const Eigen::Index i : {0, 255, 256, 257, 511, 512, 599}) {
     AdamD alone(o);
     Vector<double> q = p_start.segment(i, 1);
-    for (int step = 0; step < 3; ++step) alone.step(q, test_gradient(step, n).segment(i, 1));
+    for (int step = 0; step < 3; ++step) alone.step(q, adam_test_gradient(step, n).segment(i, 1));
     EXPECT_DOUBLE_EQ(p[i], q[0]) << "element " << i;
     EXPECT_DOUBLE_EQ(adam.second_moment()[i], alone.second_moment()[0]) << "element " << i;
   }
@@ -171,7 +171,7 @@ TEST(AdamTest, RestoredStateContinuesIdentically) {
   o.weight_decay = 0.01;
   AdamD original(o);
   Vector<double> p = Vector<double>::LinSpaced(n, -2.0, 2.0);
-  for (int step = 0; step < 3; ++step) original.step(p, test_gradient(step, n));
+  for (int step = 0; step < 3; ++step) original.step(p, adam_test_gradient(step, n));
 
   // A checkpoint: the parameters and the optimizer's state.
   const Vector<double> saved_p = p;
@@ -181,8 +181,8 @@ TEST(AdamTest, RestoredStateContinuesIdentically) {
 
   Vector<double> q = saved_p;
   for (int step = 3; step < 6; ++step) {
-    original.step(p, test_gradient(step, n));
-    restored.step(q, test_gradient(step, n));
+    original.step(p, adam_test_gradient(step, n));
+    restored.step(q, adam_test_gradient(step, n));
   }
   EXPECT_TRUE((p.array() == q.array()).all());
   EXPECT_TRUE((original.first_moment().array() == restored.first_moment().array()).all());

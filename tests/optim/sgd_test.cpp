@@ -95,7 +95,7 @@ TEST(SgdTest, CoupledWeightDecayMatchesHandComputation) {
   expect_near3(q, 0.7766, -1.8032, 0.20755);
 }
 
-Vector<double> test_gradient(int step, Eigen::Index size) {
+Vector<double> sgd_test_gradient(int step, Eigen::Index size) {
   Vector<double> g(size);
   for (Eigen::Index i = 0; i < size; ++i) {
     g[i] = std::cos(0.3 * static_cast<double>(i) + 0.9 * step) - 0.05 * step;
@@ -111,7 +111,7 @@ TEST(SgdTest, FloatAndDoubleAgree) {
   Vector<double> p_d = Vector<double>::LinSpaced(n, -1.0, 1.0);
   Vector<float> p_f = p_d.cast<float>();
   for (int step = 0; step < 20; ++step) {
-    const Vector<double> g = test_gradient(step, n);
+    const Vector<double> g = sgd_test_gradient(step, n);
     sgd_d.step(p_d, g);
     sgd_f.step(p_f, g.cast<float>());
   }
@@ -126,11 +126,11 @@ TEST(SgdTest, EveryElementIsUpdatedAsIfAlone) {
     SgdD sgd(o);
     Vector<double> p = Vector<double>::LinSpaced(n, -1.0, 1.0);
     const Vector<double> p_start = p;
-    for (int step = 0; step < 3; ++step) sgd.step(p, test_gradient(step, n));
+    for (int step = 0; step < 3; ++step) sgd.step(p, sgd_test_gradient(step, n));
     for (const Eigen::Index i : {0, 255, 256, 257, 511, 512, 599}) {
       SgdD alone(o);
       Vector<double> q = p_start.segment(i, 1);
-      for (int step = 0; step < 3; ++step) alone.step(q, test_gradient(step, n).segment(i, 1));
+      for (int step = 0; step < 3; ++step) alone.step(q, sgd_test_gradient(step, n).segment(i, 1));
       EXPECT_DOUBLE_EQ(p[i], q[0]) << "element " << i;
     }
   }
@@ -141,14 +141,14 @@ TEST(SgdTest, RestoredStateContinuesIdentically) {
   const SgdD::Options o = options(0.9, false, 0.01);
   SgdD original(o);
   Vector<double> p = Vector<double>::LinSpaced(n, -2.0, 2.0);
-  for (int step = 0; step < 3; ++step) original.step(p, test_gradient(step, n));
+  for (int step = 0; step < 3; ++step) original.step(p, sgd_test_gradient(step, n));
 
   SgdD restored(o);
   restored.restore_state(original.momentum_buffer(), original.step_count());
   Vector<double> q = p;
   for (int step = 3; step < 6; ++step) {
-    original.step(p, test_gradient(step, n));
-    restored.step(q, test_gradient(step, n));
+    original.step(p, sgd_test_gradient(step, n));
+    restored.step(q, sgd_test_gradient(step, n));
   }
   EXPECT_TRUE((p.array() == q.array()).all());
   EXPECT_TRUE((original.momentum_buffer().array() == restored.momentum_buffer().array()).all());
