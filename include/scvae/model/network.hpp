@@ -65,7 +65,11 @@ class PlacedNetworkT {
   const ColumnBufferT<Scalar>& forward_view(const Scalar* values,
                                             const ConstMatrixRef<Scalar>& input,
                                             Workspace& ws) const {
-    prepare(ws, input.cols());
+    // Not prepare(): the network's gradient buffers wait for a backward pass,
+    // so that a forward pass alone (encoding, an evaluation) allocates none.
+    if (!ws.network) ws.network = network_.make_workspace();
+    ws.output.resize(outputs(), input.cols());
+    ws.output_delta.resize(outputs(), input.cols());
     network_.forward(values + offset_, input, ws.output, ws.network.get());
     return ws.output;
   }

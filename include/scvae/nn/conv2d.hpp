@@ -157,6 +157,8 @@ class Conv2dT : public ModuleT<Scalar_> {
     return "conv2d(" + detail::conv_arguments_text(options_, false) + ")";
   }
   std::unique_ptr<Base> clone() const override { return std::make_unique<Conv2dT>(*this); }
+  /// The gradients read the input (unfolded again) and the output gradient only.
+  bool backward_reads_output() const override { return false; }
   Index parameter_count() const override { return weight_count() + options_.out_channels; }
   double parameter_gradient_cost() const override {
     return static_cast<double>(weight_count() * geometry_.positions());

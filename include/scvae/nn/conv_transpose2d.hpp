@@ -45,6 +45,8 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
   std::unique_ptr<Base> clone() const override {
     return std::make_unique<ConvTranspose2dT>(*this);
   }
+  /// The gradients read the input and the output gradient only.
+  bool backward_reads_output() const override { return false; }
   Index parameter_count() const override { return weight_count() + options_.out_channels; }
   double parameter_gradient_cost() const override {
     return static_cast<double>(weight_count() * geometry_.positions());

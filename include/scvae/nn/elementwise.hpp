@@ -1,7 +1,9 @@
 #pragma once
 // Activations as modules: y = f(x) value by value, any shape. The backward
 // pass reads the output (activation.hpp), so a module keeps no buffer of its
-// own. A SequentialT fuses an activation into the dense layer before it.
+// own. A SequentialT fuses an activation into the dense layer before it, and
+// runs it in place over the output of a module whose backward pass does not
+// read that output (a convolution).
 
 #include <string>
 
@@ -24,13 +26,15 @@ class ElementwiseT : public ModuleT<Scalar_> {
 
   std::string token() const override { return activation_name(activation_); }
   std::unique_ptr<Base> clone() const override { return std::make_unique<ElementwiseT>(*this); }
+  /// Value by value, so a network may run it over its input in place.
+  OutputStorage output_storage() const override { return OutputStorage::OverInput; }
 
   void forward(const Scalar* /*parameters*/, const ConstMatrixRef<Scalar>& input,
                MatrixRef<Scalar> output, ModuleWorkspace* /*workspace*/) const override {
     detail::check_rows("activation input", input.rows(), this->inputs());
     detail::check_shape("activation output", output.rows(), output.cols(), this->outputs(),
                         input.cols());
-    output = input;
+    if (output.data() != input.data()) output = input;
     activate(activation_, output);
   }
 

@@ -40,6 +40,21 @@ class ModuleWorkspace {
   virtual ~ModuleWorkspace() = default;
 };
 
+/// Where a module's output may live inside a network (SequentialT), so that
+/// a chain of modules keeps fewer buffers per chunk of a batch.
+enum class OutputStorage {
+  Own,         ///< A buffer of its own.
+  SameAsInput, ///< The input's buffer, unchanged: the output is the input's
+               ///< values read in another shape (Reshape, Flatten), and the
+               ///< input gradient the output gradient's values. The network
+               ///< runs neither forward() nor backward() of such a module
+               ///< between two of its buffers.
+  OverInput,   ///< Written over its input value by value (an activation), its
+               ///< input gradient over its output gradient: forward() and
+               ///< backward() accept output == input and input gradient ==
+               ///< output gradient.
+};
+
 /// Where backward() puts dL/d(input): nowhere (the first layer of a network
 /// needs none), or into `matrix`, written over or added.
 template <typename Scalar>
@@ -80,6 +95,13 @@ class ModuleT {
   /// Draws the initial values of its slice.
   virtual void initialize(Scalar* /*parameters*/, Rng& /*rng*/,
                           const InitOptions& /*options*/) const {}
+
+  /// Where the output may live (OutputStorage); Own unless the module says so.
+  virtual OutputStorage output_storage() const { return OutputStorage::Own; }
+  /// Whether backward() or parameter_gradient() reads `output`. A module that
+  /// reads only its input and output gradient lets the activation after it
+  /// run in place over its output.
+  virtual bool backward_reads_output() const { return true; }
 
   /// Per-chunk scratch; nullptr when the module needs none.
   virtual std::unique_ptr<ModuleWorkspace> make_workspace() const { return nullptr; }

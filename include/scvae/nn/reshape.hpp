@@ -2,8 +2,9 @@
 // Modules that change how a sample's features are read, not their values:
 // ReshapeT gives them another (channels, height, width) and FlattenT makes
 // them a plain vector. Features keep their (c, h, w) order (shape.hpp), so
-// both copy the input to the output and the output gradient to the input
-// gradient, and own no parameters. A convolution's output becomes a dense
+// on their own both copy the input to the output and the output gradient to
+// the input gradient, and own no parameters; inside a network (SequentialT)
+// they share their input's buffers and copy nothing. A convolution's output becomes a dense
 // layer's input through a FlattenT, and a dense decoder's output an image for
 // a transposed convolution through a ReshapeT.
 
@@ -52,6 +53,8 @@ class ReshapeT : public ModuleT<Scalar_> {
   /// "reshape(64x7x7)", or "reshape(784)" to a vector.
   std::string token() const override { return "reshape(" + this->output_shape().text() + ")"; }
   std::unique_ptr<Base> clone() const override { return std::make_unique<ReshapeT>(*this); }
+  OutputStorage output_storage() const override { return OutputStorage::SameAsInput; }
+  bool backward_reads_output() const override { return false; }
 
   void forward(const Scalar* /*parameters*/, const ConstMatrixRef<Scalar>& input,
                MatrixRef<Scalar> output, ModuleWorkspace* /*workspace*/) const override {
@@ -87,6 +90,8 @@ class FlattenT : public ModuleT<Scalar_> {
 
   std::string token() const override { return "flatten"; }
   std::unique_ptr<Base> clone() const override { return std::make_unique<FlattenT>(*this); }
+  OutputStorage output_storage() const override { return OutputStorage::SameAsInput; }
+  bool backward_reads_output() const override { return false; }
 
   void forward(const Scalar* /*parameters*/, const ConstMatrixRef<Scalar>& input,
                MatrixRef<Scalar> output, ModuleWorkspace* /*workspace*/) const override {

@@ -7,6 +7,13 @@
 //
 // A dense module followed by an activation runs as one fused pass, as fast as
 // a layer with a built-in activation; any other module runs on its own.
+//
+// Between its steps a network keeps, per chunk, an output and an output
+// gradient buffer of each step but the last, and shares them where a module
+// allows (OutputStorage): a reshape or flatten reads its input's buffers as
+// they are, and an activation runs in place over the output of a module whose
+// backward pass does not read that output (a convolution). The conv VAE's
+// encoder and decoder keep half the buffers they would otherwise.
 
 #include <memory>
 #include <optional>
@@ -31,8 +38,10 @@ class SequentialT : public ModuleT<Scalar_> {
   /// Buffers between the steps, and the modules' own workspaces. They keep
   /// the capacity of the largest chunk met (nn/column_buffer.hpp).
   struct Workspace : ModuleWorkspace {
-    std::vector<ColumnBufferT<Scalar>> outputs;    ///< Step k's output, all steps but the last.
-    std::vector<ColumnBufferT<Scalar>> gradients;  ///< dL/d(step k's output), likewise.
+    /// The outputs of the steps but the last, one buffer per slot: steps
+    /// that share their input's buffer share its slot (slot_of()).
+    std::vector<ColumnBufferT<Scalar>> outputs;
+    std::vector<ColumnBufferT<Scalar>> gradients;  ///< dL/d(output), slot by slot.
     std::vector<std::unique_ptr<ModuleWorkspace>> modules;
   };
 
@@ -111,17 +120,15 @@ class SequentialT : public ModuleT<Scalar_> {
 
   void prepare(ModuleWorkspace* workspace, Index columns) const override {
     Workspace& ws = own(workspace);
-    const std::size_t buffers = steps_.empty() ? 0 : steps_.size() - 1;
-    ws.outputs.resize(buffers);
-    ws.gradients.resize(buffers);
-    for (std::size_t k = 0; k < buffers; ++k) {
-      const Index rows = step_output(k).outputs();
-      ws.outputs[k].resize(rows, columns);
-      ws.gradients[k].resize(rows, columns);
-    }
-    for (std::size_t i = 0; i < modules_.size(); ++i)
-      modules_[i]->prepare(ws.modules[i].get(), columns);
+    prepare_forward(ws, columns);
+    prepare_gradients(ws, columns);
   }
+
+  /// The buffer slot of step k's output and output gradient (steps k below
+  /// the last): steps that share a buffer share a slot.
+  std::size_t slot_of(std::size_t k) const { return slot_.at(k); }
+  /// Buffer slots per chunk: at most one per step but the last.
+  std::size_t slot_count() const { return slot_rows_.size(); }
 
   void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
                MatrixRef<Scalar> output, ModuleWorkspace* workspace) const override {
@@ -133,11 +140,14 @@ class SequentialT : public ModuleT<Scalar_> {
       return;
     }
     Workspace& ws = own(workspace);
-    prepare(&ws, input.cols());
+    // The gradient buffers wait for backward(): a forward pass alone (an
+    // evaluation, encoding) needs none.
+    prepare_forward(ws, input.cols());
     for (std::size_t k = 0; k < steps_.size(); ++k) {
       const Step& step = steps_[k];
-      const ConstMatrixRef<Scalar> in = k == 0 ? input : ConstMatrixRef<Scalar>(ws.outputs[k - 1]);
-      MatrixRef<Scalar> out = k + 1 == steps_.size() ? output : MatrixRef<Scalar>(ws.outputs[k]);
+      if (step.shares_input) continue;  // its output is its input's buffer
+      const ConstMatrixRef<Scalar> in = k == 0 ? input : ConstMatrixRef<Scalar>(output_of(ws, k - 1));
+      MatrixRef<Scalar> out = k + 1 == steps_.size() ? output : MatrixRef<Scalar>(output_of(ws, k));
       const Scalar* p = parameters + offsets_[step.module];
       if (step.dense != nullptr)
         step.dense->forward_activated(p, in, out, step.activation);
@@ -155,17 +165,19 @@ class SequentialT : public ModuleT<Scalar_> {
       return;
     }
     Workspace& ws = own(workspace);
+    prepare_gradients(ws, input.cols());
     for (std::size_t k = steps_.size(); k-- > 0;) {
       const Step& step = steps_[k];
+      if (step.shares_input) continue;  // its input gradient is its output gradient's buffer
       const bool last = k + 1 == steps_.size();
-      const ConstMatrixRef<Scalar> in = k == 0 ? input : ConstMatrixRef<Scalar>(ws.outputs[k - 1]);
-      const ConstMatrixRef<Scalar> out = last ? output : ConstMatrixRef<Scalar>(ws.outputs[k]);
-      MatrixRef<Scalar> delta = last ? output_gradient : MatrixRef<Scalar>(ws.gradients[k]);
+      const ConstMatrixRef<Scalar> in = k == 0 ? input : ConstMatrixRef<Scalar>(output_of(ws, k - 1));
+      const ConstMatrixRef<Scalar> out = last ? output : ConstMatrixRef<Scalar>(output_of(ws, k));
+      MatrixRef<Scalar> delta = last ? output_gradient : MatrixRef<Scalar>(gradient_of(ws, k));
       // The first step writes where the caller asked; the others into the buffer below.
       InputGradient<Scalar> below = input_gradient;
       std::optional<MatrixRef<Scalar>> below_matrix;
       if (k > 0) {
-        below_matrix.emplace(ws.gradients[k - 1]);
+        below_matrix.emplace(gradient_of(ws, k - 1));
         below = {&*below_matrix, GradientWrite::Overwrite};
       }
       const Scalar* p = parameters + offsets_[step.module];
@@ -196,9 +208,9 @@ class SequentialT : public ModuleT<Scalar_> {
     Workspace& ws = own(workspace);
     const PartRef& ref = parts_.at(static_cast<std::size_t>(part));
     const std::size_t k = ref.step;
-    const ConstMatrixRef<Scalar> in = k == 0 ? input : ConstMatrixRef<Scalar>(ws.outputs[k - 1]);
+    const ConstMatrixRef<Scalar> in = k == 0 ? input : ConstMatrixRef<Scalar>(output_of(ws, k - 1));
     const ConstMatrixRef<Scalar> delta =
-        k + 1 == steps_.size() ? output_gradient : ConstMatrixRef<Scalar>(ws.gradients[k]);
+        k + 1 == steps_.size() ? output_gradient : ConstMatrixRef<Scalar>(gradient_of(ws, k));
     modules_[ref.module]->part_gradient(ref.part, in, delta, gradient + offsets_[ref.module],
                                         write, ws.modules[ref.module].get());
   }
@@ -210,6 +222,8 @@ class SequentialT : public ModuleT<Scalar_> {
     std::size_t module = 0;
     const DenseT<Scalar>* dense = nullptr;  ///< Set when the step is fused.
     Activation activation = Activation::Identity;
+    /// A SameAsInput module between two buffers: neither pass runs it.
+    bool shares_input = false;
   };
   struct PartRef {
     std::size_t module = 0;
@@ -248,6 +262,50 @@ class SequentialT : public ModuleT<Scalar_> {
     return *modules_[step.dense != nullptr ? step.module + 1 : step.module];
   }
 
+  ColumnBufferT<Scalar>& output_of(Workspace& ws, std::size_t k) const {
+    return ws.outputs[slot_[k]];
+  }
+  ColumnBufferT<Scalar>& gradient_of(Workspace& ws, std::size_t k) const {
+    return ws.gradients[slot_[k]];
+  }
+
+  void prepare_forward(Workspace& ws, Index columns) const {
+    ws.outputs.resize(slot_count());
+    for (std::size_t s = 0; s < slot_count(); ++s) ws.outputs[s].resize(slot_rows_[s], columns);
+    for (std::size_t i = 0; i < modules_.size(); ++i)
+      modules_[i]->prepare(ws.modules[i].get(), columns);
+  }
+  /// Allocates only the first time a chunk is this large.
+  void prepare_gradients(Workspace& ws, Index columns) const {
+    ws.gradients.resize(slot_count());
+    for (std::size_t s = 0; s < slot_count(); ++s) ws.gradients[s].resize(slot_rows_[s], columns);
+  }
+
+  /// Gives step k, no longer the last, its buffer slot: its input's (step
+  /// k-1's) when its module is a reshape or flatten, or an activation that
+  /// may overwrite that buffer; else a slot of its own.
+  void place_output(std::size_t k) {
+    Step& step = steps_[k];
+    const Base& module = *modules_[step.module];
+    const OutputStorage storage =
+        step.dense != nullptr ? OutputStorage::Own : module.output_storage();
+    // A step's input is a buffer of this network from the second step on.
+    const bool input_is_buffer = k > 0;
+    if (input_is_buffer && storage == OutputStorage::SameAsInput) {
+      step.shares_input = true;
+      slot_.push_back(slot_[k - 1]);
+      return;
+    }
+    if (input_is_buffer && storage == OutputStorage::OverInput && !slot_read_back_[slot_[k - 1]]) {
+      slot_.push_back(slot_[k - 1]);
+      slot_read_back_[slot_.back()] = module.backward_reads_output();
+      return;
+    }
+    slot_.push_back(slot_rows_.size());
+    slot_rows_.push_back(step_output(k).outputs());
+    slot_read_back_.push_back(step.dense != nullptr || module.backward_reads_output());
+  }
+
   /// Extends the plan by module i, the last one planned so far: fused into
   /// the last step when that is a lone dense module and this an activation.
   /// Planning module by module keeps building an n-module network O(n).
@@ -266,6 +324,7 @@ class SequentialT : public ModuleT<Scalar_> {
     step.module = i;
     for (Index p = 0; p < modules_[i]->gradient_part_count(); ++p)
       parts_.push_back({i, steps_.size(), p});
+    if (!steps_.empty()) place_output(steps_.size() - 1);
     steps_.push_back(step);
   }
 
@@ -273,6 +332,9 @@ class SequentialT : public ModuleT<Scalar_> {
   void plan() {
     steps_.clear();
     parts_.clear();
+    slot_.clear();
+    slot_rows_.clear();
+    slot_read_back_.clear();
     for (std::size_t i = 0; i < modules_.size(); ++i) plan_module(i);
   }
 
@@ -281,6 +343,11 @@ class SequentialT : public ModuleT<Scalar_> {
   Index parameter_count_ = 0;
   std::vector<Step> steps_;
   std::vector<PartRef> parts_;
+  std::vector<std::size_t> slot_;  ///< Step k's buffer slot, steps but the last.
+  std::vector<Index> slot_rows_;   ///< Rows of each slot's buffers.
+  /// Whether a backward pass reads a slot's output values: then no
+  /// activation may run over them in place.
+  std::vector<bool> slot_read_back_;
 };
 
 using Sequential = SequentialT<float>;
