@@ -24,7 +24,8 @@ struct MultitaskFlags {
   bool lr_cosine = false, baseline = false;
   Index baseline_epochs = 100;
   std::string arch = "mlp";
-  std::string balance = "none";  ///< none or uncertainty (ModelSpec::balance).
+  std::string balance = "none";  ///< none, uncertainty or gradnorm (ModelSpec::balance).
+  double gradnorm_alpha = 1.5;   ///< ModelSpec::gradnorm_alpha.
 };
 
 inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
@@ -35,7 +36,7 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
       ->capture_default_str();
   add_real(app, "--label-weight", m.label_weight,
            "Weight w of the label task's NLL (default: min(50, 10 / labelled fraction); 1 "
-           "with --balance uncertainty)",
+           "with --balance uncertainty or gradnorm)",
            0.0);
   add_integer<Index>(app, "--label-hidden", m.label_hidden,
                      "Hidden units of the label head (0: linear head)", 0)
@@ -88,9 +89,16 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
   add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
   add_arch_option(app, m.arch);
   app.add_option("--balance", m.balance,
-                 "Task balancing: none (--label-weight) or uncertainty (learned per-task "
-                 "weights exp(-s_t), Kendall et al. 2018; times --label-weight, 1 unless given)")
-      ->check(CLI::IsMember({"none", "uncertainty"}))
+                 "Task balancing: none (--label-weight), uncertainty (learned per-task "
+                 "weights exp(-s_t), Kendall et al. 2018) or gradnorm (the image's weight "
+                 "fixed, the label's learned from gradient norms, Chen et al. 2018); with "
+                 "either, times --label-weight, 1 unless given")
+      ->check(CLI::IsMember({"none", "uncertainty", "gradnorm"}))
+      ->capture_default_str();
+  add_real(app, "--gradnorm-alpha", m.gradnorm_alpha,
+           "GradNorm's alpha: how much a task that trains slower than the others is helped "
+           "(0: equal gradient norms)",
+           0.0)
       ->capture_default_str();
 }
 
@@ -130,6 +138,8 @@ inline scvae::ModelSpec scvae_spec(const CommonFlags& flags, const MultitaskFlag
   label.input = m.label_input == "mean" ? scvae::DecoderInput::Mean : scvae::DecoderInput::Sample;
   spec.tasks.push_back(label);
   if (m.balance == "uncertainty") spec.balance = scvae::TaskBalance::Uncertainty;
+  if (m.balance == "gradnorm") spec.balance = scvae::TaskBalance::GradNorm;
+  spec.gradnorm_alpha = m.gradnorm_alpha;
   if (m.arch == "conv") use_conv_trunk(spec, data, flags, size);
   return spec;
 }

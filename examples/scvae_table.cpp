@@ -3,7 +3,7 @@
 // writes DIR/model.scvae (the model with its standardisation and columns),
 // DIR/metrics.jsonl (per epoch: train and validation loss, per task accuracy
 // or RMSE and MAE on the test part, standardised and in the table's units,
-// and with --balance uncertainty each task's learned weight balance_weight_NAME),
+// and with --balance uncertainty or gradnorm each task's learned weight balance_weight_NAME),
 // DIR/curves.png (train and test loss and accuracy per epoch, redrawn every
 // epoch) and DIR/latent.png (the test rows' latent means);
 //   scvae_table predict --model DIR/model.scvae --data new.csv --out predictions.csv
@@ -70,6 +70,8 @@ int train(const examples::TableTrainFlags& flags_given) {
   scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden);
   examples::apply_weight_flags(f.weights, spec);
   if (f.balance == "uncertainty") spec.balance = scvae::TaskBalance::Uncertainty;
+  if (f.balance == "gradnorm") spec.balance = scvae::TaskBalance::GradNorm;
+  spec.gradnorm_alpha = f.gradnorm_alpha;
   scvae::SCVAE model(spec, f.seed);
   scvae::Adam adam(scvae::AdamOptions{f.lr});
   scvae::TrainerOptions options;
@@ -98,7 +100,7 @@ int train(const examples::TableTrainFlags& flags_given) {
     }
     return false;
   }));
-  if (spec.balance != scvae::TaskBalance::None)  // the learned exp(-s_t), into metrics.jsonl
+  if (spec.balance != scvae::TaskBalance::None)  // the learned weights, into metrics.jsonl
     trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
       const std::vector<double> weights = model.task_balance_weights();
       for (Index t = 0; t < model.task_count(); ++t)
