@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -80,6 +82,29 @@ inline std::size_t gz_read_some(gzFile file, const std::string& path, std::uint8
   if (have < size) check_gz_stream(file, path);
   return have;
 }
+
+/// The uncompressed size a gzip file's last member declares in its trailer
+/// (ISIZE: the size modulo 2^32), or nothing when `path` does not start with
+/// the gzip magic bytes or cannot be read. A hint only: nothing checks it
+/// until the data is decompressed.
+inline std::optional<std::uint32_t> gzip_declared_size(const std::string& path,
+                                                       std::uint64_t file_size) {
+  constexpr std::uint64_t kSmallestGzip = 18;  // 10-byte header, empty deflate, 8-byte trailer
+  if (file_size < kSmallestGzip) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  unsigned char magic[2] = {0, 0};
+  if (!in.read(reinterpret_cast<char*>(magic), 2) || magic[0] != 0x1f || magic[1] != 0x8b)
+    return std::nullopt;
+  unsigned char trailer[4] = {0, 0, 0, 0};
+  in.seekg(static_cast<std::streamoff>(file_size - 4));
+  if (!in.read(reinterpret_cast<char*>(trailer), 4)) return std::nullopt;
+  return static_cast<std::uint32_t>(trailer[0]) | (static_cast<std::uint32_t>(trailer[1]) << 8) |
+         (static_cast<std::uint32_t>(trailer[2]) << 16) |
+         (static_cast<std::uint32_t>(trailer[3]) << 24);
+}
+
+/// Deflate turns at most 1032 bytes into one compressed byte.
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
 
 /// Throws IoError unless `path` names an existing regular file; returns its size.
 inline std::uint64_t regular_file_size(const std::string& path) {

@@ -3,7 +3,9 @@
 // or gzip-compressed. Every header field is checked before it is trusted,
 // and no buffer is ever larger than the data the file actually holds (plain
 // files are checked against their length before allocating; gzip data is
-// read in chunks into a buffer that grows only as data arrives). Errors name
+// read in chunks into a buffer that grows only as data arrives, or that is
+// taken whole when the gzip trailer agrees with the header and the file's
+// length can hold that much). Errors name
 // the file and the problem: IoError for a file that cannot be opened or read,
 // FormatError for malformed contents, ArgumentError for bad arguments.
 
@@ -14,6 +16,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -137,14 +140,25 @@ inline IdxRaw read_idx_file(const std::string& path, unsigned expected_dims, con
       throw FormatError(out.str());
     }
   } else {
-    // gzip: the decompressed size is unknown until read. Grow the buffer only
-    // as data arrives, never past what the header declares.
+    // gzip: the decompressed size is known only once read. When the gzip
+    // trailer agrees with the header and the file is large enough to hold
+    // that much, take the whole buffer at once: the data lands where it stays,
+    // without the copies (and the old and new buffer side by side, 79 MB for
+    // MNIST's 47 MB of training images) of a growing one. Otherwise grow the
+    // buffer only as data arrives, never past what the header declares; either
+    // way it holds no spare capacity.
     const auto expected_size = static_cast<std::size_t>(expected);
+    const std::optional<std::uint32_t> declared = gzip_declared_size(path, file_size);
+    if (declared && *declared == static_cast<std::uint32_t>(header_size + expected) &&
+        expected / kMaxDeflateRatio < file_size)
+      raw.data.reserve(expected_size);
     std::size_t have = 0;
     while (have < expected_size) {
       if (raw.data.size() == have) {
         const std::size_t grown = std::max<std::size_t>(2 * have, have + kIdxReadChunk);
-        raw.data.resize(std::min(grown, expected_size));
+        const std::size_t size = std::max(raw.data.capacity(), std::min(grown, expected_size));
+        raw.data.reserve(size);  // exactly: resize() alone may double the capacity
+        raw.data.resize(size);
       }
       const std::size_t want = std::min<std::size_t>(raw.data.size() - have, kIdxReadChunk);
       const int got = gzread(file, raw.data.data() + have, static_cast<unsigned>(want));
