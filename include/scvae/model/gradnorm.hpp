@@ -19,10 +19,11 @@
 // I), L_t task t's NLL sum over the batch divided by the batch size. Each
 // decoder's backward pass computes that gradient anyway; it is written to a
 // buffer of its own, its squared norm taken per chunk, then added to the
-// others. With L_t(0) the task's mean NLL on the first batch in which it has
-// a target and r_t = (L_t / L_t(0)) / mean_k(L_k / L_k(0)) its relative
-// inverse training rate, the targets are G*_t = mean_k(G_k) * r_t^alpha,
-// held constant, and
+// others. The training rates compare mean NLLs per sample with a target,
+// l_t, so that batches with more or fewer targets compare alike: with
+// l_t(0) the first batch's (the first in which the task has a target) and
+// r_t = (l_t / l_t(0)) / mean_k(l_k / l_k(0)) the relative inverse training
+// rate, the targets are G*_t = mean_k(G_k) * r_t^alpha, held constant, and
 //   L_grad = sum_t |G_t - G*_t|,   dL_grad/da_t = sign(G_t - G*_t) * G_t
 // (G_t is proportional to exp(a_t)) for t >= 1. That is the whole gradient
 // the a_t get: the task losses' own gradient with respect to a is not added
@@ -30,12 +31,13 @@
 // batch are left out of the means and their a_t get no gradient.
 //
 // Layout: a_0 ... a_{T-1} at balance_offset() (a_0 is never read and keeps
-// gradient 0, so that a_t sits at offset + t as the uncertainty s_t do), then
-// L_0(0) ... L_{T-1}(0). The L_t(0) are state, not trained (gradient 0, which
-// Adam leaves in place; AdamW's decoupled decay shrinks them all by the same
-// factor, which leaves every r_t as it is), kept in the parameters so that a
-// checkpoint, a resumed run and rank averaging carry them. 0 means "not yet
-// measured"; the first training step with a target records it.
+// gradient 0, so that a_t sits at offset + t as the uncertainty s_t do),
+// then l_0(0) ... l_{T-1}(0). Those are state, not trained: their gradient
+// is 0, which Adam leaves in place (AdamW's decoupled decay shrinks them all
+// by the same factor, which leaves every r_t as it is when they were
+// recorded at the same step). They sit in the parameters so that a
+// checkpoint, a resumed run and rank averaging carry them; 0 means "not yet
+// measured", and the first training step with a target records it.
 
 #include <cmath>
 #include <vector>
@@ -49,7 +51,8 @@ namespace scvae {
 struct GradNormStatus {
   std::vector<double> gradient_norm;  ///< G_t.
   std::vector<double> target_norm;    ///< G*_t.
-  std::vector<double> loss_ratio;     ///< L_t / L_t(0) (1 when either is not positive).
+  /// l_t / l_t(0), of mean NLLs per target (1 when either is not positive).
+  std::vector<double> loss_ratio;
   double loss = 0.0;                  ///< L_grad = sum_t |G_t - G*_t|.
 
   void resize(std::size_t tasks) {
@@ -66,10 +69,10 @@ inline double gradnorm_weight(Index task, double log_weight) {
   return task == 0 ? 1.0 : std::exp(log_weight);
 }
 
-/// After a batch: records the missing L_t(0), fills `status`, and writes
+/// After a batch: records the missing l_t(0), fills `status`, and writes
 /// dL_grad/da_t into a_gradient[t]. task_gradient_norm2[t] is the squared
 /// norm of w_t W_t dL_t/dz summed over the batch; initial_losses (the
-/// L_t(0)) and a_gradient point into the model's flat buffers.
+/// l_t(0)) and a_gradient point into the model's flat buffers.
 /// Returns whether every gradient written is finite. Allocates nothing
 /// once `status` has one entry per task. Sums and Counts: any sized
 /// containers indexed by task (LossParts's).
