@@ -274,6 +274,51 @@ TEST_F(IdxTest, DimensionsExceedingGzData) {
   EXPECT_LT(g_largest_allocation.load(), std::size_t{16} << 20);
 }
 
+TEST_F(IdxTest, GzImagesLandInOneBufferOfTheirSize) {
+  // The gzip trailer agrees with the header: one allocation of the payload,
+  // no doubling buffer (which took 4 MiB for these 2.35 MB) and no spare capacity.
+  scvae::IdxImages images;
+  images.count = 3000;
+  images.rows = 28;
+  images.cols = 28;
+  images.pixels.assign(3000 * 28 * 28, 0);
+  for (std::size_t i = 0; i < images.pixels.size(); ++i)
+    images.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 13);
+  const std::string file = path("exact-images-idx3-ubyte.gz");
+  scvae::write_idx_images(file, images);
+  g_largest_allocation = 0;
+  const auto back = scvae::read_idx_images(file);
+  EXPECT_EQ(back.pixels, images.pixels);
+  EXPECT_EQ(back.pixels.capacity(), back.pixels.size());
+  EXPECT_EQ(g_largest_allocation.load(), images.pixels.size());
+}
+
+TEST_F(IdxTest, GzWithTwoMembersStillReadsWithNoSpareCapacity) {
+  // The last member's trailer counts only its own bytes: the reader grows
+  // its buffer as the data arrives, and still keeps no spare capacity.
+  const Bytes pixels(3 * 1000 * 1000, 5);
+  const std::string file = path("two-members-idx3-ubyte.gz");
+  write_plain(file, concat(gzip_bytes(idx_header(0x08, {3, 1000, 1000})), gzip_bytes(pixels)));
+  const auto back = scvae::read_idx_images(file);
+  EXPECT_EQ(back.pixels, pixels);
+  EXPECT_EQ(back.pixels.capacity(), back.pixels.size());
+}
+
+TEST_F(IdxTest, GzTrailerClaimingTheHeadersSizeIsNotTrustedBeyondTheFileLength) {
+  // A trailer made to agree with a header claiming 10^9 labels: the file is
+  // far too short to hold them, so nothing near 1 GB is allocated.
+  const std::string file = path("trailer-liar-labels-idx1-ubyte.gz");
+  Bytes bytes = gzip_bytes(concat(idx_header(0x08, {1000000000u}), Bytes(92, 3)));
+  const std::uint32_t claimed = 8u + 1000000000u;
+  for (int b = 0; b < 4; ++b)
+    bytes[bytes.size() - 4 + static_cast<std::size_t>(b)] =
+        static_cast<std::uint8_t>(claimed >> (8 * b));
+  write_plain(file, bytes);
+  g_largest_allocation = 0;
+  EXPECT_THROW(scvae::read_idx_labels(file), scvae::FormatError);
+  EXPECT_LT(g_largest_allocation.load(), std::size_t{16} << 20);
+}
+
 TEST_F(IdxTest, ZeroSizedDimensions) {
   const std::string file = path("empty-images-idx3-ubyte");
   write_plain(file, idx_header(0x08, {10, 0, 28}));
