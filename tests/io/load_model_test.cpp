@@ -444,6 +444,28 @@ void check_network_round_trip() {
   expect_checkpoint_error([&] { load_model<Scalar>(path); }, {path, "feature_scale"});
 }
 
+// A balanced model whose networks are module text: its parameter count (the
+// built networks plus the balance's own parameters) matches the file's.
+TEST(LoadModel, ABalancedNetworkModelComesBackFromItsCheckpointAlone) {
+  for (const TaskBalance balance : {TaskBalance::Uncertainty, TaskBalance::GradNorm}) {
+    SCOPED_TRACE(static_cast<int>(balance));
+    ModelSpec spec = network_spec();
+    spec.encoder_network = "[flatten dense(7) elu gaussian(3)]";
+    spec.tasks[0].network = "[dense(6) elu dense(18)]";
+    spec.balance = balance;
+    testing::TempDir dir("scvae_load_balanced_network");
+    const std::string path = (dir.path / "model.scvae").string();
+    SCVAET<float> saved(spec, 3);
+    EXPECT_EQ(detail::architecture_kind(saved.architecture()), kModelNetworkArchitectureKind);
+    saved.parameters() +=
+        testing::random_matrix(saved.parameter_count(), 1, 9, 0.1).template cast<float>();
+    save_model(path, saved);
+    const SCVAET<float> loaded = load_model<float>(path);
+    EXPECT_EQ(loaded.spec().balance, balance);
+    expect_bit_identical(loaded.parameters(), saved.parameters());
+  }
+}
+
 TEST(LoadModel, ANetworkModelWithAUsersModuleComesBackFromItsCheckpointAlone) {
   const ModuleCheckResult module_check = check_module(FeatureScaleT<double>(Shape(2, 3, 3)));
   EXPECT_TRUE(module_check.passed()) << module_check.describe();

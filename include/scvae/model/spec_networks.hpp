@@ -137,6 +137,8 @@ std::uint64_t built_parameter_count(
   }
   if (spec.balance == TaskBalance::Uncertainty)
     count += static_cast<std::uint64_t>(spec.tasks.size());  // a log-variance s_t per task
+  if (spec.balance == TaskBalance::GradNorm)
+    count += 2 * static_cast<std::uint64_t>(spec.tasks.size());  // a_t and L_t(0) per task
   return count;
 }
 

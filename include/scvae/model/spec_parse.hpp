@@ -53,8 +53,6 @@ inline std::uint64_t described_parameter_count(const ModelSpec& spec,
     // Module text has no closed-form count: the networks are built (their
     // parameters are not allocated) with the registry a model would use.
     tally.add(built_parameter_count<float>(spec, model_module_registry<float>()));
-    if (spec.balance == TaskBalance::GradNorm)  // built_parameter_count counts only s_t
-      tally.add(2 * static_cast<std::uint64_t>(spec.tasks.size()));
     return tally.total();
   }
   std::vector<Index> encoder{spec.inputs};
