@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   return distributed.finish(examples::run_main(program.c_str(), app, argc, argv, [&] {
     distributed.check_available();
     examples::validate_common_flags(flags);
+    examples::refuse_gradnorm_alpha_without_gradnorm(app, m.balance);
     const examples::MnistData data = examples::load_data(flags, "mnist_multitask");
     // The default of 1000 shrinks to fit a small --limit; an explicit
     // --labels larger than the data is an error.

@@ -192,6 +192,8 @@ int main(int argc, char** argv) {
       "predict", "Predict every target of a trained model for the rows of a CSV table");
   examples::add_table_predict_flags(*predict_command, predict_flags);
   return examples::run_main(kProgram, app, argc, argv, [&] {
-    return train_command->parsed() ? train(train_flags) : predict(predict_flags);
+    if (!train_command->parsed()) return predict(predict_flags);
+    examples::refuse_gradnorm_alpha_without_gradnorm(*train_command, train_flags.balance);
+    return train(train_flags);
   });
 }

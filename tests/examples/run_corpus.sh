@@ -295,6 +295,13 @@ multitask_conv_cases() {
     "${conv_flags[@]}" --epochs 0 --load "$out/model.scvae"
 }
 
+# mnist_multitask --design scvae: --gradnorm-alpha without GradNorm is refused.
+multitask_balance_cases() {
+  want_text="--gradnorm-alpha: an option of --balance gradnorm" expect 2 \
+    "$program --gradnorm-alpha without --balance gradnorm" "$binary" --data "$good" --quiet \
+    --epochs 1 --batch 4 --threads 1 --latent 2 --design scvae --gradnorm-alpha 0
+}
+
 issue19_cases() {
   local design=()
   [[ $program == mnist_multitask ]] && design=(--design scvae)
@@ -491,6 +498,9 @@ table_cases() {
     --target class:categorical --test "$good" --test-split 0.3
   want_text="--hidden" expect 2 "scvae_table --hidden 8,0" "$binary" "${base[@]}" \
     --target class:categorical --hidden 8,0
+  want_text="--gradnorm-alpha: an option of --balance gradnorm" expect 2 \
+    "scvae_table --gradnorm-alpha without --balance gradnorm" "$binary" "${base[@]}" \
+    --target class:categorical --balance uncertainty --gradnorm-alpha 0
   want_text="subcommand" no_out=1 expect 2 "scvae_table no subcommand" "$binary"
 }
 
@@ -547,6 +557,7 @@ for binary in "$@"; do
   issue19_cases
   [[ $program == mnist_vae ]] && conv_cases
   [[ $program == mnist_multitask ]] && multitask_conv_cases
+  [[ $program == mnist_multitask ]] && multitask_balance_cases
 done
 
 if ((ran == 0)); then
