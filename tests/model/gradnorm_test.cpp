@@ -1,6 +1,7 @@
 #include "scvae/model/gradnorm.hpp"
 
 #include "../test_support.hpp"
+#include "balance_fixture.hpp"
 #include "scvae/io/load_model.hpp"
 #include "scvae/model/scvae.hpp"
 #include "scvae/model/spec_parse.hpp"
@@ -10,51 +11,14 @@
 namespace scvae {
 namespace {
 
-// The image reads a sample of z, the label the mean (masked in some
-// samples), a third Gaussian task a sample (masked in others).
+// balance_fixture.hpp's model under GradNorm; its third task has a fixed
+// variance.
 ModelSpec gradnorm_spec(int tasks) {
-  ModelSpec spec;
-  spec.inputs = 6;
-  spec.encoder_hidden = {7};
-  spec.latent = 3;
-  spec.balance = TaskBalance::GradNorm;
-  spec.tasks.push_back(
-      {"image", 6, {5}, LikelihoodSpec::bernoulli(), 1.0, Activation::Tanh, DecoderInput::Sample});
-  spec.tasks.push_back({"label", 4, {5}, LikelihoodSpec::categorical(4), 2.5,
-                        Activation::Softplus, DecoderInput::Mean});
-  if (tasks == 3)
-    spec.tasks.push_back({"measurement", 3, {}, LikelihoodSpec::gaussian(0.5), 0.7,
-                          Activation::Tanh, DecoderInput::Sample});
-  return spec;
+  return testing::balance_test_spec(TaskBalance::GradNorm, tasks, LikelihoodSpec::gaussian(0.5));
 }
 
-struct GradNormBatch {
-  GradNormBatch(Index n, int tasks)
-      : x(testing::random_uniform(6, n, 41)),
-        labels(1, n),
-        label_mask(1, n),
-        measurement(testing::random_matrix(3, n, 42)),
-        measurement_mask(1, n),
-        eps(testing::random_matrix(3, n, 43)),
-        tasks(tasks) {
-    for (Index i = 0; i < n; ++i) {
-      label_mask(i) = i % 3 == 0 ? 0.0 : 1.0;
-      labels(0, i) = label_mask(i) == 0.0 ? -1.0 : static_cast<double>(i % 4);
-      measurement_mask(i) = i % 2 == 0 ? 0.0 : 1.0;
-    }
-  }
-  std::vector<TaskBatch<double>> targets() const {
-    std::vector<TaskBatch<double>> out{TaskBatch<double>(x), TaskBatch<double>(labels, label_mask)};
-    if (tasks == 3) out.emplace_back(measurement, measurement_mask);
-    return out;
-  }
-  Matrix<double> x, labels;
-  RowVector<double> label_mask;
-  Matrix<double> measurement;
-  RowVector<double> measurement_mask;
-  Matrix<double> eps;
-  int tasks;
-};
+// The first of this file's batch seeds.
+constexpr std::uint64_t kGradNormBatchSeed = 41;
 
 // Learned weights away from 1 and first losses already measured, so that
 // exp(a_t) != 1 and r_t != 1 are exercised.
@@ -69,7 +33,7 @@ void set_gradnorm_state(SCVAET<double>& model) {
 // The model loss at the current weights: every parameter but the a_t (whose
 // gradient is GradNorm's, not the loss's) against central differences.
 GradientCheckResult check_loss_except_learned_weights(SCVAET<double>& model,
-                                                      const GradNormBatch& batch) {
+                                                      const testing::BalanceBatch& batch) {
   const auto targets = batch.targets();
   const double beta = 0.6;
   model.loss_and_gradient(batch.x, targets, batch.eps, beta);
@@ -98,7 +62,7 @@ TEST(GradNorm, ModelLossAtFixedWeightsMatchesFiniteDifferences) {
     SCVAET<double> model(gradnorm_spec(3), 5);
     model.set_threads(threads);
     set_gradnorm_state(model);
-    const GradNormBatch batch(48, 3);
+    const testing::BalanceBatch batch(48, 3, kGradNormBatchSeed);
     testing::expect_gradient_ok(check_loss_except_learned_weights(model, batch));
     // The L_t(0) are state: the loss does not read them.
     for (Index t = 0; t < 3; ++t)
@@ -111,7 +75,7 @@ TEST(GradNorm, ModelLossAtFixedWeightsMatchesFiniteDifferences) {
 TEST(GradNorm, GradientNormsAreThoseOfEachTaskAtTheLatentCode) {
   SCVAET<double> model(gradnorm_spec(3), 5);
   set_gradnorm_state(model);
-  const GradNormBatch batch(6, 3);
+  const testing::BalanceBatch batch(6, 3, kGradNormBatchSeed);
   const auto targets = batch.targets();
   model.loss_and_gradient(batch.x, targets, batch.eps, 0.6);
   Matrix<double> mu, logvar;
@@ -150,7 +114,7 @@ TEST(GradNorm, LearnedWeightGradientIsThatOfTheGradientNormLoss) {
     SCOPED_TRACE(std::to_string(tasks) + " tasks");
     SCVAET<double> model(gradnorm_spec(tasks), 5);
     set_gradnorm_state(model);
-    const GradNormBatch batch(7, tasks);
+    const testing::BalanceBatch batch(7, tasks, kGradNormBatchSeed);
     const auto targets = batch.targets();
     model.loss_and_gradient(batch.x, targets, batch.eps, 0.6);
     const GradNormStatus at_point = model.gradnorm_status();
@@ -180,7 +144,7 @@ TEST(GradNorm, TargetsFollowTheRelativeTrainingRates) {
   spec.gradnorm_alpha = 0.8;
   SCVAET<double> model(spec, 5);
   set_gradnorm_state(model);
-  const GradNormBatch batch(7, 3);
+  const testing::BalanceBatch batch(7, 3, kGradNormBatchSeed);
   const LossParts parts = model.loss_and_gradient(batch.x, batch.targets(), batch.eps, 0.6);
   const GradNormStatus& status = model.gradnorm_status();
   double ratio_sum = 0.0, norm_sum = 0.0;
@@ -204,7 +168,7 @@ TEST(GradNorm, FirstStepIsTheUnbalancedOneAndRecordsTheFirstLosses) {
   ASSERT_EQ(balanced.parameter_count(), plain.parameter_count() + 6);
   EXPECT_EQ(balanced.balance_offset(), plain.parameter_count());
   EXPECT_EQ(balanced.task_balance_weights(), std::vector<double>(3, 1.0));
-  const GradNormBatch batch(7, 3);
+  const testing::BalanceBatch batch(7, 3, kGradNormBatchSeed);
   const LossParts want = plain.loss_and_gradient(batch.x, batch.targets(), batch.eps, 0.6);
   const LossParts got = balanced.loss_and_gradient(batch.x, batch.targets(), batch.eps, 0.6);
   EXPECT_EQ(got.total, want.total);
@@ -222,7 +186,7 @@ TEST(GradNorm, FirstStepIsTheUnbalancedOneAndRecordsTheFirstLosses) {
 // its L_t(0) waits for a batch that has one.
 TEST(GradNorm, TaskWithNoTargetIsLeftOut) {
   SCVAET<double> model(gradnorm_spec(3), 5);
-  GradNormBatch batch(7, 3);
+  testing::BalanceBatch batch(7, 3, kGradNormBatchSeed);
   batch.label_mask.setZero();
   batch.labels.setConstant(-1.0);
   model.loss_and_gradient(batch.x, batch.targets(), batch.eps, 0.6);
@@ -235,7 +199,8 @@ TEST(GradNorm, TaskWithNoTargetIsLeftOut) {
 
 // Trains a float model with Adam, reading every target from one batch.
 struct GradNormRun {
-  explicit GradNormRun(int threads) : model(gradnorm_spec(3), 4), batch(64, 3) {
+  explicit GradNormRun(int threads)
+      : model(gradnorm_spec(3), 4), batch(64, 3, kGradNormBatchSeed) {
     model.set_threads(threads);
     x = batch.x.cast<float>();
     labels = batch.labels.cast<float>();
@@ -255,7 +220,7 @@ struct GradNormRun {
   }
   SCVAE model;
   Adam adam{AdamOptions{0.05}};
-  GradNormBatch batch;
+  testing::BalanceBatch batch;
   Matrix<float> x, labels, measurement;
   RowVector<float> label_mask, measurement_mask;
 };

@@ -1,61 +1,22 @@
 #include "scvae/model/task_balance.hpp"
 
 #include "../test_support.hpp"
+#include "balance_fixture.hpp"
 #include "scvae/model/scvae.hpp"
 #include "scvae/model/spec_parse.hpp"
 
 namespace scvae {
 namespace {
 
-// An image task and a label task read from the mean, the label masked in
-// some samples; a third, Gaussian task when asked.
+// balance_fixture.hpp's model with learned uncertainty weights; its third
+// task learns its variance.
 ModelSpec balanced_spec(int tasks) {
-  ModelSpec spec;
-  spec.inputs = 6;
-  spec.encoder_hidden = {7};
-  spec.latent = 3;
-  spec.balance = TaskBalance::Uncertainty;
-  spec.tasks.push_back(
-      {"image", 6, {5}, LikelihoodSpec::bernoulli(), 1.0, Activation::Tanh, DecoderInput::Sample});
-  spec.tasks.push_back({"label", 4, {5}, LikelihoodSpec::categorical(4), 2.5,
-                        Activation::Softplus, DecoderInput::Mean});
-  if (tasks == 3)
-    spec.tasks.push_back({"measurement", 3, {}, LikelihoodSpec::gaussian_learned_variance(), 0.7,
-                          Activation::Tanh, DecoderInput::Sample});
-  return spec;
+  return testing::balance_test_spec(TaskBalance::Uncertainty, tasks,
+                                    LikelihoodSpec::gaussian_learned_variance());
 }
 
-struct BalanceBatch {
-  BalanceBatch(Index n, int tasks)
-      : x(testing::random_uniform(6, n, 31)),
-        labels(1, n),
-        label_mask(1, n),
-        measurement(testing::random_matrix(3, n, 32)),
-        measurement_mask(1, n),
-        eps(testing::random_matrix(3, n, 33)),
-        tasks(tasks) {
-    for (Index i = 0; i < n; ++i) {
-      label_mask(i) = i % 3 == 0 ? 0.0 : 1.0;
-      labels(0, i) = label_mask(i) == 0.0 ? -1.0 : static_cast<double>(i % 4);
-      measurement_mask(i) = i % 2 == 0 ? 0.0 : 1.0;
-    }
-  }
-  void mask_every_label() {
-    label_mask.setZero();
-    labels.setConstant(-1.0);
-  }
-  std::vector<TaskBatch<double>> targets() const {
-    std::vector<TaskBatch<double>> out{TaskBatch<double>(x), TaskBatch<double>(labels, label_mask)};
-    if (tasks == 3) out.emplace_back(measurement, measurement_mask);
-    return out;
-  }
-  Matrix<double> x, labels;
-  RowVector<double> label_mask;
-  Matrix<double> measurement;
-  RowVector<double> measurement_mask;
-  Matrix<double> eps;
-  int tasks;
-};
+// The first of this file's batch seeds.
+constexpr std::uint64_t kUncertaintyBatchSeed = 31;
 
 // Moves every s_t away from 0 so that exp(-s_t) != 1 is exercised.
 void set_log_variances(SCVAET<double>& model) {
@@ -63,7 +24,8 @@ void set_log_variances(SCVAET<double>& model) {
     model.parameters()(model.balance_offset() + t) = 0.4 - 0.5 * static_cast<double>(t);
 }
 
-GradientCheckResult check_whole_loss(SCVAET<double>& model, const BalanceBatch& batch) {
+GradientCheckResult check_whole_loss(SCVAET<double>& model,
+                                     const testing::BalanceBatch& batch) {
   const auto targets = batch.targets();
   const double beta = 0.6;
   model.loss_and_gradient(batch.x, targets, batch.eps, beta);
@@ -82,7 +44,7 @@ GradientCheckResult check_whole_loss(SCVAET<double>& model, const BalanceBatch& 
 TEST(TaskBalance, MaskedTwoTaskGradientIncludingLogVariances) {
   SCVAET<double> model(balanced_spec(2), 5);
   set_log_variances(model);
-  const BalanceBatch batch(6, 2);
+  const testing::BalanceBatch batch(6, 2, kUncertaintyBatchSeed);
   testing::expect_gradient_ok(check_whole_loss(model, batch));
   for (Index t = 0; t < 2; ++t) EXPECT_NE(model.gradients()(model.balance_offset() + t), 0.0);
 }
@@ -90,7 +52,7 @@ TEST(TaskBalance, MaskedTwoTaskGradientIncludingLogVariances) {
 TEST(TaskBalance, MaskedThreeTaskGradientIncludingLogVariances) {
   SCVAET<double> model(balanced_spec(3), 5);
   set_log_variances(model);
-  const BalanceBatch batch(7, 3);
+  const testing::BalanceBatch batch(7, 3, kUncertaintyBatchSeed);
   testing::expect_gradient_ok(check_whole_loss(model, batch));
 }
 
@@ -99,7 +61,7 @@ TEST(TaskBalance, MaskedThreeTaskGradientIncludingLogVariances) {
 TEST(TaskBalance, TaskWithNoTargetInTheBatchLeavesItsLogVarianceAlone) {
   SCVAET<double> model(balanced_spec(3), 5);
   set_log_variances(model);
-  BalanceBatch batch(7, 3);
+  testing::BalanceBatch batch(7, 3, kUncertaintyBatchSeed);
   batch.mask_every_label();
   testing::expect_gradient_ok(check_whole_loss(model, batch));
   EXPECT_EQ(model.gradients()(model.balance_offset() + 1), 0.0);
@@ -112,7 +74,7 @@ TEST(TaskBalance, ThreeThreadsMatchFiniteDifferences) {
   SCVAET<double> model(balanced_spec(3), 5);
   model.set_threads(3);
   set_log_variances(model);
-  BalanceBatch batch(48, 3);
+  testing::BalanceBatch batch(48, 3, kUncertaintyBatchSeed);
   for (Index i = 0; i < 16; ++i) {
     batch.label_mask(i) = 0.0;
     batch.labels(0, i) = -1.0;
@@ -123,7 +85,7 @@ TEST(TaskBalance, ThreeThreadsMatchFiniteDifferences) {
 TEST(TaskBalance, TotalIsTheBalancedObjectiveAndTaskNllsStayUnweighted) {
   SCVAET<double> model(balanced_spec(3), 5);
   set_log_variances(model);
-  const BalanceBatch batch(7, 3);
+  const testing::BalanceBatch batch(7, 3, kUncertaintyBatchSeed);
   const double beta = 0.6;
   const LossParts parts = model.loss(batch.x, batch.targets(), batch.eps, beta);
   double expected = beta * parts.kl_sum;
@@ -159,7 +121,7 @@ TEST(TaskBalance, SameSeedAndThreadsSameBits) {
   auto train = [](int threads) {
     SCVAE model(balanced_spec(3), 4);
     model.set_threads(threads);
-    const BalanceBatch batch(64, 3);
+    const testing::BalanceBatch batch(64, 3, kUncertaintyBatchSeed);
     const Matrix<float> x = batch.x.cast<float>(), labels = batch.labels.cast<float>(),
                         measurement = batch.measurement.cast<float>();
     const RowVector<float> label_mask = batch.label_mask.cast<float>(),
