@@ -170,15 +170,6 @@ inline void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_flag("--quiet", f.quiet, "No progress output");
 }
 
-/// --gradnorm-alpha tunes --balance gradnorm alone: given with another
-/// balance it is a usage error (exit status 2), not silently ignored.
-inline void refuse_gradnorm_alpha_without_gradnorm(const CLI::App& app,
-                                                   const std::string& balance) {
-  if (app.count("--gradnorm-alpha") > 0 && balance != "gradnorm")
-    throw scvae::ArgumentError("--gradnorm-alpha: an option of --balance gradnorm; this run has "
-                               "--balance " + balance);
-}
-
 /// Checks what the options' own ranges cannot; throws scvae::ArgumentError
 /// (exit status 2).
 inline void validate_common_flags(CommonFlags& f) {

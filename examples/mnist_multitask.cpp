@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
     // With learned weights nothing is tuned by hand: the label's w_t is 1.
     if (app.count("--label-weight") == 0)
-      m.label_weight = m.balance != "none"
+      m.label_weight = m.balance.method != "none"
                            ? 1.0
                            : examples::default_label_weight(m.label_weight, m.labels,
                                                             data.train.size());
@@ -145,13 +145,7 @@ int main(int argc, char** argv) {
         return false;
       }));
     }
-    if (spec.balance != scvae::TaskBalance::None)  // the learned weights, into metrics.jsonl
-      trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
-        const std::vector<double> weights = model.task_balance_weights();
-        for (Index t = 0; t < model.task_count(); ++t)
-          r.set("balance_weight_" + model.task(t).name, weights[static_cast<std::size_t>(t)]);
-        return false;
-      }));
+    examples::report_balance_weights(trainer, model);
     if (!flags.quiet && distributed.writes())
       trainer.add_callback(std::make_unique<scvae::ProgressBar>());
     Index first_epoch = 0;

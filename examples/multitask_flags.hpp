@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "balance_flags.hpp"
 #include "labelled_subset.hpp"
 #include "model_presets.hpp"
 #include "scvae/semisup/pseudo_labels.hpp"
@@ -24,8 +25,7 @@ struct MultitaskFlags {
   bool lr_cosine = false, baseline = false;
   Index baseline_epochs = 100;
   std::string arch = "mlp";
-  std::string balance = "none";  ///< none, uncertainty or gradnorm (ModelSpec::balance).
-  double gradnorm_alpha = 1.5;   ///< ModelSpec::gradnorm_alpha.
+  BalanceFlags balance;
 };
 
 inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
@@ -88,18 +88,11 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
                "Cosine annealing of the learning rate from --lr to 0 over the epochs");
   add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
   add_arch_option(app, m.arch);
-  app.add_option("--balance", m.balance,
-                 "Task balancing: none (--label-weight), uncertainty (learned per-task "
-                 "weights exp(-s_t), Kendall et al. 2018) or gradnorm (the image's weight "
-                 "fixed, the label's learned from gradient norms, Chen et al. 2018); with "
-                 "either, times --label-weight, 1 unless given")
-      ->check(CLI::IsMember({"none", "uncertainty", "gradnorm"}))
-      ->capture_default_str();
-  add_real(app, "--gradnorm-alpha", m.gradnorm_alpha,
-           "GradNorm's alpha: how much a task that trains slower than the others is helped "
-           "(0: equal gradient norms)",
-           0.0)
-      ->capture_default_str();
+  add_balance_flags(app, m.balance,
+                    "Task balancing: none (--label-weight), uncertainty (learned per-task "
+                    "weights exp(-s_t), Kendall et al. 2018) or gradnorm (the image's weight "
+                    "fixed, the label's learned from gradient norms, Chen et al. 2018); with "
+                    "either, times --label-weight, 1 unless given");
 }
 
 /// --balance is the SC-VAE's: with --design m2 it is a usage error naming
@@ -137,9 +130,7 @@ inline scvae::ModelSpec scvae_spec(const CommonFlags& flags, const MultitaskFlag
   label.weight = m.label_weight;
   label.input = m.label_input == "mean" ? scvae::DecoderInput::Mean : scvae::DecoderInput::Sample;
   spec.tasks.push_back(label);
-  if (m.balance == "uncertainty") spec.balance = scvae::TaskBalance::Uncertainty;
-  if (m.balance == "gradnorm") spec.balance = scvae::TaskBalance::GradNorm;
-  spec.gradnorm_alpha = m.gradnorm_alpha;
+  set_balance(m.balance, spec);
   if (m.arch == "conv") use_conv_trunk(spec, data, flags, size);
   return spec;
 }

@@ -69,9 +69,7 @@ int train(const examples::TableTrainFlags& flags_given) {
   const scvae::TableSource<float> test_source(data.test, standardizer);
   scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden);
   examples::apply_weight_flags(f.weights, spec);
-  if (f.balance == "uncertainty") spec.balance = scvae::TaskBalance::Uncertainty;
-  if (f.balance == "gradnorm") spec.balance = scvae::TaskBalance::GradNorm;
-  spec.gradnorm_alpha = f.gradnorm_alpha;
+  examples::set_balance(f.balance, spec);
   scvae::SCVAE model(spec, f.seed);
   scvae::Adam adam(scvae::AdamOptions{f.lr});
   scvae::TrainerOptions options;
@@ -100,13 +98,7 @@ int train(const examples::TableTrainFlags& flags_given) {
     }
     return false;
   }));
-  if (spec.balance != scvae::TaskBalance::None)  // the learned weights, into metrics.jsonl
-    trainer.add_callback(std::make_unique<scvae::EpochCallback>([&](scvae::EpochReport& r) {
-      const std::vector<double> weights = model.task_balance_weights();
-      for (Index t = 0; t < model.task_count(); ++t)
-        r.set("balance_weight_" + model.task(t).name, weights[static_cast<std::size_t>(t)]);
-      return false;
-    }));
+  examples::report_balance_weights(trainer, model);
   if (!f.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
   // Every epoch's checkpoint carries the table's standardisation and
   // columns, so that whichever one a run leaves behind can predict.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "balance_flags.hpp"
 #include "model_presets.hpp"
 
 namespace examples {
@@ -16,8 +17,7 @@ struct TableTrainFlags {
   std::string data;
   std::vector<std::string> targets;  ///< NAME:KIND, as given.
   std::vector<std::string> weights;  ///< NAME=WEIGHT, as given.
-  std::string balance = "none";      ///< none, uncertainty or gradnorm (ModelSpec::balance).
-  double gradnorm_alpha = 1.5;       ///< ModelSpec::gradnorm_alpha.
+  BalanceFlags balance;
   std::vector<std::string> features;
   std::vector<std::string> ignore;
   std::string test;
@@ -67,18 +67,11 @@ inline void add_table_train_flags(CLI::App& app, TableTrainFlags& f) {
   app.add_option("--weight", f.weights,
                  "A task's weight in the loss, NAME=W (a target, or 'features' for the "
                  "reconstruction of the features); default 1 (repeat for more)");
-  app.add_option("--balance", f.balance,
-                 "Task balancing: none (the --weight values), uncertainty (learned "
-                 "per-task weights exp(-s_t) times --weight, Kendall et al. 2018) or gradnorm "
-                 "(the features' weight fixed, each target's learned from gradient norms, "
-                 "Chen et al. 2018)")
-      ->check(CLI::IsMember({"none", "uncertainty", "gradnorm"}))
-      ->capture_default_str();
-  add_real(app, "--gradnorm-alpha", f.gradnorm_alpha,
-           "GradNorm's alpha: how much a task that trains slower than the others is helped "
-           "(0: equal gradient norms)",
-           0.0)
-      ->capture_default_str();
+  add_balance_flags(app, f.balance,
+                    "Task balancing: none (the --weight values), uncertainty (learned "
+                    "per-task weights exp(-s_t) times --weight, Kendall et al. 2018) or "
+                    "gradnorm (the features' weight fixed, each target's learned from gradient "
+                    "norms, Chen et al. 2018)");
   auto* test = app.add_option("--test", f.test, "Test table (default: --test-split of --data)");
   add_real(app, "--test-split", f.test_split,
            "Fraction of --data held out for testing, stratified by the first categorical target",
