@@ -25,9 +25,14 @@ class DistributedRun {
  public:
   /// Starts MPI when --distributed is among the arguments and the build has
   /// MPI: before the flags are parsed, as MPI_Init_thread may read them.
-  DistributedRun(int& argc, char**& argv) {
+  /// With a `subcommand` (scvae_table's "train"), only when the program
+  /// runs that subcommand (the first argument): the others run in one
+  /// process and refuse the flag themselves.
+  DistributedRun(int& argc, char**& argv, const char* subcommand = nullptr) {
+    const bool runs_subcommand =
+        subcommand == nullptr || (argc > 1 && std::strcmp(argv[1], subcommand) == 0);
     for (int i = 1; i < argc; ++i)
-      if (std::strcmp(argv[i], "--distributed") == 0) requested_ = true;
+      if (runs_subcommand && std::strcmp(argv[i], "--distributed") == 0) requested_ = true;
 #ifdef SCVAE_EXAMPLES_HAVE_MPI
     if (requested_) {
       session_ = std::make_unique<scvae::MpiSession>(argc, argv);

@@ -9,11 +9,15 @@
 //   scvae_table predict --model DIR/model.scvae --data new.csv --out predictions.csv
 // writes the input columns and, per target, its prediction for every row
 // (NAME_predicted, and NAME_probability for a class or a 0/1 value).
+// Under mpirun, `train --distributed` trains on every rank
+// (examples/distributed_run.hpp): each rank reads the table itself, rank 0
+// writes. `predict` runs in one process.
 
 #include <cstdio>
 
 #include "scvae/data/csv_write.hpp"
 #include "scvae/data/table_predict.hpp"
+#include "distributed_run.hpp"
 #include "pictures_wiring.hpp"
 #include "table_flags.hpp"
 
@@ -51,14 +55,14 @@ std::vector<std::string> first_class_names(const scvae::TableData& rows) {
   return {};
 }
 
-int train(const examples::TableTrainFlags& flags_given) {
+int train(const examples::TableTrainFlags& flags_given, const examples::DistributedRun& distributed) {
   examples::TableTrainFlags f = flags_given;
   if (f.threads == 0) f.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   scvae::TableColumns columns;
   for (const std::string& text : f.targets) columns.targets.push_back(examples::parse_target_flag(text));
   columns.features = f.features;
   columns.ignore = f.ignore;
-  const examples::OutputLock lock(f.out);
+  const auto lock = distributed.lock_output(f.out);
   const TrainTest data = read_train_test(f, columns);
   examples::check_table_model_size(data.train, f);
   f.batch = std::min(f.batch, data.train.samples());
@@ -77,11 +81,17 @@ int train(const examples::TableTrainFlags& flags_given) {
   options.batch_size = f.batch;
   options.seed = f.seed;
   options.threads = f.threads;
-  if (!f.quiet)
+  // Every rank splits, standardises and initialises alike from the same
+  // table and seed; the check finds ranks whose tables differ in size.
+  Index first_epoch = 0;
+  distributed.start(model, adam, data.train.samples(), options, first_epoch);
+  const bool prints = !f.quiet && distributed.writes();
+  if (prints)
     std::cerr << kProgram << ": " << data.train.samples() << " training and "
               << data.test.samples() << " test rows, " << data.train.feature_count()
               << " features, " << data.train.target_count() << " target(s); "
-              << model.architecture() << "; " << f.threads << " thread(s)\n";
+              << model.architecture() << "; " << f.threads << " thread(s)"
+              << distributed.ranks_text() << "\n";
 
   const std::string save = (std::filesystem::path(f.out) / "model.scvae").string();
   scvae::Trainer trainer(model, adam, options);
@@ -99,22 +109,25 @@ int train(const examples::TableTrainFlags& flags_given) {
     return false;
   }));
   examples::report_balance_weights(trainer, model);
-  if (!f.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
-  // Every epoch's checkpoint carries the table's standardisation and
-  // columns, so that whichever one a run leaves behind can predict.
-  trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
-      save, model, adam, [&](scvae::CheckpointExtras& extras) {
-        standardizer.save(extras);
-        scvae::save_table_schema(schema, extras);
-      }));
-  trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(save));
-  trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
-      (std::filesystem::path(f.out) / "metrics.jsonl").string()));
-  examples::add_curves(trainer, f.out, 0);
+  if (prints) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+  if (distributed.writes()) {
+    // Every epoch's checkpoint carries the table's standardisation and
+    // columns, so that whichever one a run leaves behind can predict.
+    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<scvae::SCVAE, scvae::Adam>>(
+        save, model, adam, [&](scvae::CheckpointExtras& extras) {
+          standardizer.save(extras);
+          scvae::save_table_schema(schema, extras);
+        }));
+    trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(save));
+    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
+        (std::filesystem::path(f.out) / "metrics.jsonl").string()));
+    examples::add_curves(trainer, f.out, 0);
+  }
   trainer.fit(train_source, test_source);
+  if (!distributed.writes()) return 0;
   // Coloured by the first categorical target: the model's first categorical task.
   examples::write_latent_png(model, test_source, f.batch, f.out, first_class_names(data.test));
-  if (!f.quiet)
+  if (prints)
     std::cerr << kProgram << ": wrote " << save << ", metrics.jsonl, curves.png and latent.png to "
               << f.out << "\n";
   return 0;
@@ -173,6 +186,7 @@ int predict(const examples::TablePredictFlags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  examples::DistributedRun distributed(argc, argv, "train");
   CLI::App app{"An SC-VAE for any table: train it on a CSV file, or predict with it."};
   app.require_subcommand(1);
   examples::TableTrainFlags train_flags;
@@ -180,12 +194,18 @@ int main(int argc, char** argv) {
   CLI::App* train_command = app.add_subcommand(
       "train", "Train on a CSV table; write model.scvae, metrics.jsonl, curves.png and latent.png to --out");
   examples::add_table_train_flags(*train_command, train_flags);
+  distributed.add_flag(*train_command);
   CLI::App* predict_command = app.add_subcommand(
       "predict", "Predict every target of a trained model for the rows of a CSV table");
   examples::add_table_predict_flags(*predict_command, predict_flags);
-  return examples::run_main(kProgram, app, argc, argv, [&] {
-    if (!train_command->parsed()) return predict(predict_flags);
+  const std::string program = distributed.program(kProgram);
+  return distributed.finish(examples::run_main(program.c_str(), app, argc, argv, [&] {
+    if (!train_command->parsed()) {
+      examples::refuse_distributed_predict(predict_flags);
+      return predict(predict_flags);
+    }
+    distributed.check_available();
     examples::refuse_gradnorm_alpha_without_gradnorm(*train_command, train_flags.balance);
-    return train(train_flags);
-  });
+    return train(train_flags, distributed);
+  }));
 }

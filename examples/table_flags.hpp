@@ -37,6 +37,7 @@ struct TablePredictFlags {
   std::string model;
   std::string data;
   std::string out;
+  bool distributed = false;  ///< Given only to be refused (train's flag).
 };
 
 /// The kind a --target names: categorical, gaussian (or real), bernoulli
@@ -107,6 +108,16 @@ inline void add_table_predict_flags(CLI::App& app, TablePredictFlags& f) {
       ->required();
   app.add_option("--out", f.out, "Predictions CSV: the input columns and the targets'")
       ->required();
+  // Not in --help: taken only to say that it belongs to train.
+  app.add_flag("--distributed", f.distributed)->group("");
+}
+
+/// `predict --distributed`: ArgumentError (exit status 2) naming the flag.
+inline void refuse_distributed_predict(const TablePredictFlags& f) {
+  if (f.distributed)
+    throw scvae::ArgumentError(
+        "--distributed: an option of scvae_table train; predict runs in one process (leave "
+        "--distributed out, and mpirun too)");
 }
 
 /// Sets the weight of each task named by a --weight NAME=W. ArgumentError

@@ -475,6 +475,10 @@ table_cases() {
     --data "$dir/new-colour.csv" --out "$dir/p.csv"
   no_out=1 expect 1 "scvae_table predict with a corrupt model" "$binary" predict \
     --model "$corrupt_checkpoint" --data "$dir/new.csv" --out "$dir/p.csv"
+  # Only train runs on the ranks of an MPI job: predict refuses the flag.
+  want_text="--distributed: an option of scvae_table train" no_out=1 expect 2 \
+    "scvae_table predict --distributed" "$binary" predict --distributed --model "$model" \
+    --data "$dir/new.csv" --out "$dir/p.csv"
 
   # Bad command lines: status 2, naming the flag or the column.
   local base=(train --epochs 1 --quiet --data "$good")
