@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "scvae/eval/loss.hpp"
+#include "scvae/eval/rank_shards.hpp"
 #include "scvae/model/contract.hpp"
 
 namespace scvae {
@@ -40,7 +41,9 @@ Index count_correct(const Matrix<Scalar>& scores, const Matrix<Scalar>& targets,
 /// Accuracy of categorical task `task` over every sample of `source`, in
 /// order 0..size-1, batch by batch, with the class probabilities that
 /// `predict(x, probabilities)` writes for a batch's inputs (classes x n);
-/// ties go to the lowest class. E.g. M2's q(y|x) alone:
+/// ties go to the lowest class. For a model in a rank group the batches are
+/// split across the ranks and the counts summed (eval/rank_shards.hpp).
+/// E.g. M2's q(y|x) alone:
 /// [&](const auto& x, auto& p) { model.class_probabilities(x, p); }.
 /// Throws ArgumentError for a task index out of range, a task whose
 /// likelihood is not categorical, batch_size < 1, an empty source, or when
@@ -65,7 +68,10 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
   Batch<Scalar> batch;
   Matrix<Scalar> probabilities;
   AccuracyResult result;
-  for (Index begin = 0; begin < size; begin += batch_size) {
+  const EvaluationShards shards(evaluation_rank_group(model),
+                                evaluation_batches(size, batch_size));
+  for (Index begin = 0, b = 0; begin < size; begin += batch_size, ++b) {
+    if (!shards.runs(b)) continue;
     const Index end = std::min(size, begin + batch_size);
     source.fill(order, begin, end, batch);
     const Matrix<Scalar>& target = batch.target(ts);
@@ -78,6 +84,13 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
     result.correct += count_correct(probabilities, target, masked ? &batch.masks[ts] : nullptr);
     result.total += masked ? static_cast<Index>((batch.masks[ts].array() == Scalar(1)).count())
                            : probabilities.cols();
+  }
+  if (shards.split()) {
+    // Counts below 2^53: exact in a double, in any order.
+    double counts[2] = {static_cast<double>(result.correct), static_cast<double>(result.total)};
+    shards.gather(counts, 2);
+    result.correct = static_cast<Index>(counts[0]);
+    result.total = static_cast<Index>(counts[1]);
   }
   if (result.total == 0)
     throw ArgumentError("accuracy task '" + spec.name +

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "scvae/eval/loss.hpp"
+#include "scvae/eval/rank_shards.hpp"
 #include "scvae/model/contract.hpp"
 #include "scvae/prob/gaussian.hpp"
 
@@ -40,7 +41,9 @@ struct IwaeResult {
 /// 0..size-1, batch by batch. Per batch the model encodes once, then for each
 /// of the k draws eps (latent x n) is filled from `rng` (Rng::fill_normal) and
 /// all selected tasks decode the n codes: draws are taken batch by batch,
-/// draw by draw, so a seed fixes the result. `tasks` selects the tasks whose
+/// draw by draw, so a seed fixes the result. For a model in a rank group the
+/// batches are split across the ranks, with the bits of one process
+/// (eval/rank_shards.hpp). `tasks` selects the tasks whose
 /// likelihood counts (empty = all; e.g. {0} for the image of an SC-VAE; a
 /// model with importance_log_weights, M2, needs task 0 among them).
 /// Throws ArgumentError for k < 1, batch_size < 1, an empty source or a bad
@@ -90,10 +93,25 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
   RowVector<double> base, log_w, max_log_w, sum_w, sum_log_w;
   double nll_sum = 0.0;
   double elbo_sum = 0.0;
+  // Split across ranks: each sample's two terms, filled by the rank that
+  // computes its batch, then added in sample order on every rank.
+  const EvaluationShards shards(evaluation_rank_group(model),
+                                evaluation_batches(size, batch_size));
+  std::vector<double> nll_terms, elbo_terms;
+  if (shards.split()) {
+    nll_terms.assign(static_cast<std::size_t>(size), 0.0);
+    elbo_terms.assign(static_cast<std::size_t>(size), 0.0);
+  }
 
-  for (Index begin = 0; begin < size; begin += batch_size) {
+  for (Index begin = 0, b = 0; begin < size; begin += batch_size, ++b) {
     const Index end = std::min(size, begin + batch_size);
     const Index n = end - begin;
+    if (!shards.runs(b)) {
+      // Another rank's batch: its draws alone, so that the next batch's match.
+      eps.resize(latent, n);
+      for (Index draw = 0; draw < k; ++draw) rng.fill_normal(eps);
+      continue;
+    }
     source.fill(order, begin, end, batch);
     max_log_w.setConstant(n, kMinusInf);
     sum_w.setZero(n);
@@ -187,11 +205,30 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
       }
     }
     for (Index j = 0; j < n; ++j) {
-      nll_sum -= max_log_w(j) + std::log(sum_w(j)) - log_k;
-      elbo_sum -= sum_log_w(j) / static_cast<double>(k);
+      const double nll_term = max_log_w(j) + std::log(sum_w(j)) - log_k;
+      const double elbo_term = sum_log_w(j) / static_cast<double>(k);
+      if (shards.split()) {
+        nll_terms[static_cast<std::size_t>(begin + j)] = nll_term;
+        elbo_terms[static_cast<std::size_t>(begin + j)] = elbo_term;
+        continue;
+      }
+      nll_sum -= nll_term;
+      elbo_sum -= elbo_term;
     }
     // The sums were finite before this batch, and stay non-finite once not.
-    detail::check_eval_finite("evaluate_iwae", nll_sum + elbo_sum, begin, end);
+    if (!shards.split()) detail::check_eval_finite("evaluate_iwae", nll_sum + elbo_sum, begin, end);
+  }
+  if (shards.split()) {
+    shards.gather(nll_terms);
+    shards.gather(elbo_terms);
+    for (Index begin = 0; begin < size; begin += batch_size) {
+      const Index end = std::min(size, begin + batch_size);
+      for (Index i = begin; i < end; ++i) {
+        nll_sum -= nll_terms[static_cast<std::size_t>(i)];
+        elbo_sum -= elbo_terms[static_cast<std::size_t>(i)];
+      }
+      detail::check_eval_finite("evaluate_iwae", nll_sum + elbo_sum, begin, end);
+    }
   }
 
   IwaeResult result;

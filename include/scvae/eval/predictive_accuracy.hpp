@@ -9,13 +9,15 @@
 #include "scvae/core/random.hpp"
 #include "scvae/data/dataset.hpp"
 #include "scvae/eval/accuracy.hpp"
+#include "scvae/eval/rank_shards.hpp"
 #include "scvae/prob/gaussian.hpp"
 
 namespace scvae {
 
 /// `Model` is an SCVAEBaseT: encode(), predict(t, z, mean), task(t).outputs.
 /// The share of `data`'s samples whose most probable class (summed over the
-/// draws) is their label; z noise from `rng`.
+/// draws) is their label; z noise from `rng`. For a model in a rank group
+/// the batches are split across the ranks (eval/rank_shards.hpp).
 template <typename Model>
 double predictive_accuracy(const Model& model, Index task, const Dataset& data, Index draws,
                            Rng& rng, Index batch_size = 1000) {
@@ -27,8 +29,16 @@ double predictive_accuracy(const Model& model, Index task, const Dataset& data, 
   const std::vector<Index> order = data.identity_order();
   Matrix<Scalar> x, y, mu, logvar, z, eps, probabilities, sum;
   Index correct = 0;
-  for (Index begin = 0; begin < data.size(); begin += batch_size) {
+  const EvaluationShards shards(evaluation_rank_group(model),
+                                evaluation_batches(data.size(), batch_size));
+  for (Index begin = 0, b = 0; begin < data.size(); begin += batch_size, ++b) {
     const Index end = std::min<Index>(begin + batch_size, data.size());
+    if (!shards.runs(b)) {
+      // Another rank's batch: its draws alone, so that the next batch's match.
+      eps.resize(model.latent(), end - begin);
+      for (Index d = 0; d < draws; ++d) rng.fill_normal(eps);
+      continue;
+    }
     data.batch(order, begin, end, x);
     data.label_batch(order, begin, end, y);
     model.encode(x, mu, logvar);
@@ -42,6 +52,11 @@ double predictive_accuracy(const Model& model, Index task, const Dataset& data, 
       sum += probabilities;
     }
     correct += count_correct(sum, y);
+  }
+  if (shards.split()) {
+    double count = static_cast<double>(correct);  // exact below 2^53
+    shards.gather(&count, 1);
+    correct = static_cast<Index>(count);
   }
   return static_cast<double>(correct) / static_cast<double>(data.size());
 }

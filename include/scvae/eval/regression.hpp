@@ -14,6 +14,7 @@
 #include "scvae/core/error.hpp"
 #include "scvae/data/batch_source.hpp"
 #include "scvae/eval/loss.hpp"
+#include "scvae/eval/rank_shards.hpp"
 #include "scvae/model/contract.hpp"
 
 namespace scvae {
@@ -27,6 +28,8 @@ struct RegressionResult {
 /// RMSE and MAE of Gaussian task `task` over every sample of `source`, in
 /// order 0..size-1, batch by batch, predicted by reconstruct() (model/
 /// contract.hpp); a learned variance's rows after the means are not scored.
+/// For a model in a rank group the batches are split across the ranks, with
+/// the bits of one process (eval/rank_shards.hpp).
 /// Throws ArgumentError for a task index out of range, a task that is not
 /// Gaussian, batch_size < 1, an empty source, or when every target is masked
 /// out; ShapeError when the source's task count or target rows differ.
@@ -51,7 +54,21 @@ RegressionResult evaluate_regression(const Model& model, Index task,
   Matrix<Scalar> predicted;
   double squares = 0.0, absolutes = 0.0;
   RegressionResult result;
-  for (Index begin = 0; begin < size; begin += batch_size) {
+  // Split across ranks: each target value's error (rows per sample, those of
+  // the first batch's target) and whether its sample counts, filled by the
+  // rank that computes its batch, then added in order on every rank.
+  const EvaluationShards shards(evaluation_rank_group(model),
+                                evaluation_batches(size, batch_size));
+  Index rows = 0;
+  std::vector<double> errors, counted;
+  if (shards.split()) {
+    source.fill(order, 0, std::min(size, batch_size), batch);
+    rows = batch.target(ts).rows();
+    errors.assign(static_cast<std::size_t>(size * rows), 0.0);
+    counted.assign(static_cast<std::size_t>(size), 0.0);
+  }
+  for (Index begin = 0, b = 0; begin < size; begin += batch_size, ++b) {
+    if (!shards.runs(b)) continue;
     const Index end = std::min(size, begin + batch_size);
     source.fill(order, begin, end, batch);
     const Matrix<Scalar>& target = batch.target(ts);
@@ -62,14 +79,38 @@ RegressionResult evaluate_regression(const Model& model, Index task,
                        std::to_string(predicted.rows()) + " x " + std::to_string(predicted.cols()) +
                        " for targets of " + std::to_string(target.rows()) + " x " +
                        std::to_string(target.cols()));
+    if (shards.split() && target.rows() != rows)
+      throw ShapeError("regression task '" + spec.name + "': targets of " +
+                       std::to_string(target.rows()) + " rows for samples " +
+                       std::to_string(begin) + " to " + std::to_string(end - 1) +
+                       ", the first samples' have " + std::to_string(rows));
     for (Index j = 0; j < target.cols(); ++j) {
       if (masked && batch.masks[ts](j) != Scalar(1)) continue;
       for (Index i = 0; i < target.rows(); ++i) {
         const double error = static_cast<double>(predicted(i, j)) - static_cast<double>(target(i, j));
+        if (shards.split()) {
+          errors[static_cast<std::size_t>((begin + j) * rows + i)] = error;
+          continue;
+        }
         squares += error * error;
         absolutes += std::abs(error);
       }
+      if (shards.split()) counted[static_cast<std::size_t>(begin + j)] = 1.0;
       result.values += target.rows();
+    }
+  }
+  if (shards.split()) {
+    shards.gather(errors);
+    shards.gather(counted);
+    result.values = 0;
+    for (Index j = 0; j < size; ++j) {
+      if (counted[static_cast<std::size_t>(j)] == 0.0) continue;
+      for (Index i = 0; i < rows; ++i) {
+        const double error = errors[static_cast<std::size_t>(j * rows + i)];
+        squares += error * error;
+        absolutes += std::abs(error);
+      }
+      result.values += rows;
     }
   }
   if (result.values == 0)
