@@ -121,6 +121,38 @@ TEST(CheckpointFiles, NonFiniteOptimizerStateIsNotSaved) {
   EXPECT_EQ(read_bytes(file), before);
 }
 
+// save_training_checkpoint writes the optimizer's moments from the
+// optimizer's own memory (no float64 copy): the file must be byte for byte
+// the one the copying path writes, with the caller's extras sorting before,
+// between and after the library's names.
+TEST(CheckpointFiles, OptimizerStateWrittenInPlaceEqualsTheCopiedOne) {
+  testing::TempDir dir;
+  TinyModel model;
+  Adam adam;
+  Vector<float> gradient = Vector<float>::LinSpaced(6, -1.0f, 2.0f);
+  for (int step = 0; step < 3; ++step) adam.step(model.parameters(), gradient);
+  CheckpointExtras own;
+  own.set_scalar("a.first", 1.5);
+  own.set_vector("adam.extra", Vector<float>::Constant(2, 0.25f));
+  own.set_bytes("zz.last", {1, 2, 3});
+  const std::string in_place = (dir.path / "in_place.scvae").string();
+  save_training_checkpoint(in_place, model, adam, 7, own);
+
+  CheckpointExtras copied = own;
+  copied.set_scalar("epochs_done", 7);
+  save_optimizer_state(adam, copied);
+  const std::string through_copy = (dir.path / "copied.scvae").string();
+  save_model(through_copy, model, copied);
+  EXPECT_EQ(read_bytes(in_place), read_bytes(through_copy));
+
+  // A moment the caller left in its extras is replaced by the optimizer's.
+  CheckpointExtras stale = own;
+  stale.set_vector("adam.first_moment", Vector<float>::Zero(6));
+  const std::string replaced = (dir.path / "replaced.scvae").string();
+  save_training_checkpoint(replaced, model, adam, 7, stale);
+  EXPECT_EQ(read_bytes(replaced), read_bytes(through_copy));
+}
+
 TEST(CheckpointFiles, SaveOntoAFifoIsRefusedAndTheFifoStays) {
   testing::TempDir dir;
   const std::string fifo = (dir.path / "pipe").string();

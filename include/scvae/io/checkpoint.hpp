@@ -12,6 +12,7 @@
 // any previous checkpoint intact. Do not save to the same path from two
 // threads of one process at once. POSIX only.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -25,6 +26,79 @@
 
 namespace scvae {
 
+namespace detail {
+
+/// Values written as a float64 extra straight from memory that stays alive
+/// until the save returns: an optimizer's moments are saved this way without
+/// a float64 copy of them (for a conv VAE, 27 MB at the end of each epoch).
+template <typename Scalar>
+struct CheckpointValuesView {
+  std::string name;
+  const Scalar* data = nullptr;
+  Index size = 0;
+
+  Eigen::Map<const Vector<Scalar>> values() const { return {data, size}; }
+};
+
+template <typename Scalar>
+void write_values(CheckpointWriter& writer, const Scalar* data, std::size_t size) {
+  writer.u64(size);
+  for (std::size_t i = 0; i < size; ++i) writer.scalar(static_cast<double>(data[i]));
+}
+
+/// save_checkpoint, with `views` written as value extras among `extras` in
+/// name order, so the file is byte for byte what copying them into extras
+/// would have written.
+template <typename Scalar, typename ViewScalar>
+void save_checkpoint_with_views(const std::string& path, const std::string& architecture,
+                                const Vector<Scalar>& parameters,
+                                const CheckpointExtras& extras,
+                                std::vector<CheckpointValuesView<ViewScalar>> views) {
+  check_checkpoint_scalar<Scalar>();
+  check_finite_for_saving(path, "parameters", parameters);
+  std::sort(views.begin(), views.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (std::size_t i = 0; i < views.size(); ++i)
+    if (extras.contains(views[i].name) || (i > 0 && views[i - 1].name == views[i].name))
+      throw ArgumentError("checkpoint extra '" + views[i].name + "' is given twice");
+  AtomicFile file(path, "checkpoint");
+  CheckpointWriter writer(file);
+  writer.raw(kCheckpointMagic, sizeof(kCheckpointMagic));
+  writer.u32(kCheckpointVersion);
+  writer.string32(scalar_name<Scalar>());
+  writer.string64(architecture);
+  writer.u64(static_cast<std::uint64_t>(parameters.size()));
+  for (Index i = 0; i < parameters.size(); ++i) writer.scalar(parameters(i));
+  writer.u32(static_cast<std::uint32_t>(extras.size() + views.size()));
+  const std::vector<std::string> names = extras.names();
+  auto next_view = views.begin();
+  auto write_view = [&] {
+    writer.string32(next_view->name);
+    writer.u8(static_cast<std::uint8_t>(CheckpointExtras::Kind::kValues));
+    write_values(writer, next_view->data, static_cast<std::size_t>(next_view->size));
+    ++next_view;
+  };
+  for (const std::string& extra : names) {
+    while (next_view != views.end() && next_view->name < extra) write_view();
+    writer.string32(extra);
+    const CheckpointExtras::Kind kind = extras.kind(extra);
+    writer.u8(static_cast<std::uint8_t>(kind));
+    if (kind == CheckpointExtras::Kind::kValues) {
+      const std::vector<double>& values = extras.values(extra);
+      write_values(writer, values.data(), values.size());
+    } else {
+      const std::vector<std::uint8_t>& bytes = extras.bytes(extra);
+      writer.u64(bytes.size());
+      writer.raw(bytes.data(), bytes.size());
+    }
+  }
+  while (next_view != views.end()) write_view();
+  writer.finish();
+  file.commit();
+}
+
+}  // namespace detail
+
 /// Writes a checkpoint atomically: to "<path>.tmp-<pid>", fsync, rename over
 /// path. On failure the temporary file is removed, any previous file at path
 /// is untouched, and IoError names the path. Refused before anything is
@@ -37,33 +111,7 @@ namespace scvae {
 template <typename Scalar>
 void save_checkpoint(const std::string& path, const std::string& architecture,
                      const Vector<Scalar>& parameters, const CheckpointExtras& extras = {}) {
-  detail::check_checkpoint_scalar<Scalar>();
-  detail::check_finite_for_saving(path, "parameters", parameters);
-  detail::AtomicFile file(path, "checkpoint");
-  detail::CheckpointWriter writer(file);
-  writer.raw(kCheckpointMagic, sizeof(kCheckpointMagic));
-  writer.u32(kCheckpointVersion);
-  writer.string32(scalar_name<Scalar>());
-  writer.string64(architecture);
-  writer.u64(static_cast<std::uint64_t>(parameters.size()));
-  for (Index i = 0; i < parameters.size(); ++i) writer.scalar(parameters(i));
-  writer.u32(static_cast<std::uint32_t>(extras.size()));
-  for (const std::string& extra : extras.names()) {
-    writer.string32(extra);
-    const CheckpointExtras::Kind kind = extras.kind(extra);
-    writer.u8(static_cast<std::uint8_t>(kind));
-    if (kind == CheckpointExtras::Kind::kValues) {
-      const std::vector<double>& values = extras.values(extra);
-      writer.u64(values.size());
-      for (const double value : values) writer.scalar(value);
-    } else {
-      const std::vector<std::uint8_t>& bytes = extras.bytes(extra);
-      writer.u64(bytes.size());
-      writer.raw(bytes.data(), bytes.size());
-    }
-  }
-  writer.finish();
-  file.commit();
+  detail::save_checkpoint_with_views<Scalar, double>(path, architecture, parameters, extras, {});
 }
 
 /// Reads a checkpoint's header without a model. Also verifies the structure

@@ -39,14 +39,50 @@ inline void check_extra_size(const CheckpointExtras& extras, const std::string& 
                           " values, the model has " + std::to_string(expected) + " parameters");
 }
 
-}  // namespace detail
+template <typename Scalar>
+CheckpointValuesView<Scalar> values_view(const std::string& name, const Vector<Scalar>& values) {
+  return {name, values.data(), values.size()};
+}
+
+/// The optimizer's step count goes into `extras`; its state vectors are
+/// returned as views, to be written from the optimizer's own memory.
+template <typename Scalar>
+std::vector<CheckpointValuesView<Scalar>> optimizer_state_views(const AdamT<Scalar>& adam,
+                                                                CheckpointExtras& extras) {
+  if (adam.step_count() == 0) return {};
+  extras.set_scalar("adam.step", static_cast<double>(adam.step_count()));
+  extras.erase("adam.first_moment");
+  extras.erase("adam.second_moment");
+  return {values_view("adam.first_moment", adam.first_moment()),
+          values_view("adam.second_moment", adam.second_moment())};
+}
 
 template <typename Scalar>
+std::vector<CheckpointValuesView<Scalar>> optimizer_state_views(const SgdT<Scalar>& sgd,
+                                                                CheckpointExtras& extras) {
+  if (sgd.step_count() == 0) return {};
+  extras.set_scalar("sgd.step", static_cast<double>(sgd.step_count()));
+  extras.erase("sgd.momentum");
+  return {values_view("sgd.momentum", sgd.momentum_buffer())};
+}
+
+template <typename Scalar>
+void copy_into(const std::vector<CheckpointValuesView<Scalar>>& views, CheckpointExtras& extras) {
+  for (const auto& view : views)
+    extras.set_vector(view.name, view.values());
+}
+
+}  // namespace detail
+
+/// Copies the optimizer's state into `extras` (as float64 values).
+template <typename Scalar>
 void save_optimizer_state(const AdamT<Scalar>& adam, CheckpointExtras& extras) {
-  if (adam.step_count() == 0) return;
-  extras.set_scalar("adam.step", static_cast<double>(adam.step_count()));
-  extras.set_vector("adam.first_moment", adam.first_moment());
-  extras.set_vector("adam.second_moment", adam.second_moment());
+  detail::copy_into(detail::optimizer_state_views(adam, extras), extras);
+}
+
+template <typename Scalar>
+void save_optimizer_state(const SgdT<Scalar>& sgd, CheckpointExtras& extras) {
+  detail::copy_into(detail::optimizer_state_views(sgd, extras), extras);
 }
 
 template <typename Scalar>
@@ -56,13 +92,6 @@ bool restore_optimizer_state(AdamT<Scalar>& adam, const CheckpointExtras& extras
                      extras.vector<Scalar>("adam.second_moment"),
                      static_cast<long>(checkpoint_count(extras, "adam.step")));
   return true;
-}
-
-template <typename Scalar>
-void save_optimizer_state(const SgdT<Scalar>& sgd, CheckpointExtras& extras) {
-  if (sgd.step_count() == 0) return;
-  extras.set_scalar("sgd.step", static_cast<double>(sgd.step_count()));
-  extras.set_vector("sgd.momentum", sgd.momentum_buffer());
 }
 
 template <typename Scalar>
@@ -81,8 +110,13 @@ template <typename Model, typename Optimizer>
 void save_training_checkpoint(const std::string& path, const Model& model,
                               const Optimizer& optimizer, Index epochs_done,
                               CheckpointExtras extras = {}) {
+  using Scalar = typename Model::Scalar;
   extras.set_scalar("epochs_done", static_cast<double>(epochs_done));
-  save_optimizer_state(optimizer, extras);
+  const auto views = detail::optimizer_state_views(optimizer, extras);
+  for (const auto& view : views)
+    detail::check_finite_for_saving(path, "optimizer state values (" + view.name + ")",
+                                    view.values());
+  // Moments a caller passed in extras (without an optimizer state of its own).
   for (const char* name : {"adam.first_moment", "adam.second_moment", "sgd.momentum"}) {
     if (!extras.contains(name)) continue;
     const std::vector<double>& values = extras.values(name);
@@ -90,7 +124,8 @@ void save_training_checkpoint(const std::string& path, const Model& model,
         path, std::string("optimizer state values (") + name + ")",
         Eigen::Map<const Vector<double>>(values.data(), static_cast<Index>(values.size())));
   }
-  save_model(path, model, extras);
+  detail::save_checkpoint_with_views<Scalar>(path, model.architecture(), model.parameters(),
+                                             extras, views);
 }
 
 /// Loads what save_training_checkpoint wrote; returns the epochs done
