@@ -275,6 +275,23 @@ TEST(GradNorm, CheckpointAndArchitectureLineRoundTrip) {
   EXPECT_EQ(loaded.task_balance_weights(), trained.model.task_balance_weights());
 }
 
+// The default alpha is 0 (examples/RESULTS-balance.md): every target G*_t is
+// the mean gradient norm, whatever the training rates, and a spec read back
+// from its architecture line gets it too.
+TEST(GradNorm, DefaultAlphaAsksForEqualGradientNorms) {
+  EXPECT_EQ(ModelSpec{}.gradnorm_alpha, 0.0);
+  SCVAET<double> model(gradnorm_spec(3), 5);
+  EXPECT_EQ(parse_model_spec(model.architecture()).gradnorm_alpha, 0.0);
+  set_gradnorm_state(model);
+  const testing::BalanceBatch batch(7, 3, kGradNormBatchSeed);
+  model.loss_and_gradient(batch.x, batch.targets(), batch.eps, 0.6);
+  const GradNormStatus& status = model.gradnorm_status();
+  const double mean_norm =
+      (status.gradient_norm[0] + status.gradient_norm[1] + status.gradient_norm[2]) / 3.0;
+  EXPECT_NE(status.loss_ratio[1], status.loss_ratio[2]);  // alpha > 0 would part the targets
+  for (std::size_t t = 0; t < 3; ++t) EXPECT_DOUBLE_EQ(status.target_norm[t], mean_norm);
+}
+
 TEST(GradNorm, AlphaMustBeFiniteAndNotNegative) {
   ModelSpec spec = gradnorm_spec(2);
   spec.gradnorm_alpha = -0.5;

@@ -171,7 +171,7 @@ inline ModelSpec parse_network_model_spec(const std::string& architecture) {
 /// A v2 line's networks are checked as text only (nn/parse.hpp's grammar, in
 /// canonical form); their modules are looked up when the model is built.
 /// Either line may end with "; balance=uncertainty" or "; balance=gradnorm"
-/// (ModelSpec::balance; without it, None; gradnorm_alpha comes back as 1.5).
+/// (ModelSpec::balance; without it, None; gradnorm_alpha comes back as 0).
 /// Task weights come back as 1 and the initialization as HeGlorot. A task
 /// name runs up to the first " decoder=" (v1) or " outputs=" (v2), so a name
 /// containing that text does not round-trip. Throws FormatError on malformed text and ArgumentError on a
