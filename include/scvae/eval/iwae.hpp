@@ -107,9 +107,7 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
     const Index end = std::min(size, begin + batch_size);
     const Index n = end - begin;
     if (!shards.runs(b)) {
-      // Another rank's batch: its draws alone, so that the next batch's match.
-      eps.resize(latent, n);
-      for (Index draw = 0; draw < k; ++draw) rng.fill_normal(eps);
+      shards.skip_draws(rng, eps, latent, n, k);
       continue;
     }
     source.fill(order, begin, end, batch);

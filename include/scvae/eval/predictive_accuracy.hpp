@@ -34,9 +34,7 @@ double predictive_accuracy(const Model& model, Index task, const Dataset& data, 
   for (Index begin = 0, b = 0; begin < data.size(); begin += batch_size, ++b) {
     const Index end = std::min<Index>(begin + batch_size, data.size());
     if (!shards.runs(b)) {
-      // Another rank's batch: its draws alone, so that the next batch's match.
-      eps.resize(model.latent(), end - begin);
-      for (Index d = 0; d < draws; ++d) rng.fill_normal(eps);
+      shards.skip_draws(rng, eps, model.latent(), end - begin, draws);
       continue;
     }
     data.batch(order, begin, end, x);

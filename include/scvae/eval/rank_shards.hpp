@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "scvae/core/random.hpp"
 #include "scvae/core/slices.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/exec/rank_group.hpp"
@@ -64,6 +65,16 @@ class EvaluationShards {
   bool split() const { return group_ != nullptr; }
   /// Whether this rank computes batch b.
   bool runs(Index b) const { return b >= first_ && b < end_; }
+
+  /// For a batch another rank computes: takes the `draws` noise matrices of
+  /// rows x cols that computing it would take from `rng`, into `scratch`,
+  /// so that the Rng reaches the next batch where one process's does.
+  template <typename Scalar>
+  void skip_draws(Rng& rng, Matrix<Scalar>& scratch, Index rows, Index cols,
+                  Index draws) const {
+    scratch.resize(rows, cols);
+    for (Index draw = 0; draw < draws; ++draw) rng.fill_normal(scratch);
+  }
 
   /// Replaces values[0, count) on every rank by the sum over the ranks, in
   /// rank order: each rank's own terms where the others hold zeros. Nothing
