@@ -245,11 +245,49 @@ TEST(Executor, ARankRunsItsOwnChunksAndAddsThemOntoThePreviousRanksSum) {
             (std::vector<std::pair<int, double>>{{2, 1000.0}, {0, 1000.0}, {1, 1000.0}, {3, 1.0}}));
   EXPECT_EQ(gradients, Vector<double>::Constant(part_count, 1000.0));
   EXPECT_TRUE(executor.gradients_finite());
-  // M2's cost-balanced chunks are not split across ranks.
-  EXPECT_THROW(executor.run_balanced(
-                   n, [](Index) { return 1.0; }, [](int, Index, Index) {},
-                   [](std::size_t, int, GradientWrite) { return true; }, &gradients),
-               ArgumentError);
+}
+
+TEST(Executor, ARankRunsItsOwnCostBalancedChunksAtOneProcesssBounds) {
+  // M2's batch: 50 labelled images first, then 150 unlabelled ones.
+  const Index n = 200;
+  std::vector<double> costs(static_cast<std::size_t>(n), 10.5);
+  for (std::size_t j = 0; j < 50; ++j) costs[j] = 1.5;
+  // One process with 6 threads, against the middle rank of 3 with 2 each.
+  const std::vector<Index> one_process = balanced_chunks(6, costs);
+  ASSERT_EQ(one_process.size(), 7u);
+  RecordingGroup group;
+  ExecutorT<double> executor;
+  executor.set_threads(2);
+  executor.set_rank_group(&group);
+  const int part_count = 3;
+  executor.set_parts(parts_of_one_scalar(part_count));
+  std::vector<std::vector<Index>> chunks_run;
+  std::mutex mutex;
+  Vector<double> gradients = Vector<double>::Zero(part_count);
+  executor.run_balanced(
+      n, [&](Index j) { return costs[static_cast<std::size_t>(j)]; },
+      [&](int c, Index begin, Index end) {
+        const std::lock_guard<std::mutex> lock(mutex);
+        chunks_run.push_back({c, begin, end});
+      },
+      [&](std::size_t, int, GradientWrite write) {
+        EXPECT_EQ(write, GradientWrite::Add);  // onto the previous ranks' sum
+        return true;
+      },
+      &gradients);
+  std::sort(chunks_run.begin(), chunks_run.end());
+  EXPECT_EQ(chunks_run, (std::vector<std::vector<Index>>{{2, one_process[2], one_process[3]},
+                                                         {3, one_process[3], one_process[4]}}));
+  for (int c = 0; c < 6; ++c)
+    EXPECT_EQ(executor.chunk_start(c), one_process[static_cast<std::size_t>(c)]) << c;
+  // Not run()'s equal chunks: the bounds follow the costs.
+  EXPECT_NE(one_process[3], executor.chunk_begin(n, 3, 6));
+  // The chain, as run() takes it: every part from the previous rank, on to
+  // the next, and the finished gradient back.
+  EXPECT_EQ(group.received.size(), 3u);
+  EXPECT_EQ(group.sent.size(), 3u);
+  EXPECT_EQ(group.finished, 1);
+  EXPECT_EQ(gradients, Vector<double>::Constant(part_count, 1000.0));
 }
 
 }  // namespace

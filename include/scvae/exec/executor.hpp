@@ -22,7 +22,8 @@
 // class) makes the declared costs wrong by that factor.
 //
 // Given a RankGroup (exec/rank_group.hpp), the executor splits the batch
-// into ranks x threads chunks, as one process with that many threads would,
+// into ranks x threads chunks, as one process with that many threads would
+// (equal ones with run(), ones of about equal cost with run_balanced()),
 // and runs only this rank's: rank r owns chunks [r * threads, (r + 1) *
 // threads). A part's gradient then goes along the ranks' chain: rank r
 // receives it summed over the chunks before its own, adds its chunks in
@@ -150,16 +151,17 @@ class ExecutorT {
   /// the batch) rather than equal numbers of samples: for a model whose work
   /// varies from sample to sample (M2 decodes an unlabelled image once per
   /// class and a labelled one once, and its batches put the labelled images
-  /// first). The boundaries depend only on the costs and the thread count,
+  /// first). The boundaries depend only on the costs and the chunk count,
   /// so the same batch and thread count still give the same bits; costs that
   /// are all 1 (or whose sum is not finite and positive) give run()'s chunks.
+  /// In a rank group every rank has the whole batch, so every rank computes
+  /// the same ranks x threads boundaries from the costs of all n samples,
+  /// runs its own chunks and joins the chain as run() does: R ranks x T
+  /// threads give the bits of one process with R*T threads here too.
+  /// sample_cost(j) must then be the same on every rank.
   template <typename Cost, typename Chunk, typename Part>
   void run_balanced(Index n, Cost&& sample_cost, Chunk&& chunk, Part&& part,
                     Vector<Scalar>* gradients) {
-    if (group_)
-      throw ArgumentError(
-          "rank group: this model's batches are balanced by cost per sample, which is not "
-          "supported across ranks yet; train it in one process");
     const int chunks = chunk_count(n);
     set_bounds(chunks);
     double total = 0.0;

@@ -68,6 +68,16 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
   void set_threads(int threads) { executor_.set_threads(threads); }
   int threads() const { return executor_.threads(); }
   ThreadPool* thread_pool() { return executor_.thread_pool(); }
+
+  /// Splits each batch across the ranks of `group` too (nullptr: this
+  /// process alone; exec/rank_group.hpp), as SCVAET::set_rank_group does:
+  /// every rank passes the whole batch (its labels and mask too, which set
+  /// the chunks' bounds), computes its own chunks, and gets the loss and
+  /// gradient of the whole batch, summed in chunk order. Every rank must
+  /// then make the same calls on the same batches. R ranks x T threads
+  /// give the bits of one process with R*T threads. The group is not owned.
+  void set_rank_group(RankGroup* group) { executor_.set_rank_group(group); }
+  RankGroup* rank_group() const { return executor_.rank_group(); }
   /// Whether every value of gradients() was finite after the last
   /// loss_and_gradient().
   bool gradients_finite() const { return gradients_finite_; }
@@ -257,7 +267,8 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
     };
     // Chunks of about equal work: a labelled sample is decoded once, an
     // unlabelled one once per class; its encoder pass costs about half a
-    // decoder column.
+    // decoder column. In a rank group every rank has the whole mask, so
+    // every rank cuts the batch at the same bounds.
     const double unlabelled_cost = static_cast<double>(classes()) + 0.5;
     auto sample_cost = [&](Index j) { return mask(j) == Scalar(1) ? 1.5 : unlabelled_cost; };
     executor_.run_balanced(n, sample_cost, chunk, part, with_gradient ? &gradients_ : nullptr);
@@ -265,16 +276,39 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
 
     Sums sums;
     sums.samples = n;
-    for (int c = 0; c < chunk_total; ++c) {
-      const Sums& s = chunks_[static_cast<std::size_t>(c)].sums;
-      sums.total += s.total;
-      sums.reconstruction += s.reconstruction;
-      sums.label_nll += s.label_nll;
-      sums.kl += s.kl;
-      sums.labelled += s.labelled;
+    const double* chunk_sums = chunk_loss_sums(chunk_total);
+    for (int c = 0; c < chunk_total; ++c, chunk_sums += kChunkSums) {
+      sums.total += chunk_sums[0];
+      sums.reconstruction += chunk_sums[1];
+      sums.label_nll += chunk_sums[2];
+      sums.kl += chunk_sums[3];
+      sums.labelled += static_cast<Index>(chunk_sums[4]);
     }
     if (!spec_.latent_reads_label) sums.total += beta * sums.kl;
     return sums;
+  }
+
+  /// Every chunk's total, reconstruction, label NLL, KL and labelled count
+  /// (exact in a double below 2^53), chunk after chunk. In a rank group each
+  /// rank fills its own chunks and zeros for the others' (whose workspaces
+  /// hold another batch's sums, or none), and the sum across the ranks
+  /// (x + 0 is x) gives every rank every chunk's sums exactly; run() then
+  /// adds them in chunk order, as one process does.
+  static constexpr std::size_t kChunkSums = 5;
+  const double* chunk_loss_sums(int chunk_total) {
+    chunk_sums_.assign(kChunkSums * static_cast<std::size_t>(chunk_total), 0.0);
+    for (int c = 0; c < chunk_total; ++c) {
+      if (!executor_.runs_chunk(c)) continue;
+      const Sums& s = chunks_[static_cast<std::size_t>(c)].sums;
+      double* sums = chunk_sums_.data() + kChunkSums * static_cast<std::size_t>(c);
+      sums[0] = s.total;
+      sums[1] = s.reconstruction;
+      sums[2] = s.label_nll;
+      sums[3] = s.kl;
+      sums[4] = static_cast<double>(s.labelled);
+    }
+    executor_.sum_across_ranks(chunk_sums_.data(), chunk_sums_.size());
+    return chunk_sums_.data();
   }
 
   ExecutorT<Scalar> executor_;
@@ -282,6 +316,7 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
   bool gradients_finite_ = true;
   // Per-batch buffers, reused from step to step.
   std::vector<ChunkWorkspace> chunks_;
+  std::vector<double> chunk_sums_;
   ColumnBufferT<Scalar> eps_;
   RowBufferT<Scalar> all_labelled_, label_row_;
 };
