@@ -8,11 +8,13 @@
 // labelled images. mnist_m2 runs it, and mnist_multitask by default
 // (--design m2). Wiring only: flags -> spec -> model -> the Trainer with
 // the semi-supervised callbacks (semisup/, train/) -> the evaluators (eval/)
-// -> the pictures (io/pictures.hpp).
+// -> the pictures (io/pictures.hpp). Under mpirun, --distributed trains on
+// every rank (examples/distributed_run.hpp); rank 0 alone writes.
 
 #include <cmath>
 #include <memory>
 
+#include "distributed_run.hpp"
 #include "labelled_subset.hpp"
 #include "model_presets.hpp"
 #include "pictures_wiring.hpp"
@@ -142,9 +144,12 @@ inline std::string design_from_arguments(int argc, char** argv) {
 
 /// Parses the M2 example's flags (and --design when `takes_design`) and runs
 /// it; returns the exit status.
-inline int run_m2_example(const char* program, const std::string& description,
+inline int run_m2_example(const char* program_name, const std::string& description,
                           const std::string& default_out, bool takes_design, int argc,
                           char** argv) {
+  examples::DistributedRun distributed(argc, argv);
+  const std::string program_text = distributed.program(program_name);
+  const char* program = program_text.c_str();
   CLI::App app{description};
   examples::CommonFlags flags;
   flags.out = default_out;
@@ -200,26 +205,16 @@ inline int run_m2_example(const char* program, const std::string& description,
   app.add_flag("--lr-cosine", m.lr_cosine,
                "Cosine annealing of the learning rate from --lr to 0 over the epochs");
   examples::add_labelled_subset_flags(app, m.labelled_share, m.baseline, m.baseline_epochs);
-  bool distributed = false;
-  app.add_flag("--distributed", distributed,
-               "Not for M2 (refused with the reason); mnist_vae and mnist_multitask --design "
-               "scvae train on the ranks of an MPI job");
+  distributed.add_flag(app);
 
   // The SC-VAE's options reach this design as extras, to be named in one line.
   if (takes_design) app.allow_extras();
-  return examples::run_main(program, app, argc, argv, [&] {
+  return distributed.finish(examples::run_main(program, app, argc, argv, [&] {
     if (!app.remaining().empty())
       throw scvae::ArgumentError(app.remaining().front() +
                                  ": not an option of --design m2, the default (see --help); "
                                  "the SC-VAE's options need --design scvae");
-    // M2 balances its chunks by cost (an unlabelled image is decoded once
-    // per class), and the ranks' chain of gradient parts assumes the
-    // executor's equal chunks.
-    if (distributed)
-      throw scvae::ArgumentError(
-          "--distributed: M2 does not train across the ranks of an MPI job yet (its chunks "
-          "are balanced by cost, which the ranks' exchange does not follow); mnist_vae and "
-          "mnist_multitask --design scvae do");
+    distributed.check_available();
     examples::validate_common_flags(flags);
     if (no_latent_reads_label) m.latent_reads_label = false;
     if (flags.iwae > 0 || flags.warmup > 0 || flags.init != "pytorch")
@@ -231,7 +226,7 @@ inline int run_m2_example(const char* program, const std::string& description,
     if (data.train.labels().empty() || data.test.labels().empty())
       throw scvae::FormatError(flags.data +
                                ": expected label files for the training and test images");
-    const examples::OutputLock lock(flags.out);
+    const auto lock = distributed.lock_output(flags.out);
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
     if (app.count("--label-weight") == 0)
       m.label_weight = examples::default_label_weight(m.label_weight, m.labels, data.train.size());
@@ -307,27 +302,41 @@ inline int run_m2_example(const char* program, const std::string& description,
     if (m.average_weights > 0.0)
       trainer.add_callback(std::make_unique<scvae::AverageParameters<scvae::LabelConditionedVAE>>(
           model, m.average_weights));
+    // Every rank evaluates (the loss crosses the ranks chunk by chunk, the
+    // accuracies split their batches across them); rank 0 alone writes.
     trainer.add_callback(std::make_unique<scvae::EpochCallback>(evaluate));
-    if (!flags.quiet) trainer.add_callback(std::make_unique<scvae::ProgressBar>());
-    trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<
-                             scvae::LabelConditionedVAE, scvae::Adam>>(flags.save, trainer));
-    trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
+    if (!flags.quiet && distributed.writes())
+      trainer.add_callback(std::make_unique<scvae::ProgressBar>());
+    if (distributed.writes()) {
+      trainer.add_callback(std::make_unique<scvae::CheckpointEveryEpoch<
+                               scvae::LabelConditionedVAE, scvae::Adam>>(flags.save, trainer));
+      trainer.add_callback(std::make_unique<examples::RecordCheckpoint>(flags.save));
+    }
     Index first_epoch = 0;
     if (!flags.load.empty() && flags.epochs > 0)
       first_epoch = scvae::resume_training(flags.load, trainer);
+    // The average and the adversarial terms are computed alike on every
+    // rank from the same parameters and batch, so they need no exchange.
+    distributed.start(model, adam, data.train.size(), examples::trainer_options(flags, first_epoch),
+                      first_epoch);
     last_epoch += first_epoch;
-    trainer.add_callback(std::make_unique<scvae::MetricsWriter>(
-        (std::filesystem::path(flags.out) / "metrics.jsonl").string(), first_epoch > 0));
-    examples::add_curves(trainer, flags.out, first_epoch);
-    if (!flags.quiet)
-      std::cerr << program << ": " << data.train.size() << " training images, "
+    const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
+    if (distributed.writes()) {
+      trainer.add_callback(std::make_unique<scvae::MetricsWriter>(metrics_path, first_epoch > 0));
+      examples::add_curves(trainer, flags.out, first_epoch);
+    }
+    if (!flags.quiet && distributed.writes())
+      std::cerr << program_name << ": " << data.train.size() << " training images, "
                 << scvae::labelled_indices(labelled).size() << " labelled; "
-                << model.parameter_count() << " parameters; " << model.architecture() << "\n";
+                << model.parameter_count() << " parameters; " << model.architecture()
+                << distributed.ranks_text() << "\n";
 
-    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate);
+    examples::train_or_evaluate(trainer, train_source, flags.epochs, first_epoch, evaluate,
+                                distributed.writes() ? &std::cout : nullptr);
+    if (!distributed.writes()) return 0;
     if (m.baseline)
-      examples::write_baseline(program, data.train, labelled, data.test, flags, m.baseline_epochs,
-                               (std::filesystem::path(flags.out) / "metrics.jsonl").string());
+      examples::write_baseline(program_name, data.train, labelled, data.test, flags,
+                               m.baseline_epochs, metrics_path);
     const std::string samples = (std::filesystem::path(flags.out) / "class_samples.png").string();
     scvae::Rng picture_rng(flags.seed + 9000);
     scvae::write_class_samples(samples, model, 10, data.test.image_rows(), data.test.image_cols(),
@@ -336,11 +345,11 @@ inline int run_m2_example(const char* program, const std::string& description,
     examples::write_latent_png(model, test_source, 500, flags.out,
                                examples::class_numbers(data.test));
     if (!flags.quiet)
-      std::cerr << program << ": wrote metrics.jsonl, " << (flags.epochs > 0 ? "curves.png, " : "")
-                << "latent.png and " << samples
+      std::cerr << program_name << ": wrote metrics.jsonl, "
+                << (flags.epochs > 0 ? "curves.png, " : "") << "latent.png and " << samples
                 << (flags.epochs > 0 ? ", the model to " + flags.save : std::string()) << "\n";
     return 0;
-  });
+  }));
 }
 
 }  // namespace examples

@@ -96,7 +96,8 @@ TrainingRun train(RankGroup* group, int threads) {
   const std::vector<std::uint8_t> labelled = one_in_four(train_data.size());
   const PartlyLabelledSource<float> source(train_data, labelled);
   const ImageLabelSource<float> test_source(test_data);
-  LabelConditionedVAE model(m2_spec(), 42 + (group ? static_cast<std::uint64_t>(group->rank()) : 0));
+  LabelConditionedVAE model(m2_spec(),
+                            42 + (group ? static_cast<std::uint64_t>(group->rank()) : 0));
   model.set_rank_group(group);
   Adam adam(AdamOptions{3e-3});
   TrainerOptions options;
@@ -117,11 +118,10 @@ TrainingRun train(RankGroup* group, int threads) {
     run.metrics.push_back(r.train_loss);
     run.metrics.push_back(evaluate_loss(model, test_source, 16, rng).total);
     run.metrics.push_back(evaluate_accuracy(model, 1, test_source, 16).accuracy);
-    run.metrics.push_back(evaluate_accuracy(model, 1, test_source, 16,
-                                            [&](const Matrix<float>& x, Matrix<float>& q) {
-                                              model.class_probabilities(x, q);
-                                            })
-                              .accuracy);
+    run.metrics.push_back(
+        evaluate_accuracy(model, 1, test_source, 16, [&](const Matrix<float>& x, Matrix<float>& q) {
+          model.class_probabilities(x, q);
+        }).accuracy);
     return false;
   }));
   trainer.fit(source);
