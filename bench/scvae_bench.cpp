@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "scvae/kernels/gemm_bf16.hpp"
 #include "scvae/scvae.hpp"
 
 namespace {
@@ -206,21 +207,24 @@ BENCHMARK(BM_ConvVAE_TrainStep)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+/// The four products of a VAE layer's step at a chunk of 64 samples: W1 X,
+/// W4 H, the weight gradient D X^T, and the input gradient W^T D.
+struct GemmProduct {
+  Index m, n, k;
+  bool trans_a, trans_b;
+};
+const GemmProduct kGemmProducts[] = {{kHidden, 64, kInputs, false, false},
+                                     {kInputs, 64, kHidden, false, false},
+                                     {kInputs, kHidden, 64, false, true},
+                                     {kHidden, 64, kInputs, true, false}};
+
 /// One product of the MNIST VAE's dense layers, as the layers run it
 /// (detail::gemm: the AVX-512 kernels where built, else Eigen's kernel on
 /// reused buffers) or as a plain Eigen noalias product. Args: shape (0: W1 X,
 /// 1: W4 H, 2: D4 H^T accumulated, 3: W4^T D4; batch 64, one thread's chunk
 /// of a 2-thread batch of 128), eigen (0: detail::gemm, 1: Eigen).
 void BM_Gemm_Product(benchmark::State& state) {
-  struct Product {
-    Index m, n, k;
-    bool trans_a, trans_b;
-  };
-  static const Product products[] = {{kHidden, 64, kInputs, false, false},
-                                     {kInputs, 64, kHidden, false, false},
-                                     {kInputs, kHidden, 64, false, true},
-                                     {kHidden, 64, kInputs, true, false}};
-  const Product& p = products[state.range(0)];
+  const GemmProduct& p = kGemmProducts[state.range(0)];
   const bool eigen = state.range(1) != 0;
   const Mat a = p.trans_a ? Mat::Random(p.k, p.m) : Mat::Random(p.m, p.k);
   const Mat b = p.trans_b ? Mat::Random(p.n, p.k) : Mat::Random(p.k, p.n);
@@ -248,6 +252,102 @@ void BM_Gemm_Product(benchmark::State& state) {
       benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Gemm_Product)->ArgNames({"shape", "eigen"})->ArgsProduct({{0, 1, 2, 3}, {0, 1}});
+
+/// BM_Gemm_Product's products with bf16 operands and float sums (issue 24;
+/// kernels/gemm_bf16.hpp), on AVX512_BF16 where the CPU has it (else the
+/// scalar path, slow). The weight's packing (once per step, after the
+/// optimizer, in a bf16 training) stays outside the loop; the packing of
+/// the activations and deltas, which every product needs afresh, is timed
+/// with it unless kernel_only. FLOP/s counts 2 m n k as for floats.
+/// Args: shape (as BM_Gemm_Product), kernel_only.
+void BM_Gemm_Bf16(benchmark::State& state) {
+  const GemmProduct& p = kGemmProducts[state.range(0)];
+  const bool kernel_only = state.range(1) != 0;
+  const Mat a = p.trans_a ? Mat::Random(p.k, p.m) : Mat::Random(p.m, p.k);
+  const Mat b = p.trans_b ? Mat::Random(p.n, p.k) : Mat::Random(p.k, p.n);
+  Mat c = Mat::Zero(p.m, p.n);
+  const bool accumulate = p.trans_b;  // weight gradients sum over chunks
+  const Index pairs = scvae::detail::bf16_pairs(p.k);
+  std::vector<std::uint32_t> a_pairs(static_cast<std::size_t>(pairs * p.m));
+  std::vector<std::uint32_t> b_pairs(static_cast<std::size_t>(pairs * p.n));
+  // A is the weight (W or W^T) in the forward and input-gradient products,
+  // packed once; in the weight gradient D X^T it is the delta D.
+  const bool a_is_weight = !p.trans_b;
+  auto pack_a = [&] {
+    scvae::detail::pack_rows_in_pairs(p.m, p.k, a.data(), a.rows(), p.trans_a, a_pairs.data());
+  };
+  auto pack_b = [&] {
+    scvae::detail::pack_columns_in_pairs(p.k, p.n, b.data(), b.rows(), p.trans_b, b_pairs.data(),
+                                         pairs);
+  };
+  pack_a();
+  pack_b();
+  for (auto _ : state) {
+    if (!kernel_only) {
+      if (!a_is_weight) pack_a();
+      pack_b();
+    }
+    scvae::detail::gemm_bf16(p.m, p.n, pairs, a_pairs.data(), b_pairs.data(), pairs, c.data(),
+                             c.rows(), accumulate);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(scvae::detail::cpu_has_bf16() ? "avx512_bf16" : "scalar (no AVX512_BF16)");
+  state.counters["FLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(p.m * p.n * p.k),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Gemm_Bf16)->ArgNames({"shape", "kernel_only"})->ArgsProduct({{0, 1, 2, 3}, {0, 1}});
+
+#ifdef SCVAE_HAVE_BF16_KERNEL
+/// 12 independent chains of vdpbf16ps from `start`, `rounds` long; returns
+/// their sum so that none is optimised away. Not inlined, and fed a value the
+/// compiler cannot see, so that the loop is not hoisted out of the timing.
+SCVAE_TARGET_BF16 __attribute__((noinline)) float bf16_dot_chains(float start, long rounds) {
+  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f7f3f7f);  // pairs of 0.996
+  const __m512bh b = (__m512bh)_mm512_set1_epi32(0x33d633d6);  // pairs of 1e-7
+  __m512 c[12];
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; ++i) c[i] = _mm512_set1_ps(start + static_cast<float>(i));
+  for (long r = 0; r < rounds; ++r) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) c[i] = _mm512_dpbf16_ps(c[i], a, b);
+  }
+  __m512 sum = c[0];
+#pragma GCC unroll 12
+  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, c[i]);
+  return _mm512_reduce_add_ps(sum);
+}
+#endif
+
+/// The core's peak bf16 multiply-add rate (vdpbf16ps: 16 lanes x 2 products
+/// per instruction), on each of `threads` threads: BM_Gemm_Bf16's ceiling,
+/// beside BM_Fma_Peak's float one. Args: threads.
+void BM_Bf16_Peak(benchmark::State& state) {
+#ifdef SCVAE_HAVE_BF16_KERNEL
+  if (!scvae::detail::cpu_has_bf16()) {
+    state.SkipWithError("this CPU has no AVX512_BF16");
+    return;
+  }
+  constexpr long kRounds = 1 << 16;
+  const int threads = static_cast<int>(state.range(0));
+  std::vector<float> sums(static_cast<std::size_t>(threads));
+  scvae::ThreadPool pool(threads);
+  auto chains = [&](int t) {
+    float start = static_cast<float>(t);
+    benchmark::DoNotOptimize(start);
+    sums[static_cast<std::size_t>(t)] = bf16_dot_chains(start, kRounds);
+    benchmark::ClobberMemory();
+  };
+  for (auto _ : state) pool.run(threads, chains);
+  benchmark::DoNotOptimize(sums.data());
+  const double flops_per_iteration = 2.0 * 2 * 16 * 12 * kRounds * threads;
+  state.counters["FLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * flops_per_iteration, benchmark::Counter::kIsRate);
+#else
+  state.SkipWithError("built without the bf16 kernel (not x86 with GCC or clang)");
+#endif
+}
+BENCHMARK(BM_Bf16_Peak)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
 
 /// The core's peak multiply-add rate: 12 independent chains of Eigen's
 /// widest float packet (enough to hide the FMA latency on two ports), on each

@@ -22,6 +22,7 @@
 #endif
 
 #include "scvae/core/types.hpp"
+#include "scvae/kernels/avx512_tiles.hpp"
 
 namespace scvae::detail {
 
@@ -62,9 +63,9 @@ Scalar* gemm_scratch(Index size) {
 /// the operands. Measured in bench/RESULTS.md (BM_Gemm_Product).
 namespace avx512 {
 
-inline constexpr Index kLanes = 16;
-inline constexpr Index kTileRows = 3 * kLanes;
-inline constexpr Index kTileColumns = 8;
+using avx512_tiles::kLanes;
+using avx512_tiles::kTileColumns;
+using avx512_tiles::kTileRows;
 inline constexpr Index kPrefetchSteps = 8;
 inline constexpr Index kBlockTiles = 4;
 inline constexpr Index kLargeOperandBytes = Index(512) << 10;
@@ -108,22 +109,7 @@ inline void tile(Index k, const float* a, Index lda, const float* b, Index ldb, 
       for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_fmadd_ps(column[v], scale, sum[j][v]);
     }
   }
-#pragma GCC unroll 8
-  for (int j = 0; j < Columns; ++j) {
-    float* out = c + j * ldc;
-#pragma GCC unroll 3
-    for (int v = 0; v < Vectors; ++v) {
-      float* at = out + v * kLanes;
-      if (Partial && v == Vectors - 1) {
-        const __m512 value =
-            accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(last, at), sum[j][v]) : sum[j][v];
-        _mm512_mask_storeu_ps(at, last, value);
-      } else {
-        _mm512_storeu_ps(at,
-                         accumulate ? _mm512_add_ps(_mm512_loadu_ps(at), sum[j][v]) : sum[j][v]);
-      }
-    }
-  }
+  avx512_tiles::store_tile<Vectors, Columns, Partial>(sum, c, ldc, last, accumulate);
 }
 
 /// tile<> for a runtime column count (1..8).
@@ -142,13 +128,7 @@ inline void tile_columns(Index columns, Index k, const float* a, Index lda, cons
   }
 }
 
-/// Rows of the tile that starts at row i of m: 3 vectors, but a last 4 as
-/// 2 + 2, since a 1-vector tile has too few independent sums to keep both
-/// FMA units busy.
-inline Index tile_rows(Index i, Index m) {
-  const Index left = (m - i + kLanes - 1) / kLanes;
-  return std::min(left == 4 ? 2 * kLanes : kTileRows, m - i);
-}
+using avx512_tiles::tile_rows;
 
 /// Rows of A above its first 64-byte-aligned row, when every column of A
 /// starts at the same place in a cache line (lda a multiple of 16); else 0.
