@@ -11,8 +11,8 @@
 // pseudo-labels for the unlabelled images. Everything here is wiring of the
 // library: PartlyLabelledSource, OversamplingOrder, PseudoLabels,
 // AverageParameters and VirtualAdversarialTraining on the one Trainer. Under
-// mpirun, --design scvae --distributed trains on every rank
-// (examples/distributed_run.hpp).
+// mpirun, --distributed trains on every rank, with either design
+// (examples/distributed_run.hpp; --design m2's in m2_example.hpp).
 
 #include "distributed_run.hpp"
 #include "labelled_subset.hpp"
