@@ -39,8 +39,8 @@ struct has_rank_group<Model, std::void_t<decltype(std::declval<const Model&>().r
 }  // namespace detail
 
 /// The ranks an evaluation of `model` is split across: the model's rank
-/// group (SCVAET::set_rank_group), or nullptr for a model in one process or
-/// one without a rank group (M2).
+/// group (SCVAET::set_rank_group, LabelConditionedVAET::set_rank_group), or
+/// nullptr for a model in one process or one without rank_group().
 template <typename Model>
 RankGroup* evaluation_rank_group(const Model& model) {
   if constexpr (detail::has_rank_group<Model>::value)
