@@ -429,6 +429,92 @@ BENCHMARK(BM_Eigen_Gemm_Reference)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+/// BM_Eigen_Gemm_Reference's products in bf16 (kernels/gemm_bf16.hpp), with
+/// the packing a bf16 step would do: each weight as rows in pairs, W and
+/// W^T, once per step (split over the threads by layer, as after an
+/// optimizer step); per chunk X as columns (W X) and transposed (D X^T), D
+/// as rows (D X^T) and as columns (W^T D). What a bf16 step's products
+/// would cost, before any module uses them (issue 24). Args: batch, threads.
+void BM_Bf16_Gemm_Reference(benchmark::State& state) {
+  using scvae::detail::bf16_pairs;
+  using Words = std::vector<std::uint32_t>;
+  const Index n = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  const std::vector<LayerShape>& layers = vae_layers();
+  std::vector<Mat> w;
+  std::vector<Words> w_rows, w_transposed_rows;
+  for (const LayerShape& l : layers) {
+    w.push_back(Mat::Random(l.out, l.in));
+    w_rows.emplace_back(static_cast<std::size_t>(l.out * bf16_pairs(l.in)));
+    w_transposed_rows.emplace_back(static_cast<std::size_t>(l.in * bf16_pairs(l.out)));
+  }
+  struct Chunk {
+    std::vector<Mat> x, y, d, dw, dx;
+    std::vector<Words> x_columns, x_transposed, d_rows, d_columns;
+  };
+  std::vector<Chunk> chunks(static_cast<std::size_t>(threads));
+  for (int c = 0; c < threads; ++c) {
+    const Index cols = n * (c + 1) / threads - n * c / threads;
+    Chunk& h = chunks[static_cast<std::size_t>(c)];
+    for (const LayerShape& l : layers) {
+      h.x.push_back(Mat::Random(l.in, cols));
+      h.y.push_back(Mat(l.out, cols));
+      h.d.push_back(Mat::Random(l.out, cols));
+      h.dw.push_back(Mat(l.out, l.in));
+      h.dx.push_back(Mat(l.in, cols));
+      h.x_columns.emplace_back(static_cast<std::size_t>(cols * bf16_pairs(l.in)));
+      h.x_transposed.emplace_back(static_cast<std::size_t>(l.in * bf16_pairs(cols)));
+      h.d_rows.emplace_back(static_cast<std::size_t>(l.out * bf16_pairs(cols)));
+      h.d_columns.emplace_back(static_cast<std::size_t>(cols * bf16_pairs(l.out)));
+    }
+  }
+  auto pack_weights = [&](int t) {
+    for (std::size_t l = static_cast<std::size_t>(t); l < layers.size();
+         l += static_cast<std::size_t>(threads)) {
+      scvae::detail::pack_rows_in_pairs(layers[l].out, layers[l].in, w[l].data(), w[l].rows(),
+                                        false, w_rows[l].data());
+      scvae::detail::pack_rows_in_pairs(layers[l].in, layers[l].out, w[l].data(), w[l].rows(),
+                                        true, w_transposed_rows[l].data());
+    }
+  };
+  auto work = [&](int c) {
+    Chunk& h = chunks[static_cast<std::size_t>(c)];
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const Index in = layers[l].in, out = layers[l].out, cols = h.x[l].cols();
+      scvae::detail::pack_columns_in_pairs(in, cols, h.x[l].data(), in, false,
+                                           h.x_columns[l].data(), bf16_pairs(in));
+      scvae::detail::gemm_bf16(out, cols, bf16_pairs(in), w_rows[l].data(),
+                               h.x_columns[l].data(), bf16_pairs(in), h.y[l].data(), out, false);
+      scvae::detail::pack_rows_in_pairs(out, cols, h.d[l].data(), out, false, h.d_rows[l].data());
+      scvae::detail::pack_columns_in_pairs(cols, in, h.x[l].data(), in, true,
+                                           h.x_transposed[l].data(), bf16_pairs(cols));
+      scvae::detail::gemm_bf16(out, in, bf16_pairs(cols), h.d_rows[l].data(),
+                               h.x_transposed[l].data(), bf16_pairs(cols), h.dw[l].data(), out,
+                               false);
+      if (layers[l].input_gradient) {
+        scvae::detail::pack_columns_in_pairs(out, cols, h.d[l].data(), out, false,
+                                             h.d_columns[l].data(), bf16_pairs(out));
+        scvae::detail::gemm_bf16(in, cols, bf16_pairs(out), w_transposed_rows[l].data(),
+                                 h.d_columns[l].data(), bf16_pairs(out), h.dx[l].data(), in,
+                                 false);
+      }
+    }
+    benchmark::ClobberMemory();
+  };
+  scvae::ThreadPool pool(threads);
+  for (auto _ : state) {
+    pool.run(threads, pack_weights);
+    pool.run(threads, work);
+  }
+  state.SetLabel(scvae::detail::cpu_has_bf16() ? "avx512_bf16" : "scalar (no AVX512_BF16)");
+  set_rates(state, n, vae_step_flops_per_sample());
+}
+BENCHMARK(BM_Bf16_Gemm_Reference)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{128}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 /// SC-VAE: the image (Bernoulli, 784-400-20-400-784) and a label task
 /// (Categorical, 20-400-10) with every other label masked. Args: batch, threads.
 void BM_SCVAE_TrainStep(benchmark::State& state) {
