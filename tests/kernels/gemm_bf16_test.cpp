@@ -182,6 +182,62 @@ TEST(GemmBf16, ErrsAsBf16InputsDoNotAsFloatOnes) {
 }
 
 #ifdef SCVAE_HAVE_BF16_KERNEL
+TEST(GemmBf16, VectorAndScalarPackingWriteTheSameWords) {
+  if (!detail::cpu_has_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  // Ordinary numbers, and the ones whose rounding is special: ties,
+  // denormals, infinities, NaNs.
+  const float specials[] = {
+      float_from_bits(0x3f808000u),           float_from_bits(0x3f818000u),
+      float_from_bits(0x007fffffu),           float_from_bits(0x80000001u),
+      std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
+      float_from_bits(0x7f800001u),           -0.0f};
+  for (const Index rows : {1, 2, 15, 16, 17, 33, 64}) {
+    for (const Index depth : {1, 2, 3, 31, 32, 33, 64, 65}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " depth " + std::to_string(depth));
+      Matrix<float> a = nan_padded(rows, depth, 7 + static_cast<std::uint64_t>(rows));
+      for (Index j = 0; j < depth; ++j) a(j % rows, j) = specials[j % 8];
+      const Index pairs = detail::bf16_pairs(depth);
+      std::vector<std::uint32_t> vector_words(static_cast<std::size_t>(pairs * rows));
+      std::vector<std::uint32_t> scalar_words(vector_words.size());
+      detail::pack_rows_in_pairs(rows, depth, a.data(), a.rows(), false, vector_words.data());
+      detail::pack_rows_in_pairs_scalar(rows, depth, a.data(), a.rows(), false,
+                                        scalar_words.data());
+      EXPECT_EQ(vector_words, scalar_words) << "rows in pairs";
+      // The same matrix read as B (k = rows, n = depth), columns in pairs,
+      // into a longer stride whose extra words must stay as they were.
+      const Index column_pairs = detail::bf16_pairs(rows);
+      const Index stride = column_pairs + 3;
+      std::vector<std::uint32_t> vector_columns(static_cast<std::size_t>(stride * depth),
+                                                0x12345678u);
+      std::vector<std::uint32_t> scalar_columns(vector_columns);
+      detail::pack_columns_in_pairs(rows, depth, a.data(), a.rows(), false, vector_columns.data(),
+                                    stride);
+      detail::pack_columns_in_pairs_scalar(rows, depth, a.data(), a.rows(), false,
+                                           scalar_columns.data(), stride);
+      EXPECT_EQ(vector_columns, scalar_columns) << "columns in pairs";
+      // The transposed orientations read the same stored matrix as op(A) =
+      // its transpose (m = depth, k = rows) and op(B) = its transpose
+      // (k = depth, n = rows).
+      std::vector<std::uint32_t> vector_transposed(static_cast<std::size_t>(column_pairs * depth));
+      std::vector<std::uint32_t> scalar_transposed(vector_transposed.size());
+      detail::pack_rows_in_pairs(depth, rows, a.data(), a.rows(), true, vector_transposed.data());
+      detail::pack_rows_in_pairs_scalar(depth, rows, a.data(), a.rows(), true,
+                                        scalar_transposed.data());
+      EXPECT_EQ(vector_transposed, scalar_transposed) << "rows in pairs, transposed";
+      const Index transposed_stride = pairs + 5;
+      std::vector<std::uint32_t> vector_transposed_columns(
+          static_cast<std::size_t>(transposed_stride * rows), 0x12345678u);
+      std::vector<std::uint32_t> scalar_transposed_columns(vector_transposed_columns);
+      detail::pack_columns_in_pairs(depth, rows, a.data(), a.rows(), true,
+                                    vector_transposed_columns.data(), transposed_stride);
+      detail::pack_columns_in_pairs_scalar(depth, rows, a.data(), a.rows(), true,
+                                           scalar_transposed_columns.data(), transposed_stride);
+      EXPECT_EQ(vector_transposed_columns, scalar_transposed_columns)
+          << "columns in pairs, transposed";
+    }
+  }
+}
+
 SCVAE_TARGET_BF16 void convert_on_the_cpu(const float* in, std::uint16_t* out) {
   const __m256bh rounded = _mm512_cvtneps_pbh(_mm512_loadu_ps(in));
   std::memcpy(out, &rounded, 16 * sizeof(std::uint16_t));

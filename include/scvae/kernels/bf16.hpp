@@ -12,6 +12,14 @@
 #include <cstdint>
 #include <cstring>
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SCVAE_HAVE_BF16_KERNEL 1
+// The bf16 kernels are compiled for AVX512_BF16 whatever the build's flags,
+// and called only where the CPU reports it (cpu_has_bf16).
+#define SCVAE_TARGET_BF16 __attribute__((target("avx512f,avx512bf16")))
+#endif
+
 namespace scvae::detail {
 
 /// One bfloat16 number, as its 16 bits.

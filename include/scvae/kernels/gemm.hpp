@@ -202,8 +202,8 @@ inline void gemm(Index m, Index n, Index k, const float* a, Index lda, const flo
 }
 
 /// out (cols x rows, column-major) = or += in^T, where in is rows x cols.
-/// Whole 16 x 16 blocks are transposed in registers (unpack, then 128-bit
-/// lane shuffles); the edges element by element.
+/// Whole 16 x 16 blocks are transposed in registers; the edges element by
+/// element.
 inline void transpose(Index rows, Index cols, const float* in, Index ldi, float* out, Index ldo,
                       bool accumulate) {
   const Index block_rows = rows / kLanes * kLanes;
@@ -211,36 +211,9 @@ inline void transpose(Index rows, Index cols, const float* in, Index ldi, float*
   for (Index j = 0; j < block_cols; j += kLanes) {
     for (Index i = 0; i < block_rows; i += kLanes) {
       const float* from = in + i + j * ldi;
-      __m512 x[kLanes], y[kLanes];
+      __m512 x[kLanes];
       for (int c = 0; c < kLanes; ++c) x[c] = _mm512_loadu_ps(from + c * ldi);
-      // Pairs of columns interleaved by 32 bits, then by 64, then 128-bit
-      // lanes gathered twice: y[r] ends up as row r of the block.
-      for (int c = 0; c < kLanes; c += 2) {
-        y[c] = _mm512_unpacklo_ps(x[c], x[c + 1]);
-        y[c + 1] = _mm512_unpackhi_ps(x[c], x[c + 1]);
-      }
-      auto unpack_pd = [](__m512 p, __m512 q, bool high) {
-        const __m512d pd = _mm512_castps_pd(p), qd = _mm512_castps_pd(q);
-        return _mm512_castpd_ps(high ? _mm512_unpackhi_pd(pd, qd) : _mm512_unpacklo_pd(pd, qd));
-      };
-      for (int c = 0; c < kLanes; c += 4) {
-        x[c] = unpack_pd(y[c], y[c + 2], false);
-        x[c + 1] = unpack_pd(y[c], y[c + 2], true);
-        x[c + 2] = unpack_pd(y[c + 1], y[c + 3], false);
-        x[c + 3] = unpack_pd(y[c + 1], y[c + 3], true);
-      }
-      for (int c = 0; c < 4; ++c) {
-        y[c] = _mm512_shuffle_f32x4(x[c], x[c + 4], 0x88);
-        y[c + 4] = _mm512_shuffle_f32x4(x[c], x[c + 4], 0xdd);
-        y[c + 8] = _mm512_shuffle_f32x4(x[c + 8], x[c + 12], 0x88);
-        y[c + 12] = _mm512_shuffle_f32x4(x[c + 8], x[c + 12], 0xdd);
-      }
-      for (int c = 0; c < 4; ++c) {
-        x[c] = _mm512_shuffle_f32x4(y[c], y[c + 8], 0x88);
-        x[c + 8] = _mm512_shuffle_f32x4(y[c], y[c + 8], 0xdd);
-        x[c + 4] = _mm512_shuffle_f32x4(y[c + 4], y[c + 12], 0x88);
-        x[c + 12] = _mm512_shuffle_f32x4(y[c + 4], y[c + 12], 0xdd);
-      }
+      avx512_tiles::transpose_block(x);
       float* to = out + j + i * ldo;
       for (int r = 0; r < kLanes; ++r) {
         float* at = to + r * ldo;

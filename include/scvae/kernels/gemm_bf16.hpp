@@ -5,14 +5,10 @@
 //
 // The instruction (vdpbf16ps) adds to each float lane the products of two
 // bf16 pairs, so both operands are kept as pairs of neighbours along the
-// summed dimension k, one pair per 32-bit word (the even k in the low half):
-// - A (m x k) "rows in pairs": word (p, i) = (A[i, 2p], A[i, 2p+1]) at
-//   a[p * m + i], so 16 rows of one pair are one vector load;
-// - B (k x n) "columns in pairs": word (p, j) = (B[2p, j], B[2p+1, j]) at
-//   b[j * ldb + p], one broadcast per column.
-// An odd k is padded with a zero. Packing converts float to bf16 (rounded to
-// nearest even) from either orientation of the float source, so the three
-// products of a dense layer (W X, D X^T, W^T D) all run on the one kernel.
+// summed dimension k (bf16_packing.hpp): A as rows in pairs, so that 16 rows
+// of one pair are one vector load, and B as columns in pairs, one broadcast
+// per column. Packing reads either orientation of the float source, so the
+// three products of a dense layer (W X, D X^T, W^T D) run on the one kernel.
 //
 // Exactness: every C element is summed over the pairs in order, each step
 // adding the odd product and then the even one, each fused into the sum
@@ -25,83 +21,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 
 #include "scvae/core/flush_denormals.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/kernels/avx512_tiles.hpp"
 #include "scvae/kernels/bf16.hpp"
-
-#ifdef SCVAE_HAVE_AVX512_TILES
-#define SCVAE_HAVE_BF16_KERNEL 1
-// The kernel is compiled for AVX512_BF16 whatever the build's flags, and
-// called only where the CPU reports it (cpu_has_bf16).
-#define SCVAE_TARGET_BF16 __attribute__((target("avx512f,avx512bf16")))
-#endif
+#include "scvae/kernels/bf16_packing.hpp"
 
 namespace scvae::detail {
-
-/// Words of a packed operand along k: one per pair, an odd k padded.
-inline Index bf16_pairs(Index k) { return (k + 1) / 2; }
-
-/// The word of two bf16 numbers, `even` in the low half.
-inline std::uint32_t bf16_pair(float even, float odd) {
-  return static_cast<std::uint32_t>(to_bf16(even).bits) |
-         (static_cast<std::uint32_t>(to_bf16(odd).bits) << 16);
-}
-
-/// Packs op(A) (m x k) as rows in pairs into out[0 : bf16_pairs(k) * m]:
-/// A is column-major m x k (lda >= m), or with `transposed` stored k x m
-/// (lda >= k), as W^T is when W is stored.
-inline void pack_rows_in_pairs(Index m, Index k, const float* a, Index lda, bool transposed,
-                               std::uint32_t* out) {
-  const Index pairs = bf16_pairs(k);
-  for (Index p = 0; p < pairs; ++p) {
-    const Index q = 2 * p;
-    const bool has_odd = q + 1 < k;
-    std::uint32_t* row_words = out + p * m;
-    if (transposed) {
-      for (Index i = 0; i < m; ++i) {
-        const float* column = a + i * lda;
-        row_words[i] = bf16_pair(column[q], has_odd ? column[q + 1] : 0.0f);
-      }
-    } else {
-      const float* even = a + q * lda;
-      const float* odd = a + (q + 1) * lda;
-      for (Index i = 0; i < m; ++i) row_words[i] = bf16_pair(even[i], has_odd ? odd[i] : 0.0f);
-    }
-  }
-}
-
-/// Packs op(B) (k x n) as columns in pairs into out, column j at
-/// out[j * ldo : j * ldo + bf16_pairs(k)] (ldo >= bf16_pairs(k)): B is
-/// column-major k x n (ldb >= k), or with `transposed` stored n x k
-/// (ldb >= n), as X^T is when X is stored.
-inline void pack_columns_in_pairs(Index k, Index n, const float* b, Index ldb, bool transposed,
-                                  std::uint32_t* out, Index ldo) {
-  const Index pairs = bf16_pairs(k);
-  if (transposed) {
-    for (Index p = 0; p < pairs; ++p) {
-      const Index q = 2 * p;
-      const float* even = b + q * ldb;
-      const float* odd = b + (q + 1) * ldb;
-      const bool has_odd = q + 1 < k;
-      for (Index j = 0; j < n; ++j) out[j * ldo + p] = bf16_pair(even[j], has_odd ? odd[j] : 0.0f);
-    }
-    return;
-  }
-  for (Index j = 0; j < n; ++j) {
-    const float* column = b + j * ldb;
-    std::uint32_t* words = out + j * ldo;
-    for (Index p = 0; p < k / 2; ++p) words[p] = bf16_pair(column[2 * p], column[2 * p + 1]);
-    if (k % 2 != 0) words[pairs - 1] = bf16_pair(column[k - 1], 0.0f);
-  }
-}
-
-/// The even (low) or odd (high) number of a pair, as a float.
-inline float bf16_half(std::uint32_t word, bool odd) {
-  return to_float(Bf16{static_cast<std::uint16_t>(odd ? word >> 16 : word & 0xffffu)});
-}
 
 /// gemm_bf16's arithmetic in scalar code: the same sums in the same order,
 /// under FTZ/DAZ as the instruction flushes, so the same bits.
