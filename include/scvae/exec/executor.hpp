@@ -47,6 +47,7 @@
 #include "scvae/core/slices.hpp"
 #include "scvae/core/thread_pool.hpp"
 #include "scvae/exec/rank_group.hpp"
+#include "scvae/kernels/gemm.hpp"
 #include "scvae/nn/module.hpp"
 
 namespace scvae {
@@ -245,7 +246,14 @@ class ExecutorT {
             failed.store(true);
           }
         }
-        if (workers > 1) barrier(2);
+        if (workers > 1) {
+          barrier(2);
+          // Parts go to whichever thread is free, so the thread that ran a
+          // layer's largest product may differ from step to step: every
+          // thread now takes its GEMM scratch to the largest any has used,
+          // so that no later step allocates it (kernels/gemm.hpp).
+          detail::gemm_scratch<Scalar>(0);
+        }
         // On the last rank (or alone) the gradient is whole by now.
         if (!group_ || group_->is_last()) {
           const Index size = gradients->size();

@@ -12,6 +12,7 @@
 // exceed EIGEN_STACK_ALLOCATION_LIMIT (128 KB), ~10 times per MNIST VAE step.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <type_traits>
 
@@ -45,11 +46,22 @@ class ReusedBlocking : public Eigen::internal::level3_blocking<Scalar, Scalar> {
   }
 };
 
-/// This thread's packing buffer, grown (never shrunk) to at least `size`.
+/// This thread's packing buffer, grown (never shrunk) to at least `size`,
+/// and at once to the largest size any thread has asked for (size 0: only
+/// that). The executor hands parameter-gradient parts to whichever thread is
+/// free, so a thread may meet a layer's large product for the first time
+/// long after warm-up; it calls this with 0 on every thread at the end of
+/// each step, so a step allocates only when it is the first to need more
+/// (tests/perf/no_allocation_test.cpp caught it under ASan's timing).
 template <typename Scalar>
 Scalar* gemm_scratch(Index size) {
+  static std::atomic<Index> largest{0};
   thread_local Vector<Scalar> buffer;
-  if (buffer.size() < size) buffer.resize(size);
+  Index seen = largest.load(std::memory_order_relaxed);
+  while (seen < size && !largest.compare_exchange_weak(seen, size, std::memory_order_relaxed)) {
+  }
+  const Index wanted = std::max(size, seen);
+  if (buffer.size() < wanted) buffer.resize(wanted);
   return buffer.data();
 }
 
