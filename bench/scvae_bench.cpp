@@ -213,6 +213,12 @@ struct GemmProduct {
   Index m, n, k;
   bool trans_a, trans_b;
 };
+using scvae::detail::ProductWrite;
+using scvae::detail::Stored;
+
+/// Stored::Transposed when the product reads the transpose of what is stored.
+Stored stored(bool transposed) { return transposed ? Stored::Transposed : Stored::AsIs; }
+
 const GemmProduct kGemmProducts[] = {{kHidden, 64, kInputs, false, false},
                                      {kInputs, 64, kHidden, false, false},
                                      {kInputs, kHidden, 64, false, true},
@@ -266,7 +272,8 @@ void BM_Gemm_Bf16(benchmark::State& state) {
   const Mat a = p.trans_a ? Mat::Random(p.k, p.m) : Mat::Random(p.m, p.k);
   const Mat b = p.trans_b ? Mat::Random(p.n, p.k) : Mat::Random(p.k, p.n);
   Mat c = Mat::Zero(p.m, p.n);
-  const bool accumulate = p.trans_b;  // weight gradients sum over chunks
+  // Weight gradients sum over chunks.
+  const ProductWrite write = p.trans_b ? ProductWrite::Add : ProductWrite::Overwrite;
   const Index pairs = scvae::detail::bf16_pairs(p.k);
   std::vector<std::uint32_t> a_pairs(static_cast<std::size_t>(pairs * p.m));
   std::vector<std::uint32_t> b_pairs(static_cast<std::size_t>(pairs * p.n));
@@ -274,11 +281,12 @@ void BM_Gemm_Bf16(benchmark::State& state) {
   // packed once; in the weight gradient D X^T it is the delta D.
   const bool a_is_weight = !p.trans_b;
   auto pack_a = [&] {
-    scvae::detail::pack_rows_in_pairs(p.m, p.k, a.data(), a.rows(), p.trans_a, a_pairs.data());
+    scvae::detail::pack_rows_in_pairs(p.m, p.k, a.data(), a.rows(), stored(p.trans_a),
+                                      a_pairs.data());
   };
   auto pack_b = [&] {
-    scvae::detail::pack_columns_in_pairs(p.k, p.n, b.data(), b.rows(), p.trans_b, b_pairs.data(),
-                                         pairs);
+    scvae::detail::pack_columns_in_pairs(p.k, p.n, b.data(), b.rows(), stored(p.trans_b),
+                                         b_pairs.data(), pairs);
   };
   pack_a();
   pack_b();
@@ -288,7 +296,7 @@ void BM_Gemm_Bf16(benchmark::State& state) {
       pack_b();
     }
     scvae::detail::gemm_bf16(p.m, p.n, pairs, a_pairs.data(), b_pairs.data(), pairs, c.data(),
-                             c.rows(), accumulate);
+                             c.rows(), write);
     benchmark::ClobberMemory();
   }
   state.SetLabel(scvae::detail::cpu_has_bf16() ? "avx512_bf16" : "scalar (no AVX512_BF16)");
@@ -472,31 +480,32 @@ void BM_Bf16_Gemm_Reference(benchmark::State& state) {
     for (std::size_t l = static_cast<std::size_t>(t); l < layers.size();
          l += static_cast<std::size_t>(threads)) {
       scvae::detail::pack_rows_in_pairs(layers[l].out, layers[l].in, w[l].data(), w[l].rows(),
-                                        false, w_rows[l].data());
+                                        Stored::AsIs, w_rows[l].data());
       scvae::detail::pack_rows_in_pairs(layers[l].in, layers[l].out, w[l].data(), w[l].rows(),
-                                        true, w_transposed_rows[l].data());
+                                        Stored::Transposed, w_transposed_rows[l].data());
     }
   };
   auto work = [&](int c) {
     Chunk& h = chunks[static_cast<std::size_t>(c)];
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const Index in = layers[l].in, out = layers[l].out, cols = h.x[l].cols();
-      scvae::detail::pack_columns_in_pairs(in, cols, h.x[l].data(), in, false,
+      scvae::detail::pack_columns_in_pairs(in, cols, h.x[l].data(), in, Stored::AsIs,
                                            h.x_columns[l].data(), bf16_pairs(in));
-      scvae::detail::gemm_bf16(out, cols, bf16_pairs(in), w_rows[l].data(),
-                               h.x_columns[l].data(), bf16_pairs(in), h.y[l].data(), out, false);
-      scvae::detail::pack_rows_in_pairs(out, cols, h.d[l].data(), out, false, h.d_rows[l].data());
-      scvae::detail::pack_columns_in_pairs(cols, in, h.x[l].data(), in, true,
+      scvae::detail::gemm_bf16(out, cols, bf16_pairs(in), w_rows[l].data(), h.x_columns[l].data(),
+                               bf16_pairs(in), h.y[l].data(), out, ProductWrite::Overwrite);
+      scvae::detail::pack_rows_in_pairs(out, cols, h.d[l].data(), out, Stored::AsIs,
+                                        h.d_rows[l].data());
+      scvae::detail::pack_columns_in_pairs(cols, in, h.x[l].data(), in, Stored::Transposed,
                                            h.x_transposed[l].data(), bf16_pairs(cols));
       scvae::detail::gemm_bf16(out, in, bf16_pairs(cols), h.d_rows[l].data(),
                                h.x_transposed[l].data(), bf16_pairs(cols), h.dw[l].data(), out,
-                               false);
+                               ProductWrite::Overwrite);
       if (layers[l].input_gradient) {
-        scvae::detail::pack_columns_in_pairs(out, cols, h.d[l].data(), out, false,
+        scvae::detail::pack_columns_in_pairs(out, cols, h.d[l].data(), out, Stored::AsIs,
                                              h.d_columns[l].data(), bf16_pairs(out));
         scvae::detail::gemm_bf16(in, cols, bf16_pairs(out), w_transposed_rows[l].data(),
                                  h.d_columns[l].data(), bf16_pairs(out), h.dx[l].data(), in,
-                                 false);
+                                 ProductWrite::Overwrite);
       }
     }
     benchmark::ClobberMemory();

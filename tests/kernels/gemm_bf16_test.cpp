@@ -66,28 +66,29 @@ TEST(GemmBf16, PacksPairsWhereTheLayoutSays) {
   ASSERT_EQ(pairs, 4);
   std::vector<std::uint32_t> rows(static_cast<std::size_t>(pairs * m));
   std::vector<std::uint32_t> rows_t(rows.size());
-  detail::pack_rows_in_pairs(m, k, a.data(), a.rows(), false, rows.data());
-  detail::pack_rows_in_pairs(m, k, a_stored_transposed.data(), a_stored_transposed.rows(), true,
-                             rows_t.data());
+  detail::pack_rows_in_pairs(m, k, a.data(), a.rows(), detail::Stored::AsIs, rows.data());
+  detail::pack_rows_in_pairs(m, k, a_stored_transposed.data(), a_stored_transposed.rows(),
+                             detail::Stored::Transposed, rows_t.data());
   const Index ldo = pairs + 2;
   std::vector<std::uint32_t> columns(static_cast<std::size_t>(ldo * n), 0xdeadbeefu);
   std::vector<std::uint32_t> columns_t(columns);
-  detail::pack_columns_in_pairs(k, n, b.data(), b.rows(), false, columns.data(), ldo);
-  detail::pack_columns_in_pairs(k, n, b_stored_transposed.data(), b_stored_transposed.rows(), true,
-                                columns_t.data(), ldo);
+  detail::pack_columns_in_pairs(k, n, b.data(), b.rows(), detail::Stored::AsIs, columns.data(),
+                                ldo);
+  detail::pack_columns_in_pairs(k, n, b_stored_transposed.data(), b_stored_transposed.rows(),
+                                detail::Stored::Transposed, columns_t.data(), ldo);
   auto bf16_of = [](float x) { return detail::to_float(detail::to_bf16(x)); };
   for (Index p = 0; p < pairs; ++p) {
     for (Index i = 0; i < m; ++i) {
       const std::uint32_t word = rows[static_cast<std::size_t>(p * m + i)];
       EXPECT_EQ(word, rows_t[static_cast<std::size_t>(p * m + i)]);
-      EXPECT_EQ(detail::bf16_half(word, false), bf16_of(a(i, 2 * p)));
-      EXPECT_EQ(detail::bf16_half(word, true), 2 * p + 1 < k ? bf16_of(a(i, 2 * p + 1)) : 0.0f);
+      EXPECT_EQ(detail::bf16_even(word), bf16_of(a(i, 2 * p)));
+      EXPECT_EQ(detail::bf16_odd(word), 2 * p + 1 < k ? bf16_of(a(i, 2 * p + 1)) : 0.0f);
     }
     for (Index j = 0; j < n; ++j) {
       const std::uint32_t word = columns[static_cast<std::size_t>(j * ldo + p)];
       EXPECT_EQ(word, columns_t[static_cast<std::size_t>(j * ldo + p)]);
-      EXPECT_EQ(detail::bf16_half(word, false), bf16_of(b(2 * p, j)));
-      EXPECT_EQ(detail::bf16_half(word, true), 2 * p + 1 < k ? bf16_of(b(2 * p + 1, j)) : 0.0f);
+      EXPECT_EQ(detail::bf16_even(word), bf16_of(b(2 * p, j)));
+      EXPECT_EQ(detail::bf16_odd(word), 2 * p + 1 < k ? bf16_of(b(2 * p + 1, j)) : 0.0f);
     }
   }
   // The words past a column's pairs are not written.
@@ -113,10 +114,11 @@ struct PackedBf16Product {
     b = nan_padded(s.k, s.n, 200 + static_cast<std::uint64_t>(s.n), scale_b);
     const Index pairs = detail::bf16_pairs(s.k);
     a_pairs.resize(static_cast<std::size_t>(pairs * s.m));
-    detail::pack_rows_in_pairs(s.m, s.k, a.data(), a.rows(), false, a_pairs.data());
+    detail::pack_rows_in_pairs(s.m, s.k, a.data(), a.rows(), detail::Stored::AsIs, a_pairs.data());
     b_stride = pairs + 1;  // a stride longer than the pairs, as a caller may choose
     b_pairs.assign(static_cast<std::size_t>(b_stride * s.n), 0u);
-    detail::pack_columns_in_pairs(s.k, s.n, b.data(), b.rows(), false, b_pairs.data(), b_stride);
+    detail::pack_columns_in_pairs(s.k, s.n, b.data(), b.rows(), detail::Stored::AsIs,
+                                  b_pairs.data(), b_stride);
     c_start = Matrix<float>::Constant(s.m + 5, s.n, -7.25f);
     c_start.topRows(s.m) = testing::random_matrix(s.m, s.n, 300).cast<float>();
   }
@@ -129,13 +131,14 @@ const Bf16Product kBf16Products[] = {{1, 1, 1},      {15, 7, 3},     {16, 8, 2},
 
 TEST(GemmBf16, MatchesDoubleWithinTheBoundOfBf16Inputs) {
   for (const Bf16Product& s : kBf16Products) {
-    for (bool accumulate : {false, true}) {
+    for (const auto write : {detail::ProductWrite::Overwrite, detail::ProductWrite::Add}) {
+      const bool accumulate = write == detail::ProductWrite::Add;
       SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
                    std::to_string(s.k) + (accumulate ? " +=" : " ="));
       const PackedBf16Product p(s, 1.0, 1.0);
       Matrix<float> c = p.c_start;
       detail::gemm_bf16(s.m, s.n, detail::bf16_pairs(s.k), p.a_pairs.data(), p.b_pairs.data(),
-                        p.b_stride, c.data(), c.rows(), accumulate);
+                        p.b_stride, c.data(), c.rows(), write);
       const Matrix<double> op_a = p.a.topRows(s.m).cast<double>();
       const Matrix<double> op_b = p.b.topRows(s.k).cast<double>();
       Matrix<double> expected = op_a * op_b;
@@ -177,7 +180,7 @@ TEST(GemmBf16, ErrsAsBf16InputsDoNotAsFloatOnes) {
   const std::uint32_t a_word = detail::bf16_pair(x, 0.0f);
   const std::uint32_t b_word = detail::bf16_pair(1.0f, 0.0f);
   float c = 0.0f;
-  detail::gemm_bf16(1, 1, 1, &a_word, &b_word, 1, &c, 1, false);
+  detail::gemm_bf16(1, 1, 1, &a_word, &b_word, 1, &c, 1, detail::ProductWrite::Overwrite);
   EXPECT_EQ(c, 1.0f);
 }
 
@@ -199,8 +202,9 @@ TEST(GemmBf16, VectorAndScalarPackingWriteTheSameWords) {
       const Index pairs = detail::bf16_pairs(depth);
       std::vector<std::uint32_t> vector_words(static_cast<std::size_t>(pairs * rows));
       std::vector<std::uint32_t> scalar_words(vector_words.size());
-      detail::pack_rows_in_pairs(rows, depth, a.data(), a.rows(), false, vector_words.data());
-      detail::pack_rows_in_pairs_scalar(rows, depth, a.data(), a.rows(), false,
+      detail::pack_rows_in_pairs(rows, depth, a.data(), a.rows(), detail::Stored::AsIs,
+                                 vector_words.data());
+      detail::pack_rows_in_pairs_scalar(rows, depth, a.data(), a.rows(), detail::Stored::AsIs,
                                         scalar_words.data());
       EXPECT_EQ(vector_words, scalar_words) << "rows in pairs";
       // The same matrix read as B (k = rows, n = depth), columns in pairs,
@@ -210,9 +214,9 @@ TEST(GemmBf16, VectorAndScalarPackingWriteTheSameWords) {
       std::vector<std::uint32_t> vector_columns(static_cast<std::size_t>(stride * depth),
                                                 0x12345678u);
       std::vector<std::uint32_t> scalar_columns(vector_columns);
-      detail::pack_columns_in_pairs(rows, depth, a.data(), a.rows(), false, vector_columns.data(),
-                                    stride);
-      detail::pack_columns_in_pairs_scalar(rows, depth, a.data(), a.rows(), false,
+      detail::pack_columns_in_pairs(rows, depth, a.data(), a.rows(), detail::Stored::AsIs,
+                                    vector_columns.data(), stride);
+      detail::pack_columns_in_pairs_scalar(rows, depth, a.data(), a.rows(), detail::Stored::AsIs,
                                            scalar_columns.data(), stride);
       EXPECT_EQ(vector_columns, scalar_columns) << "columns in pairs";
       // The transposed orientations read the same stored matrix as op(A) =
@@ -220,17 +224,19 @@ TEST(GemmBf16, VectorAndScalarPackingWriteTheSameWords) {
       // (k = depth, n = rows).
       std::vector<std::uint32_t> vector_transposed(static_cast<std::size_t>(column_pairs * depth));
       std::vector<std::uint32_t> scalar_transposed(vector_transposed.size());
-      detail::pack_rows_in_pairs(depth, rows, a.data(), a.rows(), true, vector_transposed.data());
-      detail::pack_rows_in_pairs_scalar(depth, rows, a.data(), a.rows(), true,
+      detail::pack_rows_in_pairs(depth, rows, a.data(), a.rows(), detail::Stored::Transposed,
+                                 vector_transposed.data());
+      detail::pack_rows_in_pairs_scalar(depth, rows, a.data(), a.rows(), detail::Stored::Transposed,
                                         scalar_transposed.data());
       EXPECT_EQ(vector_transposed, scalar_transposed) << "rows in pairs, transposed";
       const Index transposed_stride = pairs + 5;
       std::vector<std::uint32_t> vector_transposed_columns(
           static_cast<std::size_t>(transposed_stride * rows), 0x12345678u);
       std::vector<std::uint32_t> scalar_transposed_columns(vector_transposed_columns);
-      detail::pack_columns_in_pairs(depth, rows, a.data(), a.rows(), true,
+      detail::pack_columns_in_pairs(depth, rows, a.data(), a.rows(), detail::Stored::Transposed,
                                     vector_transposed_columns.data(), transposed_stride);
-      detail::pack_columns_in_pairs_scalar(depth, rows, a.data(), a.rows(), true,
+      detail::pack_columns_in_pairs_scalar(depth, rows, a.data(), a.rows(),
+                                           detail::Stored::Transposed,
                                            scalar_transposed_columns.data(), transposed_stride);
       EXPECT_EQ(vector_transposed_columns, scalar_transposed_columns)
           << "columns in pairs, transposed";
@@ -275,7 +281,7 @@ TEST(GemmBf16, InstructionAndScalarCodeGiveTheSameBits) {
   // smallest normal float (where the instruction's flushing shows).
   for (const double scale : {1.0, 1e-20}) {
     for (const Bf16Product& s : kBf16Products) {
-      for (bool accumulate : {false, true}) {
+      for (const auto write : {detail::ProductWrite::Overwrite, detail::ProductWrite::Add}) {
         SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
                      std::to_string(s.k) + " scale " + std::to_string(scale));
         const PackedBf16Product p(s, scale, scale);
@@ -283,9 +289,9 @@ TEST(GemmBf16, InstructionAndScalarCodeGiveTheSameBits) {
         Matrix<float> in_scalar = on_cpu;
         const Index pairs = detail::bf16_pairs(s.k);
         detail::gemm_bf16(s.m, s.n, pairs, p.a_pairs.data(), p.b_pairs.data(), p.b_stride,
-                          on_cpu.data(), on_cpu.rows(), accumulate);
+                          on_cpu.data(), on_cpu.rows(), write);
         detail::gemm_bf16_scalar(s.m, s.n, pairs, p.a_pairs.data(), p.b_pairs.data(), p.b_stride,
-                                 in_scalar.data(), in_scalar.rows(), accumulate);
+                                 in_scalar.data(), in_scalar.rows(), write);
         for (Index j = 0; j < s.n; ++j)
           for (Index i = 0; i < on_cpu.rows(); ++i)
             ASSERT_EQ(float_bits(on_cpu(i, j)), float_bits(in_scalar(i, j)))

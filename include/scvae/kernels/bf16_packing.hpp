@@ -22,6 +22,10 @@
 
 namespace scvae::detail {
 
+/// How a float source of a packed operand lies in memory: as the operand
+/// itself, or as its transpose (W as stored, for the operand W^T).
+enum class Stored { AsIs, Transposed };
+
 /// Words of a packed operand along k: one per pair, an odd k padded.
 inline Index bf16_pairs(Index k) { return (k + 1) / 2; }
 
@@ -31,9 +35,14 @@ inline std::uint32_t bf16_pair(float even, float odd) {
          (static_cast<std::uint32_t>(to_bf16(odd).bits) << 16);
 }
 
-/// The even (low) or odd (high) number of a pair, as a float.
-inline float bf16_half(std::uint32_t word, bool odd) {
-  return to_float(Bf16{static_cast<std::uint16_t>(odd ? word >> 16 : word & 0xffffu)});
+/// The even (low) number of a pair, as a float.
+inline float bf16_even(std::uint32_t word) {
+  return to_float(Bf16{static_cast<std::uint16_t>(word & 0xffffu)});
+}
+
+/// The odd (high) number of a pair, as a float.
+inline float bf16_odd(std::uint32_t word) {
+  return to_float(Bf16{static_cast<std::uint16_t>(word >> 16)});
 }
 
 #ifdef SCVAE_HAVE_BF16_KERNEL
@@ -149,14 +158,14 @@ SCVAE_TARGET_BF16 inline void pack_columns_in_pairs_transposed(Index k, Index n,
 #endif
 
 /// pack_rows_in_pairs one number at a time.
-inline void pack_rows_in_pairs_scalar(Index m, Index k, const float* a, Index lda, bool transposed,
+inline void pack_rows_in_pairs_scalar(Index m, Index k, const float* a, Index lda, Stored stored,
                                       std::uint32_t* out) {
   const Index pairs = bf16_pairs(k);
   for (Index p = 0; p < pairs; ++p) {
     const Index q = 2 * p;
     const bool has_odd = q + 1 < k;
     std::uint32_t* row_words = out + p * m;
-    if (transposed) {
+    if (stored == Stored::Transposed) {
       for (Index i = 0; i < m; ++i) {
         const float* column = a + i * lda;
         row_words[i] = bf16_pair(column[q], has_odd ? column[q + 1] : 0.0f);
@@ -170,10 +179,10 @@ inline void pack_rows_in_pairs_scalar(Index m, Index k, const float* a, Index ld
 }
 
 /// pack_columns_in_pairs one number at a time.
-inline void pack_columns_in_pairs_scalar(Index k, Index n, const float* b, Index ldb,
-                                         bool transposed, std::uint32_t* out, Index ldo) {
+inline void pack_columns_in_pairs_scalar(Index k, Index n, const float* b, Index ldb, Stored stored,
+                                         std::uint32_t* out, Index ldo) {
   const Index pairs = bf16_pairs(k);
-  if (transposed) {
+  if (stored == Stored::Transposed) {
     for (Index p = 0; p < pairs; ++p) {
       const Index q = 2 * p;
       const float* even = b + q * ldb;
@@ -192,32 +201,34 @@ inline void pack_columns_in_pairs_scalar(Index k, Index n, const float* b, Index
 }
 
 /// Packs op(A) (m x k) as rows in pairs into out[0 : bf16_pairs(k) * m]:
-/// A is column-major m x k (lda >= m), or with `transposed` stored k x m
-/// (lda >= k), as W^T is when W is stored.
-inline void pack_rows_in_pairs(Index m, Index k, const float* a, Index lda, bool transposed,
+/// A is column-major m x k (lda >= m), or, Stored::Transposed, k x m
+/// (lda >= k), as W is for the operand W^T.
+inline void pack_rows_in_pairs(Index m, Index k, const float* a, Index lda, Stored stored,
                                std::uint32_t* out) {
 #ifdef SCVAE_HAVE_BF16_KERNEL
   if (cpu_has_bf16()) {
-    if (transposed) return avx512_bf16::pack_rows_in_pairs_transposed(m, k, a, lda, out);
+    if (stored == Stored::Transposed)
+      return avx512_bf16::pack_rows_in_pairs_transposed(m, k, a, lda, out);
     return avx512_bf16::pack_rows_in_pairs(m, k, a, lda, out);
   }
 #endif
-  pack_rows_in_pairs_scalar(m, k, a, lda, transposed, out);
+  pack_rows_in_pairs_scalar(m, k, a, lda, stored, out);
 }
 
 /// Packs op(B) (k x n) as columns in pairs into out, column j at
 /// out[j * ldo : j * ldo + bf16_pairs(k)] (ldo >= bf16_pairs(k)): B is
-/// column-major k x n (ldb >= k), or with `transposed` stored n x k
-/// (ldb >= n), as X^T is when X is stored.
-inline void pack_columns_in_pairs(Index k, Index n, const float* b, Index ldb, bool transposed,
+/// column-major k x n (ldb >= k), or, Stored::Transposed, n x k
+/// (ldb >= n), as X is for the operand X^T.
+inline void pack_columns_in_pairs(Index k, Index n, const float* b, Index ldb, Stored stored,
                                   std::uint32_t* out, Index ldo) {
 #ifdef SCVAE_HAVE_BF16_KERNEL
   if (cpu_has_bf16()) {
-    if (transposed) return avx512_bf16::pack_columns_in_pairs_transposed(k, n, b, ldb, out, ldo);
+    if (stored == Stored::Transposed)
+      return avx512_bf16::pack_columns_in_pairs_transposed(k, n, b, ldb, out, ldo);
     return avx512_bf16::pack_columns_in_pairs(k, n, b, ldb, out, ldo);
   }
 #endif
-  pack_columns_in_pairs_scalar(k, n, b, ldb, transposed, out, ldo);
+  pack_columns_in_pairs_scalar(k, n, b, ldb, stored, out, ldo);
 }
 
 }  // namespace scvae::detail

@@ -30,11 +30,15 @@
 
 namespace scvae::detail {
 
+/// Whether a product is written over C or added to it.
+enum class ProductWrite { Overwrite, Add };
+
 /// gemm_bf16's arithmetic in scalar code: the same sums in the same order,
 /// under FTZ/DAZ as the instruction flushes, so the same bits.
 inline void gemm_bf16_scalar(Index m, Index n, Index pairs, const std::uint32_t* a,
                              const std::uint32_t* b, Index ldb, float* c, Index ldc,
-                             bool accumulate) {
+                             ProductWrite write) {
+  const bool accumulate = write == ProductWrite::Add;
   const FlushDenormals flush;  // as the instruction flushes, whatever the caller's mode
   for (Index j = 0; j < n; ++j) {
     const std::uint32_t* column = b + j * ldb;
@@ -45,8 +49,8 @@ inline void gemm_bf16_scalar(Index m, Index n, Index pairs, const std::uint32_t*
         const std::uint32_t b_word = column[p];
         // The instruction fuses each product into its sum (a product too
         // small for a float is not flushed before it is added): measured.
-        sum = std::fma(bf16_half(a_word, true), bf16_half(b_word, true), sum);
-        sum = std::fma(bf16_half(a_word, false), bf16_half(b_word, false), sum);
+        sum = std::fma(bf16_odd(a_word), bf16_odd(b_word), sum);
+        sum = std::fma(bf16_even(a_word), bf16_even(b_word), sum);
       }
       float& out = c[i + j * ldc];
       out = accumulate ? out + sum : sum;
@@ -157,22 +161,22 @@ SCVAE_TARGET_BF16 inline void gemm(Index m, Index n, Index pairs, const std::uin
 }  // namespace avx512_bf16
 #endif
 
-/// C (m x n, column-major, ldc) = A B, or += with `accumulate`, for A packed
+/// C (m x n, column-major, ldc) = A B, or += with ProductWrite::Add, for A packed
 /// as rows in pairs (m rows, `pairs` words deep) and B as columns in pairs
 /// (n columns, ldb >= pairs): on AVX512_BF16 where the CPU has it, else the
 /// same bits in scalar code.
 inline void gemm_bf16(Index m, Index n, Index pairs, const std::uint32_t* a, const std::uint32_t* b,
-                      Index ldb, float* c, Index ldc, bool accumulate) {
+                      Index ldb, float* c, Index ldc, ProductWrite write) {
   if (m == 0 || n == 0) return;
   // The adds into C flush as the instruction does, whatever the caller's mode.
   const FlushDenormals flush;
 #ifdef SCVAE_HAVE_BF16_KERNEL
   if (cpu_has_bf16()) {
-    avx512_bf16::gemm(m, n, pairs, a, b, ldb, c, ldc, accumulate);
+    avx512_bf16::gemm(m, n, pairs, a, b, ldb, c, ldc, write == ProductWrite::Add);
     return;
   }
 #endif
-  gemm_bf16_scalar(m, n, pairs, a, b, ldb, c, ldc, accumulate);
+  gemm_bf16_scalar(m, n, pairs, a, b, ldb, c, ldc, write);
 }
 
 }  // namespace scvae::detail
