@@ -27,6 +27,16 @@ inline Index tile_rows(Index i, Index m) {
 }
 
 #ifdef SCVAE_HAVE_AVX512_TILES
+/// A tile's sums, all zero.
+template <int Vectors, int Columns>
+__attribute__((target("avx512f"), always_inline)) inline void zero_tile(
+    __m512 (&sum)[Columns][Vectors]) {
+#pragma GCC unroll 8
+  for (int j = 0; j < Columns; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_setzero_ps();
+}
+
 /// C[0:rows, 0:Columns] = sum, or += with `accumulate`, where rows = 16
 /// (Vectors - 1) + the lanes set in `last` (all 16 unless Partial). Compiled
 /// for AVX-512 whatever the build's flags: its callers are AVX-512 kernels.

@@ -97,10 +97,7 @@ template <int Vectors, int Columns, bool TransB, bool Partial>
 inline void tile(Index k, const float* a, Index lda, const float* b, Index ldb, float* c, Index ldc,
                  __mmask16 last, bool accumulate) {
   __m512 sum[Columns][Vectors];
-#pragma GCC unroll 8
-  for (int j = 0; j < Columns; ++j)
-#pragma GCC unroll 3
-    for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_setzero_ps();
+  avx512_tiles::zero_tile(sum);
   for (Index p = 0; p < k; ++p) {
     const float* a_p = a + p * lda;
     const float* b_p = TransB ? b + p * ldb : b + p;

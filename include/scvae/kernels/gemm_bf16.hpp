@@ -72,10 +72,7 @@ SCVAE_TARGET_BF16 inline void bf16_tile(Index pairs, const std::uint32_t* a, Ind
                                         const std::uint32_t* b, Index ldb, float* c, Index ldc,
                                         __mmask16 last, bool accumulate) {
   __m512 sum[Columns][Vectors];
-#pragma GCC unroll 8
-  for (int j = 0; j < Columns; ++j)
-#pragma GCC unroll 3
-    for (int v = 0; v < Vectors; ++v) sum[j][v] = _mm512_setzero_ps();
+  avx512_tiles::zero_tile(sum);
   for (Index p = 0; p < pairs; ++p) {
     const std::uint32_t* a_p = a + p * m;
     __m512i column[Vectors];
