@@ -212,6 +212,12 @@ BENCHMARK(BM_ConvVAE_TrainStep)
 struct GemmProduct {
   Index m, n, k;
   bool trans_a, trans_b;
+
+  /// Random operands as the product reads them: A stored m x k, or k x m
+  /// for A^T; B likewise.
+  Mat stored_a() const { return trans_a ? Mat::Random(k, m) : Mat::Random(m, k); }
+  Mat stored_b() const { return trans_b ? Mat::Random(n, k) : Mat::Random(k, n); }
+  double flops() const { return 2.0 * static_cast<double>(m * n * k); }
 };
 using scvae::detail::ProductWrite;
 using scvae::detail::Stored;
@@ -232,8 +238,8 @@ const GemmProduct kGemmProducts[] = {{kHidden, 64, kInputs, false, false},
 void BM_Gemm_Product(benchmark::State& state) {
   const GemmProduct& p = kGemmProducts[state.range(0)];
   const bool eigen = state.range(1) != 0;
-  const Mat a = p.trans_a ? Mat::Random(p.k, p.m) : Mat::Random(p.m, p.k);
-  const Mat b = p.trans_b ? Mat::Random(p.n, p.k) : Mat::Random(p.k, p.n);
+  const Mat a = p.stored_a();
+  const Mat b = p.stored_b();
   Mat c = Mat::Zero(p.m, p.n);
   const bool accumulate = p.trans_b;  // weight gradients sum over chunks
   for (auto _ : state) {
@@ -253,9 +259,8 @@ void BM_Gemm_Product(benchmark::State& state) {
     }
     benchmark::ClobberMemory();
   }
-  state.counters["FLOP/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(p.m * p.n * p.k),
-      benchmark::Counter::kIsRate);
+  state.counters["FLOP/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * p.flops(),
+                                                benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Gemm_Product)->ArgNames({"shape", "eigen"})->ArgsProduct({{0, 1, 2, 3}, {0, 1}});
 
@@ -269,8 +274,8 @@ BENCHMARK(BM_Gemm_Product)->ArgNames({"shape", "eigen"})->ArgsProduct({{0, 1, 2,
 void BM_Gemm_Bf16(benchmark::State& state) {
   const GemmProduct& p = kGemmProducts[state.range(0)];
   const bool kernel_only = state.range(1) != 0;
-  const Mat a = p.trans_a ? Mat::Random(p.k, p.m) : Mat::Random(p.m, p.k);
-  const Mat b = p.trans_b ? Mat::Random(p.n, p.k) : Mat::Random(p.k, p.n);
+  const Mat a = p.stored_a();
+  const Mat b = p.stored_b();
   Mat c = Mat::Zero(p.m, p.n);
   // Weight gradients sum over chunks.
   const ProductWrite write = p.trans_b ? ProductWrite::Add : ProductWrite::Overwrite;
@@ -301,7 +306,7 @@ void BM_Gemm_Bf16(benchmark::State& state) {
   }
   state.SetLabel(scvae::detail::cpu_has_bf16() ? "avx512_bf16" : "scalar (no AVX512_BF16)");
   state.counters["FLOP/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(p.m * p.n * p.k),
+      static_cast<double>(state.iterations()) * p.flops(),
       benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Gemm_Bf16)->ArgNames({"shape", "kernel_only"})->ArgsProduct({{0, 1, 2, 3}, {0, 1}});
