@@ -97,6 +97,28 @@ inline CLI::Option* add_real(CLI::App& app, const std::string& name, double& val
       ->type_name("FLOAT " + range_text(min, max, open_min));
 }
 
+/// --precision fp32|bf16, shared by every example.
+inline CLI::Option* add_precision_flag(CLI::App& app, std::string& precision) {
+  return app
+      .add_option("--precision", precision,
+                  "Matrix products in fp32, or bf16 (bf16 operands, fp32 sums, weights and "
+                  "loss; needs AVX512_BF16, else fp32 with a note). Checkpoints are fp32 "
+                  "either way. Same seed, threads and precision: same bits")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+}
+
+/// The precision to train in: the flag's, or fp32 where the CPU lacks bf16
+/// (said on stderr unless quiet).
+inline scvae::Precision chosen_precision(const std::string& flag, const char* program,
+                                         bool quiet) {
+  std::string note;
+  const scvae::Precision chosen =
+      scvae::resolve_precision(scvae::parse_precision(flag, "--precision"), note);
+  if (!note.empty() && !quiet) std::cerr << program << ": " << note << "\n";
+  return chosen;
+}
+
 struct CommonFlags {
   std::string data = "/usr/share/datasets/fashion-mnist";
   Index epochs = 10;
@@ -115,6 +137,8 @@ struct CommonFlags {
   std::string save;
   std::string load;
   std::string init = "pytorch";
+  std::string precision = "fp32";
+  scvae::Precision precision_used = scvae::Precision::Fp32;  ///< After validation.
   bool quiet = false;
 
   scvae::Initialization initialization() const {
@@ -167,17 +191,19 @@ inline void add_common_flags(CLI::App& app, CommonFlags& f) {
                  "Initial weights: pytorch (torch.nn.Linear's U(+-1/sqrt(fan_in))) or he-glorot")
       ->check(CLI::IsMember({"pytorch", "he-glorot"}))
       ->capture_default_str();
+  add_precision_flag(app, f.precision);
   app.add_flag("--quiet", f.quiet, "No progress output");
 }
 
 /// Checks what the options' own ranges cannot; throws scvae::ArgumentError
 /// (exit status 2).
-inline void validate_common_flags(CommonFlags& f) {
+inline void validate_common_flags(CommonFlags& f, const char* program) {
   if (f.epochs == 0 && f.load.empty())
     throw scvae::ArgumentError("--epochs: expected a positive number (0 only with --load), got 0");
   if (f.threads == 0)
     f.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (f.save.empty()) f.save = (std::filesystem::path(f.out) / "model.scvae").string();
+  f.precision_used = chosen_precision(f.precision, program, f.quiet);
 }
 
 struct MnistData {
@@ -288,6 +314,7 @@ inline scvae::TrainerOptions trainer_options(const CommonFlags& f, Index first_e
   options.batch_size = f.batch;
   options.seed = f.seed;
   options.threads = f.threads;
+  options.precision = f.precision_used;
   options.beta = f.beta;
   options.warmup_epochs = f.warmup;
   options.first_epoch = first_epoch;
@@ -304,6 +331,10 @@ void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Ind
     trainer.fit(source);
     return;
   }
+  // Evaluated in the products it would have trained in (fit() sets them).
+  if constexpr (scvae::detail::has_set_precision<
+                    std::decay_t<decltype(trainer.model())>>::value)
+    trainer.model().set_precision(trainer.options().precision);
   scvae::EpochReport report;
   report.epoch = report.epochs = first_epoch;
   evaluate(report);

@@ -215,7 +215,7 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
                                  ": not an option of --design m2, the default (see --help); "
                                  "the SC-VAE's options need --design scvae");
     distributed.check_available();
-    examples::validate_common_flags(flags);
+    examples::validate_common_flags(flags, program);
     if (no_latent_reads_label) m.latent_reads_label = false;
     if (flags.iwae > 0 || flags.warmup > 0 || flags.init != "pytorch")
       throw scvae::ArgumentError(

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   const std::string program = distributed.program("mnist_multitask");
   return distributed.finish(examples::run_main(program.c_str(), app, argc, argv, [&] {
     distributed.check_available();
-    examples::validate_common_flags(flags);
+    examples::validate_common_flags(flags, "mnist_multitask");
     examples::refuse_gradnorm_alpha_without_gradnorm(app, m.balance);
     const examples::MnistData data = examples::load_data(flags, "mnist_multitask");
     // The default of 1000 shrinks to fit a small --limit; an explicit
@@ -157,7 +157,8 @@ int main(int argc, char** argv) {
     if (!flags.quiet && distributed.writes())
       std::cerr << "mnist_multitask: " << data.train.size() << " training images, " << m.labels
                 << " labelled; " << data.test.size() << " test images from " << flags.data << "; "
-                << model.architecture() << "; " << flags.threads << " thread(s)"
+                << model.architecture() << "; " << flags.threads << " thread(s), "
+                << scvae::precision_name(flags.precision_used)
                 << distributed.ranks_text() << "\n";
     const std::string metrics_path = (std::filesystem::path(flags.out) / "metrics.jsonl").string();
     // Every callback's state (average, pseudo-labels) rides along, so a

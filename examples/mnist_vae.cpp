@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   const std::string program = distributed.program("mnist_vae");
   return distributed.finish(examples::run_main(program.c_str(), app, argc, argv, [&] {
     distributed.check_available();
-    examples::validate_common_flags(flags);
+    examples::validate_common_flags(flags, "mnist_vae");
     const examples::MnistData data = examples::load_data(flags, "mnist_vae");
     const auto lock = distributed.lock_output(flags.out);
     const Index inputs = data.train.features();
@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     if (!flags.quiet && distributed.writes())
       std::cerr << "mnist_vae: " << data.train.size() << " training and " << data.test.size()
                 << " test images from " << flags.data << "; " << vae.architecture() << "; "
-                << flags.threads << " thread(s)" << distributed.ranks_text() << "\n";
+                << flags.threads << " thread(s), " << scvae::precision_name(flags.precision_used)
+                << distributed.ranks_text() << "\n";
 
     const scvae::AutoencoderSource<float> train_source(data.train);
     const scvae::AutoencoderSource<float> test_source(data.test);

@@ -81,6 +81,7 @@ int train(const examples::TableTrainFlags& flags_given, const examples::Distribu
   options.batch_size = f.batch;
   options.seed = f.seed;
   options.threads = f.threads;
+  options.precision = examples::chosen_precision(f.precision, kProgram, f.quiet);
   // Every rank splits, standardises and initialises alike from the same
   // table and seed; the check finds ranks whose tables differ in size.
   Index first_epoch = 0;
@@ -90,7 +91,8 @@ int train(const examples::TableTrainFlags& flags_given, const examples::Distribu
     std::cerr << kProgram << ": " << data.train.samples() << " training and "
               << data.test.samples() << " test rows, " << data.train.feature_count()
               << " features, " << data.train.target_count() << " target(s); "
-              << model.architecture() << "; " << f.threads << " thread(s)"
+              << model.architecture() << "; " << f.threads << " thread(s), "
+              << scvae::precision_name(options.precision)
               << distributed.ranks_text() << "\n";
 
   const std::string save = (std::filesystem::path(f.out) / "model.scvae").string();

@@ -29,6 +29,7 @@ struct TableTrainFlags {
   double lr = 1e-3;
   std::uint64_t seed = 1;
   int threads = 0;
+  std::string precision = "fp32";
   std::string out;
   bool quiet = false;
 };
@@ -97,6 +98,7 @@ inline void add_table_train_flags(CLI::App& app, TableTrainFlags& f) {
                    "Threads per batch (0: all cores). Same seed and threads: same bits", 0,
                    max_threads())
       ->capture_default_str();
+  add_precision_flag(app, f.precision);
   app.add_option("--out", f.out, "Output directory: model.scvae, metrics.jsonl, latent.png")
       ->required();
   app.add_flag("--quiet", f.quiet, "No progress output");

@@ -4,6 +4,7 @@
 
 #include "scvae/core/error.hpp"
 #include "scvae/core/parameters.hpp"
+#include "scvae/core/precision.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/core/task_array.hpp"
 #include "scvae/core/thread_pool.hpp"
@@ -57,6 +58,7 @@
 #include "scvae/nn/conv_options.hpp"
 #include "scvae/nn/conv_transpose2d.hpp"
 #include "scvae/nn/dense.hpp"
+#include "scvae/nn/dense_bf16.hpp"
 #include "scvae/nn/dense_layer.hpp"
 #include "scvae/nn/elementwise.hpp"
 #include "scvae/nn/gaussian_head.hpp"

@@ -79,6 +79,7 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 
 #include <cmath>
 #include <functional>
+#include <tuple>
 #include <vector>
 
 #include "scvae/scvae.hpp"
@@ -136,15 +137,19 @@ TEST(NoAllocation, CountersSeeEigenAndOperatorNew) {
   EXPECT_GE(vec.operator_new, 1);
 }
 
-class TrainStep : public ::testing::TestWithParam<int> {};
+// Every step in fp32 and in bf16 (whose packed operands live in the dense
+// layers' workspaces); the bf16 products run in scalar code where the CPU
+// lacks AVX512_BF16, with the same buffers.
+class TrainStep : public ::testing::TestWithParam<std::tuple<int, Precision>> {};
 
 // The MNIST VAE's shapes (784-400-20-400-784): the GEMMs are large enough
 // that Eigen would heap-allocate its packing buffers if it were let.
 TEST_P(TrainStep, VaeStepsAllocateNothingAfterWarmUp) {
-  const int threads = GetParam();
+  const int threads = std::get<0>(GetParam());
   VAE vae(784, {400}, 20, 1, LikelihoodSpec::bernoulli(), Activation::ReLU,
           Initialization::PyTorch);
   vae.set_threads(threads);
+  vae.set_precision(std::get<1>(GetParam()));
   Adam adam;
   const Matrix<float> x = grey_images(784, 128, 3);
   const Matrix<float> last = grey_images(784, 96, 4);  // a trainer's partial last batch
@@ -179,7 +184,7 @@ TEST_P(TrainStep, VaeStepsAllocateNothingAfterWarmUp) {
 // The conv VAE of mnist_vae --arch conv: its 64-channel convolutions run a
 // 32-sample chunk in blocks of about 10 samples, and the last batch is partial.
 TEST_P(TrainStep, ConvVaeStepsAllocateNothingAfterWarmUp) {
-  const int threads = GetParam();
+  const int threads = std::get<0>(GetParam());
   ModelSpec spec = VAE::make_spec(784, {}, 8);
   spec.input_shape = Shape(1, 28, 28);
   spec.encoder_network =
@@ -189,6 +194,7 @@ TEST_P(TrainStep, ConvVaeStepsAllocateNothingAfterWarmUp) {
       "conv_transpose2d(1,4,2,1)]";
   VAE vae(spec, 3);
   vae.set_threads(threads);
+  vae.set_precision(std::get<1>(GetParam()));
   Adam adam;
   const Matrix<float> x = grey_images(784, 64, 7);
   const Matrix<float> last = grey_images(784, 22, 8);
@@ -215,7 +221,7 @@ TEST_P(TrainStep, ConvVaeStepsAllocateNothingAfterWarmUp) {
 // The SC-VAE with an image task, a masked label task and a Gaussian task with
 // a learned variance read from mu: every likelihood and both decoder inputs.
 TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
-  const int threads = GetParam();
+  const int threads = std::get<0>(GetParam());
   ModelSpec spec = VAE::make_spec(64, {48}, 6);
   spec.tasks[0].name = "image";
   TaskSpec label;
@@ -233,6 +239,7 @@ TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
   spec.tasks.push_back(gauss);
   SCVAE model(spec, 2);
   model.set_threads(threads);
+  model.set_precision(std::get<1>(GetParam()));
   Adam adam;
   const Index n = 80;
   const Matrix<float> x = grey_images(64, n, 5);
@@ -267,7 +274,7 @@ TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
 // where. After one warm-up step with the largest shape, steps with more,
 // fewer, no and only labelled samples, at other places, allocate nothing.
 TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
-  const int threads = GetParam();
+  const int threads = std::get<0>(GetParam());
   for (bool reads_label : {true, false}) {
     LabelConditionedSpec spec;
     spec.inputs = 64;
@@ -279,6 +286,7 @@ TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
     spec.latent_reads_label = reads_label;
     LabelConditionedVAE model(spec, 3);
     model.set_threads(threads);
+    model.set_precision(std::get<1>(GetParam()));
     Adam adam;
     const Index n = 80;
     const Matrix<float> x = grey_images(64, n, 7);
@@ -335,10 +343,11 @@ TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
 // buffers, sized by the full batch, serve it and the full batch after it
 // without allocating (no warm-up step at the partial size).
 TEST_P(TrainStep, VaePartialBatchAfterFullBatchesAllocatesNothing) {
-  const int threads = GetParam();
+  const int threads = std::get<0>(GetParam());
   VAE vae(784, {400}, 20, 1, LikelihoodSpec::bernoulli(), Activation::ReLU,
           Initialization::PyTorch);
   vae.set_threads(threads);
+  vae.set_precision(std::get<1>(GetParam()));
   Adam adam;
   const Matrix<float> x = grey_images(784, 128, 3);
   const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x)};
@@ -365,10 +374,14 @@ TEST_P(TrainStep, VaePartialBatchAfterFullBatchesAllocatesNothing) {
   EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
 }
 
-INSTANTIATE_TEST_SUITE_P(Threads, TrainStep, ::testing::Values(1, 2),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return std::to_string(info.param) + "Threads";
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Threads, TrainStep,
+    ::testing::Combine(::testing::Values(1, 2),
+                       ::testing::Values(Precision::Fp32, Precision::Bf16)),
+    [](const ::testing::TestParamInfo<std::tuple<int, Precision>>& info) {
+      return std::to_string(std::get<0>(info.param)) + "Threads" +
+             (std::get<1>(info.param) == Precision::Bf16 ? "Bf16" : "");
+    });
 
 }  // namespace
 }  // namespace scvae

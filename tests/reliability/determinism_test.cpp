@@ -42,7 +42,8 @@ struct TrainingRun {
 };
 
 /// A short training with evaluation on held-out data, as the examples do.
-TrainingRun train(const fs::path& dir, const std::string& name, std::uint64_t seed, int threads) {
+TrainingRun train(const fs::path& dir, const std::string& name, std::uint64_t seed, int threads,
+                  Precision precision = Precision::Fp32) {
   const Dataset train_data = testing::make_images(150, 5);
   const Dataset test_data = testing::make_images(40, 6);
   AutoencoderSource<float> source(train_data);
@@ -54,6 +55,7 @@ TrainingRun train(const fs::path& dir, const std::string& name, std::uint64_t se
   options.batch_size = 32;  // the last batch is partial
   options.seed = seed;
   options.threads = threads;
+  options.precision = precision;
   options.warmup_epochs = 2;
   Trainer trainer(vae, adam, options);
   trainer.add_callback(std::make_unique<EpochCallback>([&](EpochReport& r) {
@@ -93,6 +95,26 @@ TEST(Determinism, SameSeedAndThreadsGiveBitIdenticalRuns) {
     EXPECT_EQ(a.metrics, b.metrics);
     ASSERT_FALSE(a.checkpoint.empty());
     EXPECT_TRUE(a.checkpoint == b.checkpoint) << "checkpoint files differ";
+  }
+}
+
+// The bf16 products sum in a fixed order whether the CPU has the instruction
+// or not, so a seed, a thread count and the precision fix every bit.
+TEST(Determinism, SameSeedThreadsAndBf16GiveBitIdenticalRuns) {
+  testing::TempDir dir("scvae_determinism_test");
+  const TrainingRun fp32 = train(dir.path, "fp32", 42, 1);
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " thread(s)");
+    const std::string tag = std::to_string(threads);
+    const TrainingRun a = train(dir.path, "bf16a" + tag, 42, threads, Precision::Bf16);
+    const TrainingRun b = train(dir.path, "bf16b" + tag, 42, threads, Precision::Bf16);
+    EXPECT_TRUE(testing::bit_identical(a.parameters, b.parameters));
+    EXPECT_TRUE(testing::bit_identical(a.second_moment, b.second_moment));
+    EXPECT_EQ(a.losses, b.losses);
+    EXPECT_EQ(a.metrics, b.metrics);
+    EXPECT_TRUE(a.checkpoint == b.checkpoint) << "checkpoint files differ";
+    // The products did run in bf16.
+    EXPECT_FALSE(testing::bit_identical(a.parameters, fp32.parameters));
   }
 }
 

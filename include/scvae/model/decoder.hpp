@@ -57,6 +57,9 @@ class DecoderT {
     likelihood_->initialize(values);
   }
 
+  /// The precision of the network's products; the likelihood stays in Scalar.
+  void set_precision(Precision precision) { placed_.set_precision(precision); }
+
   void prepare(Workspace& ws, Index columns) const {
     placed_.prepare(ws, columns);
     ws.nll.resize(columns);

@@ -36,6 +36,7 @@ class EncoderT {
                   Initialization scheme = Initialization::HeGlorot) const {
     placed_.initialize(values, rng, scheme);
   }
+  void set_precision(Precision precision) { placed_.set_precision(precision); }
   void prepare(Workspace& ws, Index columns) const { placed_.prepare(ws, columns); }
 
   /// Fills ws.output with [mu; logvar].

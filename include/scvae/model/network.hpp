@@ -53,6 +53,9 @@ class PlacedNetworkT {
     network_.initialize(values + offset_, rng, {scheme, Activation::Identity});
   }
 
+  /// The precision of the network's products (core/precision.hpp).
+  void set_precision(Precision precision) { network_.set_precision(precision); }
+
   void prepare(Workspace& ws, Index columns) const {
     if (!ws.network) ws.network = network_.make_workspace();
     network_.prepare(ws.network.get(), columns);

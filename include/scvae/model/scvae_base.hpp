@@ -45,6 +45,17 @@ class SCVAEBaseT {
       decoder.initialize(parameters_.data(), rng, spec_.initialization);
   }
 
+  /// The precision of the encoder's and decoders' products
+  /// (core/precision.hpp): Bf16 rounds their operands to bf16 and sums in
+  /// float; the parameters, likelihoods, KL and loss stay in Scalar, so a
+  /// checkpoint is the same under either. Bf16 needs a float model.
+  void set_precision(Precision precision) {
+    encoder_.set_precision(precision);
+    for (auto& decoder : decoders_) decoder.set_precision(precision);
+    precision_ = precision;
+  }
+  Precision precision() const { return precision_; }
+
   const ModelSpec& spec() const { return spec_; }
   std::string architecture() const { return spec_.architecture(); }
   Index inputs() const { return spec_.inputs; }
@@ -251,6 +262,7 @@ class SCVAEBaseT {
   ModelSpec spec_;
   ParameterLayout layout_;
   EncoderT<Scalar> encoder_;
+  Precision precision_ = Precision::Fp32;
   std::vector<DecoderT<Scalar>> decoders_;
   Index balance_offset_ = -1;  ///< balance_offset()
   GradNormStatus gradnorm_status_;

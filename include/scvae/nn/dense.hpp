@@ -11,10 +11,13 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "scvae/core/check.hpp"
-#include "scvae/nn/activation.hpp"
+#include "scvae/core/precision.hpp"
 #include "scvae/kernels/gemm.hpp"
+#include "scvae/nn/activation.hpp"
+#include "scvae/nn/dense_bf16.hpp"
 #include "scvae/nn/module.hpp"
 
 namespace scvae {
@@ -34,6 +37,24 @@ class DenseT : public ModuleT<Scalar_> {
   }
   double parameter_gradient_cost() const override {
     return static_cast<double>(this->outputs() * this->inputs());
+  }
+
+  /// Bf16 rounds the operands of its three products to bf16 and sums in
+  /// float (nn/dense_bf16.hpp); only a float layer has that path.
+  void set_precision(Precision precision) override {
+    if (precision == Precision::Bf16 && !std::is_same_v<Scalar, float>)
+      throw ArgumentError("dense: bf16 products need a float layer (this one is double)");
+    precision_ = precision;
+  }
+  Precision precision() const { return precision_; }
+
+  /// The bf16 products' packed operands (empty until used under Bf16, so
+  /// the precision may change after the workspace is made).
+  std::unique_ptr<ModuleWorkspace> make_workspace() const override {
+    return std::make_unique<detail::DenseBf16Workspace<Scalar>>();
+  }
+  void prepare(ModuleWorkspace* workspace, Index columns) const override {
+    if (bf16()) bf16_workspace(workspace).reserve(this->outputs(), this->inputs(), columns);
   }
 
   /// A large layer's weight gradient comes in blocks of whole columns of W
@@ -56,7 +77,7 @@ class DenseT : public ModuleT<Scalar_> {
   }
   void part_gradient(Index part, const ConstMatrixRef<Scalar>& input,
                      const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
-                     GradientWrite write, ModuleWorkspace* /*workspace*/) const override {
+                     GradientWrite write, ModuleWorkspace* workspace) const override {
     check_gradient_operands(input, output_gradient);
     if (part < 0 || part >= gradient_part_count())
       throw ArgumentError("dense gradient part: expected 0 to " +
@@ -64,9 +85,15 @@ class DenseT : public ModuleT<Scalar_> {
                           std::to_string(part));
     const Index first = part * part_columns();
     const Index columns = std::min(part_columns(), this->inputs() - first);
-    auto weight_gradient = weights(gradient).middleCols(first, columns);
-    detail::gemm<false, true>(output_gradient, input.middleRows(first, columns), weight_gradient,
-                              write == GradientWrite::Add);  // D X^T, these columns
+    if (bf16()) {
+      bf16_workspace(workspace).weight_gradient(this->outputs(), first, columns, input,
+                                                gradient + first * this->outputs(),
+                                                product_write(write));
+    } else {
+      auto weight_gradient = weights(gradient).middleCols(first, columns);
+      detail::gemm<false, true>(output_gradient, input.middleRows(first, columns), weight_gradient,
+                                write == GradientWrite::Add);  // D X^T, these columns
+    }
     if (first + columns == this->inputs()) bias_gradient(output_gradient, gradient, write);
   }
 
@@ -106,37 +133,47 @@ class DenseT : public ModuleT<Scalar_> {
   }
 
   void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
-               MatrixRef<Scalar> output, ModuleWorkspace* /*workspace*/) const override {
-    forward_activated(parameters, input, output, Activation::Identity);
+               MatrixRef<Scalar> output, ModuleWorkspace* workspace) const override {
+    forward_activated(parameters, input, output, Activation::Identity, workspace);
   }
 
   void backward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> output_gradient,
-                InputGradient<Scalar> input_gradient,
-                ModuleWorkspace* /*workspace*/) const override {
+                InputGradient<Scalar> input_gradient, ModuleWorkspace* workspace) const override {
     backward_activated(parameters, input, output, output_gradient, Activation::Identity,
-                       input_gradient);
+                       input_gradient, workspace);
   }
 
   /// dL/dW = D X^T and dL/db = the row sums of D, from the input X and the
-  /// delta D = dL/d(pre-activation) that backward() left.
+  /// delta D = dL/d(pre-activation) that backward() left (under Bf16, D as
+  /// backward() kept it in the workspace).
   void parameter_gradient(const ConstMatrixRef<Scalar>& input,
                           const ConstMatrixRef<Scalar>& output_gradient, Scalar* gradient,
-                          GradientWrite write, ModuleWorkspace* /*workspace*/) const override {
+                          GradientWrite write, ModuleWorkspace* workspace) const override {
     check_gradient_operands(input, output_gradient);
-    auto weight_gradient = weights(gradient);
-    detail::gemm<false, true>(output_gradient, input, weight_gradient,
-                              write == GradientWrite::Add);  // D X^T
+    if (bf16()) {
+      bf16_workspace(workspace).weight_gradient(this->outputs(), 0, this->inputs(), input, gradient,
+                                                product_write(write));
+    } else {
+      auto weight_gradient = weights(gradient);
+      detail::gemm<false, true>(output_gradient, input, weight_gradient,
+                                write == GradientWrite::Add);  // D X^T
+    }
     bias_gradient(output_gradient, gradient, write);
   }
 
-  /// output = f(W input + b) in one pass over the output.
+  /// output = f(W input + b) in one pass over the output; under Bf16 the
+  /// workspace from make_workspace() holds the packed operands.
   void forward_activated(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
-                         MatrixRef<Scalar> output, Activation activation) const {
+                         MatrixRef<Scalar> output, Activation activation,
+                         ModuleWorkspace* workspace = nullptr) const {
     detail::check_rows("dense input", input.rows(), this->inputs());
     detail::check_shape("dense output", output.rows(), output.cols(), this->outputs(),
                         input.cols());
-    detail::gemm<false, false>(weights(parameters), input, output, false);  // W X
+    if (bf16())
+      bf16_workspace(workspace).forward(parameters, this->outputs(), this->inputs(), input, output);
+    else
+      detail::gemm<false, false>(weights(parameters), input, output, false);  // W X
     add_bias_and_activate(activation, output, bias(parameters));
   }
 
@@ -144,16 +181,22 @@ class DenseT : public ModuleT<Scalar_> {
   /// there and writes dL/d(input) = W^T delta where asked.
   void backward_activated(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
                           const ConstMatrixRef<Scalar>& output, MatrixRef<Scalar> delta,
-                          Activation activation, InputGradient<Scalar> input_gradient) const {
+                          Activation activation, InputGradient<Scalar> input_gradient,
+                          ModuleWorkspace* workspace = nullptr) const {
     detail::check_shape("dense output gradient", delta.rows(), delta.cols(), this->outputs(),
                         input.cols());
     if (activation != Activation::Identity) activation_backward(activation, output, delta, delta);
+    if (bf16()) bf16_workspace(workspace).keep_delta(this->outputs(), this->inputs(), delta);
     if (!input_gradient.wanted()) return;
     MatrixRef<Scalar>& target = *input_gradient.matrix;
     detail::check_shape("dense input gradient", target.rows(), target.cols(), this->inputs(),
                         input.cols());
-    detail::gemm<true, false>(weights(parameters), delta, target,
-                              input_gradient.write == GradientWrite::Add);  // W^T D
+    if (bf16())
+      bf16_workspace(workspace).input_gradient(parameters, this->outputs(), this->inputs(), delta,
+                                               target, product_write(input_gradient.write));
+    else
+      detail::gemm<true, false>(weights(parameters), delta, target,
+                                input_gradient.write == GradientWrite::Add);  // W^T D
   }
 
  private:
@@ -174,6 +217,18 @@ class DenseT : public ModuleT<Scalar_> {
     return (columns + kPartColumnStep - 1) / kPartColumnStep * kPartColumnStep;
   }
 
+  bool bf16() const { return precision_ == Precision::Bf16; }
+
+  static detail::DenseBf16Workspace<Scalar>& bf16_workspace(ModuleWorkspace* workspace) {
+    auto* ws = dynamic_cast<detail::DenseBf16Workspace<Scalar>*>(workspace);
+    if (ws == nullptr)
+      throw ArgumentError("dense: bf16 products need the workspace from its make_workspace()");
+    return *ws;
+  }
+  static detail::ProductWrite product_write(GradientWrite write) {
+    return write == GradientWrite::Add ? detail::ProductWrite::Add
+                                       : detail::ProductWrite::Overwrite;
+  }
   void check_gradient_operands(const ConstMatrixRef<Scalar>& input,
                                const ConstMatrixRef<Scalar>& output_gradient) const {
     detail::check_rows("dense input", input.rows(), this->inputs());
@@ -195,6 +250,8 @@ class DenseT : public ModuleT<Scalar_> {
     }
     for (; j < output_gradient.cols(); ++j) sum += output_gradient.col(j);
   }
+
+  Precision precision_ = Precision::Fp32;
 
   static Shape output_shape_for(const Shape& input, Index outputs) {
     detail::check_shape_sizes("dense input shape", input);

@@ -39,6 +39,14 @@ class GaussianHeadT : public ModuleT<Scalar_> {
   Index parameter_count() const override { return dense_.parameter_count(); }
   double parameter_gradient_cost() const override { return dense_.parameter_gradient_cost(); }
 
+  void set_precision(Precision precision) override { dense_.set_precision(precision); }
+  std::unique_ptr<ModuleWorkspace> make_workspace() const override {
+    return dense_.make_workspace();
+  }
+  void prepare(ModuleWorkspace* workspace, Index columns) const override {
+    dense_.prepare(workspace, columns);
+  }
+
   void initialize(Scalar* parameters, Rng& rng, const InitOptions& options) const override {
     InitOptions linear = options;
     linear.followed_by = Activation::Identity;

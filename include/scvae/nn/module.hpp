@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "scvae/core/precision.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/nn/initialization.hpp"
@@ -95,6 +96,11 @@ class ModuleT {
   /// Draws the initial values of its slice.
   virtual void initialize(Scalar* /*parameters*/, Rng& /*rng*/,
                           const InitOptions& /*options*/) const {}
+
+  /// The precision of its matrix products (core/precision.hpp). A module
+  /// without a bf16 path (the default) keeps computing in its Scalar; a
+  /// container passes the setting to what it holds.
+  virtual void set_precision(Precision /*precision*/) {}
 
   /// Where the output may live (OutputStorage); Own unless the module says so.
   virtual OutputStorage output_storage() const { return OutputStorage::Own; }

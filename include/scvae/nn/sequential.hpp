@@ -112,6 +112,10 @@ class SequentialT : public ModuleT<Scalar_> {
     }
   }
 
+  void set_precision(Precision precision) override {
+    for (auto& m : modules_) m->set_precision(precision);
+  }
+
   std::unique_ptr<ModuleWorkspace> make_workspace() const override {
     auto ws = std::make_unique<Workspace>();
     for (const auto& m : modules_) ws->modules.push_back(m->make_workspace());
@@ -150,7 +154,7 @@ class SequentialT : public ModuleT<Scalar_> {
       MatrixRef<Scalar> out = k + 1 == steps_.size() ? output : MatrixRef<Scalar>(output_of(ws, k));
       const Scalar* p = parameters + offsets_[step.module];
       if (step.dense != nullptr)
-        step.dense->forward_activated(p, in, out, step.activation);
+        step.dense->forward_activated(p, in, out, step.activation, ws.modules[step.module].get());
       else
         modules_[step.module]->forward(p, in, out, ws.modules[step.module].get());
     }
@@ -182,7 +186,8 @@ class SequentialT : public ModuleT<Scalar_> {
       }
       const Scalar* p = parameters + offsets_[step.module];
       if (step.dense != nullptr)
-        step.dense->backward_activated(p, in, out, delta, step.activation, below);
+        step.dense->backward_activated(p, in, out, delta, step.activation, below,
+                                       ws.modules[step.module].get());
       else
         modules_[step.module]->backward(p, in, out, delta, below, ws.modules[step.module].get());
     }

@@ -90,6 +90,7 @@ class LabelOnlyClassifierT {
 
   Index task_count() const { return 1; }
   void set_threads(int /*threads*/) {}
+  void set_precision(Precision precision) { network_.set_precision(precision); }
   Vector<Scalar>& parameters() { return parameters_; }
   const Vector<Scalar>& parameters() const { return parameters_; }
   Vector<Scalar>& gradients() { return gradients_; }

@@ -41,6 +41,7 @@ struct TrainerOptions {
   double clip_norm = 0.0;   ///< Clip the gradient's global norm; 0: off.
   bool shuffle = true;
   Index first_epoch = 0;  ///< 0-based epoch to start at (when resuming).
+  Precision precision = Precision::Fp32;  ///< Of the products (core/precision.hpp).
 
   void validate() const {
     if (epochs < 0)
@@ -146,6 +147,10 @@ class Trainer {
                        " task(s) per batch for this model, the source has " +
                        std::to_string(source.task_count()));
     model_.set_threads(options_.threads);
+    if constexpr (detail::has_set_precision<Model>::value)
+      model_.set_precision(options_.precision);
+    else if (options_.precision != Precision::Fp32)
+      throw ArgumentError("precision: this model has no set_precision(); it trains in fp32 only");
     const KlWarmup warmup(options_.beta, static_cast<long>(options_.warmup_epochs));
     const Index last_epoch = options_.first_epoch + options_.epochs;
 

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "scvae/core/precision.hpp"
 #include "scvae/core/thread_pool.hpp"
 #include "scvae/core/types.hpp"
 
@@ -17,6 +18,13 @@ template <typename Model, typename = void>
 struct has_thread_pool : std::false_type {};
 template <typename Model>
 struct has_thread_pool<Model, std::void_t<decltype(std::declval<Model&>().thread_pool())>>
+    : std::true_type {};
+
+template <typename Model, typename = void>
+struct has_set_precision : std::false_type {};
+template <typename Model>
+struct has_set_precision<
+    Model, std::void_t<decltype(std::declval<Model&>().set_precision(Precision::Bf16))>>
     : std::true_type {};
 
 template <typename Model, typename = void>
