@@ -9,7 +9,7 @@
 #
 #   bench/compare.sh [--arch mlp|conv] [--mnist-vae PATH] [--libtorch PATH]
 #                    [--epochs N] [--threads T] [--batch B] [--data DIR]
-#                    [--limit N] [--out DIR]
+#                    [--limit N] [--out DIR] [--precision fp32|bf16]
 #
 # --libtorch defaults to libtorch_vae in bench/ of mnist_vae's build folder,
 # else in build-perf/bench/ or build/bench/.
@@ -28,6 +28,11 @@
 # kernel (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine) made the PyTorch
 # twin 1.4x slower in issue 24's runs and flattered the ratio; each twin
 # prints the BLAS library and kernel it loaded.
+#
+# --precision bf16 (issue 24) runs the PyTorch twin under
+# torch.autocast("cpu", bfloat16), the libtorch twin in fp32 (what a C++
+# user gets), and mnist_vae twice, in fp32 and then in --precision bf16, so
+# that the bf16 epoch is measured against the fp32 one of the same run.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +45,7 @@ batch=128
 data=/usr/share/datasets/fashion-mnist
 limit=0
 out=""
+precision=fp32
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
@@ -51,10 +57,15 @@ while [[ $# -gt 0 ]]; do
     --data) data=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --precision) precision=$2; shift 2 ;;
     -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$precision" in
+  fp32|bf16) ;;
+  *) echo "compare.sh: --precision: expected fp32 or bf16, got '$precision'" >&2; exit 2 ;;
+esac
 case "$arch" in
   mlp|conv) ;;
   *) echo "compare.sh: --arch: expected mlp or conv, got '$arch'" >&2; exit 2 ;;
@@ -112,9 +123,10 @@ echo "twins' environment: env ${twin_env[*]}"
 runs=()  # name=metrics path, the twins first and scvae last
 if [[ -n "$python" ]]; then
   mkdir -p "$out/pytorch"
-  echo "pytorch: $python $here/torch_vae.py ${common[*]}"
+  echo "pytorch: $python $here/torch_vae.py ${common[*]} --precision $precision"
   echo "         torch $("$python" -c 'import torch; print(torch.__version__)')"
-  env "${twin_env[@]}" "$python" "$here/torch_vae.py" "${common[@]}" --quiet --out "$out/pytorch"
+  env "${twin_env[@]}" "$python" "$here/torch_vae.py" "${common[@]}" --precision "$precision" \
+    --quiet --out "$out/pytorch"
   runs+=("pytorch=$out/pytorch/metrics.jsonl")
 fi
 if [[ -n "$libtorch" ]]; then
@@ -123,8 +135,14 @@ if [[ -n "$libtorch" ]]; then
   env "${twin_env[@]}" "$libtorch" "${common[@]}" --quiet --out "$out/libtorch"
   runs+=("libtorch=$out/libtorch/metrics.jsonl")
 fi
-echo "scvae:   $mnist_vae ${common[*]}"
-"$mnist_vae" "${common[@]}" --quiet --out "$out/scvae"
+if [[ $precision == bf16 ]]; then
+  mkdir -p "$out/scvae-fp32"
+  echo "scvae:   $mnist_vae ${common[*]} --precision fp32"
+  "$mnist_vae" "${common[@]}" --precision fp32 --quiet --out "$out/scvae-fp32"
+  runs+=("scvae-fp32=$out/scvae-fp32/metrics.jsonl")
+fi
+echo "scvae:   $mnist_vae ${common[*]} --precision $precision"
+"$mnist_vae" "${common[@]}" --precision "$precision" --quiet --out "$out/scvae"
 runs+=("scvae=$out/scvae/metrics.jsonl")
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); metrics in $out"
 

@@ -168,6 +168,9 @@ def main():
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--limit", type=int, default=0, help="first N training images (0: all)")
     p.add_argument("--out", default="runs/torch_vae")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: the model under torch.autocast('cpu', bfloat16), the loss in fp32 "
+                        "(mnist_vae's --precision bf16)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
     if a.arch == "conv" and a.hidden is not None:
@@ -204,10 +207,13 @@ def main():
     metrics = open(os.path.join(a.out, "metrics.jsonl"), "w")
     if not a.quiet:
         print(f"torch_vae: {len(train_x)} training and {len(test_x)} test images from {a.data}; "
-              f"{model.description}; {threads} thread(s); torch {torch.__version__}",
+              f"{model.description}; {threads} thread(s), {a.precision}; torch {torch.__version__}",
               file=sys.stderr)
     print(f"torch_vae: blas {blas_description()}; torch CPU capability {cpu_capability()}, "
           f"mkldnn {'on' if torch.backends.mkldnn.is_available() else 'off'}", file=sys.stderr)
+
+    def products():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16")
 
     for epoch in range(1, a.epochs + 1):
         model.train()
@@ -216,8 +222,9 @@ def main():
         loss_sum = kl_sum = 0.0
         for begin in range(0, len(train_x), a.batch):
             x = train_x[order[begin:begin + a.batch]]
-            logits, mu, logvar = model(x)
-            nll, kl = loss_parts(logits, x, mu, logvar)
+            with products():
+                logits, mu, logvar = model(x)
+            nll, kl = loss_parts(logits.float(), x, mu.float(), logvar.float())
             loss = (nll + kl) / len(x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -232,10 +239,14 @@ def main():
         with torch.no_grad():
             for begin in range(0, len(test_x), 500):
                 x = test_x[begin:begin + 500]
-                mu, logvar = model.encode(x)
+                with products():
+                    mu, logvar = model.encode(x)
+                mu, logvar = mu.float(), logvar.float()
                 eps = torch.randn(mu.shape, generator=gen)
                 z = mu + eps * torch.exp(0.5 * logvar)
-                nll, kl = loss_parts(model.decode(z), x, mu, logvar)
+                with products():
+                    logits = model.decode(z)
+                nll, kl = loss_parts(logits.float(), x, mu, logvar)
                 test_sum += float(nll + kl)
                 test_kl += float(kl)
         record = {"epoch": epoch, "train_seconds": seconds,

@@ -24,6 +24,7 @@
 
 #include "scvae/scvae.hpp"
 #include "scvae/util/parse.hpp"
+#include "precision_flag.hpp"
 
 namespace examples {
 
@@ -95,28 +96,6 @@ inline CLI::Option* add_real(CLI::App& app, const std::string& name, double& val
           },
           ""))
       ->type_name("FLOAT " + range_text(min, max, open_min));
-}
-
-/// --precision fp32|bf16, shared by every example.
-inline CLI::Option* add_precision_flag(CLI::App& app, std::string& precision) {
-  return app
-      .add_option("--precision", precision,
-                  "Matrix products in fp32, or bf16 (bf16 operands, fp32 sums, weights and "
-                  "loss; needs AVX512_BF16, else fp32 with a note). Checkpoints are fp32 "
-                  "either way. Same seed, threads and precision: same bits")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
-      ->capture_default_str();
-}
-
-/// The precision to train in: the flag's, or fp32 where the CPU lacks bf16
-/// (said on stderr unless quiet).
-inline scvae::Precision chosen_precision(const std::string& flag, const char* program,
-                                         bool quiet) {
-  std::string note;
-  const scvae::Precision chosen =
-      scvae::resolve_precision(scvae::parse_precision(flag, "--precision"), note);
-  if (!note.empty() && !quiet) std::cerr << program << ": " << note << "\n";
-  return chosen;
 }
 
 struct CommonFlags {
@@ -332,9 +311,7 @@ void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Ind
     return;
   }
   // Evaluated in the products it would have trained in (fit() sets them).
-  if constexpr (scvae::detail::has_set_precision<
-                    std::decay_t<decltype(trainer.model())>>::value)
-    trainer.model().set_precision(trainer.options().precision);
+  scvae::detail::set_model_precision(trainer.model(), trainer.options().precision);
   scvae::EpochReport report;
   report.epoch = report.epochs = first_epoch;
   evaluate(report);

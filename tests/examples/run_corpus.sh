@@ -500,6 +500,10 @@ table_cases() {
     --target class:categorical --test-split 1
   want_text="--test" expect 2 "scvae_table --test with --test-split" "$binary" "${base[@]}" \
     --target class:categorical --test "$good" --test-split 0.3
+  want_text="--precision" expect 2 "scvae_table --precision fp16" "$binary" "${base[@]}" \
+    --precision fp16
+  out_dir="$dir/bf16" expect 0 "scvae_table train --precision bf16" "$binary" "${train[@]}" \
+    --data "$good" --precision bf16
   want_text="--hidden" expect 2 "scvae_table --hidden 8,0" "$binary" "${base[@]}" \
     --target class:categorical --hidden 8,0
   want_text="--gradnorm-alpha: an option of --balance gradnorm" expect 2 \
@@ -552,6 +556,15 @@ for binary in "$@"; do
   bad --lr nan
   bad --lr 0
   bad --threads -1
+  want_text="--precision" bad --precision fp16
+  # bf16 products (where the CPU lacks AVX512_BF16 the program trains in fp32,
+  # its note hidden by --quiet); the checkpoint is fp32 either way.
+  args --precision bf16
+  out_dir="$work/out/bf16-$program" expect 0 "$program --precision bf16" "$binary" \
+    --data "$good" "${small[@]}"
+  args --epochs 0
+  out_dir="$work/out/bf16-$program" expect 0 "$program --load of a bf16 model, in fp32" \
+    "$binary" --data "$good" "${small[@]}" --load "$work/out/bf16-$program/model.scvae"
   if [[ $program == mnist_multitask ]]; then
     bad --labels 999999
     bad --labels -1

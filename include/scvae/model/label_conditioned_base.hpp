@@ -72,8 +72,7 @@ class LabelConditionedBaseT {
         categorical_(other.categorical_),
         parameters_(other.parameters_),
         gradients_(other.gradients_),
-        tasks_{other.tasks_[0], other.tasks_[1]},
-        precision_(other.precision_) {}
+        tasks_{other.tasks_[0], other.tasks_[1]} {}
   LabelConditionedBaseT& operator=(const LabelConditionedBaseT& other) {
     if (this != &other) {
       LabelConditionedBaseT copy(other);
@@ -83,14 +82,6 @@ class LabelConditionedBaseT {
   }
   LabelConditionedBaseT(LabelConditionedBaseT&&) noexcept = default;
   LabelConditionedBaseT& operator=(LabelConditionedBaseT&&) noexcept = default;
-
-  /// Of every network's products, as SCVAEBaseT::set_precision.
-  void set_precision(Precision precision) {
-    for (Net* net : {&trunk_, &classifier_, &decoder_}) net->set_precision(precision);
-    latent_head_.set_precision(precision);
-    precision_ = precision;
-  }
-  Precision precision() const { return precision_; }
 
   const LabelConditionedSpec& spec() const { return spec_; }
   std::string architecture() const { return spec_.architecture(); }
@@ -400,7 +391,6 @@ class LabelConditionedBaseT {
   Vector<Scalar> parameters_;
   Vector<Scalar> gradients_;
   TaskSpec tasks_[2];  // the model contract's view: "image" and "label"
-  Precision precision_ = Precision::Fp32;
 };
 
 }  // namespace scvae

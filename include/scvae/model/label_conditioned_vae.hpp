@@ -52,7 +52,10 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
   }
 
   LabelConditionedVAET(const LabelConditionedVAET& other)
-      : Base(other), executor_(other.executor_), part_sources_(other.part_sources_) {}
+      : Base(other),
+        executor_(other.executor_),
+        part_sources_(other.part_sources_),
+        precision_(other.precision_) {}
   LabelConditionedVAET& operator=(const LabelConditionedVAET& other) {
     if (this != &other) {
       LabelConditionedVAET copy(other);
@@ -68,6 +71,15 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
   void set_threads(int threads) { executor_.set_threads(threads); }
   int threads() const { return executor_.threads(); }
   ThreadPool* thread_pool() { return executor_.thread_pool(); }
+
+  /// Of every network's products, as SCVAEBaseT::set_precision.
+  void set_precision(Precision precision) {
+    for (auto* net : {&this->trunk_, &this->classifier_, &this->decoder_})
+      net->set_precision(precision);
+    this->latent_head_.set_precision(precision);
+    precision_ = precision;
+  }
+  Precision precision() const { return precision_; }
 
   /// Splits each batch across the ranks of `group` too (nullptr: this
   /// process alone; exec/rank_group.hpp), as SCVAET::set_rank_group does:
@@ -312,6 +324,7 @@ class LabelConditionedVAET : public LabelConditionedChunkT<Scalar_> {
   }
 
   ExecutorT<Scalar> executor_;
+  Precision precision_ = Precision::Fp32;
   std::vector<PartSource> part_sources_;
   bool gradients_finite_ = true;
   // Per-batch buffers, reused from step to step.

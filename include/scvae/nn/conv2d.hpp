@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "scvae/core/check.hpp"
-#include "scvae/kernels/gemm.hpp"
+#include "scvae/kernels/gemm_in_precision.hpp"
 #include "scvae/kernels/im2col.hpp"
 #include "scvae/nn/conv_options.hpp"
 #include "scvae/nn/module.hpp"
@@ -34,6 +34,7 @@ struct ConvWorkspace : ModuleWorkspace {
   std::vector<Scalar> phases;   ///< block * phase_values().
   std::vector<Scalar> patches;  ///< (positions * block) x patch size.
   std::vector<Scalar> rows;     ///< (positions * block) x channels.
+  Bf16Operands bf16;            ///< A product's packed operands under Bf16.
 
   void reserve(const PatchGeometry& geometry, Index block, Index channels) {
     grow(phases, block * geometry.phase_values());
@@ -171,6 +172,13 @@ class Conv2dT : public ModuleT<Scalar_> {
                                taps * static_cast<double>(options_.out_channels), rng, options);
   }
 
+  /// Bf16 runs the three products on bf16 operands with float sums
+  /// (kernels/gemm_in_precision.hpp); unfolding and folding stay float.
+  void set_precision(Precision precision) override {
+    detail::check_precision_for<Scalar>(precision, "conv2d");
+    precision_ = precision;
+  }
+
   std::unique_ptr<ModuleWorkspace> make_workspace() const override {
     return std::make_unique<detail::ConvWorkspace<Scalar>>();
   }
@@ -191,9 +199,9 @@ class Conv2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, input, first, count);
       // rows (positions * count x out) = patches (positions * count x patch) * filters
-      detail::gemm<false, false>(rows, options_.out_channels, geometry_.patch_size(),
-                                 ws.patches.data(), rows, parameters, geometry_.patch_size(),
-                                 ws.rows.data(), rows, false);
+      detail::gemm_in_precision<false, false>(
+          precision_, ws.bf16, rows, options_.out_channels, geometry_.patch_size(),
+          ws.patches.data(), rows, parameters, geometry_.patch_size(), ws.rows.data(), rows, false);
       rows_to_samples(ws.rows.data(), geometry_.positions(), options_.out_channels, count,
                       parameters + weight_count(), output.data() + first * output.outerStride(),
                       output.outerStride());
@@ -216,9 +224,9 @@ class Conv2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);
       // patch gradient (positions * count x patch) = rows * filters^T
-      detail::gemm<false, true>(rows, geometry_.patch_size(), options_.out_channels,
-                                ws.rows.data(), rows, parameters, geometry_.patch_size(),
-                                ws.patches.data(), rows, false);
+      detail::gemm_in_precision<false, true>(
+          precision_, ws.bf16, rows, geometry_.patch_size(), options_.out_channels, ws.rows.data(),
+          rows, parameters, geometry_.patch_size(), ws.patches.data(), rows, false);
       fold_phases(geometry_, ws.patches.data(), count, ws.phases.data());
       Scalar* images = target.data() + first * target.outerStride();
       if (input_gradient.write == GradientWrite::Overwrite)
@@ -243,10 +251,10 @@ class Conv2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, input, first, count);
       ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);
-      detail::gemm<true, false>(geometry_.patch_size(), options_.out_channels, rows,
-                                ws.patches.data(), rows, ws.rows.data(), rows, gradient,
-                                geometry_.patch_size(),
-                                write == GradientWrite::Add || first > 0);
+      detail::gemm_in_precision<true, false>(precision_, ws.bf16, geometry_.patch_size(),
+                                             options_.out_channels, rows, ws.patches.data(), rows,
+                                             ws.rows.data(), rows, gradient, geometry_.patch_size(),
+                                             write == GradientWrite::Add || first > 0);
     });
     channel_sums(output_gradient.data(), output_gradient.outerStride(), geometry_.positions(),
                  options_.out_channels, n, gradient + weight_count(),
@@ -286,6 +294,7 @@ class Conv2dT : public ModuleT<Scalar_> {
 
   ConvOptions options_;
   PatchGeometry geometry_;
+  Precision precision_ = Precision::Fp32;
 };
 
 using Conv2d = Conv2dT<float>;

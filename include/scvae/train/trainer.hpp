@@ -147,10 +147,7 @@ class Trainer {
                        " task(s) per batch for this model, the source has " +
                        std::to_string(source.task_count()));
     model_.set_threads(options_.threads);
-    if constexpr (detail::has_set_precision<Model>::value)
-      model_.set_precision(options_.precision);
-    else if (options_.precision != Precision::Fp32)
-      throw ArgumentError("precision: this model has no set_precision(); it trains in fp32 only");
+    detail::set_model_precision(model_, options_.precision);
     const KlWarmup warmup(options_.beta, static_cast<long>(options_.warmup_epochs));
     const Index last_epoch = options_.first_epoch + options_.epochs;
 

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "scvae/core/error.hpp"
 #include "scvae/core/precision.hpp"
 #include "scvae/core/thread_pool.hpp"
 #include "scvae/core/types.hpp"
@@ -26,6 +27,16 @@ template <typename Model>
 struct has_set_precision<
     Model, std::void_t<decltype(std::declval<Model&>().set_precision(Precision::Bf16))>>
     : std::true_type {};
+
+/// Sets the model's precision; a model without set_precision() trains in
+/// fp32 only.
+template <typename Model>
+void set_model_precision(Model& model, Precision precision) {
+  if constexpr (has_set_precision<Model>::value)
+    model.set_precision(precision);
+  else if (precision != Precision::Fp32)
+    throw ArgumentError("precision: this model has no set_precision(); it trains in fp32 only");
+}
 
 template <typename Model, typename = void>
 struct has_gradients_finite : std::false_type {};
