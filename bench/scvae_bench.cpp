@@ -138,18 +138,30 @@ void run_train_steps(benchmark::State& state, Model& model,
 /// loss_and_gradient (forward, backward) + Adam on the 784-400-20-400-784 VAE.
 /// Args: batch, threads.
 template <typename Scalar>
-void vae_train_step(benchmark::State& state) {
+void vae_train_step(benchmark::State& state,
+                    scvae::Precision precision = scvae::Precision::Fp32) {
   const Index n = state.range(0);
   const int threads = static_cast<int>(state.range(1));
   scvae::VAET<Scalar> vae(kInputs, {kHidden}, kLatent, 1, scvae::LikelihoodSpec::bernoulli(),
                           scvae::Activation::ReLU, scvae::Initialization::PyTorch);
   vae.set_threads(threads);
+  vae.set_precision(precision);
   run_train_steps(state, vae, images(n).cast<Scalar>().eval(), vae_step_flops_per_sample());
 }
 void BM_VAE_TrainStep(benchmark::State& state) { vae_train_step<float>(state); }
 BENCHMARK(BM_VAE_TrainStep)
     ->ArgNames({"batch", "threads"})
     ->ArgsProduct({{32, 128, 512}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+/// The same step with bf16 products (issue 24; scalar, and slow, where the
+/// CPU lacks AVX512_BF16); FLOP/s count the same multiply-adds.
+void BM_VAE_TrainStep_Bf16(benchmark::State& state) {
+  vae_train_step<float>(state, scvae::Precision::Bf16);
+}
+BENCHMARK(BM_VAE_TrainStep_Bf16)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{128}, {1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 /// The same step in double precision (the issue measured it 2x slower).
@@ -186,7 +198,7 @@ double conv_vae_step_flops_per_sample() {
 
 /// loss_and_gradient + Adam on the conv VAE of `mnist_vae --arch conv`
 /// (Fashion-MNIST-like images, latent 20). Args: batch, threads.
-void BM_ConvVAE_TrainStep(benchmark::State& state) {
+void conv_vae_train_step(benchmark::State& state, scvae::Precision precision) {
   const Index n = state.range(0);
   const int threads = static_cast<int>(state.range(1));
   scvae::ModelSpec spec = scvae::VAE::make_spec(kInputs, {}, kLatent);
@@ -199,9 +211,21 @@ void BM_ConvVAE_TrainStep(benchmark::State& state) {
   spec.initialization = scvae::Initialization::PyTorch;
   scvae::VAE vae(spec, 1);
   vae.set_threads(threads);
+  vae.set_precision(precision);
   run_train_steps(state, vae, images(n), conv_vae_step_flops_per_sample());
 }
+void BM_ConvVAE_TrainStep(benchmark::State& state) {
+  conv_vae_train_step(state, scvae::Precision::Fp32);
+}
 BENCHMARK(BM_ConvVAE_TrainStep)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{128}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+void BM_ConvVAE_TrainStep_Bf16(benchmark::State& state) {
+  conv_vae_train_step(state, scvae::Precision::Bf16);
+}
+BENCHMARK(BM_ConvVAE_TrainStep_Bf16)
     ->ArgNames({"batch", "threads"})
     ->ArgsProduct({{128}, {1, 2}})
     ->UseRealTime()

@@ -2,6 +2,7 @@
 // scvae: variational autoencoders and the shared-encoder multi-task VAE.
 // Users include only this header.
 
+#include "scvae/core/cache_line_allocator.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/precision.hpp"

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
-#include <vector>
 
+#include "scvae/core/cache_line_allocator.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/precision.hpp"
 #include "scvae/kernels/bf16_packing.hpp"
@@ -22,7 +22,7 @@ namespace scvae::detail {
 /// The packed operands of one bf16 product; they keep the largest size met,
 /// so that a step allocates nothing once the largest product has run.
 struct Bf16Operands {
-  std::vector<std::uint32_t> a, b;
+  CacheLineVector<std::uint32_t> a, b;
 };
 
 /// Refuses Bf16 for a layer whose Scalar is not float; `layer` names it.

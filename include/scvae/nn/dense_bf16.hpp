@@ -20,8 +20,8 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
-#include <vector>
 
+#include "scvae/core/cache_line_allocator.hpp"
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/kernels/bf16_packing.hpp"
@@ -122,16 +122,16 @@ class DenseBf16Workspace : public ModuleWorkspace {
   [[noreturn]] static void refuse() {
     throw ArgumentError("dense: bf16 products need a float layer (this one is double)");
   }
-  static void grow(std::vector<std::uint32_t>& buffer, Index size) {
+  static void grow(CacheLineVector<std::uint32_t>& buffer, Index size) {
     if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
   }
 
-  std::vector<std::uint32_t> weights_;             ///< W, rows in pairs.
-  std::vector<std::uint32_t> input_;               ///< X, columns in pairs.
-  std::vector<std::uint32_t> weights_transposed_;  ///< W^T, rows in pairs.
-  std::vector<std::uint32_t> delta_columns_;       ///< D, columns in pairs.
-  std::vector<std::uint32_t> delta_rows_;          ///< D, rows in pairs (along samples).
-  std::vector<std::uint32_t> input_transposed_;    ///< X^T, columns in pairs.
+  CacheLineVector<std::uint32_t> weights_;             ///< W, rows in pairs.
+  CacheLineVector<std::uint32_t> input_;               ///< X, columns in pairs.
+  CacheLineVector<std::uint32_t> weights_transposed_;  ///< W^T, rows in pairs.
+  CacheLineVector<std::uint32_t> delta_columns_;       ///< D, columns in pairs.
+  CacheLineVector<std::uint32_t> delta_rows_;          ///< D, rows in pairs (along samples).
+  CacheLineVector<std::uint32_t> input_transposed_;    ///< X^T, columns in pairs.
   Index columns_kept_ = -1;
 };
 
