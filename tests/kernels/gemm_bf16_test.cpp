@@ -12,7 +12,7 @@
 namespace scvae {
 namespace {
 
-std::uint32_t float_bits(float x) {
+[[maybe_unused]] std::uint32_t float_bits(float x) {
   std::uint32_t word = 0;
   std::memcpy(&word, &x, sizeof word);
   return word;

@@ -12,7 +12,10 @@
 #include <cstdint>
 #include <cstring>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+// -DSCVAE_NO_BF16_KERNEL leaves the kernels out, so that a CPU with
+// AVX512_BF16 runs the scalar path of every other CPU (to test or time it).
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(SCVAE_NO_BF16_KERNEL)
 #include <immintrin.h>
 #define SCVAE_HAVE_BF16_KERNEL 1
 // The bf16 kernels are compiled for AVX512_BF16 whatever the build's flags,
@@ -52,7 +55,7 @@ inline float to_float(Bf16 x) {
 /// run time: the library may be compiled without -mavx512bf16 and still
 /// use them where the CPU has them).
 inline bool cpu_has_bf16() {
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#ifdef SCVAE_HAVE_BF16_KERNEL
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
   return has;
 #else
