@@ -117,5 +117,22 @@ TEST(Bf16Training, CheckpointLoadsUnderEitherPrecision) {
   }
 }
 
+// The Trainer sets the precision through set_precision(); a model of your
+// own without it trains in fp32 and refuses Bf16 with a message.
+TEST(Bf16Training, AModelWithoutSetPrecisionRefusesBf16) {
+  struct FloatOnlyModel {};
+  FloatOnlyModel model;
+  EXPECT_NO_THROW(detail::set_model_precision(model, Precision::Fp32));
+  try {
+    detail::set_model_precision(model, Precision::Bf16);
+    FAIL() << "Bf16 accepted";
+  } catch (const ArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("set_precision"), std::string::npos) << e.what();
+  }
+  VAET<float> vae(36, {12}, 2, 3);
+  detail::set_model_precision(vae, Precision::Bf16);
+  EXPECT_EQ(vae.precision(), Precision::Bf16);
+}
+
 }  // namespace
 }  // namespace scvae

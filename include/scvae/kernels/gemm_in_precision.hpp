@@ -33,12 +33,12 @@ void check_precision_for(Precision precision, const char* layer) {
                         "double)");
 }
 
-/// C (m x n, ldc) = op(A) op(B), or += with `accumulate`; op(A) is m x k
+/// C (m x n, ldc) = op(A) op(B), or += with ProductWrite::Add; op(A) is m x k
 /// (A stored k x m when TransA), op(B) k x n (B stored n x k when TransB).
 template <bool TransA, bool TransB, typename Scalar>
 void gemm_in_precision(Precision precision, Bf16Operands& packed, Index m, Index n, Index k,
-                       const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c,
-                       Index ldc, bool accumulate) {
+                       const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c, Index ldc,
+                       ProductWrite write) {
   if constexpr (std::is_same_v<Scalar, float>) {
     if (precision == Precision::Bf16) {
       const Index depth = bf16_pairs(k);
@@ -46,16 +46,14 @@ void gemm_in_precision(Precision precision, Bf16Operands& packed, Index m, Index
         packed.a.resize(static_cast<std::size_t>(depth * m));
       if (static_cast<Index>(packed.b.size()) < depth * n)
         packed.b.resize(static_cast<std::size_t>(depth * n));
-      pack_rows_in_pairs(m, k, a, lda, TransA ? Stored::Transposed : Stored::AsIs,
-                         packed.a.data());
+      pack_rows_in_pairs(m, k, a, lda, TransA ? Stored::Transposed : Stored::AsIs, packed.a.data());
       pack_columns_in_pairs(k, n, b, ldb, TransB ? Stored::Transposed : Stored::AsIs,
                             packed.b.data(), depth);
-      gemm_bf16(m, n, depth, packed.a.data(), packed.b.data(), depth, c, ldc,
-                accumulate ? ProductWrite::Add : ProductWrite::Overwrite);
+      gemm_bf16(m, n, depth, packed.a.data(), packed.b.data(), depth, c, ldc, write);
       return;
     }
   }
-  gemm<TransA, TransB>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  gemm<TransA, TransB>(m, n, k, a, lda, b, ldb, c, ldc, write == ProductWrite::Add);
 }
 
 }  // namespace scvae::detail

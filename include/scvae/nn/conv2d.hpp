@@ -199,9 +199,10 @@ class Conv2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, input, first, count);
       // rows (positions * count x out) = patches (positions * count x patch) * filters
-      detail::gemm_in_precision<false, false>(
-          precision_, ws.bf16, rows, options_.out_channels, geometry_.patch_size(),
-          ws.patches.data(), rows, parameters, geometry_.patch_size(), ws.rows.data(), rows, false);
+      detail::gemm_in_precision<false, false>(precision_, ws.bf16, rows, options_.out_channels,
+                                              geometry_.patch_size(), ws.patches.data(), rows,
+                                              parameters, geometry_.patch_size(), ws.rows.data(),
+                                              rows, detail::ProductWrite::Overwrite);
       rows_to_samples(ws.rows.data(), geometry_.positions(), options_.out_channels, count,
                       parameters + weight_count(), output.data() + first * output.outerStride(),
                       output.outerStride());
@@ -224,9 +225,10 @@ class Conv2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);
       // patch gradient (positions * count x patch) = rows * filters^T
-      detail::gemm_in_precision<false, true>(
-          precision_, ws.bf16, rows, geometry_.patch_size(), options_.out_channels, ws.rows.data(),
-          rows, parameters, geometry_.patch_size(), ws.patches.data(), rows, false);
+      detail::gemm_in_precision<false, true>(precision_, ws.bf16, rows, geometry_.patch_size(),
+                                             options_.out_channels, ws.rows.data(), rows,
+                                             parameters, geometry_.patch_size(), ws.patches.data(),
+                                             rows, detail::ProductWrite::Overwrite);
       fold_phases(geometry_, ws.patches.data(), count, ws.phases.data());
       Scalar* images = target.data() + first * target.outerStride();
       if (input_gradient.write == GradientWrite::Overwrite)
@@ -251,10 +253,11 @@ class Conv2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, input, first, count);
       ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);
-      detail::gemm_in_precision<true, false>(precision_, ws.bf16, geometry_.patch_size(),
-                                             options_.out_channels, rows, ws.patches.data(), rows,
-                                             ws.rows.data(), rows, gradient, geometry_.patch_size(),
-                                             write == GradientWrite::Add || first > 0);
+      detail::gemm_in_precision<true, false>(
+          precision_, ws.bf16, geometry_.patch_size(), options_.out_channels, rows,
+          ws.patches.data(), rows, ws.rows.data(), rows, gradient, geometry_.patch_size(),
+          write == GradientWrite::Add || first > 0 ? detail::ProductWrite::Add
+                                                   : detail::ProductWrite::Overwrite);
     });
     channel_sums(output_gradient.data(), output_gradient.outerStride(), geometry_.positions(),
                  options_.out_channels, n, gradient + weight_count(),

@@ -87,9 +87,10 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.take_rows(geometry_, input, in_channels(), first, count);
       // patches (positions * count x patch) = rows * filters^T, folded onto the output
-      detail::gemm_in_precision<false, true>(
-          precision_, ws.bf16, rows, geometry_.patch_size(), in_channels(), ws.rows.data(), rows,
-          parameters, geometry_.patch_size(), ws.patches.data(), rows, false);
+      detail::gemm_in_precision<false, true>(precision_, ws.bf16, rows, geometry_.patch_size(),
+                                             in_channels(), ws.rows.data(), rows, parameters,
+                                             geometry_.patch_size(), ws.patches.data(), rows,
+                                             detail::ProductWrite::Overwrite);
       fold_phases(geometry_, ws.patches.data(), count, ws.phases.data());
       merge_phases_add(geometry_, ws.phases.data(), count,
                        output.data() + first * output.outerStride(), output.outerStride());
@@ -112,9 +113,10 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, output_gradient, first, count);
-      detail::gemm_in_precision<false, false>(
-          precision_, ws.bf16, rows, in_channels(), geometry_.patch_size(), ws.patches.data(), rows,
-          parameters, geometry_.patch_size(), ws.rows.data(), rows, false);
+      detail::gemm_in_precision<false, false>(precision_, ws.bf16, rows, in_channels(),
+                                              geometry_.patch_size(), ws.patches.data(), rows,
+                                              parameters, geometry_.patch_size(), ws.rows.data(),
+                                              rows, detail::ProductWrite::Overwrite);
       Scalar* samples = target.data() + first * target.outerStride();
       if (input_gradient.write == GradientWrite::Overwrite)
         rows_to_samples(ws.rows.data(), geometry_.positions(), in_channels(), count,
@@ -139,10 +141,11 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, output_gradient, first, count);
       ws.take_rows(geometry_, input, in_channels(), first, count);
-      detail::gemm_in_precision<true, false>(precision_, ws.bf16, geometry_.patch_size(),
-                                             in_channels(), rows, ws.patches.data(), rows,
-                                             ws.rows.data(), rows, gradient, geometry_.patch_size(),
-                                             write == GradientWrite::Add || first > 0);
+      detail::gemm_in_precision<true, false>(
+          precision_, ws.bf16, geometry_.patch_size(), in_channels(), rows, ws.patches.data(), rows,
+          ws.rows.data(), rows, gradient, geometry_.patch_size(),
+          write == GradientWrite::Add || first > 0 ? detail::ProductWrite::Add
+                                                   : detail::ProductWrite::Overwrite);
     });
     const Shape& out = this->output_shape();
     channel_sums(output_gradient.data(), output_gradient.outerStride(), out.height * out.width,
