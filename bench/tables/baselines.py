@@ -11,6 +11,7 @@ Markdown table: per task, accuracy (%) or RMSE in the target's units, as the
 mean over the seeds. Needs Debian's python3-sklearn; nothing is downloaded.
 
   bench/tables/baselines.py --scvae-table build/examples/scvae_table [--seeds 5]
+                            [--tables wine,iris] [--flags "--latent 16"]
 """
 import argparse
 import csv
@@ -126,13 +127,20 @@ def main():
     parser.add_argument("--labelled", type=float, default=0.5,
                         help="share of training labels kept in the masked runs")
     parser.add_argument("--flags", default="", help="extra scvae_table train flags")
+    parser.add_argument("--tables", default="iris,wine,breast_cancer,diabetes",
+                        help="comma-separated subset of iris, wine, breast_cancer, diabetes")
     args = parser.parse_args()
+    makers = {"iris": iris, "wine": wine, "breast_cancer": breast_cancer, "diabetes": diabetes}
+    chosen = args.tables.split(",")
+    for name in chosen:
+        if name not in makers:
+            parser.error(f"--tables: unknown table '{name}' (expected {', '.join(makers)})")
     flags = args.flags.split()
 
     print(f"| table | task | metric | sklearn, all labels | scvae, all labels | "
           f"sklearn, {args.labelled:.0%} labels | scvae, {args.labelled:.0%} labels |")
     print("|---|---|---|---|---|---|---|")
-    for make in (iris, wine, breast_cancer, diabetes):
+    for make in (makers[name] for name in chosen):
         title, table, targets = make()
         size = len(next(iter(table.values())))
         results = {key: {n: [] for n, _ in targets} for key in ("sk", "sc", "sk_half", "sc_half")}
