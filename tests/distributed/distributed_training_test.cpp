@@ -54,6 +54,7 @@ struct RunSetup {
   Index epochs = 3;
   RankGroup* group = nullptr;  ///< nullptr: this process alone
   int threads = 1;
+  Precision precision = Precision::Fp32;
   Index first_epoch = 0;
   std::string checkpoint;  ///< where rank 0 saves each epoch (empty: nowhere)
   std::string resume;      ///< the checkpoint rank 0 resumes from (empty: none)
@@ -79,6 +80,7 @@ TrainingRun train(const RunSetup& s) {
   options.batch_size = 32;
   options.seed = s.seed;
   options.threads = s.threads;
+  options.precision = s.precision;
   options.warmup_epochs = 2;
   Index first_epoch = 0;
   if (!s.resume.empty() && (!s.group || s.group->is_first()))
@@ -149,6 +151,18 @@ TEST_P(Distributed, RanksWithOneThreadGiveTheBitsOfOneProcessWithThatManyThreads
   RunSetup alone = s;
   alone.group = nullptr;
   EXPECT_FALSE(testing::bit_identical(train(alone).parameters, ranks.parameters));
+}
+
+// bf16 products sum each chunk from zero and add it onto the sum so far, as
+// float ones do, so the ranks' chain gives one process's bits in bf16 too.
+TEST_P(Distributed, RanksInBf16GiveTheBitsOfOneProcessInBf16) {
+  RunSetup s = run_setup();
+  s.precision = Precision::Bf16;
+  const TrainingRun ranks = train(s);
+  expect_same_bits(ranks, reference(s));
+  RunSetup fp32 = s;
+  fp32.precision = Precision::Fp32;
+  EXPECT_FALSE(testing::bit_identical(ranks.parameters, train(fp32).parameters));
 }
 
 TEST_P(Distributed, RerunsGiveTheSameBits) {
@@ -245,6 +259,16 @@ TEST(TrainingSetupCheck, AMismatchNamesWhatDiffersAndTheRanks) {
   } catch (const RankMismatchError& e) {
     EXPECT_STREQ(e.what(),
                  "the architecture differs between ranks: rank 0 has 'vae', rank 1 has 'another'");
+  }
+  // A host without AVX512_BF16 falls back to fp32: caught before the first step.
+  setup.architecture = "vae";
+  if (world().rank() == 1) setup.precision = "bf16";
+  try {
+    check_same_training_setup(world(), setup);
+    ADD_FAILURE() << "no RankMismatchError";
+  } catch (const RankMismatchError& e) {
+    EXPECT_STREQ(e.what(),
+                 "the precision differs between ranks: rank 0 has 'fp32', rank 1 has 'bf16'");
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "scvae/core/precision.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/exec/rank_group.hpp"
 
@@ -18,6 +19,10 @@ struct TrainingSetup {
   Index data_size = 0;  ///< Training samples.
   Index batch_size = 0;
   int threads = 1;
+  /// Of the products: a host without AVX512_BF16 falls back to fp32 in the
+  /// examples, and ranks in different precisions would not give one
+  /// process's bits.
+  std::string precision = "fp32";
 };
 
 /// Throws RankMismatchError on every rank if any field differs between the
@@ -29,6 +34,7 @@ inline void check_same_training_setup(RankGroup& group, const TrainingSetup& set
   group.check_same_on_every_rank("the training data size", std::to_string(setup.data_size));
   group.check_same_on_every_rank("the batch size", std::to_string(setup.batch_size));
   group.check_same_on_every_rank("the thread count", std::to_string(setup.threads));
+  group.check_same_on_every_rank("the precision", setup.precision);
 }
 
 /// The setup of `model` trained on `data_size` samples with `options`
@@ -42,6 +48,7 @@ TrainingSetup training_setup(const Model& model, Index data_size, const Options&
   setup.data_size = data_size;
   setup.batch_size = options.batch_size;
   setup.threads = options.threads;
+  setup.precision = precision_name(options.precision);
   return setup;
 }
 
