@@ -72,6 +72,9 @@ int train(const examples::TableTrainFlags& flags_given, const examples::Distribu
   const scvae::TableSource<float> train_source(data.train, standardizer);
   const scvae::TableSource<float> test_source(data.test, standardizer);
   scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden);
+  // With learned weights nothing is set by hand: every w_t starts at 1.
+  if (f.balance.method != "none")
+    for (scvae::TaskSpec& task : spec.tasks) task.weight = 1.0;
   examples::apply_weight_flags(f.weights, spec);
   examples::set_balance(f.balance, spec);
   scvae::SCVAE model(spec, f.seed);
@@ -81,6 +84,7 @@ int train(const examples::TableTrainFlags& flags_given, const examples::Distribu
   options.batch_size = f.batch;
   options.seed = f.seed;
   options.threads = f.threads;
+  options.beta = f.beta;
   options.precision = examples::chosen_precision(f.precision, kProgram, f.quiet);
   // Every rank splits, standardises and initialises alike from the same
   // table and seed; the check finds ranks whose tables differ in size.

@@ -27,6 +27,7 @@ struct TableTrainFlags {
   Index latent = 8;
   std::vector<Index> hidden{64};
   double lr = 1e-3;
+  double beta = scvae::kTableKlWeight;
   std::uint64_t seed = 1;
   int threads = 0;
   std::string precision = "fp32";
@@ -91,6 +92,8 @@ inline void add_table_train_flags(CLI::App& app, TableTrainFlags& f) {
       ->delimiter(',')
       ->capture_default_str();
   add_real(app, "--lr", f.lr, "Adam learning rate", 0.0, std::numeric_limits<double>::max(), true)
+      ->capture_default_str();
+  add_real(app, "--beta", f.beta, "KL weight beta (tables train below 1: docs/data.md)", 0.0)
       ->capture_default_str();
   add_integer<std::uint64_t>(app, "--seed", f.seed, "Random seed: split, weights, shuffling", 0)
       ->capture_default_str();

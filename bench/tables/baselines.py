@@ -10,7 +10,7 @@ target's cells blanked (the rows stay, as unlabelled samples). Prints one
 Markdown table: per task, accuracy (%) or RMSE in the target's units, as the
 mean over the seeds. Needs Debian's python3-sklearn; nothing is downloaded.
 
-  bench/tables/baselines.py --scvae-table build/examples/scvae_table [--seeds 5]
+  bench/tables/baselines.py --scvae-table build/examples/scvae_table [--seeds 5] [--first-seed 1]
                             [--tables wine,iris] [--flags "--latent 16"]
 """
 import argparse
@@ -124,6 +124,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scvae-table", required=True, help="the scvae_table program")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="split seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--labelled", type=float, default=0.5,
                         help="share of training labels kept in the masked runs")
     parser.add_argument("--flags", default="", help="extra scvae_table train flags")
@@ -144,7 +146,7 @@ def main():
         title, table, targets = make()
         size = len(next(iter(table.values())))
         results = {key: {n: [] for n, _ in targets} for key in ("sk", "sc", "sk_half", "sc_half")}
-        for seed in range(1, args.seeds + 1):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             classes = [table[n] for n, k in targets if k == "categorical"]
             train, test = train_test_split(np.arange(size), test_size=0.2, random_state=seed,
                                            stratify=classes[0] if classes else None)

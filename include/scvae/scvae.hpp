@@ -44,6 +44,7 @@
 #include "scvae/model/label_conditioned_base.hpp"
 #include "scvae/model/label_conditioned_spec.hpp"
 #include "scvae/model/label_conditioned_vae.hpp"
+#include "scvae/model/label_weight.hpp"
 #include "scvae/model/loss_parts.hpp"
 #include "scvae/model/network.hpp"
 #include "scvae/model/network_text.hpp"

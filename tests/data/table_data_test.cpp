@@ -410,6 +410,11 @@ TEST(TableSource, BatchesFollowTheTaskOrderWithMasks) {
   EXPECT_EQ(spec.tasks[1].likelihood.kind, LikelihoodSpec::Kind::Categorical);
   EXPECT_EQ(spec.tasks[1].outputs, 2);
   EXPECT_EQ(spec.tasks[1].input, DecoderInput::Mean);  // a classifier reads the mean
+  EXPECT_TRUE(spec.tasks[1].hidden.empty()) << "a class is read linearly from the mean";
+  EXPECT_DOUBLE_EQ(spec.tasks[1].weight, 12.5) << "10 / (4 of 5 rows labelled)";
+  EXPECT_DOUBLE_EQ(spec.tasks[0].weight, 1.0);
+  EXPECT_DOUBLE_EQ(spec.tasks[2].weight, 1.0) << "a real target keeps weight 1";
+  EXPECT_EQ(spec.tasks[2].hidden, (std::vector<Index>{4, 8}));
   EXPECT_EQ(spec.tasks[2].likelihood.kind, LikelihoodSpec::Kind::Gaussian);
   EXPECT_EQ(spec.tasks[2].input, DecoderInput::Sample);
   TableData binary = data;
@@ -417,6 +422,12 @@ TEST(TableSource, BatchesFollowTheTaskOrderWithMasks) {
   EXPECT_EQ(make_table_spec(binary, 2, {4}).tasks[3].likelihood.kind,
             LikelihoodSpec::Kind::Bernoulli);
   EXPECT_EQ(make_table_spec(binary, 2, {4}).tasks[3].outputs, 2);
+  EXPECT_DOUBLE_EQ(make_table_spec(binary, 2, {4}).tasks[3].weight, 1.0);
+  TableData unlabelled(data.features(), {"a", "b"}, "mem");
+  unlabelled.add_target("kind", TargetKind::Categorical,
+                        Matrix<float>::Constant(1, 5, kNaN), {"cat", "dog"});
+  EXPECT_DOUBLE_EQ(make_table_spec(unlabelled, 2, {4}).tasks[1].weight, 1.0)
+      << "no labelled row: an empty term, weight 1";
 }
 
 /// 200 rows: 4 features around one of three class centres, a text class and

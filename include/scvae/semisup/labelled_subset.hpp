@@ -13,6 +13,7 @@
 #include "scvae/core/error.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/data/dataset.hpp"
+#include "scvae/model/label_weight.hpp"
 
 namespace scvae {
 
@@ -57,19 +58,6 @@ inline std::vector<Index> labelled_indices(const std::vector<std::uint8_t>& labe
   for (std::size_t i = 0; i < labelled.size(); ++i)
     if (labelled[i]) indices.push_back(static_cast<Index>(i));
   return indices;
-}
-
-/// The label task's weight when none is given: min(cap, 10 / labelled
-/// fraction), so 50 (the cap) up to a fifth of the samples labelled and 10
-/// with all of them. With 1000 of 60000 MNIST images labelled, 50 cost the
-/// SC-VAE's image test_loss 5 nats and 10 less than 1, M2's 1.2 and 0.5
-/// (examples/RESULTS-multitask.md).
-inline double default_label_weight(Index labelled, Index samples, double cap = 50.0) {
-  if (labelled < 1 || samples < labelled)
-    throw ArgumentError("default label weight: expected 1 <= labelled <= samples, got " +
-                        std::to_string(labelled) + " of " + std::to_string(samples));
-  const double fraction = static_cast<double>(labelled) / static_cast<double>(samples);
-  return std::min(cap, 10.0 / fraction);
 }
 
 /// An epoch order in which every batch of `batch_size` samples starts with
