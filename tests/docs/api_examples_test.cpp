@@ -410,6 +410,7 @@ TEST(ApiDocs, ReadmeYourOwnData) {
   scvae::Adam adam;
   scvae::TrainerOptions options;
   options.epochs = 5;
+  options.beta = scvae::kTableKlWeight;
   scvae::Trainer trainer(model, adam, options);
   scvae::EarlyStopping stopping("validation_loss", /*patience=*/10);
   trainer.add_callback(stopping.restore_best(model));
