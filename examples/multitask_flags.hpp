@@ -7,6 +7,7 @@
 #include "balance_flags.hpp"
 #include "labelled_subset.hpp"
 #include "model_presets.hpp"
+#include "scvae/data/image_augmentation.hpp"
 #include "scvae/semisup/pseudo_labels.hpp"
 
 namespace examples {
@@ -26,6 +27,7 @@ struct MultitaskFlags {
   Index baseline_epochs = 100;
   std::string arch = "mlp";
   BalanceFlags balance;
+  scvae::ImageAugmentation augment;
 };
 
 inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
@@ -50,6 +52,13 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
   app.add_option("--label-input", m.label_input, "The label head reads the sampled z or the mean mu")
       ->check(CLI::IsMember({"sample", "mean"}))
       ->capture_default_str();
+  add_integer<Index>(app, "--augment-shift", m.augment.max_shift,
+                     "Move each training image by up to N pixels along each axis, drawn anew "
+                     "every time it is trained on (0: off)",
+                     0, 64)
+      ->capture_default_str();
+  app.add_flag("--augment-flip", m.augment.horizontal_flip,
+               "Mirror each training image left to right with probability 1/2");
   add_integer<Index>(app, "--pseudo-from", m.pseudo.from_epoch,
                      "From this epoch on, label confident predictions of unlabelled images (0: off)",
                      0, kMaxEpochs)

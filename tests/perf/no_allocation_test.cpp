@@ -82,6 +82,7 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 #include <tuple>
 #include <vector>
 
+#include "scvae/data/image_augmentation.hpp"
 #include "scvae/scvae.hpp"
 
 namespace scvae {
@@ -372,6 +373,35 @@ TEST_P(TrainStep, VaePartialBatchAfterFullBatchesAllocatesNothing) {
   EXPECT_TRUE(std::isfinite(loss));
   EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s)";
   EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
+}
+
+// Moving the images of a filled batch works in place: after the first batch
+// of a size, augmented batches allocate nothing either.
+TEST(NoAllocation, AugmentedBatchesAllocateNothingAfterTheFirst) {
+  std::vector<std::uint8_t> pixels(28 * 28 * 300), labels(300), labelled(300, 0);
+  Rng rng(2);
+  for (auto& p : pixels) p = static_cast<std::uint8_t>(rng.uniform_index(256));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 10);
+  for (std::size_t i = 0; i < labelled.size(); i += 7) labelled[i] = 1;
+  const Dataset data(28, 28, pixels, labels, 10, "grey");
+  const PartlyLabelledSource<float> inner(data, labelled);
+  ImageAugmentation a;
+  a.max_shift = 3;
+  a.horizontal_flip = true;
+  const AugmentedImageSource<float> source(inner, Shape(1, 28, 28), a, 5);
+  const std::vector<Index> order = rng.permutation(300);
+  Batch<float> batch;
+  source.fill(order, 0, 100, batch);
+  float sum = 0;
+  const Allocations seen = count_allocations([&] {
+    for (Index begin = 100; begin < 300; begin += 100) {
+      source.fill(order, begin, begin + 100, batch);
+      sum += batch.x.sum();
+    }
+  });
+  EXPECT_GT(sum, 0.0f);
+  EXPECT_EQ(seen.operator_new, 0);
+  EXPECT_EQ(seen.eigen, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,0 +1,172 @@
+#include "scvae/data/image_augmentation.hpp"
+
+#include <set>
+#include <string>
+
+#include "../test_support.hpp"
+
+namespace scvae {
+namespace {
+
+/// What move_image must give, written the plain way: a second buffer.
+Vector<float> moved_by_copy(const Shape& shape, const ImageMove& move, const Vector<float>& image) {
+  Vector<float> out = Vector<float>::Zero(image.size());
+  const Index rows = shape.height, cols = shape.width;
+  for (Index c = 0; c < shape.channels; ++c)
+    for (Index r = 0; r < rows; ++r)
+      for (Index x = 0; x < cols; ++x) {
+        const Index from_r = r - move.down, from_x = x - move.right;
+        if (from_r < 0 || from_r >= rows || from_x < 0 || from_x >= cols) continue;
+        const Index mirrored_x = move.mirror ? cols - 1 - from_x : from_x;
+        out(c * rows * cols + r * cols + x) = image(c * rows * cols + from_r * cols + mirrored_x);
+      }
+  return out;
+}
+
+TEST(ImageAugmentation, AShiftMovesPixelsAndUncoversZeros) {
+  const Shape shape(1, 3, 3);
+  Vector<float> image(9);
+  image << 1, 2, 3,  //
+      4, 5, 6,       //
+      7, 8, 9;
+  Vector<float> right = image;
+  move_image(shape, ImageMove{0, 1, false}, right);
+  EXPECT_EQ(right, (Vector<float>(9) << 0, 1, 2, 0, 4, 5, 0, 7, 8).finished());
+  Vector<float> up_left = image;
+  move_image(shape, ImageMove{-1, -1, false}, up_left);
+  EXPECT_EQ(up_left, (Vector<float>(9) << 5, 6, 0, 8, 9, 0, 0, 0, 0).finished());
+  Vector<float> mirrored = image;
+  move_image(shape, ImageMove{0, 0, true}, mirrored);
+  EXPECT_EQ(mirrored, (Vector<float>(9) << 3, 2, 1, 6, 5, 4, 9, 8, 7).finished());
+}
+
+// In place, every direction, odd and even sizes, several channels.
+TEST(ImageAugmentation, InPlaceEqualsACopyForEveryMove) {
+  for (const Shape& shape : {Shape(2, 5, 4), Shape(1, 4, 7), Shape(3, 6, 6)}) {
+    Rng rng(3);
+    Vector<float> image(shape.features());
+    for (Index i = 0; i < image.size(); ++i) image(i) = static_cast<float>(rng.uniform());
+    for (Index down = -3; down <= 3; ++down)
+      for (Index right = -3; right <= 3; ++right)
+        for (bool mirror : {false, true}) {
+          const ImageMove move{down, right, mirror};
+          Vector<float> in_place = image;
+          move_image(shape, move, in_place);
+          EXPECT_EQ(in_place, moved_by_copy(shape, move, image))
+              << shape.text() << " down " << down << " right " << right << " mirror " << mirror;
+        }
+  }
+}
+
+TEST(ImageAugmentation, DrawsCoverTheRangeAndDependOnSampleAndPosition) {
+  ImageAugmentation a;
+  a.max_shift = 2;
+  a.horizontal_flip = true;
+  std::set<Index> downs, rights;
+  int mirrors = 0;
+  const int draws = 4000;
+  for (int k = 0; k < draws; ++k) {
+    const ImageMove m = draw_image_move(a, 7, k % 100, k);
+    downs.insert(m.down);
+    rights.insert(m.right);
+    mirrors += m.mirror ? 1 : 0;
+  }
+  EXPECT_EQ(downs, (std::set<Index>{-2, -1, 0, 1, 2}));
+  EXPECT_EQ(rights, (std::set<Index>{-2, -1, 0, 1, 2}));
+  EXPECT_NEAR(mirrors, draws / 2, 200);
+
+  // The same key, the same draw; a draw of 5 x 5 x 2 outcomes differs for
+  // most other keys.
+  auto same = [](const ImageMove& p, const ImageMove& q) {
+    return p.down == q.down && p.right == q.right && p.mirror == q.mirror;
+  };
+  EXPECT_TRUE(same(draw_image_move(a, 7, 3, 10), draw_image_move(a, 7, 3, 10)));
+  int differ_by_position = 0, differ_by_sample = 0, differ_by_seed = 0;
+  for (Index k = 0; k < 200; ++k) {
+    differ_by_position += same(draw_image_move(a, 7, 3, k), draw_image_move(a, 7, 3, k + 1)) ? 0 : 1;
+    differ_by_sample += same(draw_image_move(a, 7, k, 5), draw_image_move(a, 7, k + 1, 5)) ? 0 : 1;
+    differ_by_seed += same(draw_image_move(a, 7, k, 5), draw_image_move(a, 8, k, 5)) ? 0 : 1;
+  }
+  EXPECT_GT(differ_by_position, 180);
+  EXPECT_GT(differ_by_sample, 180);
+  EXPECT_GT(differ_by_seed, 180);
+
+  const ImageMove still = draw_image_move(ImageAugmentation{}, 7, 3, 10);
+  EXPECT_TRUE(same(still, ImageMove{}));
+}
+
+TEST(AugmentedImageSource, MovesTheImagesOnlyAndDrawsFromSamplePositionAndSeed) {
+  const Dataset data = testing::make_images(12);
+  std::vector<std::uint8_t> labelled(12, 0);
+  labelled[1] = labelled[4] = 1;
+  const PartlyLabelledSource<float> inner(data, labelled);
+  ImageAugmentation a;
+  a.max_shift = 1;
+  a.horizontal_flip = true;
+  const Shape shape(1, 6, 6);
+  const AugmentedImageSource<float> source(inner, shape, a, 21);
+  EXPECT_EQ(source.size(), 12);
+  EXPECT_EQ(source.task_count(), 2);
+
+  std::vector<Index> order{5, 1, 4, 0, 11, 2, 3, 6, 7, 8, 9, 10};
+  Batch<float> plain, moved, again;
+  inner.fill(order, 2, 7, plain);
+  source.fill(order, 2, 7, moved);
+  source.fill(order, 2, 7, again);
+  EXPECT_EQ(moved.x, again.x) << "the same batch, the same draws";
+  EXPECT_EQ(moved.targets[1], plain.targets[1]);
+  EXPECT_EQ(moved.masks[1], plain.masks[1]);
+  EXPECT_TRUE(moved.target_is_input[0]) << "the image task reconstructs the moved image";
+  int changed = 0;
+  for (Index j = 0; j < 5; ++j) {
+    const Index position = 2 + j;
+    const ImageMove m = draw_image_move(a, 21, order[static_cast<std::size_t>(position)], position);
+    const Vector<float> column = plain.x.col(j);
+    EXPECT_EQ(Vector<float>(moved.x.col(j)), moved_by_copy(shape, m, column)) << "column " << j;
+    changed += moved.x.col(j) == plain.x.col(j) ? 0 : 1;
+  }
+  EXPECT_GT(changed, 0);
+
+  // A batch split in two draws as the whole batch did (threads and ranks
+  // fill different ranges of one order).
+  Batch<float> first, second;
+  source.fill(order, 2, 4, first);
+  source.fill(order, 4, 7, second);
+  EXPECT_EQ(first.x, moved.x.leftCols(2));
+  EXPECT_EQ(second.x, moved.x.rightCols(3));
+}
+
+/// The message of the `Error` that `action` throws, or "" if it throws none.
+template <typename Error, typename Action>
+std::string augmentation_error(Action action) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(AugmentedImageSource, RefusesAShiftAsLargeAsTheImageAndAWrongShape) {
+  const Dataset data = testing::make_images(4);
+  const AutoencoderSource<float> inner(data);
+  ImageAugmentation a;
+  a.max_shift = 6;
+  const std::string too_far = augmentation_error<ArgumentError>(
+      [&] { AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1); });
+  EXPECT_NE(too_far.find("expected a shift in [0, 5] pixels for 1x6x6 images, got 6"),
+            std::string::npos)
+      << too_far;
+  a.max_shift = -1;
+  EXPECT_THROW(AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1), ArgumentError);
+  a.max_shift = 1;
+  const AugmentedImageSource<float> wrong(inner, Shape(1, 5, 5), a, 1);
+  Batch<float> batch;
+  const std::string wrong_shape =
+      augmentation_error<ShapeError>([&] { wrong.fill(data.identity_order(), 0, 2, batch); });
+  EXPECT_NE(wrong_shape.find("samples of 36 features are not 1x5x5 images"), std::string::npos)
+      << wrong_shape;
+}
+
+}  // namespace
+}  // namespace scvae
