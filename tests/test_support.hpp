@@ -95,4 +95,20 @@ inline bool bit_identical(const Vector<float>& a, const Vector<float>& b) {
           std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0);
 }
 
+/// The message of the `Expected` exception `action` throws; a test failure
+/// (and "") if it throws another or none.
+template <typename Expected, typename Action>
+std::string thrown_message(Action action) {
+  try {
+    action();
+  } catch (const Expected& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "unexpected exception type: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected an exception";
+  return {};
+}
+
 }  // namespace scvae::testing

@@ -136,23 +136,12 @@ TEST(AugmentedImageSource, MovesTheImagesOnlyAndDrawsFromSamplePositionAndSeed) 
   EXPECT_EQ(second.x, moved.x.rightCols(3));
 }
 
-/// The message of the `Error` that `action` throws, or "" if it throws none.
-template <typename Error, typename Action>
-std::string augmentation_error(Action action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(AugmentedImageSource, RefusesAShiftAsLargeAsTheImageAndAWrongShape) {
   const Dataset data = testing::make_images(4);
   const AutoencoderSource<float> inner(data);
   ImageAugmentation a;
   a.max_shift = 6;
-  const std::string too_far = augmentation_error<ArgumentError>(
+  const std::string too_far = testing::thrown_message<ArgumentError>(
       [&] { AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1); });
   EXPECT_NE(too_far.find("expected a shift in [0, 5] pixels for 1x6x6 images, got 6"),
             std::string::npos)
@@ -163,7 +152,7 @@ TEST(AugmentedImageSource, RefusesAShiftAsLargeAsTheImageAndAWrongShape) {
   const AugmentedImageSource<float> wrong(inner, Shape(1, 5, 5), a, 1);
   Batch<float> batch;
   const std::string wrong_shape =
-      augmentation_error<ShapeError>([&] { wrong.fill(data.identity_order(), 0, 2, batch); });
+      testing::thrown_message<ShapeError>([&] { wrong.fill(data.identity_order(), 0, 2, batch); });
   EXPECT_NE(wrong_shape.find("samples of 36 features are not 1x5x5 images"), std::string::npos)
       << wrong_shape;
 }

@@ -31,19 +31,9 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-/// The message of the `Expected` exception `action` throws (a failure if none).
 template <typename Expected, typename Action>
 std::string message_of(Action action) {
-  try {
-    action();
-  } catch (const Expected& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "unexpected exception type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
+  return testing::thrown_message<Expected>(action);
 }
 
 #define EXPECT_MENTIONS(message, text) \
