@@ -41,9 +41,12 @@ inline void expect_gradient_ok(const GradientCheckResult& result, double toleran
 /// in it when the test ends.
 struct TempDir {
   explicit TempDir(const std::string& prefix = "scvae_test") {
+    // A parameterised test is named "Name/0": one folder, not a folder in a
+    // folder that the destructor would leave behind.
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(test.begin(), test.end(), '/', '_');
     path = std::filesystem::temp_directory_path() /
-           (prefix + "_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           (prefix + "_" + std::to_string(::getpid()) + "_" + test);
     std::filesystem::create_directories(path);
   }
   ~TempDir() {

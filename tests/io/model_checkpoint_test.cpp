@@ -9,19 +9,14 @@
 namespace scvae {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("scvae_model_checkpoint_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
-
 TEST(ModelCheckpoint, RoundTripGivesBitIdenticalParametersAndTheSameLoss) {
+  const testing::TempDir dir("scvae_model_checkpoint_test");
   for (const bool use_double : {false, true}) {
     SCOPED_TRACE(use_double ? "double" : "float");
-    auto check = [](auto scalar_tag) {
+    auto check = [&dir](auto scalar_tag) {
       using Scalar = decltype(scalar_tag);
-      const std::string path = temp_path(std::string("vae_") + scalar_name<Scalar>() + ".scvae");
+      const std::string path =
+          (dir.path / (std::string("vae_") + scalar_name<Scalar>() + ".scvae")).string();
       VAET<Scalar> saved(12, {7}, 3, 4);
       const Matrix<Scalar> x = testing::random_uniform(12, 9, 5).cast<Scalar>();
       const Matrix<Scalar> eps = testing::random_matrix(3, 9, 6).cast<Scalar>();
@@ -31,7 +26,6 @@ TEST(ModelCheckpoint, RoundTripGivesBitIdenticalParametersAndTheSameLoss) {
       load_model(path, loaded);
       EXPECT_EQ(loaded.parameters(), saved.parameters());
       EXPECT_EQ(loaded.loss(x, eps).total, saved.loss(x, eps).total);
-      std::filesystem::remove(path);
     };
     if (use_double)
       check(double{});
@@ -41,7 +35,8 @@ TEST(ModelCheckpoint, RoundTripGivesBitIdenticalParametersAndTheSameLoss) {
 }
 
 TEST(ModelCheckpoint, AnotherArchitectureOrScalarTypeIsRefused) {
-  const std::string path = temp_path("arch.scvae");
+  const testing::TempDir dir("scvae_model_checkpoint_test");
+  const std::string path = (dir.path / "arch.scvae").string();
   save_model(path, VAET<float>(12, {7}, 3, 4));
   VAET<float> wider(12, {8}, 3, 4);
   try {
@@ -52,7 +47,6 @@ TEST(ModelCheckpoint, AnotherArchitectureOrScalarTypeIsRefused) {
   }
   VAET<double> as_double(12, {7}, 3, 4);
   EXPECT_THROW(load_model(path, as_double), CheckpointError);
-  std::filesystem::remove(path);
 }
 
 }  // namespace
