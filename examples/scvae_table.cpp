@@ -72,9 +72,8 @@ int train(const examples::TableTrainFlags& flags_given, const examples::Distribu
   const scvae::TableSource<float> train_source(data.train, standardizer);
   const scvae::TableSource<float> test_source(data.test, standardizer);
   scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden);
-  // With learned weights nothing is set by hand: every w_t starts at 1.
-  if (f.balance.method != "none")
-    for (scvae::TaskSpec& task : spec.tasks) task.weight = 1.0;
+  // A --balance learns a factor on top of these weights: from weight 1
+  // GradNorm ended 4 points behind them on iris (examples/RESULTS-balance.md).
   examples::apply_weight_flags(f.weights, spec);
   examples::set_balance(f.balance, spec);
   scvae::SCVAE model(spec, f.seed);
