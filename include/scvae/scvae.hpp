@@ -42,6 +42,7 @@
 #include "scvae/model/decoder.hpp"
 #include "scvae/model/encoder.hpp"
 #include "scvae/model/label_conditioned_base.hpp"
+#include "scvae/model/label_conditioned_networks.hpp"
 #include "scvae/model/label_conditioned_spec.hpp"
 #include "scvae/model/label_conditioned_vae.hpp"
 #include "scvae/model/label_weight.hpp"

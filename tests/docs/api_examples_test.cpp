@@ -583,4 +583,21 @@ TEST(ApiDocs, LabelConditionedVAE) {
   EXPECT_NEAR(p.col(0).sum(), 1.0f, 1e-5f);
 }
 
+TEST(ApiDocs, LabelConditionedConvNetworks) {
+  scvae::LabelConditionedSpec spec;
+  spec.inputs = 784;
+  spec.encoder_hidden.clear();
+  spec.decoder_hidden.clear();
+  spec.input_shape = scvae::Shape(1, 28, 28);
+  spec.trunk_network = "[conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(256) relu]";
+  spec.decoder_network =
+      "[dense(256) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1) relu "
+      "conv_transpose2d(1,4,2,1)]";
+  const scvae::LabelConditionedVAE model(spec, /*seed=*/1);
+  EXPECT_EQ(model.architecture().rfind("scvae-m2-v2 input=1x28x28 trunk=[conv2d(32,4,2,1) ", 0),
+            0u);
+  EXPECT_EQ(scvae::parse_label_conditioned_spec(model.architecture()).architecture(),
+            model.architecture());
+}
+
 }  // namespace

@@ -269,14 +269,15 @@ TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
 }
 
 // M2 through the model contract's loss_and_gradient (image and masked label
-// tasks), with q(z|x,y) and without. M2 decodes an unlabelled sample once per
-// class, and its executor balances chunks by that cost, so every chunk's
-// sample and decoder column counts follow how many samples are labelled and
-// where. After one warm-up step with the largest shape, steps with more,
+// tasks), with q(z|x,y) and without, with MLP and conv networks. M2 decodes an
+// unlabelled sample once per class, and its executor balances chunks by that
+// cost, so every chunk's sample and decoder column counts follow how many
+// samples are labelled and where. After one warm-up step with the largest shape, steps with more,
 // fewer, no and only labelled samples, at other places, allocate nothing.
 TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
   const int threads = std::get<0>(GetParam());
-  for (bool reads_label : {true, false}) {
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool reads_label = variant % 2 == 0, conv = variant >= 2;
     LabelConditionedSpec spec;
     spec.inputs = 64;
     spec.encoder_hidden = {48};
@@ -285,6 +286,15 @@ TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
     spec.classifier_hidden = {16};
     spec.decoder_hidden = {40};
     spec.latent_reads_label = reads_label;
+    if (conv) {  // the trunk and decoder of --arch conv, on 8x8 images
+      spec.encoder_hidden.clear();
+      spec.decoder_hidden.clear();
+      spec.input_shape = Shape(1, 8, 8);
+      spec.trunk_network = "[conv2d(4,4,2,1) relu conv2d(8,4,2,1) relu flatten dense(48) relu]";
+      spec.decoder_network =
+          "[dense(40) relu dense(32) relu reshape(8x2x2) conv_transpose2d(4,4,2,1) relu "
+          "conv_transpose2d(1,4,2,1)]";
+    }
     LabelConditionedVAE model(spec, 3);
     model.set_threads(threads);
     model.set_precision(std::get<1>(GetParam()));
@@ -335,8 +345,10 @@ TEST_P(TrainStep, M2StepsAllocateNothingWhenTheLabelledCountChanges) {
       }
     });
     EXPECT_TRUE(std::isfinite(loss));
-    EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s), latent_reads_label " << reads_label;
-    EXPECT_EQ(seen.eigen, 0) << threads << " thread(s), latent_reads_label " << reads_label;
+    EXPECT_EQ(seen.operator_new, 0)
+        << threads << " thread(s), conv " << conv << ", latent_reads_label " << reads_label;
+    EXPECT_EQ(seen.eigen, 0) << threads << " thread(s), conv " << conv << ", latent_reads_label "
+                             << reads_label;
   }
 }
 

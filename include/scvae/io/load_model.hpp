@@ -32,13 +32,16 @@ namespace detail {
 /// Which loader reads each kind, for the message of a checkpoint of the other.
 inline std::string architecture_kinds_text() {
   return std::string(kModelArchitectureKind) + " and " + kModelNetworkArchitectureKind +
-         " (load_model, load_vae) and " + kLabelConditionedArchitectureKind +
-         " (load_label_conditioned_model)";
+         " (load_model, load_vae) and " + kLabelConditionedArchitectureKind + " and " +
+         kLabelConditionedNetworkArchitectureKind + " (load_label_conditioned_model)";
 }
 
-/// The kind of model a kind of line describes: both ModelSpec lines are one.
+/// The kind of model a kind of line describes: both ModelSpec lines are one,
+/// and both LabelConditionedSpec lines.
 inline std::string model_family(const std::string& kind) {
-  return kind == kModelNetworkArchitectureKind ? kModelArchitectureKind : kind;
+  if (kind == kModelNetworkArchitectureKind) return kModelArchitectureKind;
+  if (kind == kLabelConditionedNetworkArchitectureKind) return kLabelConditionedArchitectureKind;
+  return kind;
 }
 
 /// The checked header of a checkpoint whose architecture must be of `kind`
@@ -81,7 +84,11 @@ std::uint64_t checkpoint_parameter_count(const ModelSpec& spec, const std::strin
 template <typename Scalar>
 std::uint64_t checkpoint_parameter_count(const LabelConditionedSpec& spec,
                                          const std::string& architecture) {
-  return described_parameter_count(spec, architecture);
+  if (!spec.has_network_text()) return described_parameter_count(spec, architecture);
+  ArchitectureScanner in(architecture, kLabelConditionedNetworkArchitectureKind);
+  ParameterTally tally(in);
+  tally_built_label_conditioned<Scalar>(spec, tally);
+  return tally.total();
 }
 
 /// The spec parsed from a checkpoint's architecture, its parameter count
@@ -157,6 +164,8 @@ VAET<Scalar> load_vae(const std::string& path, CheckpointExtras* extras = nullpt
 }
 
 /// The LabelConditionedVAET (M2) a checkpoint holds; throws as load_model.
+/// Module names of a scvae-m2-v2 line resolve in the registry models of
+/// Scalar on this thread use (model_module_registry).
 template <typename Scalar>
 LabelConditionedVAET<Scalar> load_label_conditioned_model(const std::string& path,
                                                           CheckpointExtras* extras = nullptr) {

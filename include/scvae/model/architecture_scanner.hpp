@@ -30,6 +30,9 @@ inline constexpr const char* kModelArchitectureKind = "scvae-v1";
 /// cannot describe it: its networks are written as module text.
 inline constexpr const char* kModelNetworkArchitectureKind = "scvae-v2";
 inline constexpr const char* kLabelConditionedArchitectureKind = "scvae-m2-v1";
+/// The first word of a LabelConditionedSpec's architecture when a network is
+/// module text (LabelConditionedSpec::trunk_network, decoder_network).
+inline constexpr const char* kLabelConditionedNetworkArchitectureKind = "scvae-m2-v2";
 
 namespace detail {
 

@@ -21,6 +21,7 @@
 #include "scvae/core/parameters.hpp"
 #include "scvae/core/random.hpp"
 #include "scvae/model/encoder.hpp"
+#include "scvae/model/label_conditioned_networks.hpp"
 #include "scvae/model/label_conditioned_spec.hpp"
 #include "scvae/model/network.hpp"
 #include "scvae/model/spec.hpp"
@@ -38,18 +39,13 @@ class LabelConditionedBaseT {
 
   explicit LabelConditionedBaseT(const LabelConditionedSpec& spec, std::uint64_t seed = 1)
       : spec_((spec.validate(), spec)),
-        trunk_(make_mlp<Scalar>(spec_.inputs, spec_.encoder_hidden, spec_.activation,
-                                spec_.activation),
-               layout_),
-        latent_head_(head_inputs(spec_), {}, spec_.latent, spec_.activation, layout_),
-        classifier_(make_mlp<Scalar>(spec_.encoder_hidden.back(),
-                                     concat(spec_.classifier_hidden, {spec_.classes}),
-                                     spec_.activation, Activation::Identity),
-                    layout_),
-        decoder_(make_mlp<Scalar>(spec_.latent + spec_.classes,
-                                  concat(spec_.decoder_hidden, {spec_.inputs}), spec_.activation,
-                                  Activation::Identity),
-                 layout_),
+        trunk_(make_label_conditioned_trunk<Scalar>(spec_), layout_),
+        latent_head_(head_inputs(), {}, spec_.latent, spec_.activation, layout_),
+        classifier_(
+            make_mlp<Scalar>(trunk_.outputs(), concat(spec_.classifier_hidden, {spec_.classes}),
+                             spec_.activation, Activation::Identity),
+            layout_),
+        decoder_(make_label_conditioned_decoder<Scalar>(spec_), layout_),
         categorical_(spec_.classes) {
     make_tasks();
     parameters_.setZero(layout_.total());
@@ -361,6 +357,7 @@ class LabelConditionedBaseT {
     image.name = "image";
     image.outputs = spec_.inputs;
     image.hidden = spec_.decoder_hidden;
+    image.network = spec_.decoder_network;
     image.activation = spec_.activation;
     TaskSpec& label = tasks_[1];
     label.name = "label";
@@ -375,10 +372,10 @@ class LabelConditionedBaseT {
     return a;
   }
 
-  // The latent head reads the trunk's last layer, and the one-hot class too
+  // The latent head reads the trunk's features, and the one-hot class too
   // with latent_reads_label.
-  static Index head_inputs(const LabelConditionedSpec& spec) {
-    return spec.encoder_hidden.back() + (spec.latent_reads_label ? spec.classes : 0);
+  Index head_inputs() const {
+    return trunk_.outputs() + (spec_.latent_reads_label ? spec_.classes : 0);
   }
 
   LabelConditionedSpec spec_;

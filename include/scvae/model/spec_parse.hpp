@@ -27,6 +27,7 @@
 #include "scvae/core/error.hpp"
 #include "scvae/core/types.hpp"
 #include "scvae/model/architecture_scanner.hpp"
+#include "scvae/model/label_conditioned_networks.hpp"
 #include "scvae/model/label_conditioned_vae.hpp"
 #include "scvae/model/spec.hpp"
 #include "scvae/model/spec_networks.hpp"
@@ -74,8 +75,30 @@ inline std::uint64_t described_parameter_count(const ModelSpec& spec,
   return tally.total();
 }
 
+/// The parameters of a scvae-m2-v2 spec into `tally`: module text has no
+/// closed-form count, so the networks are built (their parameters are not
+/// allocated) with Scalar's registry of this thread.
+template <typename Scalar>
+void tally_built_label_conditioned(const LabelConditionedSpec& spec, ParameterTally& tally) {
+  const SequentialT<Scalar> trunk = make_label_conditioned_trunk<Scalar>(spec);
+  tally.add(static_cast<std::uint64_t>(trunk.parameter_count()));
+  tally.dense(trunk.outputs() + (spec.latent_reads_label ? spec.classes : 0), 2 * spec.latent);
+  std::vector<Index> classifier{trunk.outputs()};
+  classifier.insert(classifier.end(), spec.classifier_hidden.begin(), spec.classifier_hidden.end());
+  classifier.push_back(spec.classes);
+  tally.chain(classifier);
+  tally.add(
+      static_cast<std::uint64_t>(make_label_conditioned_decoder<Scalar>(spec).parameter_count()));
+}
+
 inline std::uint64_t described_parameter_count(const LabelConditionedSpec& spec,
                                                const std::string& architecture) {
+  if (spec.has_network_text()) {
+    ArchitectureScanner in(architecture, kLabelConditionedNetworkArchitectureKind);
+    ParameterTally tally(in);
+    tally_built_label_conditioned<float>(spec, tally);
+    return tally.total();
+  }
   ArchitectureScanner in(architecture, kLabelConditionedArchitectureKind);
   ParameterTally tally(in);
   std::vector<Index> trunk{spec.inputs};
@@ -216,12 +239,60 @@ inline ModelSpec parse_model_spec(const std::string& architecture) {
   return spec;
 }
 
-/// The LabelConditionedSpec whose architecture() is `architecture`:
+namespace detail {
+
+/// scvae-m2-v2 input=SHAPE trunk=NETWORK latent=L[|y] classes=K
+/// classifier=C...-K decoder=NETWORK ACT bernoulli (see
+/// LabelConditionedSpec::architecture()). The modules are not built here.
+inline LabelConditionedSpec parse_network_label_conditioned_spec(const std::string& architecture) {
+  ArchitectureScanner in(architecture, kLabelConditionedNetworkArchitectureKind);
+  LabelConditionedSpec spec;
+  spec.encoder_hidden.clear();
+  spec.decoder_hidden.clear();
+  in.literal(std::string(kLabelConditionedNetworkArchitectureKind) + " input=", "the kind");
+  const Shape shape = in.shape("input shape");
+  spec.inputs = shape.features();
+  if (!shape.is_vector()) spec.input_shape = shape;
+  in.literal(" trunk=", "input shape");
+  spec.trunk_network = in.network("trunk network");
+  in.literal(" latent=", "trunk network");
+  spec.latent = in.size("latent size");
+  spec.latent_reads_label = in.try_literal("|y");
+  in.literal(" classes=", "latent size");
+  const std::size_t classes_at = in.position();
+  spec.classes = in.size("classes");
+  if (spec.classes < 2) in.fail_at(classes_at, "classes", "at least 2 classes");
+  in.literal(" classifier=", "classes");
+  const std::size_t classifier_at = in.position();
+  const std::vector<Index> classifier = in.sizes("classifier sizes", 1);
+  if (classifier.back() != spec.classes)
+    in.fail_at(classifier_at, "classifier sizes",
+               "the " + std::to_string(spec.classes) + " classes last");
+  spec.classifier_hidden.assign(classifier.begin(), classifier.end() - 1);
+  in.literal(" decoder=", "classifier sizes");
+  spec.decoder_network = in.network("decoder network");
+  in.literal(" ", "decoder network");
+  spec.activation = in.activation("activation");
+  in.literal(" bernoulli", "likelihood (M2's image decoder is bernoulli)");
+  if (!in.at_end()) in.fail("the end of the text after the likelihood", "nothing more");
+  spec.validate();
+  return spec;
+}
+
+}  // namespace detail
+
+/// The LabelConditionedSpec whose architecture() is `architecture`, either line:
 ///   scvae-m2-v1 encoder=I-H... latent=L[|y] classes=K classifier=H-C...-K
 ///   decoder=L+K-D...-I ACT bernoulli
-/// The label and entropy weights come back as 50 and 0, the initialization as
-/// HeGlorot. Throws as parse_model_spec does.
+///   scvae-m2-v2 input=SHAPE trunk=NETWORK latent=L[|y] classes=K
+///   classifier=C...-K decoder=NETWORK ACT bernoulli
+/// A v2 line's networks come back as trunk_network and decoder_network (its
+/// modules are looked up when the model is built). The label and entropy
+/// weights come back as 50 and 0, the initialization as HeGlorot. Throws as
+/// parse_model_spec does.
 inline LabelConditionedSpec parse_label_conditioned_spec(const std::string& architecture) {
+  if (detail::architecture_kind(architecture) == kLabelConditionedNetworkArchitectureKind)
+    return detail::parse_network_label_conditioned_spec(architecture);
   detail::ArchitectureScanner in(architecture, kLabelConditionedArchitectureKind);
   LabelConditionedSpec spec;
   in.literal(std::string(kLabelConditionedArchitectureKind) + " encoder=", "the kind");
