@@ -4,11 +4,13 @@
 // that reads [z; y]. Only --labels training images keep their label; every
 // other image is decoded once per class and teaches the classifier which
 // class explains it best. It predicts with q(y|x) weighted by the decoder's
-// evidence for each class. --baseline trains the label-only MLP on the same
-// labelled images. mnist_m2 runs it, and mnist_multitask by default
-// (--design m2). Wiring only: flags -> spec -> model -> the Trainer with
-// the semi-supervised callbacks (semisup/, train/) -> the evaluators (eval/)
-// -> the pictures (io/pictures.hpp). Under mpirun, --distributed trains on
+// evidence for each class. --arch conv makes the trunk and the image decoder
+// the conv VAE's (examples/model_presets.hpp). --baseline trains the
+// label-only classifier of the same trunk on the same labelled images.
+// mnist_m2 runs it, and mnist_multitask by default (--design m2). Wiring
+// only: flags -> spec -> model -> the Trainer with the semi-supervised
+// callbacks (semisup/, train/) -> the evaluators (eval/) -> the pictures
+// (io/pictures.hpp). Under mpirun, --distributed trains on
 // every rank (examples/distributed_run.hpp); rank 0 alone writes.
 
 #include <cmath>
@@ -47,6 +49,7 @@ struct M2Flags {
   double adversarial_weight = 50.0;
   double average_weights = 0.999;
   bool lr_cosine = false;
+  std::string arch = "mlp";
 };
 
 /// The labelled images (1 = labelled), part of a run's identity: a run
@@ -87,6 +90,8 @@ inline scvae::LabelConditionedVAE load_recorded_m2(const CLI::App& app, const Co
   if (spec.inputs != flags_spec.inputs)
     throw scvae::CheckpointError(f.load + ": the model reads " + std::to_string(spec.inputs) +
                                  " features, the data have " + std::to_string(flags_spec.inputs));
+  if (app.count("--arch") > 0 && spec.trunk_network != flags_spec.trunk_network)
+    refuse("--arch " + std::string(flags_spec.trunk_network.empty() ? "mlp" : "conv"));
   if (app.count("--hidden") > 0 && (spec.encoder_hidden != flags_spec.encoder_hidden ||
                                     spec.decoder_hidden != flags_spec.decoder_hidden))
     refuse("--hidden " + std::to_string(f.hidden));
@@ -110,10 +115,11 @@ inline scvae::LabelConditionedVAE load_recorded_m2(const CLI::App& app, const Co
 /// which is the model's loss of an unlabelled image with the entropy weight
 /// at 1 (M2's bound) plus log(classes).
 inline double test_bound(scvae::LabelConditionedVAE& model,
-                         const scvae::BatchSource<float>& unlabelled, scvae::Rng& rng) {
+                         const scvae::BatchSource<float>& unlabelled, Index batch,
+                         scvae::Rng& rng) {
   const double gamma = model.spec().entropy_weight;
   model.set_entropy_weight(1.0);
-  const double loss = scvae::evaluate_loss(model, unlabelled, 500, rng).total;
+  const double loss = scvae::evaluate_loss(model, unlabelled, batch, rng).total;
   model.set_entropy_weight(gamma);
   return loss + std::log(static_cast<double>(model.classes()));
 }
@@ -159,6 +165,7 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
   bool no_latent_reads_label = false;
   std::string design = "m2";
   if (takes_design) add_design_option(app, design);
+  examples::add_arch_option(app, m.arch);
   add_integer<Index>(app, "--labels", m.labels,
                      "Training labels kept, balanced over classes (default 1000, or all images "
                      "if --limit leaves fewer)",
@@ -226,6 +233,10 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
     if (data.train.labels().empty() || data.test.labels().empty())
       throw scvae::FormatError(flags.data +
                                ": expected label files for the training and test images");
+    const bool conv = m.arch == "conv";
+    if (conv && app.count("--hidden") > 0)
+      throw scvae::ArgumentError("--hidden: the MLP's; --arch conv has its own");
+    if (conv) examples::check_conv_images(data.train, flags);
     const auto lock = distributed.lock_output(flags.out);
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
     if (app.count("--label-weight") == 0)
@@ -241,6 +252,13 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
     spec.classifier_hidden = m.classifier_hidden;
     spec.latent_reads_label = m.latent_reads_label;
     spec.decoder_hidden = {flags.hidden};
+    if (conv) {
+      spec.encoder_hidden.clear();
+      spec.decoder_hidden.clear();
+      spec.input_shape = scvae::Shape(1, 28, 28);
+      spec.trunk_network = std::string("[") + examples::kConvTrunk + "]";
+      spec.decoder_network = examples::kConvDecoder;
+    }
     spec.label_weight = m.label_weight;
     spec.entropy_weight = m.entropy_weight;
     spec.initialization = flags.initialization();
@@ -248,18 +266,28 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
     // trains the flags' model (its loss weights) from the checkpoint.
     const bool evaluating = !flags.load.empty() && flags.epochs == 0;
     if (!evaluating) {
+      // The conv networks' dense layers; their convolutions keep ~16x a dense
+      // layer's activations (as the SC-VAE's check counts them).
+      const Index features = conv ? 256 : flags.hidden;
+      const std::string width_flag = conv ? "--arch conv" : "--hidden";
       examples::ModelSize size;
-      size.dense(spec.inputs, flags.hidden, "--hidden", flags.hidden);
-      Index width = flags.hidden;
+      if (conv)
+        size.dense(3136, 256, width_flag, 256);
+      else
+        size.dense(spec.inputs, flags.hidden, "--hidden", flags.hidden);
+      Index width = features;
       for (Index units : m.classifier_hidden) {
         size.dense(width, units, "--classifier-hidden", units);
         width = units;
       }
       size.dense(width, classes, "--classifier-hidden", width)
-          .dense(flags.hidden + classes, flags.latent, "--latent", flags.latent, 2)
-          .dense(flags.latent + classes, flags.hidden, "--hidden", flags.hidden)
-          .dense(flags.hidden, spec.inputs, "--hidden", flags.hidden)
-          .check(flags.batch * classes, 8);
+          .dense(features + classes, flags.latent, "--latent", flags.latent, 2)
+          .dense(flags.latent + classes, features, "--latent", flags.latent);
+      if (conv)
+        size.dense(256, 3136, width_flag, 256);
+      else
+        size.dense(flags.hidden, spec.inputs, "--hidden", flags.hidden);
+      size.check(flags.batch * classes * (conv ? 16 : 1), 8);
     }
     scvae::LabelConditionedVAE model = evaluating ? m2::load_recorded_m2(app, flags, spec)
                                                   : scvae::LabelConditionedVAE(spec, flags.seed);
@@ -274,19 +302,21 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
             epoch);
       });
 
+    // A conv model keeps ~40x an MLP's activations per sample, decoded once
+    // per class: its test batches are its training batches (as the SC-VAE's).
+    const Index test_batch = model.spec().trunk_network.empty() ? 500 : flags.batch;
     const scvae::PartlyLabelledSource<float> train_source(data.train, labelled);
     const scvae::ImageLabelSource<float> test_source(data.test);
     const scvae::ImageLabelSource<float> test_unlabelled(
         data.test, std::vector<std::uint8_t>(static_cast<std::size_t>(data.test.size()), 0));
     auto evaluate = [&](scvae::EpochReport& r) {
       scvae::Rng rng(flags.seed + 7000);  // the same noise every epoch
-      r.set("test_loss", m2::test_bound(model, test_unlabelled, rng));
-      r.set("test_accuracy", scvae::evaluate_accuracy(model, 1, test_source, 500).accuracy);
+      r.set("test_loss", m2::test_bound(model, test_unlabelled, test_batch, rng));
+      r.set("test_accuracy", scvae::evaluate_accuracy(model, 1, test_source, test_batch).accuracy);
       r.set("test_accuracy_classifier",
-            scvae::evaluate_accuracy(model, 1, test_source, 500,
-                                     [&](const m2::Matrix& x, m2::Matrix& q) {
-                                       model.class_probabilities(x, q);
-                                     })
+            scvae::evaluate_accuracy(
+                model, 1, test_source, test_batch,
+                [&](const m2::Matrix& x, m2::Matrix& q) { model.class_probabilities(x, q); })
                 .accuracy);
       return false;
     };
@@ -335,8 +365,9 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
                                 distributed.writes() ? &std::cout : nullptr);
     if (!distributed.writes()) return 0;
     if (m.baseline)
-      examples::write_baseline(program_name, data.train, labelled, data.test, flags,
-                               m.baseline_epochs, metrics_path);
+      examples::write_baseline(
+          program_name, data.train, labelled, data.test, flags, m.baseline_epochs, metrics_path,
+          conv ? examples::conv_classifier_network(static_cast<int>(classes)) : "");
     const std::string samples = (std::filesystem::path(flags.out) / "class_samples.png").string();
     scvae::Rng picture_rng(flags.seed + 9000);
     scvae::write_class_samples(samples, model, 10, data.test.image_rows(), data.test.image_cols(),

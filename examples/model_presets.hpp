@@ -118,18 +118,29 @@ inline void add_arch_option(CLI::App& app, std::string& arch) {
 inline const char* const kConvTrunk =
     "conv2d(32,4,2,1) relu conv2d(64,4,2,1) relu flatten dense(256) relu";
 
+/// The conv decoder from its 256 features back to 1x28x28 logits, after a
+/// first dense layer to 256 from what it reads (z, or [z; y] in M2).
+inline const char* const kConvDecoder =
+    "[dense(256) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1) relu "
+    "conv_transpose2d(1,4,2,1)]";
+
 /// The label-only baseline of the conv design: the same trunk, then a
 /// linear layer to the classes' logits.
 inline std::string conv_classifier_network(int classes) {
   return std::string("[") + kConvTrunk + " dense(" + std::to_string(classes) + ")]";
 }
 
-inline void use_conv_trunk(scvae::ModelSpec& spec, const scvae::Dataset& data,
-                           const CommonFlags& f, ModelSize& size) {
+/// ArgumentError naming --arch conv unless the images are 28x28.
+inline void check_conv_images(const scvae::Dataset& data, const CommonFlags& f) {
   if (data.image_rows() != 28 || data.image_cols() != 28)
     throw scvae::ArgumentError("--arch conv: expected 28x28 images, " + f.data + " holds " +
                                std::to_string(data.image_rows()) + "x" +
                                std::to_string(data.image_cols()));
+}
+
+inline void use_conv_trunk(scvae::ModelSpec& spec, const scvae::Dataset& data, const CommonFlags& f,
+                           ModelSize& size) {
+  check_conv_images(data, f);
   size.dense(3136, 256, "--arch conv", 256).dense(256, f.latent, "--latent", f.latent, 2)
       .dense(f.latent, 256, "--latent", f.latent).dense(256, 3136, "--arch conv", 256);
   spec.encoder_hidden.clear();
@@ -137,9 +148,7 @@ inline void use_conv_trunk(scvae::ModelSpec& spec, const scvae::Dataset& data,
   spec.encoder_network =
       std::string("[") + kConvTrunk + " gaussian(" + std::to_string(f.latent) + ")]";
   spec.tasks[0].hidden.clear();
-  spec.tasks[0].network =
-      "[dense(256) relu dense(3136) relu reshape(64x7x7) conv_transpose2d(32,4,2,1) relu "
-      "conv_transpose2d(1,4,2,1)]";
+  spec.tasks[0].network = kConvDecoder;
 }
 
 /// The batch in which a model is evaluated: 500 for an MLP; a conv model

@@ -273,16 +273,29 @@ conv_cases() {
     "$binary" --data "$full_size" --quiet --epochs 0 --limit 48 --arch mlp --load "$out/model.scvae"
 }
 
-# mnist_multitask --design scvae --arch conv: the same trunk under the
-# SC-VAE's image and label tasks; M2 names the design that has it.
+# mnist_multitask --arch conv: the same trunk under the SC-VAE's image and
+# label tasks, and as M2's trunk with the conv decoder reading [z; y].
 multitask_conv_cases() {
   local tiny=(--quiet --epochs 1 --batch 4 --threads 1 --latent 2 --design scvae)
   want_text="--arch conv: expected 28x28 images" expect 2 "$program --arch conv on small images" \
     "$binary" --data "$good" "${tiny[@]}" --arch conv
   want_text="--arch conv has its own" expect 2 "$program --arch conv --hidden" "$binary" \
     --data "$good" "${tiny[@]}" --hidden 8 --arch conv
-  want_text="--arch: not an option of --design m2" expect 2 "$program --arch conv (m2)" \
-    "$binary" --data "$good" --quiet --epochs 1 --arch conv
+  want_text="--arch conv: expected 28x28 images" expect 2 "$program --arch conv (m2) on small images" \
+    "$binary" --data "$good" --quiet --epochs 1 --batch 4 --threads 1 --latent 2 --arch conv
+  want_text="--arch conv has its own" expect 2 "$program --arch conv --hidden (m2)" "$binary" \
+    --data "$good" --quiet --epochs 1 --batch 4 --threads 1 --latent 2 --hidden 8 --arch conv
+  local m2_out="$work/out/conv-m2-$program"
+  local m2_flags=(--quiet --batch 16 --limit 48 --labels 20 --threads 2 --latent 2 --arch conv)
+  out_dir=$m2_out expect 0 "$program --arch conv --baseline (m2)" "$binary" --data "$full_size" \
+    "${m2_flags[@]}" --epochs 1 --baseline --baseline-epochs 2
+  grep -q '"baseline_accuracy"' "$m2_out/metrics.jsonl"
+  check "$program --arch conv --baseline (m2) writes the conv baseline's accuracy" $? \
+    "$(tail -n 1 "$m2_out/metrics.jsonl")"
+  out_dir=$m2_out expect 0 "$program --arch conv --load --epochs 0 (m2)" "$binary" \
+    --data "$full_size" --quiet --limit 48 --threads 2 --epochs 0 --load "$m2_out/model.scvae"
+  want_text="--arch mlp differs" expect 1 "$program --arch mlp --load of a conv M2" "$binary" \
+    --data "$full_size" --quiet --epochs 0 --limit 48 --arch mlp --load "$m2_out/model.scvae"
   local out="$work/out/conv-$program"
   local conv_flags=(--quiet --batch 16 --limit 48 --labels 20 --threads 2 --latent 2
                     --design scvae --arch conv)
