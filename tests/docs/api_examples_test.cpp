@@ -425,6 +425,51 @@ TEST(ApiDocs, ReadmeYourOwnData) {
   EXPECT_EQ(split.test.samples(), 12);
 }
 
+// docs/API.md's "Semi-supervised learning on your own data": three
+// clusters, a third of the classes known.
+TEST(ApiDocs, SemiSupervisedOnYourOwnData) {
+  scvae::Rng rng(4);
+  const scvae::Index n = 150;
+  scvae::Matrix<float> features(4, n);
+  scvae::Matrix<float> classes(1, n);
+  std::vector<int> truth;
+  for (scvae::Index j = 0; j < n; ++j) {
+    const int c = static_cast<int>(j % 3);
+    truth.push_back(c);
+    for (scvae::Index f = 0; f < 4; ++f)
+      features(f, j) = static_cast<float>((f == c ? 3.0 : 0.0) + 0.7 * rng.normal());
+    classes(0, j) = j % 3 == j % 9 / 3 ? static_cast<float>(c) : std::nanf("");
+  }
+
+  scvae::TableData data(features, {"f1", "f2", "f3", "f4"}, "my data");
+  data.add_target("kind", scvae::TargetKind::Categorical, classes, {"a", "b", "c"});
+  scvae::Standardizer standardizer = scvae::Standardizer::fit(data);
+  scvae::TableSource<float> source(data, standardizer);  // the class task masked where NaN
+  scvae::SCVAE model(scvae::make_table_spec(data, /*latent=*/4, /*hidden=*/{32}), /*seed=*/1);
+  scvae::Adam adam;
+  scvae::TrainerOptions options;
+  options.epochs = 100;
+  options.batch_size = 32;
+  options.beta = scvae::kTableKlWeight;
+  scvae::Trainer(model, adam, options).fit(source);
+  scvae::Matrix<float> mu, logvar, probabilities;
+  model.encode(source.inputs(), mu, logvar);
+  model.predict(/*task=*/1, mu, probabilities);  // 3 x samples: every class, the unknown ones too
+
+  ASSERT_EQ(probabilities.rows(), 3);
+  ASSERT_EQ(probabilities.cols(), n);
+  int unknown = 0, right = 0;
+  for (scvae::Index j = 0; j < n; ++j) {
+    if (!std::isnan(classes(0, j))) continue;
+    ++unknown;
+    scvae::Index best = 0;
+    probabilities.col(j).maxCoeff(&best);
+    right += best == truth[static_cast<std::size_t>(j)] ? 1 : 0;
+  }
+  EXPECT_EQ(unknown, 100);
+  EXPECT_GE(right, 80) << "of the 100 samples whose class was unknown";
+}
+
 // ---------------------------------------------------------------- eval
 TEST(ApiDocs, Eval) {
   const scvae::Dataset data = make_toy_images(12);  // 12 labelled 4x4 images, 3 classes
