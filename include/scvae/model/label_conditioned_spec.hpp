@@ -79,16 +79,9 @@ struct LabelConditionedSpec {
     if (classes < 2)
       throw ArgumentError("label-conditioned VAE classes: expected at least 2, got " +
                           std::to_string(classes));
-    if (input_shape) {
-      detail::check_shape_sizes("M2 input_shape", *input_shape);
-      if (input_shape->features() != inputs)
-        throw ArgumentError("M2 input_shape: expected " + std::to_string(inputs) +
-                            " features (the inputs), got " + input_shape->text());
-      if (trunk_network.empty())
-        throw ArgumentError(
-            "M2 input_shape: only a trunk_network reads a shape; the "
-            "hidden-size trunk reads a vector of inputs");
-    }
+    if (input_shape)
+      detail::check_spec_input_shape("M2 input_shape", *input_shape, inputs, trunk_network,
+                                     "a trunk_network", "trunk");
     if (!trunk_network.empty()) {
       if (!encoder_hidden.empty())
         throw ArgumentError("M2 trunk: expected encoder_hidden or trunk_network, got both");

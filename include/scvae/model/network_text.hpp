@@ -16,6 +16,7 @@
 #include "scvae/core/types.hpp"
 #include "scvae/nn/activation.hpp"
 #include "scvae/nn/parse.hpp"
+#include "scvae/nn/shape.hpp"
 
 namespace scvae {
 namespace detail {
@@ -160,6 +161,21 @@ inline std::optional<MlpShorthand> mlp_shorthand_of(const std::string& canonical
   if (mlp_network_text(shorthand.hidden, shorthand.activation, last_module) != canonical)
     return std::nullopt;
   return shorthand;
+}
+
+/// A spec's input_shape: sizes that fit, `inputs` features, and only with
+/// the network text that reads it (`network`, called `network_name`; the
+/// hidden-size `mlp_name` reads a vector). ArgumentError prefixed by `what`.
+inline void check_spec_input_shape(const std::string& what, const Shape& shape, Index inputs,
+                                   const std::string& network, const std::string& network_name,
+                                   const std::string& mlp_name) {
+  check_shape_sizes(what, shape);
+  if (shape.features() != inputs)
+    throw ArgumentError(what + ": expected " + std::to_string(inputs) +
+                        " features (the inputs), got " + shape.text());
+  if (network.empty())
+    throw ArgumentError(what + ": only " + network_name + " reads a shape; the hidden-size " +
+                        mlp_name + " reads a vector of inputs");
 }
 
 }  // namespace detail

@@ -129,15 +129,9 @@ struct ModelSpec {
     positive("model inputs", inputs);
     positive("model latent size", latent);
     for (Index h : encoder_hidden) positive("encoder hidden size", h);
-    if (input_shape) {
-      detail::check_shape_sizes("model input_shape", *input_shape);
-      if (input_shape->features() != inputs)
-        throw ArgumentError("model input_shape: expected " + std::to_string(inputs) +
-                            " features (the inputs), got " + input_shape->text());
-      if (encoder_network.empty())
-        throw ArgumentError("model input_shape: only an encoder_network reads a shape; the "
-                            "hidden-size encoder reads a vector of inputs");
-    }
+    if (input_shape)
+      detail::check_spec_input_shape("model input_shape", *input_shape, inputs, encoder_network,
+                                     "an encoder_network", "encoder");
     if (!encoder_network.empty()) {
       if (!encoder_hidden.empty())
         throw ArgumentError("model encoder: expected encoder_hidden or encoder_network, got both");
