@@ -241,6 +241,20 @@ inline ModelSpec parse_model_spec(const std::string& architecture) {
 
 namespace detail {
 
+/// Both M2 lines' middle, " latent=L[|y] classes=K classifier=", after the
+/// part called `before`.
+inline void read_m2_latent_and_classes(ArchitectureScanner& in, const std::string& before,
+                                       LabelConditionedSpec& spec) {
+  in.literal(" latent=", before);
+  spec.latent = in.size("latent size");
+  spec.latent_reads_label = in.try_literal("|y");
+  in.literal(" classes=", "latent size");
+  const std::size_t classes_at = in.position();
+  spec.classes = in.size("classes");
+  if (spec.classes < 2) in.fail_at(classes_at, "classes", "at least 2 classes");
+  in.literal(" classifier=", "classes");
+}
+
 /// scvae-m2-v2 input=SHAPE trunk=NETWORK latent=L[|y] classes=K
 /// classifier=C...-K decoder=NETWORK ACT bernoulli (see
 /// LabelConditionedSpec::architecture()). The modules are not built here.
@@ -255,14 +269,7 @@ inline LabelConditionedSpec parse_network_label_conditioned_spec(const std::stri
   if (!shape.is_vector()) spec.input_shape = shape;
   in.literal(" trunk=", "input shape");
   spec.trunk_network = in.network("trunk network");
-  in.literal(" latent=", "trunk network");
-  spec.latent = in.size("latent size");
-  spec.latent_reads_label = in.try_literal("|y");
-  in.literal(" classes=", "latent size");
-  const std::size_t classes_at = in.position();
-  spec.classes = in.size("classes");
-  if (spec.classes < 2) in.fail_at(classes_at, "classes", "at least 2 classes");
-  in.literal(" classifier=", "classes");
+  read_m2_latent_and_classes(in, "trunk network", spec);
   const std::size_t classifier_at = in.position();
   const std::vector<Index> classifier = in.sizes("classifier sizes", 1);
   if (classifier.back() != spec.classes)
@@ -300,14 +307,7 @@ inline LabelConditionedSpec parse_label_conditioned_spec(const std::string& arch
       in.sizes("encoder sizes (the inputs and at least one hidden layer)", 2);
   spec.inputs = trunk.front();
   spec.encoder_hidden.assign(trunk.begin() + 1, trunk.end());
-  in.literal(" latent=", "encoder sizes");
-  spec.latent = in.size("latent size");
-  spec.latent_reads_label = in.try_literal("|y");
-  in.literal(" classes=", "latent size");
-  const std::size_t classes_at = in.position();
-  spec.classes = in.size("classes");
-  if (spec.classes < 2) in.fail_at(classes_at, "classes", "at least 2 classes");
-  in.literal(" classifier=", "classes");
+  detail::read_m2_latent_and_classes(in, "encoder sizes", spec);
   const std::size_t classifier_at = in.position();
   const std::vector<Index> classifier = in.sizes("classifier sizes", 2);
   if (classifier.front() != trunk.back() || classifier.back() != spec.classes)
