@@ -67,11 +67,12 @@ int main(int argc, char** argv) {
     // The default of 1000 shrinks to fit a small --limit; an explicit
     // --labels larger than the data is an error.
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
-    if (m.augment.max_shift >= std::min(data.train.image_rows(), data.train.image_cols()))
-      throw scvae::ArgumentError("--augment-shift: expected fewer pixels than the " +
-                                 std::to_string(data.train.image_rows()) + "x" +
-                                 std::to_string(data.train.image_cols()) + " images have, got " +
-                                 std::to_string(m.augment.max_shift));
+    const scvae::Shape image_shape(1, data.train.image_rows(), data.train.image_cols());
+    try {
+      scvae::check_image_augmentation(m.augment, image_shape);
+    } catch (const scvae::ArgumentError& e) {
+      throw scvae::ArgumentError(std::string("--augment-shift: ") + e.what());
+    }
     // With learned weights nothing is tuned by hand: the label's w_t is 1.
     if (app.count("--label-weight") == 0)
       m.label_weight = m.balance.method != "none"
@@ -179,8 +180,7 @@ int main(int argc, char** argv) {
 
     // Only the training batches move; pseudo-labels and evaluation read the images as they are.
     const scvae::AugmentedImageSource<float> augmented(
-        train_source, scvae::Shape(1, data.train.image_rows(), data.train.image_cols()), m.augment,
-        flags.seed + 5000);
+        train_source, image_shape, m.augment, flags.seed + 5000);
     const scvae::BatchSource<float>& training = m.augment.any()
                                                     ? static_cast<const scvae::BatchSource<float>&>(augmented)
                                                     : train_source;

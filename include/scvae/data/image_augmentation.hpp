@@ -6,6 +6,7 @@
 // for any number of threads or ranks, and a resumed run draws as the
 // uninterrupted one did.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -27,6 +28,16 @@ struct ImageAugmentation {
 
   bool any() const { return max_shift > 0 || horizontal_flip; }
 };
+
+/// ArgumentError unless `augmentation` fits images of `shape`: a shift in
+/// [0, min(height, width) - 1].
+inline void check_image_augmentation(const ImageAugmentation& augmentation, const Shape& shape) {
+  if (augmentation.max_shift < 0 || augmentation.max_shift >= shape.height ||
+      augmentation.max_shift >= shape.width)
+    throw ArgumentError("image augmentation: expected a shift in [0, " +
+                        std::to_string(std::min(shape.height, shape.width) - 1) + "] pixels for " +
+                        shape.text() + " images, got " + std::to_string(augmentation.max_shift));
+}
 
 /// One image's draw: its shift and whether it is mirrored.
 struct ImageMove {
@@ -89,12 +100,7 @@ class AugmentedImageSource final : public BatchSource<Scalar> {
   AugmentedImageSource(const BatchSource<Scalar>& images, const Shape& shape,
                        const ImageAugmentation& augmentation, std::uint64_t seed)
       : images_(images), shape_(shape), augmentation_(augmentation), seed_(seed) {
-    if (augmentation.max_shift < 0 || augmentation.max_shift >= shape.height ||
-        augmentation.max_shift >= shape.width)
-      throw ArgumentError("image augmentation: expected a shift in [0, " +
-                          std::to_string(std::min(shape.height, shape.width) - 1) +
-                          "] pixels for " + shape.text() + " images, got " +
-                          std::to_string(augmentation.max_shift));
+    check_image_augmentation(augmentation, shape);
   }
   Index size() const override { return images_.size(); }
   Index task_count() const override { return images_.task_count(); }
