@@ -42,16 +42,7 @@ void write_text(const std::string& file, const std::string& text) {
 
 template <typename E>
 std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& error) {
-    return error.what();
-  } catch (const std::exception& error) {
-    ADD_FAILURE() << "wrong exception type: " << error.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
+  return testing::thrown_message<E>(fn);
 }
 
 #define EXPECT_CONTAINS(text, needle) \
