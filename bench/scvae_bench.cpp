@@ -231,6 +231,59 @@ BENCHMARK(BM_ConvVAE_TrainStep_Bf16)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+/// One convolution of the conv VAE at a chunk of 64 samples (one thread's
+/// share of a 2-thread batch of 128), one phase of its step, to see where
+/// the conv step's time goes. Args: layer (0: conv2d 1->32 on 28x28, 1:
+/// conv2d 32->64 on 14x14, 2: conv_transpose2d 64->32 on 7x7, 3:
+/// conv_transpose2d 32->1 on 14x14), phase (0: forward, 1: input gradient,
+/// 2: parameter gradient).
+void BM_Conv_Layer(benchmark::State& state) {
+  const int layer = static_cast<int>(state.range(0));
+  const int phase = static_cast<int>(state.range(1));
+  constexpr Index kChunk = 64;
+  std::unique_ptr<scvae::ModuleT<float>> module;
+  switch (layer) {
+    case 0: module = std::make_unique<scvae::Conv2d>(scvae::Shape(1, 28, 28), 32, 4, 2, 1); break;
+    case 1: module = std::make_unique<scvae::Conv2d>(scvae::Shape(32, 14, 14), 64, 4, 2, 1); break;
+    case 2:
+      module = std::make_unique<scvae::ConvTranspose2d>(scvae::Shape(64, 7, 7), 32, 4, 2, 1);
+      break;
+    default:
+      module = std::make_unique<scvae::ConvTranspose2d>(scvae::Shape(32, 14, 14), 1, 4, 2, 1);
+  }
+  scvae::Vector<float> parameters(module->parameter_count());
+  scvae::Vector<float> gradient(module->parameter_count());
+  scvae::Rng rng(5);
+  module->initialize(parameters.data(), rng, scvae::InitOptions{});
+  const Mat input = Mat::Random(module->inputs(), kChunk);
+  Mat output(module->outputs(), kChunk);
+  Mat output_gradient = Mat::Random(module->outputs(), kChunk);
+  Mat input_gradient(module->inputs(), kChunk);
+  auto workspace = module->make_workspace();
+  module->prepare(workspace.get(), kChunk);
+  module->forward(parameters.data(), input, output, workspace.get());
+  for (auto _ : state) {
+    if (phase == 0) {
+      module->forward(parameters.data(), input, output, workspace.get());
+    } else if (phase == 1) {
+      scvae::MatrixRef<float> target(input_gradient);
+      scvae::InputGradient<float> wanted{&target, scvae::GradientWrite::Overwrite};
+      module->backward(parameters.data(), input, output, output_gradient, wanted, workspace.get());
+    } else {
+      module->parameter_gradient(input, output_gradient, gradient.data(),
+                                 scvae::GradientWrite::Overwrite, workspace.get());
+    }
+    benchmark::ClobberMemory();
+  }
+  // Every phase is one product of the forward's multiply-adds.
+  const double multiply_adds = layer == 0 || layer == 3 ? 14.0 * 14 * 16 * 32 : 7.0 * 7 * 512 * 64;
+  set_rates(state, kChunk, 2.0 * multiply_adds);
+}
+BENCHMARK(BM_Conv_Layer)
+    ->ArgNames({"layer", "phase"})
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond);
+
 /// The four products of a VAE layer's step at a chunk of 64 samples: W1 X,
 /// W4 H, the weight gradient D X^T, and the input gradient W^T D.
 struct GemmProduct {

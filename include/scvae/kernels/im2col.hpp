@@ -17,8 +17,10 @@
 // tap by tap with edge tests cost about as much as the GEMM itself.
 
 #include <algorithm>
+#include <type_traits>
 
 #include "scvae/core/types.hpp"
+#include "scvae/kernels/avx512_runs.hpp"
 
 namespace scvae {
 
@@ -58,7 +60,10 @@ namespace detail {
 /// sample's pixels that one phase row holds: pixels image offset + i *
 /// stride_width in phase values phase offset + i, i < count.
 template <typename Visit>
-void for_each_phase_run(const PatchGeometry& g, Visit&& visit) {
+void for_each_phase_run(const PatchGeometry& geometry, Visit&& visit) {
+  // A copy: the AVX-512 stores a visit makes may alias anything, and the
+  // geometry's fields (and divisions) would be reloaded after every run.
+  const PatchGeometry g = geometry;
   const Index phase_area = g.phase_height() * g.phase_width();
   for (Index c = 0; c < g.channels; ++c)
     for (Index py = 0; py < g.stride_height; ++py)
@@ -88,7 +93,8 @@ void for_each_phase_run(const PatchGeometry& g, Visit&& visit) {
 /// = (channel, ky, kx); the tap reads grid_width values from there in each
 /// grid row, a phase row apart.
 template <typename Run>
-void for_each_tap(const PatchGeometry& g, Run&& run) {
+void for_each_tap(const PatchGeometry& geometry, Run&& run) {
+  const PatchGeometry g = geometry;  // as in for_each_phase_run
   const Index phase_area = g.phase_height() * g.phase_width();
   for (Index c = 0; c < g.channels; ++c)
     for (Index ky = 0; ky < g.kernel_height; ++ky)
@@ -100,6 +106,37 @@ void for_each_tap(const PatchGeometry& g, Run&& run) {
       }
 }
 
+/// out[i] = in[i * stride], i < count; the values from out + count up to
+/// `end` may be overwritten with zeros (split_phases writes in ascending order).
+template <typename Scalar>
+void gather_run(const Scalar* in, Index stride, Scalar* out, Index count, const Scalar* end) {
+#ifdef SCVAE_HAVE_AVX512_RUNS
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (stride == 2) return avx512_runs::gather_even(in, out, count, end);
+  }
+#endif
+  (void)end;
+  for (Index i = 0; i < count; ++i) out[i] = in[i * stride];
+}
+
+/// out[i * stride] = in[i] (or += with `accumulate`), i < count; the
+/// values of out below `end` that it does not write are read and written
+/// back unchanged.
+template <typename Scalar>
+void scatter_run(const Scalar* in, Scalar* out, Index stride, Index count, bool accumulate,
+                 const Scalar* end) {
+#ifdef SCVAE_HAVE_AVX512_RUNS
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (stride == 2) return avx512_runs::scatter_even(in, out, count, accumulate, end);
+  }
+#endif
+  (void)end;
+  for (Index i = 0; i < count; ++i) {
+    Scalar& pixel = out[i * stride];
+    pixel = accumulate ? pixel + in[i] : in[i];
+  }
+}
+
 }  // namespace detail
 
 /// The phase images of samples images.col(0 .. n-1) (leading dimension
@@ -107,28 +144,33 @@ void for_each_tap(const PatchGeometry& g, Run&& run) {
 template <typename Scalar>
 void split_phases(const PatchGeometry& g, const Scalar* images, Index image_stride, Index n,
                   Scalar* phases) {
-  const Index values = g.phase_values();
+  const Index values = g.phase_values(), stride = g.stride_width;
+  const Scalar* const end = phases + values * n;
   std::fill(phases, phases + values * n, Scalar(0));
   for (Index s = 0; s < n; ++s) {
-    const Scalar* image = images + s * image_stride;
-    Scalar* phase = phases + s * values;
-    detail::for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
-      for (Index i = 0; i < count; ++i) phase[at + i] = image[pixel + i * g.stride_width];
+    const Scalar* const image = images + s * image_stride;
+    Scalar* const phase = phases + s * values;
+    detail::for_each_phase_run(g, [image, phase, stride, end](Index pixel, Index at, Index count) {
+      detail::gather_run(image + pixel, stride, phase + at, count, end);
     });
   }
 }
 
 namespace detail {
 
-/// combine(pixel, phase value) for every pixel of the n samples' images.
-template <typename Scalar, typename Combine>
-void merge_phases_with(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
-                       Index image_stride, Combine&& combine) {
+/// Every pixel of the n samples' images = or += its phase value.
+template <typename Scalar>
+void merge_phases_into(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
+                       Index image_stride, bool accumulate) {
+  const Index values = g.phase_values(), stride = g.stride_width, features = g.image_features();
   for (Index s = 0; s < n; ++s) {
-    Scalar* image = images + s * image_stride;
-    const Scalar* phase = phases + s * g.phase_values();
-    for_each_phase_run(g, [&](Index pixel, Index at, Index count) {
-      for (Index i = 0; i < count; ++i) combine(image[pixel + i * g.stride_width], phase[at + i]);
+    Scalar* const image = images + s * image_stride;
+    // Values past the sample's image are the caller's (rows below it in a
+    // taller matrix): never written, not even unchanged.
+    const Scalar* const end = image + features;
+    const Scalar* const phase = phases + s * values;
+    for_each_phase_run(g, [=](Index pixel, Index at, Index count) {
+      scatter_run(phase + at, image + pixel, stride, count, accumulate, end);
     });
   }
 }
@@ -140,16 +182,14 @@ void merge_phases_with(const PatchGeometry& g, const Scalar* phases, Index n, Sc
 template <typename Scalar>
 void merge_phases_add(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
                       Index image_stride) {
-  detail::merge_phases_with(g, phases, n, images, image_stride,
-                            [](Scalar& pixel, Scalar value) { pixel += value; });
+  detail::merge_phases_into(g, phases, n, images, image_stride, true);
 }
 
 /// As merge_phases_add, written over the images: each pixel has one phase value.
 template <typename Scalar>
 void merge_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* images,
                   Index image_stride) {
-  detail::merge_phases_with(g, phases, n, images, image_stride,
-                            [](Scalar& pixel, Scalar value) { pixel = value; });
+  detail::merge_phases_into(g, phases, n, images, image_stride, false);
 }
 
 /// rows(p + positions * s, k) = the value patch k of position p of sample s
@@ -158,6 +198,18 @@ void merge_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar*
 template <typename Scalar>
 void unfold_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar* rows) {
   const Index positions = g.positions(), ld = positions * n, width = g.grid_width;
+#ifdef SCVAE_HAVE_AVX512_RUNS
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (width <= detail::avx512_runs::kLanes) {
+      const Index values = g.phase_values(), step = g.phase_width(), height = g.grid_height;
+      detail::for_each_tap(g, [=](Index k, Index start) {
+        detail::avx512_runs::unfold_tap(phases + start, n, values, height, step, width,
+                                        rows + k * ld);
+      });
+      return;
+    }
+  }
+#endif
   detail::for_each_tap(g, [&](Index k, Index start) {
     for (Index s = 0; s < n; ++s) {
       const Scalar* in = phases + s * g.phase_values() + start;
@@ -174,12 +226,24 @@ void unfold_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar
 template <typename Scalar>
 void fold_phases(const PatchGeometry& g, const Scalar* rows, Index n, Scalar* phases) {
   const Index positions = g.positions(), ld = positions * n, width = g.grid_width;
-  std::fill(phases, phases + g.phase_values() * n, Scalar(0));
+  const Index values = g.phase_values(), step = g.phase_width(), height = g.grid_height;
+  std::fill(phases, phases + values * n, Scalar(0));
+#ifdef SCVAE_HAVE_AVX512_RUNS
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (detail::avx512_runs::kLanes % step == 0) {
+      detail::for_each_tap(g, [=](Index k, Index start) {
+        detail::avx512_runs::fold_tap(rows + k * ld, n, values, height, step, width,
+                                      phases + start, phases + values * n);
+      });
+      return;
+    }
+  }
+#endif
   detail::for_each_tap(g, [&](Index k, Index start) {
+    const Scalar* in = rows + k * ld;
     for (Index s = 0; s < n; ++s) {
-      Scalar* out = phases + s * g.phase_values() + start;
-      const Scalar* in = rows + k * ld + s * positions;
-      for (Index gy = 0; gy < g.grid_height; ++gy, out += g.phase_width(), in += width)
+      Scalar* out = phases + s * values + start;
+      for (Index gy = 0; gy < height; ++gy, out += step, in += width)
         for (Index i = 0; i < width; ++i) out[i] += in[i];
     }
   });

@@ -1,0 +1,143 @@
+#pragma once
+// Short runs of floats moved a vector at a time: the convolutions'
+// unfolding and folding (kernels/im2col.hpp) copy or add runs as long as a
+// grid row, 7 floats for the conv VAE's 7x7 grid, and split or merge image
+// rows by stride phase. Loops over such runs with a runtime length run
+// mostly in their scalar tails: the unfolding of the conv VAE's 32->64
+// convolution took 29% of its forward pass, as long as a third of its
+// product (bench/RESULTS.md). Loads are masked; stores write whole vectors
+// wherever the values around a run may be written (again or unchanged),
+// since masked stores of 512 bits measured slower than the scalar loops on
+// Zen 4.
+//
+// Each function computes exactly what its scalar loop does, value for
+// value: a copy, or one float addition per value in the same order.
+
+#include <algorithm>
+
+#include "scvae/core/types.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define SCVAE_HAVE_AVX512_RUNS 1
+
+namespace scvae::detail::avx512_runs {
+
+inline constexpr Index kLanes = 16;
+
+/// Lanes [0, count) set, count in [0, 16].
+inline __mmask16 first_lanes(Index count) {
+  return static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
+}
+
+/// One kernel tap's column of unfolded rows: for each of n samples (phase
+/// values per_sample apart, the tap's first at in), height runs of width
+/// values, step apart, copied one after the other to out. Each run is one
+/// whole-vector store: the values it writes after the run belong to the
+/// next runs, which overwrite them; the runs within 16 values of the
+/// column's end are masked. (Masked stores of every run measured slower
+/// than the scalar loop on Zen 4.)
+inline void unfold_tap(const float* in, Index n, Index per_sample, Index height, Index step,
+                       Index width, float* out) {
+  const __mmask16 lanes = first_lanes(width);
+  const float* const end = out + n * height * width;
+  for (Index s = 0; s < n; ++s) {
+    const float* from = in + s * per_sample;
+    for (Index y = 0; y < height; ++y, from += step, out += width) {
+      const __m512 run = _mm512_maskz_loadu_ps(lanes, from);
+      if (end - out >= kLanes)
+        _mm512_storeu_ps(out, run);
+      else
+        _mm512_mask_storeu_ps(out, lanes, run);
+    }
+  }
+}
+
+/// The adjoint of unfold_tap, added: for each of n samples, the next height
+/// runs of width values of in are added to height rows step apart from out
+/// + s * per_sample, below end. 16 / step rows go in one vector (step must
+/// divide 16), the values between them loaded and stored back unchanged:
+/// whole rows, so that no load partly overlaps the store just before it,
+/// which would wait for it (15 values a row made the conv VAE's last layer
+/// 20% slower than the scalar loop on Zen 4).
+inline void fold_tap(const float* in, Index n, Index per_sample, Index height, Index step,
+                     Index width, float* out, const float* end) {
+  const Index rows_per_vector = kLanes / step;
+  unsigned row_lanes = 0;
+  for (Index r = 0; r < rows_per_vector; ++r)
+    row_lanes |= static_cast<unsigned>(first_lanes(width)) << (r * step);
+  for (Index s = 0; s < n; ++s) {
+    float* to = out + s * per_sample;
+    for (Index y = 0; y < height; y += rows_per_vector, to += kLanes) {
+      const Index rows = std::min(height - y, rows_per_vector);
+      const auto mask = static_cast<__mmask16>(
+          rows == rows_per_vector ? row_lanes : row_lanes & ((1u << (rows * step)) - 1u));
+      const __m512 added = _mm512_maskz_expandloadu_ps(mask, in);
+      in += rows * width;
+      if (end - to >= kLanes) {
+        const __m512 old = _mm512_loadu_ps(to);
+        _mm512_storeu_ps(to, _mm512_mask_add_ps(old, mask, old, added));
+      } else {
+        const __mmask16 inside = first_lanes(end - to);
+        const __m512 old = _mm512_maskz_loadu_ps(inside, to);
+        _mm512_mask_storeu_ps(to, inside, _mm512_mask_add_ps(old, mask, old, added));
+      }
+    }
+  }
+}
+
+/// out[i] = in[2 i], i < count: one phase's values of an image row at stride
+/// 2. Below `end`, the 16 values from out on are written, zeros after the
+/// run: a caller that writes its runs in ascending order overwrites them.
+inline void gather_even(const float* in, float* out, Index count, const float* end) {
+  const __m512i evens =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (; count > 0; count -= kLanes, in += 2 * kLanes, out += kLanes) {
+    const Index taken = std::min(count, kLanes);
+    const Index read = 2 * taken - 1;  // in[0 .. 2 (taken - 1)]
+    const __m512 low = _mm512_maskz_loadu_ps(first_lanes(std::min(read, kLanes)), in);
+    const __m512 high =
+        _mm512_maskz_loadu_ps(first_lanes(std::max<Index>(read - kLanes, 0)), in + kLanes);
+    const __m512 values = _mm512_permutex2var_ps(low, evens, high);
+    if (end - out >= kLanes)
+      _mm512_storeu_ps(out, values);
+    else
+      _mm512_mask_storeu_ps(out, first_lanes(taken), values);
+  }
+}
+
+/// out[2 i] = in[i] (or += with `accumulate`), i < count, leaving the odd
+/// values of out as they are: the adjoint of gather_even. Below `end`, whole
+/// vectors are loaded and stored back, the odd values unchanged.
+inline void scatter_even(const float* in, float* out, Index count, bool accumulate,
+                         const float* end) {
+  const __m512i low_half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i high_half =
+      _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  const auto even_lanes = static_cast<__mmask16>(0x5555u);
+  for (; count > 0; count -= kLanes, in += kLanes, out += 2 * kLanes) {
+    const Index taken = std::min(count, kLanes);
+    const Index written = 2 * taken - 1;  // out[0 .. 2 (taken - 1)]
+    const __m512 values = _mm512_maskz_loadu_ps(first_lanes(taken), in);
+    const __mmask16 lanes[2] = {
+        static_cast<__mmask16>(even_lanes & first_lanes(std::min(written, kLanes))),
+        static_cast<__mmask16>(even_lanes & first_lanes(std::max<Index>(written - kLanes, 0)))};
+    const __m512 halves[2] = {_mm512_permutexvar_ps(low_half, values),
+                              _mm512_permutexvar_ps(high_half, values)};
+    for (int h = 0; h < 2; ++h) {
+      if (lanes[h] == 0) continue;
+      float* at = out + h * kLanes;
+      const bool whole = end - at >= kLanes;
+      const __m512 old = whole ? _mm512_loadu_ps(at) : _mm512_maskz_loadu_ps(lanes[h], at);
+      const __m512 value = accumulate ? _mm512_mask_add_ps(old, lanes[h], old, halves[h])
+                                      : _mm512_mask_mov_ps(old, lanes[h], halves[h]);
+      if (whole)
+        _mm512_storeu_ps(at, value);
+      else
+        _mm512_mask_storeu_ps(at, lanes[h], value);
+    }
+  }
+}
+
+}  // namespace scvae::detail::avx512_runs
+#endif
