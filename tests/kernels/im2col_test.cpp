@@ -198,5 +198,29 @@ TEST(Im2col, UnfoldAndFoldFollowEveryTap) {
   }
 }
 
+TEST(Im2col, ChannelSumsAddSampleAfterSamplePositionAfterPosition) {
+  std::uint64_t state = 13;
+  for (Index channels : {1, 3, 8, 11, 17})
+    for (Index positions : {1, 5, 49})
+      for (bool accumulate : {false, true}) {
+        const Index n = 3, stride = channels * positions + 2;
+        std::vector<float> batch(static_cast<std::size_t>(n * stride));
+        for (float& v : batch) v = value_for(state);
+        std::vector<float> sums(static_cast<std::size_t>(channels)), want(sums.size());
+        for (Index c = 0; c < channels; ++c) {
+          sums[static_cast<std::size_t>(c)] = value_for(state);
+          float sum = accumulate ? sums[static_cast<std::size_t>(c)] : 0.0f;
+          for (Index s = 0; s < n; ++s)
+            for (Index p = 0; p < positions; ++p)
+              sum += batch[static_cast<std::size_t>(s * stride + c * positions + p)];
+          want[static_cast<std::size_t>(c)] = sum;
+        }
+        channel_sums(batch.data(), stride, positions, channels, n, sums.data(), accumulate);
+        for (Index c = 0; c < channels; ++c)
+          EXPECT_TRUE(same_bits(sums[static_cast<std::size_t>(c)], want[static_cast<std::size_t>(c)]))
+              << "channel " << c << " of " << channels << ", " << positions << " positions";
+      }
+}
+
 }  // namespace
 }  // namespace scvae

@@ -139,5 +139,118 @@ inline void scatter_even(const float* in, float* out, Index count, bool accumula
   }
 }
 
+/// Where an image row goes in its two stride-2 phases: pixel x lands in the
+/// phase of parity (x + padding) % 2, at column (x + padding) / 2.
+struct RowPhases {
+  Index even_first;     ///< 0 when pixels 0, 2, ... land in phase 0 (padding even), else 1.
+  Index column[2];      ///< First column written in phase 0 and in phase 1.
+  Index count[2];       ///< Pixels that land in phase 0 and in phase 1.
+
+  RowPhases(Index width, Index padding) {
+    even_first = padding % 2;
+    for (Index phase = 0; phase < 2; ++phase) {
+      const Index first = (phase + padding) % 2 == 0 ? 0 : 1;  // first pixel of this phase
+      column[phase] = (first + padding) / 2;
+      count[phase] = first < width ? (width - first + 1) / 2 : 0;
+    }
+  }
+};
+
+/// The even and odd pixels of a row of width <= 32 (zeros past its end).
+inline void split_row(const float* row, Index width, __m512& evens, __m512& odds) {
+  const __m512i even_index =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_index =
+      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 low = _mm512_maskz_loadu_ps(first_lanes(std::min(width, kLanes)), row);
+  const __m512 high =
+      _mm512_maskz_loadu_ps(first_lanes(std::max<Index>(width - kLanes, 0)), row + kLanes);
+  evens = _mm512_permutex2var_ps(low, even_index, high);
+  odds = _mm512_permutex2var_ps(low, odd_index, high);
+}
+
+/// Writes count values of `values` at out; below `end`, as a whole vector
+/// (the values after the run are zeros, for a caller that writes in
+/// ascending order to overwrite).
+inline void store_run(__m512 values, float* out, Index count, const float* end) {
+  if (end - out >= kLanes)
+    _mm512_storeu_ps(out, values);
+  else
+    _mm512_mask_storeu_ps(out, first_lanes(count), values);
+}
+
+/// One sample's stride-2 phase images (both directions), from its image of
+/// `channels` x height x width (width <= 32), a row at a time: each row's
+/// even and odd pixels go to the two phases of its row parity. phases must
+/// hold zeros (the padding); the layout is PatchGeometry's.
+inline void split_stride2(const float* image, Index channels, Index height, Index width,
+                          Index padding_height, Index padding_width, Index phase_height,
+                          Index phase_width, float* phases) {
+  const RowPhases at(width, padding_width);
+  const Index area = phase_height * phase_width;
+  for (Index c = 0; c < channels; ++c)
+    for (Index y = 0; y < height; ++y) {
+      const Index padded = y + padding_height;
+      float* phase_row[2];
+      for (Index px = 0; px < 2; ++px)
+        phase_row[px] = phases + ((c * 2 + padded % 2) * 2 + px) * area +
+                        padded / 2 * phase_width + at.column[px];
+      __m512 evens, odds;
+      split_row(image + (c * height + y) * width, width, evens, odds);
+      const Index even_phase = at.even_first;
+      // Each phase's rows are written in ascending order; a run's zeros may
+      // reach into the next row of its phase, never into the next phase.
+      const float* plane_end[2] = {
+          phases + ((c * 2 + padded % 2) * 2 + 1) * area,
+          phases + ((c * 2 + padded % 2) * 2 + 2) * area};
+      store_run(evens, phase_row[even_phase], at.count[even_phase], plane_end[even_phase]);
+      store_run(odds, phase_row[1 - even_phase], at.count[1 - even_phase],
+                plane_end[1 - even_phase]);
+    }
+}
+
+/// The adjoint of split_stride2: every pixel of the image = or += its phase
+/// value, a row at a time; the values of image past `end` are never
+/// written, those below it and outside the row only unchanged.
+inline void merge_stride2(const float* phases, Index channels, Index height, Index width,
+                          Index padding_height, Index padding_width, Index phase_height,
+                          Index phase_width, float* image, bool accumulate, const float* end) {
+  // Lane 2 i takes the even pixels' value i, lane 2 i + 1 the odd ones'.
+  const __m512i low_index =
+      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i high_index =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const RowPhases at(width, padding_width);
+  const Index area = phase_height * phase_width;
+  const Index even_phase = at.even_first;
+  for (Index c = 0; c < channels; ++c)
+    for (Index y = 0; y < height; ++y) {
+      const Index padded = y + padding_height;
+      const float* phase_row[2];
+      for (Index px = 0; px < 2; ++px)
+        phase_row[px] = phases + ((c * 2 + padded % 2) * 2 + px) * area +
+                        padded / 2 * phase_width + at.column[px];
+      const __m512 evens =
+          _mm512_maskz_loadu_ps(first_lanes(at.count[even_phase]), phase_row[even_phase]);
+      const __m512 odds =
+          _mm512_maskz_loadu_ps(first_lanes(at.count[1 - even_phase]), phase_row[1 - even_phase]);
+      const __m512 halves[2] = {_mm512_permutex2var_ps(evens, low_index, odds),
+                                _mm512_permutex2var_ps(evens, high_index, odds)};
+      float* row = image + (c * height + y) * width;
+      for (Index h = 0; h * kLanes < width; ++h) {
+        float* to = row + h * kLanes;
+        const __mmask16 lanes = first_lanes(std::min(width - h * kLanes, kLanes));
+        const bool whole = end - to >= kLanes;
+        const __m512 old = whole ? _mm512_loadu_ps(to) : _mm512_maskz_loadu_ps(lanes, to);
+        const __m512 value = accumulate ? _mm512_mask_add_ps(old, lanes, old, halves[h])
+                                        : _mm512_mask_mov_ps(old, lanes, halves[h]);
+        if (whole)
+          _mm512_storeu_ps(to, value);
+        else
+          _mm512_mask_storeu_ps(to, lanes, value);
+      }
+    }
+}
+
 }  // namespace scvae::detail::avx512_runs
 #endif
