@@ -220,6 +220,7 @@ void BM_ConvVAE_TrainStep(benchmark::State& state) {
 BENCHMARK(BM_ConvVAE_TrainStep)
     ->ArgNames({"batch", "threads"})
     ->ArgsProduct({{128}, {1, 2}})
+    ->Args({64, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 void BM_ConvVAE_TrainStep_Bf16(benchmark::State& state) {
