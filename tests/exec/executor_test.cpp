@@ -159,12 +159,13 @@ TEST(Executor, BalancedChunksShareTheCostNotTheSamples) {
   EXPECT_EQ(balanced_chunks(3, lopsided), (std::vector<Index>{0, 46, 47, 48}));
 }
 
-/// The middle rank of three, with no transport: what the executor asks of
-/// the group, recorded. What arrives from the previous rank is 100 in every
-/// value.
+/// A rank of three (the middle one unless told), with no transport: what
+/// the executor asks of the group, recorded. What arrives from the previous
+/// rank is 100 in every value.
 class RecordingGroup final : public RankGroup {
  public:
-  int rank() const override { return 1; }
+  explicit RecordingGroup(int rank = 1) : rank_(rank) {}
+  int rank() const override { return rank_; }
   int size() const override { return 3; }
   void sum_in_rank_order(float*, std::size_t) override {}
   void sum_in_rank_order(double*, std::size_t) override {}
@@ -203,6 +204,9 @@ class RecordingGroup final : public RankGroup {
   std::vector<std::pair<int, double>> sent_back;
   std::vector<int> started_back, finished_back;
   int finished = 0;
+
+ private:
+  int rank_;
 };
 
 TEST(Executor, ARankRunsItsOwnChunksAndAddsThemOntoThePreviousRanksSum) {
@@ -245,6 +249,31 @@ TEST(Executor, ARankRunsItsOwnChunksAndAddsThemOntoThePreviousRanksSum) {
             (std::vector<std::pair<int, double>>{{2, 1000.0}, {0, 1000.0}, {1, 1000.0}, {3, 1.0}}));
   EXPECT_EQ(gradients, Vector<double>::Constant(part_count, 1000.0));
   EXPECT_TRUE(executor.gradients_finite());
+}
+
+TEST(Executor, TheLastRankChecksEachFinishedPartAndTellsTheOthers) {
+  for (bool poisoned : {false, true}) {
+    RecordingGroup group(2);  // the last of three
+    ExecutorT<double> executor;
+    executor.set_threads(2);
+    executor.set_rank_group(&group);
+    const int part_count = 3;
+    executor.set_parts(parts_of_one_scalar(part_count));
+    Vector<double> gradients = Vector<double>::Zero(part_count);
+    executor.run(
+        200, [](int, Index, Index) {},
+        [&](std::size_t j, int c, GradientWrite) {
+          gradients[static_cast<Index>(j)] +=
+              poisoned && j == 1 && c == 5 ? std::numeric_limits<double>::infinity() : 1.0;
+          return true;
+        },
+        &gradients);
+    // Every finished part goes back, then the flag (tag 3): 0 when any part
+    // is not finite.
+    ASSERT_EQ(group.sent_back.size(), 4u);
+    EXPECT_EQ(group.sent_back.back(), (std::pair<int, double>{3, poisoned ? 0.0 : 1.0}));
+    EXPECT_EQ(executor.gradients_finite(), !poisoned);
+  }
 }
 
 TEST(Executor, ARankRunsItsOwnCostBalancedChunksAtOneProcesssBounds) {

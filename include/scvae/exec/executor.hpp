@@ -126,6 +126,7 @@ class ExecutorT {
   /// buffer); call when they change.
   void set_parts(std::vector<GradientPart> parts) {
     parts_ = std::move(parts);
+    part_finite_.assign(parts_.size(), 1);
     order_.resize(parts_.size());
     for (std::size_t j = 0; j < parts_.size(); ++j) order_[j] = j;
     // Largest first, so that the last parts taken are small ones.
@@ -254,8 +255,9 @@ class ExecutorT {
           // so that no later step allocates it (kernels/gemm.hpp).
           detail::gemm_scratch<Scalar>(0);
         }
-        // On the last rank (or alone) the gradient is whole by now.
-        if (!group_ || group_->is_last()) {
+        // Alone, the gradient is whole by now: each thread checks a slice.
+        // (In a rank group the last rank checked each part as it finished it.)
+        if (!group_) {
           const Index size = gradients->size();
           const Index from = detail::slice_begin(size, w, workers, 16);
           finite_[static_cast<std::size_t>(w)] = detail::all_finite(
@@ -283,7 +285,9 @@ class ExecutorT {
   void receive_finished_gradient(Vector<Scalar>& gradients) {
     const int finite_tag = static_cast<int>(parts_.size());
     if (group_->is_last()) {
-      finite_flag_ = gradients_finite() ? 1.0 : 0.0;
+      const bool finite = std::all_of(part_finite_.begin(), part_finite_.end(),
+                                      [](char f) { return f != 0; });
+      finite_flag_ = finite ? 1.0 : 0.0;
       if (group_->size() > 1) group_->send_to_previous(&finite_flag_, 1, finite_tag);
     } else {
       for (const std::size_t j : order_)
@@ -315,10 +319,10 @@ class ExecutorT {
   /// apart.)
   template <typename Part>
   void compute_parts(std::atomic<std::size_t>& next_part, int first, int end, Part& part,
-                     Vector<Scalar>& gradients) const {
+                     Vector<Scalar>& gradients) {
     const bool receives = group_ && group_->rank() > 0;
     const bool sends = group_ && !group_->is_last();
-    const bool finishes = group_ && group_->is_last() && group_->size() > 1;
+    const bool finishes = group_ && group_->is_last();
     for (;;) {
       const std::size_t taken = next_part.fetch_add(1, std::memory_order_relaxed);
       if (taken >= order_.size()) return;
@@ -335,7 +339,13 @@ class ExecutorT {
         if (part(j, c, written ? GradientWrite::Add : GradientWrite::Overwrite)) written = true;
       if (!written) gradients.segment(parts_[j].offset, parts_[j].size).setZero();
       if (sends) group_->send_to_next(segment, size, tag);
-      if (finishes) group_->send_to_previous(segment, size, tag);
+      if (finishes) {
+        // Checked while the part is in cache, not in a pass over the whole
+        // gradient after the last part: that pass delayed every rank's step
+        // (3.5% of the last rank's time for the MLP VAE on 2 ranks).
+        part_finite_[j] = detail::all_finite(gradients.segment(parts_[j].offset, parts_[j].size));
+        if (group_->size() > 1) group_->send_to_previous(segment, size, tag);
+      }
     }
   }
 
@@ -346,6 +356,7 @@ class ExecutorT {
   std::vector<std::size_t> order_;
   std::vector<Index> bounds_;  ///< Chunk c is [bounds_[c], bounds_[c + 1]).
   std::vector<char> finite_;
+  std::vector<char> part_finite_;  ///< The last rank's check of each finished part.
   double finite_flag_ = 1.0;  ///< Sent and received on the way back: lives past the run.
 };
 
