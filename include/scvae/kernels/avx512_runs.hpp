@@ -8,7 +8,7 @@
 // product (bench/RESULTS.md). Loads are masked; stores write whole vectors
 // wherever the values around a run may be written (again or unchanged),
 // since masked stores of 512 bits measured slower than the scalar loops on
-// Zen 4.
+// the AMD EPYC (Zen 5) we measure on (bench/RESULTS.md).
 //
 // Each function computes exactly what its scalar loop does, value for
 // value: a copy, or one float addition per value in the same order.
@@ -36,7 +36,7 @@ inline __mmask16 first_lanes(Index count) {
 /// whole-vector store: the values it writes after the run belong to the
 /// next runs, which overwrite them; the runs within 16 values of the
 /// column's end are masked. (Masked stores of every run measured slower
-/// than the scalar loop on Zen 4.)
+/// than the scalar loop.)
 inline void unfold_tap(const float* in, Index n, Index per_sample, Index height, Index step,
                        Index width, float* out) {
   const __mmask16 lanes = first_lanes(width);
@@ -59,7 +59,7 @@ inline void unfold_tap(const float* in, Index n, Index per_sample, Index height,
 /// divide 16), the values between them loaded and stored back unchanged:
 /// whole rows, so that no load partly overlaps the store just before it,
 /// which would wait for it (15 values a row made the conv VAE's last layer
-/// 20% slower than the scalar loop on Zen 4).
+/// 20% slower than the scalar loop).
 inline void fold_tap(const float* in, Index n, Index per_sample, Index height, Index step,
                      Index width, float* out, const float* end) {
   const Index rows_per_vector = kLanes / step;
