@@ -236,8 +236,8 @@ BENCHMARK(BM_ConvVAE_TrainStep_Bf16)
 /// share of a 2-thread batch of 128), one phase of its step, to see where
 /// the conv step's time goes. Args: layer (0: conv2d 1->32 on 28x28, 1:
 /// conv2d 32->64 on 14x14, 2: conv_transpose2d 64->32 on 7x7, 3:
-/// conv_transpose2d 32->1 on 14x14), phase (0: forward, 1: input gradient,
-/// 2: parameter gradient).
+/// conv_transpose2d 32->1 on 14x14; 4: a 3x3 conv2d 16->16 at stride 1 on
+/// 28x28), phase (0: forward, 1: input gradient, 2: parameter gradient).
 void BM_Conv_Layer(benchmark::State& state) {
   const int layer = static_cast<int>(state.range(0));
   const int phase = static_cast<int>(state.range(1));
@@ -249,8 +249,11 @@ void BM_Conv_Layer(benchmark::State& state) {
     case 2:
       module = std::make_unique<scvae::ConvTranspose2d>(scvae::Shape(64, 7, 7), 32, 4, 2, 1);
       break;
-    default:
+    case 3:
       module = std::make_unique<scvae::ConvTranspose2d>(scvae::Shape(32, 14, 14), 1, 4, 2, 1);
+      break;
+    default:  // not the conv VAE's: the common 3x3 "same" convolution at stride 1
+      module = std::make_unique<scvae::Conv2d>(scvae::Shape(16, 28, 28), 16, 3, 1, 1);
   }
   scvae::Vector<float> parameters(module->parameter_count());
   scvae::Vector<float> gradient(module->parameter_count());
@@ -277,12 +280,14 @@ void BM_Conv_Layer(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   // Every phase is one product of the forward's multiply-adds.
-  const double multiply_adds = layer == 0 || layer == 3 ? 14.0 * 14 * 16 * 32 : 7.0 * 7 * 512 * 64;
+  const double multiply_adds = layer == 4                 ? 28.0 * 28 * 144 * 16
+                               : layer == 0 || layer == 3 ? 14.0 * 14 * 16 * 32
+                                                          : 7.0 * 7 * 512 * 64;
   set_rates(state, kChunk, 2.0 * multiply_adds);
 }
 BENCHMARK(BM_Conv_Layer)
     ->ArgNames({"layer", "phase"})
-    ->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2}})
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
 
 /// The four products of a VAE layer's step at a chunk of 64 samples: W1 X,

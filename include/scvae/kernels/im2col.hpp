@@ -120,6 +120,7 @@ template <typename Scalar>
 void gather_run(const Scalar* in, Index stride, Scalar* out, Index count, const Scalar* end) {
 #ifdef SCVAE_HAVE_AVX512_RUNS
   if constexpr (std::is_same_v<Scalar, float>) {
+    if (stride == 1) return avx512_runs::copy(in, out, count, end);
     if (stride == 2) return avx512_runs::gather_even(in, out, count, end);
   }
 #endif
@@ -135,6 +136,7 @@ void scatter_run(const Scalar* in, Scalar* out, Index stride, Index count, bool 
                  const Scalar* end) {
 #ifdef SCVAE_HAVE_AVX512_RUNS
   if constexpr (std::is_same_v<Scalar, float>) {
+    if (stride == 1) return avx512_runs::blend(in, out, count, accumulate, end);
     if (stride == 2) return avx512_runs::scatter_even(in, out, count, accumulate, end);
   }
 #endif
@@ -229,14 +231,12 @@ void unfold_phases(const PatchGeometry& g, const Scalar* phases, Index n, Scalar
   const Index positions = g.positions(), ld = positions * n, width = g.grid_width;
 #ifdef SCVAE_HAVE_AVX512_RUNS
   if constexpr (std::is_same_v<Scalar, float>) {
-    if (width <= detail::avx512_runs::kLanes) {
-      const Index values = g.phase_values(), step = g.phase_width(), height = g.grid_height;
-      detail::for_each_tap(g, [=](Index k, Index start) {
-        detail::avx512_runs::unfold_tap(phases + start, n, values, height, step, width,
-                                        rows + k * ld);
-      });
-      return;
-    }
+    const Index values = g.phase_values(), step = g.phase_width(), height = g.grid_height;
+    detail::for_each_tap(g, [=](Index k, Index start) {
+      detail::avx512_runs::unfold_tap(phases + start, n, values, height, step, width,
+                                      rows + k * ld);
+    });
+    return;
   }
 #endif
   detail::for_each_tap(g, [&](Index k, Index start) {
