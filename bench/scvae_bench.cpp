@@ -279,11 +279,9 @@ void BM_Conv_Layer(benchmark::State& state) {
     }
     benchmark::ClobberMemory();
   }
-  // Every phase is one product of the forward's multiply-adds.
-  const double multiply_adds = layer == 4                 ? 28.0 * 28 * 144 * 16
-                               : layer == 0 || layer == 3 ? 14.0 * 14 * 16 * 32
-                                                          : 7.0 * 7 * 512 * 64;
-  set_rates(state, kChunk, 2.0 * multiply_adds);
+  // Every phase is one product of the weight gradient's multiply-adds per
+  // sample, the forward's too.
+  set_rates(state, kChunk, 2.0 * module->parameter_gradient_cost());
 }
 BENCHMARK(BM_Conv_Layer)
     ->ArgNames({"layer", "phase"})

@@ -197,11 +197,13 @@ class ExecutorT {
   /// Whether every value of the gradient was finite after the last run()
   /// with gradients: each thread checks its slice inside the same pool run,
   /// so the check costs no serial pass.
-  bool gradients_finite() const {
-    return std::all_of(finite_.begin(), finite_.end(), [](char f) { return f != 0; });
-  }
+  bool gradients_finite() const { return all_set(finite_); }
 
  private:
+  static bool all_set(const std::vector<char>& flags) {
+    return std::all_of(flags.begin(), flags.end(), [](char f) { return f != 0; });
+  }
+
   void set_bounds(int chunks) {
     if (bounds_.size() < static_cast<std::size_t>(chunks) + 1)
       bounds_.resize(static_cast<std::size_t>(chunks) + 1);
@@ -285,9 +287,7 @@ class ExecutorT {
   void receive_finished_gradient(Vector<Scalar>& gradients) {
     const int finite_tag = static_cast<int>(parts_.size());
     if (group_->is_last()) {
-      const bool finite = std::all_of(part_finite_.begin(), part_finite_.end(),
-                                      [](char f) { return f != 0; });
-      finite_flag_ = finite ? 1.0 : 0.0;
+      finite_flag_ = all_set(part_finite_) ? 1.0 : 0.0;
       if (group_->size() > 1) group_->send_to_previous(&finite_flag_, 1, finite_tag);
     } else {
       for (const std::size_t j : order_)

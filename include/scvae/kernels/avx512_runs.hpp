@@ -30,17 +30,38 @@ inline __mmask16 first_lanes(Index count) {
   return static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
 }
 
+/// Stores the `lanes` of `values` at out: below `end` as a whole vector
+/// (the other lanes written too, for a caller that overwrites them later),
+/// else masked.
+inline void store_lanes(__m512 values, __mmask16 lanes, float* out, const float* end) {
+  if (end - out >= kLanes)
+    _mm512_storeu_ps(out, values);
+  else
+    _mm512_mask_storeu_ps(out, lanes, values);
+}
+
+/// out's `lanes` = values (or += with `accumulate`), its other lanes kept:
+/// below `end` the whole vector is loaded and stored back unchanged there,
+/// else only `lanes` are read and written.
+inline void blend_lanes(__m512 values, __mmask16 lanes, float* out, bool accumulate,
+                        const float* end) {
+  const bool whole = end - out >= kLanes;
+  const __m512 old = whole ? _mm512_loadu_ps(out) : _mm512_maskz_loadu_ps(lanes, out);
+  const __m512 value = accumulate ? _mm512_mask_add_ps(old, lanes, old, values)
+                                  : _mm512_mask_mov_ps(old, lanes, values);
+  if (whole)
+    _mm512_storeu_ps(out, value);
+  else
+    _mm512_mask_storeu_ps(out, lanes, value);
+}
+
 /// out[i] = in[i], i < count. Below `end`, whole vectors are stored, zeros
 /// after the run: a caller that writes its runs in ascending order
 /// overwrites them.
 inline void copy(const float* in, float* out, Index count, const float* end) {
   for (; count > 0; count -= kLanes, in += kLanes, out += kLanes) {
     const __mmask16 lanes = first_lanes(std::min(count, kLanes));
-    const __m512 values = _mm512_maskz_loadu_ps(lanes, in);
-    if (end - out >= kLanes)
-      _mm512_storeu_ps(out, values);
-    else
-      _mm512_mask_storeu_ps(out, lanes, values);
+    store_lanes(_mm512_maskz_loadu_ps(lanes, in), lanes, out, end);
   }
 }
 
@@ -49,15 +70,7 @@ inline void copy(const float* in, float* out, Index count, const float* end) {
 inline void blend(const float* in, float* out, Index count, bool accumulate, const float* end) {
   for (; count > 0; count -= kLanes, in += kLanes, out += kLanes) {
     const __mmask16 lanes = first_lanes(std::min(count, kLanes));
-    const __m512 values = _mm512_maskz_loadu_ps(lanes, in);
-    const bool whole = end - out >= kLanes;
-    const __m512 old = whole ? _mm512_loadu_ps(out) : _mm512_maskz_loadu_ps(lanes, out);
-    const __m512 value = accumulate ? _mm512_mask_add_ps(old, lanes, old, values)
-                                    : _mm512_mask_mov_ps(old, lanes, values);
-    if (whole)
-      _mm512_storeu_ps(out, value);
-    else
-      _mm512_mask_storeu_ps(out, lanes, value);
+    blend_lanes(_mm512_maskz_loadu_ps(lanes, in), lanes, out, accumulate, end);
   }
 }
 
@@ -83,13 +96,8 @@ inline void unfold_tap(const float* in, Index n, Index per_sample, Index height,
   const __mmask16 lanes = first_lanes(width);
   for (Index s = 0; s < n; ++s) {
     const float* from = in + s * per_sample;
-    for (Index y = 0; y < height; ++y, from += step, out += width) {
-      const __m512 run = _mm512_maskz_loadu_ps(lanes, from);
-      if (end - out >= kLanes)
-        _mm512_storeu_ps(out, run);
-      else
-        _mm512_mask_storeu_ps(out, lanes, run);
-    }
+    for (Index y = 0; y < height; ++y, from += step, out += width)
+      store_lanes(_mm512_maskz_loadu_ps(lanes, from), lanes, out, end);
   }
 }
 
@@ -138,11 +146,7 @@ inline void gather_even(const float* in, float* out, Index count, const float* e
     const __m512 low = _mm512_maskz_loadu_ps(first_lanes(std::min(read, kLanes)), in);
     const __m512 high =
         _mm512_maskz_loadu_ps(first_lanes(std::max<Index>(read - kLanes, 0)), in + kLanes);
-    const __m512 values = _mm512_permutex2var_ps(low, evens, high);
-    if (end - out >= kLanes)
-      _mm512_storeu_ps(out, values);
-    else
-      _mm512_mask_storeu_ps(out, first_lanes(taken), values);
+    store_lanes(_mm512_permutex2var_ps(low, evens, high), first_lanes(taken), out, end);
   }
 }
 
@@ -164,18 +168,8 @@ inline void scatter_even(const float* in, float* out, Index count, bool accumula
         static_cast<__mmask16>(even_lanes & first_lanes(std::max<Index>(written - kLanes, 0)))};
     const __m512 halves[2] = {_mm512_permutexvar_ps(low_half, values),
                               _mm512_permutexvar_ps(high_half, values)};
-    for (int h = 0; h < 2; ++h) {
-      if (lanes[h] == 0) continue;
-      float* at = out + h * kLanes;
-      const bool whole = end - at >= kLanes;
-      const __m512 old = whole ? _mm512_loadu_ps(at) : _mm512_maskz_loadu_ps(lanes[h], at);
-      const __m512 value = accumulate ? _mm512_mask_add_ps(old, lanes[h], old, halves[h])
-                                      : _mm512_mask_mov_ps(old, lanes[h], halves[h]);
-      if (whole)
-        _mm512_storeu_ps(at, value);
-      else
-        _mm512_mask_storeu_ps(at, lanes[h], value);
-    }
+    for (int h = 0; h < 2; ++h)
+      if (lanes[h] != 0) blend_lanes(halves[h], lanes[h], out + h * kLanes, accumulate, end);
   }
 }
 
@@ -209,15 +203,10 @@ inline void split_row(const float* row, Index width, __m512& evens, __m512& odds
   odds = _mm512_permutex2var_ps(low, odd_index, high);
 }
 
-/// Writes count values of `values` at out; below `end`, as a whole vector
-/// (the values after the run are zeros, for a caller that writes in
-/// ascending order to overwrite).
-inline void store_run(__m512 values, float* out, Index count, const float* end) {
-  if (end - out >= kLanes)
-    _mm512_storeu_ps(out, values);
-  else
-    _mm512_mask_storeu_ps(out, first_lanes(count), values);
-}
+/// The stride-2 phase image (both directions) that holds padded row
+/// `padded` of channel c at column parity px: its index in PatchGeometry's
+/// layout (channel, row parity, column parity).
+inline Index phase_of_row(Index c, Index padded, Index px) { return (c * 2 + padded % 2) * 2 + px; }
 
 /// One sample's stride-2 phase images (both directions), from its image of
 /// `channels` x height x width (width <= 32), a row at a time: each row's
@@ -231,21 +220,16 @@ inline void split_stride2(const float* image, Index channels, Index height, Inde
   for (Index c = 0; c < channels; ++c)
     for (Index y = 0; y < height; ++y) {
       const Index padded = y + padding_height;
-      float* phase_row[2];
-      for (Index px = 0; px < 2; ++px)
-        phase_row[px] = phases + ((c * 2 + padded % 2) * 2 + px) * area +
-                        padded / 2 * phase_width + at.column[px];
-      __m512 evens, odds;
-      split_row(image + (c * height + y) * width, width, evens, odds);
-      const Index even_phase = at.even_first;
-      // Each phase's rows are written in ascending order; a run's zeros may
-      // reach into the next row of its phase, never into the next phase.
-      const float* plane_end[2] = {
-          phases + ((c * 2 + padded % 2) * 2 + 1) * area,
-          phases + ((c * 2 + padded % 2) * 2 + 2) * area};
-      store_run(evens, phase_row[even_phase], at.count[even_phase], plane_end[even_phase]);
-      store_run(odds, phase_row[1 - even_phase], at.count[1 - even_phase],
-                plane_end[1 - even_phase]);
+      __m512 pixels[2];  // the phases' values: even pixels, then odd ones
+      split_row(image + (c * height + y) * width, width, pixels[0], pixels[1]);
+      for (Index px = 0; px < 2; ++px) {
+        float* const plane = phases + phase_of_row(c, padded, px) * area;
+        // Each phase's rows are written in ascending order; a run's zeros
+        // may reach into the next row of its phase, never into the next phase.
+        const Index parity = px == at.even_first ? 0 : 1;
+        store_lanes(pixels[parity], first_lanes(at.count[px]),
+                    plane + padded / 2 * phase_width + at.column[px], plane + area);
+      }
     }
 }
 
@@ -268,8 +252,8 @@ inline void merge_stride2(const float* phases, Index channels, Index height, Ind
       const Index padded = y + padding_height;
       const float* phase_row[2];
       for (Index px = 0; px < 2; ++px)
-        phase_row[px] = phases + ((c * 2 + padded % 2) * 2 + px) * area +
-                        padded / 2 * phase_width + at.column[px];
+        phase_row[px] = phases + phase_of_row(c, padded, px) * area + padded / 2 * phase_width +
+                        at.column[px];
       const __m512 evens =
           _mm512_maskz_loadu_ps(first_lanes(at.count[even_phase]), phase_row[even_phase]);
       const __m512 odds =
@@ -277,18 +261,9 @@ inline void merge_stride2(const float* phases, Index channels, Index height, Ind
       const __m512 halves[2] = {_mm512_permutex2var_ps(evens, low_index, odds),
                                 _mm512_permutex2var_ps(evens, high_index, odds)};
       float* row = image + (c * height + y) * width;
-      for (Index h = 0; h * kLanes < width; ++h) {
-        float* to = row + h * kLanes;
-        const __mmask16 lanes = first_lanes(std::min(width - h * kLanes, kLanes));
-        const bool whole = end - to >= kLanes;
-        const __m512 old = whole ? _mm512_loadu_ps(to) : _mm512_maskz_loadu_ps(lanes, to);
-        const __m512 value = accumulate ? _mm512_mask_add_ps(old, lanes, old, halves[h])
-                                        : _mm512_mask_mov_ps(old, lanes, halves[h]);
-        if (whole)
-          _mm512_storeu_ps(to, value);
-        else
-          _mm512_mask_storeu_ps(to, lanes, value);
-      }
+      for (Index h = 0; h * kLanes < width; ++h)
+        blend_lanes(halves[h], first_lanes(std::min(width - h * kLanes, kLanes)),
+                    row + h * kLanes, accumulate, end);
     }
 }
 
