@@ -40,11 +40,6 @@ void write_text(const std::string& file, const std::string& text) {
   std::ofstream(file, std::ios::binary) << text;
 }
 
-template <typename E>
-std::string message_of(const std::function<void()>& fn) {
-  return testing::thrown_message<E>(fn);
-}
-
 #define EXPECT_CONTAINS(text, needle) \
   EXPECT_NE(std::string(text).find(needle), std::string::npos) << (text)
 
@@ -73,7 +68,7 @@ TEST(CheckpointFiles, NonFiniteParametersAreNotSavedAndThePreviousFileIsKept) {
     Vector<float> parameters = some_parameters(2.0f);
     parameters(3) = bad;
     const std::string message =
-        message_of<NumericalError>([&] { save_checkpoint(file, "arch", parameters); });
+        testing::thrown_message<NumericalError>([&] { save_checkpoint(file, "arch", parameters); });
     EXPECT_CONTAINS(message, file);
     EXPECT_CONTAINS(message, "1 of its 6 parameters are not finite");
     EXPECT_CONTAINS(message, "index 3");
@@ -105,8 +100,8 @@ TEST(CheckpointFiles, NonFiniteOptimizerStateIsNotSaved) {
   TinyModel copy;
   diverged.step(copy.parameters(), gradient);  // the moments see the infinity
   copy.params = some_parameters(1.0f);         // but the parameters are finite
-  const std::string message =
-      message_of<NumericalError>([&] { save_training_checkpoint(file, copy, diverged, 2); });
+  const std::string message = testing::thrown_message<NumericalError>(
+      [&] { save_training_checkpoint(file, copy, diverged, 2); });
   EXPECT_CONTAINS(message, "optimizer state");
   EXPECT_CONTAINS(message, file);
   EXPECT_EQ(read_bytes(file), before);
@@ -149,7 +144,7 @@ TEST(CheckpointFiles, SaveOntoAFifoIsRefusedAndTheFifoStays) {
   const std::string fifo = (dir.path / "pipe").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const std::string message =
-      message_of<IoError>([&] { save_checkpoint(fifo, "arch", some_parameters()); });
+      testing::thrown_message<IoError>([&] { save_checkpoint(fifo, "arch", some_parameters()); });
   EXPECT_CONTAINS(message, fifo);
   EXPECT_CONTAINS(message, "FIFO");
   struct stat status {};
@@ -164,7 +159,7 @@ TEST(CheckpointFiles, SaveOntoADeviceNodeIsRefused) {
   if (::mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0)
     GTEST_SKIP() << "mknod is not permitted here";
   const std::string message =
-      message_of<IoError>([&] { save_checkpoint(device, "arch", some_parameters()); });
+      testing::thrown_message<IoError>([&] { save_checkpoint(device, "arch", some_parameters()); });
   EXPECT_CONTAINS(message, device);
   EXPECT_CONTAINS(message, "character device");
   struct stat status {};
@@ -190,15 +185,16 @@ TEST(CheckpointFiles, SaveThroughASymlinkToADeviceOrNowhereIsRefused) {
   testing::TempDir dir;
   const std::string to_null = (dir.path / "to_null").string();
   fs::create_symlink("/dev/null", to_null);
-  std::string message =
-      message_of<IoError>([&] { save_checkpoint(to_null, "arch", some_parameters()); });
+  std::string message = testing::thrown_message<IoError>(
+      [&] { save_checkpoint(to_null, "arch", some_parameters()); });
   EXPECT_CONTAINS(message, to_null);
   EXPECT_CONTAINS(message, "character device");
   EXPECT_TRUE(fs::is_symlink(to_null));
 
   const std::string dangling = (dir.path / "dangling").string();
   fs::create_symlink((dir.path / "missing" / "file").string(), dangling);
-  message = message_of<IoError>([&] { save_checkpoint(dangling, "arch", some_parameters()); });
+  message = testing::thrown_message<IoError>(
+      [&] { save_checkpoint(dangling, "arch", some_parameters()); });
   EXPECT_CONTAINS(message, dangling);
   EXPECT_CONTAINS(message, "symbolic link");
 }
@@ -253,11 +249,11 @@ TEST(CheckpointFiles, LoadingAFifoIsRefusedWithoutBlocking) {
 TEST(CheckpointFiles, LoadingADirectoryOrDeviceIsRefused) {
   testing::TempDir dir;
   const std::string message =
-      message_of<IoError>([&] { load_checkpoint<float>(dir.path.string(), "arch"); });
+      testing::thrown_message<IoError>([&] { load_checkpoint<float>(dir.path.string(), "arch"); });
   EXPECT_CONTAINS(message, dir.path.string());
   EXPECT_CONTAINS(message, "directory");
   const std::string device =
-      message_of<IoError>([&] { load_checkpoint<float>("/dev/zero", "arch"); });
+      testing::thrown_message<IoError>([&] { load_checkpoint<float>("/dev/zero", "arch"); });
   EXPECT_CONTAINS(device, "/dev/zero");
   EXPECT_CONTAINS(device, "character device");
 }
@@ -267,7 +263,7 @@ TEST(CheckpointFiles, FileContentsAreEscapedInMessages) {
   const std::string file = (dir.path / "model.scvae").string();
   save_checkpoint(file, "evil\x1b[2J\x07 arch\n", some_parameters());
   const std::string message =
-      message_of<CheckpointError>([&] { load_checkpoint<float>(file, "tiny"); });
+      testing::thrown_message<CheckpointError>([&] { load_checkpoint<float>(file, "tiny"); });
   EXPECT_CONTAINS(message, "evil\\x1b[2J\\x07 arch\\n");
   for (const char c : message) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20) << message;
 }

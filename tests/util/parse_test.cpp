@@ -9,17 +9,6 @@
 namespace scvae {
 namespace {
 
-// The message of the ArgumentError `f` throws ("" if none).
-template <typename F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const ArgumentError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(ParseInteger, TakesWholeIntegersInRange) {
   EXPECT_EQ(parse_integer<long>("--batch", "128", 1, 1000), 128);
   EXPECT_EQ(parse_integer<long>("--batch", "+7", 1, 1000), 7);
@@ -36,7 +25,8 @@ TEST(ParseInteger, TakesWholeIntegersInRange) {
 TEST(ParseInteger, RefusesOverflowInsteadOfClampingOrWrapping) {
   // The seeds of issue 19, which ran as 2^64 - 1.
   for (const char* text : {"18446744073709551616", "99999999999999999999999", "-1"})
-    EXPECT_EQ(message_of([&] { parse_integer<std::uint64_t>("--seed", text); }),
+    EXPECT_EQ(testing::thrown_message<ArgumentError>(
+                  [&] { parse_integer<std::uint64_t>("--seed", text); }),
               std::string("--seed: expected an integer in [0, 18446744073709551615], got '") +
                   text + "'");
   EXPECT_THROW(parse_integer<std::int64_t>("--epochs", "9223372036854775808"), ArgumentError);
@@ -45,8 +35,9 @@ TEST(ParseInteger, RefusesOverflowInsteadOfClampingOrWrapping) {
 }
 
 TEST(ParseInteger, RefusesOutOfRangeAndNamesTheArgument) {
-  EXPECT_EQ(message_of([] { parse_integer<long>("--batch", "0", 1, 100); }),
-            "--batch: expected an integer in [1, 100], got '0'");
+  EXPECT_EQ(
+      testing::thrown_message<ArgumentError>([] { parse_integer<long>("--batch", "0", 1, 100); }),
+      "--batch: expected an integer in [1, 100], got '0'");
   EXPECT_THROW(parse_integer<long>("--batch", "101", 1, 100), ArgumentError);
   EXPECT_THROW(parse_integer<int>("--threads", "2147483647", 0, 1024), ArgumentError);
 }
@@ -57,7 +48,8 @@ TEST(ParseInteger, RefusesWhatIsNotAWholeDecimalInteger) {
 }
 
 TEST(ParseInteger, EscapesControlCharactersInTheMessage) {
-  const std::string message = message_of([] { parse_integer<long>("--n", "\x1b[2J"); });
+  const std::string message =
+      testing::thrown_message<ArgumentError>([] { parse_integer<long>("--n", "\x1b[2J"); });
   EXPECT_EQ(message.find('\x1b'), std::string::npos);
   EXPECT_NE(message.find("\\x1b[2J"), std::string::npos) << message;
 }
@@ -72,7 +64,8 @@ TEST(ParseReal, TakesFiniteNumbersInRange) {
 
 TEST(ParseReal, RefusesNanInfinityAndOverflowNamingTheArgument) {
   for (const char* text : {"nan", "NaN", "-nan", "inf", "-inf", "infinity", "1e999", "-1e999"})
-    EXPECT_EQ(message_of([&] { parse_real("--labelled-share", text, 0.0, 1.0); }),
+    EXPECT_EQ(testing::thrown_message<ArgumentError>(
+                  [&] { parse_real("--labelled-share", text, 0.0, 1.0); }),
               std::string("--labelled-share: expected a number in [0, 1], got '") + text + "'");
 }
 
@@ -81,9 +74,10 @@ TEST(ParseReal, RefusesOutOfRangeAndMalformedText) {
   EXPECT_THROW(parse_real("--x", "-0.1", 0.0, 1.0), ArgumentError);
   EXPECT_THROW(parse_real("--lr", "0", 0.0, 1.0, Bound::Open), ArgumentError);
   EXPECT_THROW(parse_real("--x", "1", 0.0, 1.0, Bound::Closed, Bound::Open), ArgumentError);
-  EXPECT_EQ(message_of([] { parse_real("--lr", "0", 0.0, 10.0, Bound::Open); }),
+  EXPECT_EQ(testing::thrown_message<ArgumentError>(
+                [] { parse_real("--lr", "0", 0.0, 10.0, Bound::Open); }),
             "--lr: expected a number in (0, 10], got '0'");
-  EXPECT_EQ(message_of([] {
+  EXPECT_EQ(testing::thrown_message<ArgumentError>([] {
               parse_real("--lr", "nan", 0.0, std::numeric_limits<double>::max(), Bound::Open);
             }),
             "--lr: expected a number > 0, got 'nan'");
