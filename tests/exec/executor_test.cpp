@@ -115,6 +115,19 @@ TEST(Executor, AThrowingPartReachesTheCallerAndNonFiniteGradientsAreSeen) {
   };
   executor.run(64, no_chunk, non_finite, &gradients);
   EXPECT_FALSE(executor.gradients_finite());
+  // Each part is checked by the thread that finished it, on one thread too,
+  // and a finite run afterwards is seen as finite again.
+  auto finite = [&](std::size_t j, int, GradientWrite) {
+    gradients(static_cast<Index>(j)) = 1.0;
+    return true;
+  };
+  executor.run(64, no_chunk, finite, &gradients);
+  EXPECT_TRUE(executor.gradients_finite());
+  executor.set_threads(1);
+  executor.run(64, no_chunk, non_finite, &gradients);
+  EXPECT_FALSE(executor.gradients_finite());
+  executor.run(64, no_chunk, finite, &gradients);
+  EXPECT_TRUE(executor.gradients_finite());
 }
 
 /// The chunks run_balanced() gives a batch whose samples cost `costs`.

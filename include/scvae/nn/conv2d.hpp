@@ -7,9 +7,9 @@
 // Parameters: the filters as a column-major (in_channels * kh * kw) x
 // out_channels matrix, which is PyTorch's weight (out, in, kh, kw) in its
 // row-major order, then the bias. A chunk of a batch runs as three matrix
-// products on our GEMM kernels: the patches of all its samples are unfolded
-// into rows (kernels/im2col.hpp) once in forward(), kept in the workspace for
-// the weight gradient, and folded back for the input gradient.
+// products on our GEMM kernels, block of samples after block: the patches
+// are unfolded into rows (kernels/im2col.hpp) in forward() and again for the
+// weight gradient, and folded back for the input gradient.
 
 #include <algorithm>
 #include <cmath>
