@@ -89,7 +89,7 @@ std::vector<Case> cases() {
   for (Index stride : {1, 2, 3})
     for (Index padding : {0, 1, 2})
       for (Index kernel : {1, 3, 4})
-        for (Index size : {4, 7, 14, 15, 17, 28, 33})
+        for (Index size : {4, 7, 14, 15, 17, 28, 33, 48, 65})
           for (Index channels : {1, 3})
             for (Index n : {1, 3}) {
               if (size + 2 * padding < kernel + 1) continue;

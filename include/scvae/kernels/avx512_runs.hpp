@@ -14,6 +14,7 @@
 // value: a copy, or one float addition per value in the same order.
 
 #include <algorithm>
+#include <type_traits>
 
 #include "scvae/core/types.hpp"
 
@@ -134,45 +135,6 @@ inline void fold_tap(const float* in, Index n, Index per_sample, Index height, I
   }
 }
 
-/// out[i] = in[2 i], i < count: one phase's values of an image row at stride
-/// 2. Below `end`, the 16 values from out on are written, zeros after the
-/// run: a caller that writes its runs in ascending order overwrites them.
-inline void gather_even(const float* in, float* out, Index count, const float* end) {
-  const __m512i evens =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  for (; count > 0; count -= kLanes, in += 2 * kLanes, out += kLanes) {
-    const Index taken = std::min(count, kLanes);
-    const Index read = 2 * taken - 1;  // in[0 .. 2 (taken - 1)]
-    const __m512 low = _mm512_maskz_loadu_ps(first_lanes(std::min(read, kLanes)), in);
-    const __m512 high =
-        _mm512_maskz_loadu_ps(first_lanes(std::max<Index>(read - kLanes, 0)), in + kLanes);
-    store_lanes(_mm512_permutex2var_ps(low, evens, high), first_lanes(taken), out, end);
-  }
-}
-
-/// out[2 i] = in[i] (or += with `accumulate`), i < count, leaving the odd
-/// values of out as they are: the adjoint of gather_even. Below `end`, whole
-/// vectors are loaded and stored back, the odd values unchanged.
-inline void scatter_even(const float* in, float* out, Index count, bool accumulate,
-                         const float* end) {
-  const __m512i low_half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-  const __m512i high_half =
-      _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  const auto even_lanes = static_cast<__mmask16>(0x5555u);
-  for (; count > 0; count -= kLanes, in += kLanes, out += 2 * kLanes) {
-    const Index taken = std::min(count, kLanes);
-    const Index written = 2 * taken - 1;  // out[0 .. 2 (taken - 1)]
-    const __m512 values = _mm512_maskz_loadu_ps(first_lanes(taken), in);
-    const __mmask16 lanes[2] = {
-        static_cast<__mmask16>(even_lanes & first_lanes(std::min(written, kLanes))),
-        static_cast<__mmask16>(even_lanes & first_lanes(std::max<Index>(written - kLanes, 0)))};
-    const __m512 halves[2] = {_mm512_permutexvar_ps(low_half, values),
-                              _mm512_permutexvar_ps(high_half, values)};
-    for (int h = 0; h < 2; ++h)
-      if (lanes[h] != 0) blend_lanes(halves[h], lanes[h], out + h * kLanes, accumulate, end);
-  }
-}
-
 /// Where an image row goes in its two stride-2 phases: pixel x lands in the
 /// phase of parity (x + padding) % 2, at column (x + padding) / 2.
 struct RowPhases {
@@ -190,15 +152,34 @@ struct RowPhases {
   }
 };
 
-/// The even and odd pixels of a row of width <= 32 (zeros past its end).
-inline void split_row(const float* row, Index width, __m512& evens, __m512& odds) {
+/// A row is split and merged in pieces of 32 pixels, 16 to each phase; all
+/// but the last are whole. The last piece's masks are worked out once for
+/// every row of the image (worked out per row, they made the conv VAE's
+/// rows of 28 and 14 pixels 30-50% slower to split and merge).
+struct RowPieces {
+  static constexpr Index kPiece = 2 * kLanes;
+  Index whole;              ///< Whole pieces before the last one.
+  __mmask16 last_load[2];   ///< The last piece's pixels: its first 16, its next 16.
+  __mmask16 last_phase[2];  ///< Its values in phase 0 and in phase 1.
+
+  RowPieces(Index width, const RowPhases& at) {
+    whole = (width - 1) / kPiece;
+    const Index last = width - whole * kPiece;
+    last_load[0] = first_lanes(std::min(last, kLanes));
+    last_load[1] = first_lanes(std::max<Index>(last - kLanes, 0));
+    for (Index px = 0; px < 2; ++px) last_phase[px] = first_lanes(at.count[px] - whole * kLanes);
+  }
+};
+
+/// The even and odd pixels of 32 (zeros where `lanes` are not set).
+inline void split_piece(const float* row, const __mmask16 (&lanes)[2], __m512& evens,
+                        __m512& odds) {
   const __m512i even_index =
       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd_index =
       _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 low = _mm512_maskz_loadu_ps(first_lanes(std::min(width, kLanes)), row);
-  const __m512 high =
-      _mm512_maskz_loadu_ps(first_lanes(std::max<Index>(width - kLanes, 0)), row + kLanes);
+  const __m512 low = _mm512_maskz_loadu_ps(lanes[0], row);
+  const __m512 high = _mm512_maskz_loadu_ps(lanes[1], row + kLanes);
   evens = _mm512_permutex2var_ps(low, even_index, high);
   odds = _mm512_permutex2var_ps(low, odd_index, high);
 }
@@ -209,33 +190,52 @@ inline void split_row(const float* row, Index width, __m512& evens, __m512& odds
 inline Index phase_of_row(Index c, Index padded, Index px) { return (c * 2 + padded % 2) * 2 + px; }
 
 /// One sample's stride-2 phase images (both directions), from its image of
-/// `channels` x height x width (width <= 32), a row at a time: each row's
-/// even and odd pixels go to the two phases of its row parity. phases must
-/// hold zeros (the padding); the layout is PatchGeometry's.
+/// `channels` x height x width, a row at a time, 32 pixels at a time: each
+/// row's even and odd pixels go to the two phases of its row parity. phases
+/// must hold zeros (the padding); the layout is PatchGeometry's.
 inline void split_stride2(const float* image, Index channels, Index height, Index width,
                           Index padding_height, Index padding_width, Index phase_height,
                           Index phase_width, float* phases) {
   const RowPhases at(width, padding_width);
+  const RowPieces pieces(width, at);
+  const __mmask16 all_lanes[2] = {first_lanes(kLanes), first_lanes(kLanes)};
   const Index area = phase_height * phase_width;
-  for (Index c = 0; c < channels; ++c)
-    for (Index y = 0; y < height; ++y) {
-      const Index padded = y + padding_height;
-      __m512 pixels[2];  // the phases' values: even pixels, then odd ones
-      split_row(image + (c * height + y) * width, width, pixels[0], pixels[1]);
-      for (Index px = 0; px < 2; ++px) {
-        float* const plane = phases + phase_of_row(c, padded, px) * area;
-        // Each phase's rows are written in ascending order; a run's zeros
-        // may reach into the next row of its phase, never into the next phase.
-        const Index parity = px == at.even_first ? 0 : 1;
-        store_lanes(pixels[parity], first_lanes(at.count[px]),
-                    plane + padded / 2 * phase_width + at.column[px], plane + area);
+  // Rows of one piece (the conv VAE's) compiled apart: the piece loop's
+  // bookkeeping made their split 40% slower.
+  auto split_rows = [&](auto one_piece) {
+    constexpr bool kOnePiece = decltype(one_piece)::value;
+    for (Index c = 0; c < channels; ++c)
+      for (Index y = 0; y < height; ++y) {
+        const Index padded = y + padding_height;
+        const float* const row = image + (c * height + y) * width;
+        for (Index k = 0; k <= (kOnePiece ? 0 : pieces.whole); ++k) {
+          const bool last = kOnePiece || k == pieces.whole;
+          __m512 pixels[2];  // the phases' values: even pixels, then odd ones
+          split_piece(row + k * RowPieces::kPiece, last ? pieces.last_load : all_lanes, pixels[0],
+                      pixels[1]);
+          for (Index px = 0; px < 2; ++px) {
+            float* const plane = phases + phase_of_row(c, padded, px) * area;
+            // Each phase's rows are written in ascending order, a row's
+            // pieces too; a piece's zeros may reach into the next piece or
+            // row of its phase, never into the next phase.
+            const Index parity = px == at.even_first ? 0 : 1;
+            store_lanes(pixels[parity], last ? pieces.last_phase[px] : all_lanes[0],
+                        plane + padded / 2 * phase_width + at.column[px] + k * kLanes,
+                        plane + area);
+          }
+        }
       }
-    }
+  };
+  if (pieces.whole == 0)
+    split_rows(std::true_type{});
+  else
+    split_rows(std::false_type{});
 }
 
 /// The adjoint of split_stride2: every pixel of the image = or += its phase
-/// value, a row at a time; the values of image past `end` are never
-/// written, those below it and outside the row only unchanged.
+/// value, a row at a time, 32 pixels at a time; the values of image past
+/// `end` are never written, those below it and outside the row only
+/// unchanged.
 inline void merge_stride2(const float* phases, Index channels, Index height, Index width,
                           Index padding_height, Index padding_width, Index phase_height,
                           Index phase_width, float* image, bool accumulate, const float* end) {
@@ -245,26 +245,42 @@ inline void merge_stride2(const float* phases, Index channels, Index height, Ind
   const __m512i high_index =
       _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const RowPhases at(width, padding_width);
+  const RowPieces pieces(width, at);
   const Index area = phase_height * phase_width;
-  const Index even_phase = at.even_first;
-  for (Index c = 0; c < channels; ++c)
-    for (Index y = 0; y < height; ++y) {
-      const Index padded = y + padding_height;
-      const float* phase_row[2];
-      for (Index px = 0; px < 2; ++px)
-        phase_row[px] = phases + phase_of_row(c, padded, px) * area + padded / 2 * phase_width +
-                        at.column[px];
-      const __m512 evens =
-          _mm512_maskz_loadu_ps(first_lanes(at.count[even_phase]), phase_row[even_phase]);
-      const __m512 odds =
-          _mm512_maskz_loadu_ps(first_lanes(at.count[1 - even_phase]), phase_row[1 - even_phase]);
-      const __m512 halves[2] = {_mm512_permutex2var_ps(evens, low_index, odds),
-                                _mm512_permutex2var_ps(evens, high_index, odds)};
-      float* row = image + (c * height + y) * width;
-      for (Index h = 0; h * kLanes < width; ++h)
-        blend_lanes(halves[h], first_lanes(std::min(width - h * kLanes, kLanes)),
-                    row + h * kLanes, accumulate, end);
-    }
+  const Index even_phase = at.even_first, odd_phase = 1 - even_phase;
+  auto merge_rows = [&](auto one_piece) {  // as in split_stride2
+    constexpr bool kOnePiece = decltype(one_piece)::value;
+    for (Index c = 0; c < channels; ++c)
+      for (Index y = 0; y < height; ++y) {
+        const Index padded = y + padding_height;
+        const float* phase_row[2];
+        for (Index px = 0; px < 2; ++px)
+          phase_row[px] = phases + phase_of_row(c, padded, px) * area + padded / 2 * phase_width +
+                          at.column[px];
+        float* const row = image + (c * height + y) * width;
+        for (Index k = 0; k <= (kOnePiece ? 0 : pieces.whole); ++k) {
+          const bool last = kOnePiece || k == pieces.whole;
+          const __m512 evens =
+              _mm512_maskz_loadu_ps(last ? pieces.last_phase[even_phase] : first_lanes(kLanes),
+                                    phase_row[even_phase] + k * kLanes);
+          const __m512 odds =
+              _mm512_maskz_loadu_ps(last ? pieces.last_phase[odd_phase] : first_lanes(kLanes),
+                                    phase_row[odd_phase] + k * kLanes);
+          const __m512 halves[2] = {_mm512_permutex2var_ps(evens, low_index, odds),
+                                    _mm512_permutex2var_ps(evens, high_index, odds)};
+          float* const piece = row + k * RowPieces::kPiece;
+          blend_lanes(halves[0], last ? pieces.last_load[0] : first_lanes(kLanes), piece,
+                      accumulate, end);
+          if (!last || pieces.last_load[1] != 0)
+            blend_lanes(halves[1], last ? pieces.last_load[1] : first_lanes(kLanes), piece + kLanes,
+                        accumulate, end);
+        }
+      }
+  };
+  if (pieces.whole == 0)
+    merge_rows(std::true_type{});
+  else
+    merge_rows(std::false_type{});
 }
 
 }  // namespace scvae::detail::avx512_runs

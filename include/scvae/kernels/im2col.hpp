@@ -109,9 +109,10 @@ void for_each_tap(const PatchGeometry& geometry, Run&& run) {
 }
 
 /// Whether split_phases and merge_phases take whole image rows at a time
-/// (avx512_runs::split_stride2): stride 2 both ways, rows of at most 32.
+/// (avx512_runs::split_stride2): stride 2 both ways. (Other strides go run
+/// by run, stride 1 a vector at a time.)
 inline bool splits_rows_by_two(const PatchGeometry& g) {
-  return g.stride_height == 2 && g.stride_width == 2 && g.image_width <= 32;
+  return g.stride_height == 2 && g.stride_width == 2;
 }
 
 /// out[i] = in[i * stride], i < count; the values from out + count up to
@@ -121,7 +122,6 @@ void gather_run(const Scalar* in, Index stride, Scalar* out, Index count, const 
 #ifdef SCVAE_HAVE_AVX512_RUNS
   if constexpr (std::is_same_v<Scalar, float>) {
     if (stride == 1) return avx512_runs::copy(in, out, count, end);
-    if (stride == 2) return avx512_runs::gather_even(in, out, count, end);
   }
 #endif
   (void)end;
@@ -137,7 +137,6 @@ void scatter_run(const Scalar* in, Scalar* out, Index stride, Index count, bool 
 #ifdef SCVAE_HAVE_AVX512_RUNS
   if constexpr (std::is_same_v<Scalar, float>) {
     if (stride == 1) return avx512_runs::blend(in, out, count, accumulate, end);
-    if (stride == 2) return avx512_runs::scatter_even(in, out, count, accumulate, end);
   }
 #endif
   (void)end;
