@@ -153,9 +153,8 @@ struct RowPhases {
 };
 
 /// A row is split and merged in pieces of 32 pixels, 16 to each phase; all
-/// but the last are whole. The last piece's masks are worked out once for
-/// every row of the image (worked out per row, they made the conv VAE's
-/// rows of 28 and 14 pixels 30-50% slower to split and merge).
+/// but the last are whole, and the last piece's masks are worked out once
+/// for every row of the image.
 struct RowPieces {
   static constexpr Index kPiece = 2 * kLanes;
   Index whole;              ///< Whole pieces before the last one.
@@ -169,17 +168,35 @@ struct RowPieces {
     last_load[1] = first_lanes(std::max<Index>(last - kLanes, 0));
     for (Index px = 0; px < 2; ++px) last_phase[px] = first_lanes(at.count[px] - whole * kLanes);
   }
+
+  /// A piece's pixels in half h (its first 16, its next 16).
+  __mmask16 load(bool last, Index h) const { return last ? last_load[h] : first_lanes(kLanes); }
+  /// A piece's values in phase px.
+  __mmask16 phase(bool last, Index px) const { return last ? last_phase[px] : first_lanes(kLanes); }
+
+  /// Calls rows(std::true_type) when every row is one piece (the conv
+  /// VAE's), else rows(std::false_type), so that rows of one piece compile
+  /// without the piece loop: its bookkeeping made the split of 28-pixel
+  /// rows 43% slower and their merge 15%.
+  template <typename Rows>
+  void compile_apart(Rows&& rows) const {
+    if (whole == 0)
+      rows(std::true_type{});
+    else
+      rows(std::false_type{});
+  }
 };
 
-/// The even and odd pixels of 32 (zeros where `lanes` are not set).
-inline void split_piece(const float* row, const __mmask16 (&lanes)[2], __m512& evens,
+/// The even and odd pixels of 32 (zeros where the lanes of low and high,
+/// the first 16 and the next 16, are not set).
+inline void split_piece(const float* row, __mmask16 low_lanes, __mmask16 high_lanes, __m512& evens,
                         __m512& odds) {
   const __m512i even_index =
       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd_index =
       _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 low = _mm512_maskz_loadu_ps(lanes[0], row);
-  const __m512 high = _mm512_maskz_loadu_ps(lanes[1], row + kLanes);
+  const __m512 low = _mm512_maskz_loadu_ps(low_lanes, row);
+  const __m512 high = _mm512_maskz_loadu_ps(high_lanes, row + kLanes);
   evens = _mm512_permutex2var_ps(low, even_index, high);
   odds = _mm512_permutex2var_ps(low, odd_index, high);
 }
@@ -198,11 +215,8 @@ inline void split_stride2(const float* image, Index channels, Index height, Inde
                           Index phase_width, float* phases) {
   const RowPhases at(width, padding_width);
   const RowPieces pieces(width, at);
-  const __mmask16 all_lanes[2] = {first_lanes(kLanes), first_lanes(kLanes)};
   const Index area = phase_height * phase_width;
-  // Rows of one piece (the conv VAE's) compiled apart: the piece loop's
-  // bookkeeping made their split 40% slower.
-  auto split_rows = [&](auto one_piece) {
+  pieces.compile_apart([&](auto one_piece) {
     constexpr bool kOnePiece = decltype(one_piece)::value;
     for (Index c = 0; c < channels; ++c)
       for (Index y = 0; y < height; ++y) {
@@ -211,25 +225,21 @@ inline void split_stride2(const float* image, Index channels, Index height, Inde
         for (Index k = 0; k <= (kOnePiece ? 0 : pieces.whole); ++k) {
           const bool last = kOnePiece || k == pieces.whole;
           __m512 pixels[2];  // the phases' values: even pixels, then odd ones
-          split_piece(row + k * RowPieces::kPiece, last ? pieces.last_load : all_lanes, pixels[0],
-                      pixels[1]);
+          split_piece(row + k * RowPieces::kPiece, pieces.load(last, 0), pieces.load(last, 1),
+                      pixels[0], pixels[1]);
           for (Index px = 0; px < 2; ++px) {
             float* const plane = phases + phase_of_row(c, padded, px) * area;
             // Each phase's rows are written in ascending order, a row's
             // pieces too; a piece's zeros may reach into the next piece or
             // row of its phase, never into the next phase.
             const Index parity = px == at.even_first ? 0 : 1;
-            store_lanes(pixels[parity], last ? pieces.last_phase[px] : all_lanes[0],
+            store_lanes(pixels[parity], pieces.phase(last, px),
                         plane + padded / 2 * phase_width + at.column[px] + k * kLanes,
                         plane + area);
           }
         }
       }
-  };
-  if (pieces.whole == 0)
-    split_rows(std::true_type{});
-  else
-    split_rows(std::false_type{});
+  });
 }
 
 /// The adjoint of split_stride2: every pixel of the image = or += its phase
@@ -248,7 +258,7 @@ inline void merge_stride2(const float* phases, Index channels, Index height, Ind
   const RowPieces pieces(width, at);
   const Index area = phase_height * phase_width;
   const Index even_phase = at.even_first, odd_phase = 1 - even_phase;
-  auto merge_rows = [&](auto one_piece) {  // as in split_stride2
+  pieces.compile_apart([&](auto one_piece) {
     constexpr bool kOnePiece = decltype(one_piece)::value;
     for (Index c = 0; c < channels; ++c)
       for (Index y = 0; y < height; ++y) {
@@ -260,27 +270,19 @@ inline void merge_stride2(const float* phases, Index channels, Index height, Ind
         float* const row = image + (c * height + y) * width;
         for (Index k = 0; k <= (kOnePiece ? 0 : pieces.whole); ++k) {
           const bool last = kOnePiece || k == pieces.whole;
-          const __m512 evens =
-              _mm512_maskz_loadu_ps(last ? pieces.last_phase[even_phase] : first_lanes(kLanes),
-                                    phase_row[even_phase] + k * kLanes);
-          const __m512 odds =
-              _mm512_maskz_loadu_ps(last ? pieces.last_phase[odd_phase] : first_lanes(kLanes),
-                                    phase_row[odd_phase] + k * kLanes);
+          const __m512 evens = _mm512_maskz_loadu_ps(pieces.phase(last, even_phase),
+                                                     phase_row[even_phase] + k * kLanes);
+          const __m512 odds = _mm512_maskz_loadu_ps(pieces.phase(last, odd_phase),
+                                                    phase_row[odd_phase] + k * kLanes);
           const __m512 halves[2] = {_mm512_permutex2var_ps(evens, low_index, odds),
                                     _mm512_permutex2var_ps(evens, high_index, odds)};
           float* const piece = row + k * RowPieces::kPiece;
-          blend_lanes(halves[0], last ? pieces.last_load[0] : first_lanes(kLanes), piece,
-                      accumulate, end);
-          if (!last || pieces.last_load[1] != 0)
-            blend_lanes(halves[1], last ? pieces.last_load[1] : first_lanes(kLanes), piece + kLanes,
-                        accumulate, end);
+          blend_lanes(halves[0], pieces.load(last, 0), piece, accumulate, end);
+          if (pieces.load(last, 1) != 0)
+            blend_lanes(halves[1], pieces.load(last, 1), piece + kLanes, accumulate, end);
         }
       }
-  };
-  if (pieces.whole == 0)
-    merge_rows(std::true_type{});
-  else
-    merge_rows(std::false_type{});
+  });
 }
 
 }  // namespace scvae::detail::avx512_runs
