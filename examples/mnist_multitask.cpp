@@ -68,11 +68,17 @@ int main(int argc, char** argv) {
     // --labels larger than the data is an error.
     if (app.count("--labels") == 0) m.labels = std::min(m.labels, data.train.size());
     const scvae::Shape image_shape(1, data.train.image_rows(), data.train.image_cols());
-    try {
-      scvae::check_image_augmentation(m.augment, image_shape);
-    } catch (const scvae::ArgumentError& e) {
-      throw scvae::ArgumentError(std::string("--augment-shift: ") + e.what());
-    }
+    const auto check_augmentation = [&](const char* flag, const scvae::ImageAugmentation& a) {
+      try {
+        scvae::check_image_augmentation(a, image_shape);
+      } catch (const scvae::ArgumentError& e) {
+        throw scvae::ArgumentError(std::string(flag) + ": " + e.what());
+      }
+    };
+    scvae::ImageAugmentation moves_only = m.augment;
+    moves_only.erase_size = 0;
+    check_augmentation("--augment-shift", moves_only);
+    check_augmentation("--augment-erase", m.augment);
     // With learned weights nothing is tuned by hand: the label's w_t is 1.
     if (app.count("--label-weight") == 0)
       m.label_weight = m.balance.method != "none"

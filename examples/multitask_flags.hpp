@@ -59,6 +59,11 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
       ->capture_default_str();
   app.add_flag("--augment-flip", m.augment.horizontal_flip,
                "Mirror each training image left to right with probability 1/2");
+  add_integer<Index>(app, "--augment-erase", m.augment.erase_size,
+                     "Erase an N x N square at a random place of each training image's input "
+                     "(the image task still reconstructs the whole image; 0: off)",
+                     0, 64)
+      ->capture_default_str();
   add_integer<Index>(app, "--pseudo-from", m.pseudo.from_epoch,
                      "From this epoch on, label confident predictions of unlabelled images (0: off)",
                      0, kMaxEpochs)

@@ -2,6 +2,7 @@
 
 #include <set>
 #include <string>
+#include <utility>
 
 #include "../test_support.hpp"
 
@@ -95,11 +96,137 @@ TEST(ImageAugmentation, DrawsCoverTheRangeAndDependOnSampleAndPosition) {
   EXPECT_TRUE(same(still, ImageMove{}));
 }
 
+/// What erase_square must give: each pixel tested against the square.
+Vector<float> erased_by_test(const Shape& shape, Index size, const ImagePixel& centre,
+                             const Vector<float>& image) {
+  Vector<float> out = image;
+  const Index first_row = centre.row - size / 2, first_column = centre.column - size / 2;
+  for (Index c = 0; c < shape.channels; ++c)
+    for (Index r = 0; r < shape.height; ++r)
+      for (Index x = 0; x < shape.width; ++x)
+        if (r >= first_row && r < first_row + size && x >= first_column && x < first_column + size)
+          out(c * shape.height * shape.width + r * shape.width + x) = 0;
+  return out;
+}
+
+TEST(ImageAugmentation, ErasingZeroesASquareClippedAtTheEdges) {
+  const Shape shape(1, 4, 4);
+  Vector<float> image = Vector<float>::LinSpaced(16, 1, 16);
+  Vector<float> corner = image;
+  erase_square(shape, 3, ImagePixel{0, 0}, corner);  // rows and columns -1..1
+  EXPECT_EQ(
+      corner,
+      (Vector<float>(16) << 0, 0, 3, 4, 0, 0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16).finished());
+  Vector<float> middle = image;
+  erase_square(shape, 2, ImagePixel{2, 2}, middle);  // rows and columns 1..2
+  EXPECT_EQ(middle,
+            (Vector<float>(16) << 1, 2, 3, 4, 5, 0, 0, 8, 9, 0, 0, 12, 13, 14, 15, 16).finished());
+  Vector<float> none = image;
+  erase_square(shape, 0, ImagePixel{1, 1}, none);
+  EXPECT_EQ(none, image);
+
+  for (const Shape& s : {Shape(2, 5, 4), Shape(3, 6, 7)}) {
+    Rng rng(4);
+    Vector<float> values(s.features());
+    for (Index i = 0; i < values.size(); ++i) values(i) = 1.0f + static_cast<float>(rng.uniform());
+    for (Index size = 1; size <= 5; ++size)
+      for (Index r = 0; r < s.height; ++r)
+        for (Index x = 0; x < s.width; ++x) {
+          Vector<float> erased = values;
+          erase_square(s, size, ImagePixel{r, x}, erased);
+          EXPECT_EQ(erased, erased_by_test(s, size, ImagePixel{r, x}, values))
+              << s.text() << " size " << size << " centre " << r << "," << x;
+        }
+  }
+}
+
+TEST(ImageAugmentation, EraseCentresCoverTheImageAndDependOnSampleAndPosition) {
+  const Shape shape(1, 3, 5);
+  std::set<std::pair<Index, Index>> centres;
+  for (int k = 0; k < 2000; ++k) {
+    const ImagePixel p = draw_erase_centre(shape, 7, k % 100, k);
+    ASSERT_TRUE(p.row >= 0 && p.row < 3 && p.column >= 0 && p.column < 5);
+    centres.insert({p.row, p.column});
+  }
+  EXPECT_EQ(centres.size(), 15u);
+  auto same = [](const ImagePixel& p, const ImagePixel& q) {
+    return p.row == q.row && p.column == q.column;
+  };
+  EXPECT_TRUE(same(draw_erase_centre(shape, 7, 3, 10), draw_erase_centre(shape, 7, 3, 10)));
+  int differ_by_position = 0, differ_by_sample = 0, differ_by_seed = 0;
+  for (Index k = 0; k < 200; ++k) {
+    differ_by_position +=
+        same(draw_erase_centre(shape, 7, 3, k), draw_erase_centre(shape, 7, 3, k + 1)) ? 0 : 1;
+    differ_by_sample +=
+        same(draw_erase_centre(shape, 7, k, 5), draw_erase_centre(shape, 7, k + 1, 5)) ? 0 : 1;
+    differ_by_seed +=
+        same(draw_erase_centre(shape, 7, k, 5), draw_erase_centre(shape, 8, k, 5)) ? 0 : 1;
+  }
+  // 15 outcomes: a pair agrees by chance about once in 15.
+  EXPECT_GT(differ_by_position, 160);
+  EXPECT_GT(differ_by_sample, 160);
+  EXPECT_GT(differ_by_seed, 160);
+}
+
+/// Twelve 6x6 images, two of them labelled: what the source tests augment.
+struct TwelveImages {
+  static std::vector<std::uint8_t> two_labelled() {
+    std::vector<std::uint8_t> labelled(12, 0);
+    labelled[1] = labelled[4] = 1;
+    return labelled;
+  }
+  Dataset data = testing::make_images(12);
+  PartlyLabelledSource<float> source{data, two_labelled()};
+};
+
+TEST(AugmentedImageSource, ErasesFromTheInputOnlyAndKeepsTheMoves) {
+  const TwelveImages images;
+  const PartlyLabelledSource<float>& inner = images.source;
+  ImageAugmentation moves;
+  moves.max_shift = 1;
+  moves.horizontal_flip = true;
+  ImageAugmentation erasing = moves;
+  erasing.erase_size = 3;
+  const Shape shape(1, 6, 6);
+  const AugmentedImageSource<float> moved_only(inner, shape, moves, 21);
+  const AugmentedImageSource<float> source(inner, shape, erasing, 21);
+
+  const std::vector<Index> order{5, 1, 4, 0, 11, 2, 3, 6, 7, 8, 9, 10};
+  Batch<float> plain, moved, erased;
+  inner.fill(order, 2, 7, plain);
+  moved_only.fill(order, 2, 7, moved);
+  source.fill(order, 2, 7, erased);
+  ASSERT_FALSE(erased.target_is_input[0]);
+  EXPECT_EQ(erased.target(0), moved.x) << "the image task reconstructs the whole moved image";
+  EXPECT_EQ(erased.target(1), plain.target(1));
+  EXPECT_EQ(erased.masks[1], plain.masks[1]);
+  int erased_pixels = 0;
+  for (Index j = 0; j < 5; ++j) {
+    const Index position = 2 + j;
+    const ImagePixel centre =
+        draw_erase_centre(shape, 21, order[static_cast<std::size_t>(position)], position);
+    const Vector<float> column = moved.x.col(j);
+    EXPECT_EQ(Vector<float>(erased.x.col(j)), erased_by_test(shape, 3, centre, column))
+        << "column " << j;
+    erased_pixels += static_cast<int>((erased.x.col(j).array() != moved.x.col(j).array()).count());
+  }
+  EXPECT_GT(erased_pixels, 0);
+
+  // Split in two, the same draws; filled again into the same batch, the same.
+  Batch<float> first, second;
+  source.fill(order, 2, 4, first);
+  source.fill(order, 4, 7, second);
+  EXPECT_EQ(first.x, erased.x.leftCols(2));
+  EXPECT_EQ(second.x, erased.x.rightCols(3));
+  EXPECT_EQ(second.target(0), moved.x.rightCols(3));
+  source.fill(order, 2, 7, first);
+  EXPECT_EQ(first.x, erased.x);
+  EXPECT_EQ(first.target(0), moved.x);
+}
+
 TEST(AugmentedImageSource, MovesTheImagesOnlyAndDrawsFromSamplePositionAndSeed) {
-  const Dataset data = testing::make_images(12);
-  std::vector<std::uint8_t> labelled(12, 0);
-  labelled[1] = labelled[4] = 1;
-  const PartlyLabelledSource<float> inner(data, labelled);
+  const TwelveImages images;
+  const PartlyLabelledSource<float>& inner = images.source;
   ImageAugmentation a;
   a.max_shift = 1;
   a.horizontal_flip = true;
@@ -140,15 +267,28 @@ TEST(AugmentedImageSource, RefusesAShiftAsLargeAsTheImageAndAWrongShape) {
   const Dataset data = testing::make_images(4);
   const AutoencoderSource<float> inner(data);
   ImageAugmentation a;
+  const auto refusal = [&] {
+    return testing::thrown_message<ArgumentError>(
+        [&] { AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1); });
+  };
   a.max_shift = 6;
-  const std::string too_far = testing::thrown_message<ArgumentError>(
-      [&] { AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1); });
+  const std::string too_far = refusal();
   EXPECT_NE(too_far.find("expected a shift in [0, 5] pixels for 1x6x6 images, got 6"),
             std::string::npos)
       << too_far;
   a.max_shift = -1;
-  EXPECT_THROW(AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1), ArgumentError);
+  EXPECT_FALSE(refusal().empty());
   a.max_shift = 1;
+  a.erase_size = 7;
+  const std::string too_wide = refusal();
+  EXPECT_NE(too_wide.find("expected an erased square of [0, 6] pixels for 1x6x6 images, got 7"),
+            std::string::npos)
+      << too_wide;
+  a.erase_size = -1;
+  EXPECT_FALSE(refusal().empty());
+  a.erase_size = 6;
+  EXPECT_NO_THROW(AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1));
+  a.erase_size = 0;
   const AugmentedImageSource<float> wrong(inner, Shape(1, 5, 5), a, 1);
   Batch<float> batch;
   const std::string wrong_shape =

@@ -299,8 +299,12 @@ multitask_conv_cases() {
   local out="$work/out/conv-$program"
   local conv_flags=(--quiet --batch 16 --limit 48 --labels 20 --threads 2 --latent 2
                     --design scvae --arch conv)
-  out_dir=$out expect 0 "$program --arch conv --baseline" "$binary" --data "$full_size" \
-    "${conv_flags[@]}" --epochs 1 --baseline --baseline-epochs 2
+  out_dir=$out expect 0 "$program --arch conv --baseline, augmented" "$binary" \
+    --data "$full_size" "${conv_flags[@]}" --epochs 1 --baseline --baseline-epochs 2 \
+    --augment-shift 2 --augment-flip --augment-erase 12
+  want_text="--augment-erase: image augmentation: expected an erased square of [0, 28] pixels" \
+    expect 2 "$program --augment-erase wider than the image" "$binary" --data "$full_size" \
+    "${conv_flags[@]}" --epochs 1 --augment-erase 29
   grep -q '"baseline_accuracy"' "$out/metrics.jsonl"
   check "$program --arch conv --baseline writes the conv baseline's accuracy" $? \
     "$(tail -n 1 "$out/metrics.jsonl")"

@@ -387,9 +387,12 @@ TEST_P(TrainStep, VaePartialBatchAfterFullBatchesAllocatesNothing) {
   EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
 }
 
-// Moving the images of a filled batch works in place: after the first batch
-// of a size, augmented batches allocate nothing either.
-TEST(NoAllocation, AugmentedBatchesAllocateNothingAfterTheFirst) {
+// Moving the images of a filled batch works in place, and erasing copies
+// into a target of the batch's size: after the first batch of a size,
+// augmented batches allocate nothing either.
+class AugmentedBatches : public ::testing::TestWithParam<Index> {};
+
+TEST_P(AugmentedBatches, AllocateNothingAfterTheFirst) {
   std::vector<std::uint8_t> pixels(28 * 28 * 300), labels(300), labelled(300, 0);
   Rng rng(2);
   for (auto& p : pixels) p = static_cast<std::uint8_t>(rng.uniform_index(256));
@@ -400,6 +403,7 @@ TEST(NoAllocation, AugmentedBatchesAllocateNothingAfterTheFirst) {
   ImageAugmentation a;
   a.max_shift = 3;
   a.horizontal_flip = true;
+  a.erase_size = GetParam();
   const AugmentedImageSource<float> source(inner, Shape(1, 28, 28), a, 5);
   const std::vector<Index> order = rng.permutation(300);
   Batch<float> batch;
@@ -415,6 +419,8 @@ TEST(NoAllocation, AugmentedBatchesAllocateNothingAfterTheFirst) {
   EXPECT_EQ(seen.operator_new, 0);
   EXPECT_EQ(seen.eigen, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(EraseSize, AugmentedBatches, ::testing::Values(Index{0}, Index{12}));
 
 INSTANTIATE_TEST_SUITE_P(
     Threads, TrainStep,

@@ -1,7 +1,8 @@
 #pragma once
-// Random shifts and mirror images of the images a source gives, drawn anew
-// each time a sample is trained on: a classifier that learns from few labels
-// sees each of them in many positions. The draw is a function of the seed,
+// Random shifts, mirror images and erased squares of the images a source
+// gives, drawn anew each time a sample is trained on: a classifier that
+// learns from few labels sees each of them in many positions, and must
+// recognise an image from part of it. The draw is a function of the seed,
 // the sample and its position in the epoch's order alone, so it is the same
 // for any number of threads or ranks, and a resumed run draws as the
 // uninterrupted one did.
@@ -25,18 +26,27 @@ struct ImageAugmentation {
   Index max_shift = 0;
   /// Each image is mirrored left to right with probability 1/2.
   bool horizontal_flip = false;
+  /// After the move, a square of erase_size x erase_size pixels centred on a
+  /// uniformly drawn pixel (clipped at the edges) is set to 0 in the
+  /// encoder's input (DeVries and Taylor's cutout); the image task still
+  /// reconstructs the whole moved image. 0: off.
+  Index erase_size = 0;
 
-  bool any() const { return max_shift > 0 || horizontal_flip; }
+  bool any() const { return max_shift > 0 || horizontal_flip || erase_size > 0; }
 };
 
 /// ArgumentError unless `augmentation` fits images of `shape`: a shift in
-/// [0, min(height, width) - 1].
+/// [0, min(height, width) - 1], an erased square no wider than the image.
 inline void check_image_augmentation(const ImageAugmentation& augmentation, const Shape& shape) {
-  if (augmentation.max_shift < 0 || augmentation.max_shift >= shape.height ||
-      augmentation.max_shift >= shape.width)
-    throw ArgumentError("image augmentation: expected a shift in [0, " +
-                        std::to_string(std::min(shape.height, shape.width) - 1) + "] pixels for " +
-                        shape.text() + " images, got " + std::to_string(augmentation.max_shift));
+  const Index side = std::min(shape.height, shape.width);
+  if (augmentation.max_shift < 0 || augmentation.max_shift >= side)
+    throw ArgumentError("image augmentation: expected a shift in [0, " + std::to_string(side - 1) +
+                        "] pixels for " + shape.text() + " images, got " +
+                        std::to_string(augmentation.max_shift));
+  if (augmentation.erase_size < 0 || augmentation.erase_size > side)
+    throw ArgumentError("image augmentation: expected an erased square of [0, " +
+                        std::to_string(side) + "] pixels for " + shape.text() + " images, got " +
+                        std::to_string(augmentation.erase_size));
 }
 
 /// One image's draw: its shift and whether it is mirrored.
@@ -44,6 +54,12 @@ struct ImageMove {
   Index down = 0;
   Index right = 0;
   bool mirror = false;
+};
+
+/// A pixel of an image: its row and column.
+struct ImagePixel {
+  Index row = 0;
+  Index column = 0;
 };
 
 /// The draw for sample `sample` at `position` in the epoch's order.
@@ -58,6 +74,36 @@ inline ImageMove draw_image_move(const ImageAugmentation& a, std::uint64_t seed,
   move.right = static_cast<Index>(rng.uniform_index(span)) - a.max_shift;
   move.mirror = a.horizontal_flip && (rng.next_u64() >> 63) != 0;
   return move;
+}
+
+/// The centre of the square erased from sample `sample` at `position`,
+/// uniform over the pixels of `shape`. A stream of its own: turning erasing
+/// on leaves every move's draw as it was.
+inline ImagePixel draw_erase_centre(const Shape& shape, std::uint64_t seed, Index sample,
+                                    Index position) {
+  Rng rng(seed ^ 0x6572617365ull ^  // "erase"
+          (static_cast<std::uint64_t>(sample) * 0xD6E8FEB86659FD93ull) ^
+          (static_cast<std::uint64_t>(position) * 0xA0761D6478BD642Full));
+  ImagePixel centre;
+  centre.row = static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(shape.height)));
+  centre.column = static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(shape.width)));
+  return centre;
+}
+
+/// Sets to 0, in every channel, the pixels of the size x size square whose
+/// centre is `centre` (its top-left corner size / 2 up and left of it),
+/// clipped at the image's edges.
+template <typename Derived>
+void erase_square(const Shape& shape, Index size, const ImagePixel& centre,
+                  Eigen::DenseBase<Derived>& image) {
+  const Index top = std::max<Index>(0, centre.row - size / 2);
+  const Index bottom = std::min(shape.height, centre.row - size / 2 + size);
+  const Index left = std::max<Index>(0, centre.column - size / 2);
+  const Index right = std::min(shape.width, centre.column - size / 2 + size);
+  for (Index c = 0; c < shape.channels; ++c)
+    for (Index r = top; r < bottom; ++r)
+      for (Index x = left; x < right; ++x)
+        image(c * shape.height * shape.width + r * shape.width + x) = typename Derived::Scalar(0);
 }
 
 /// Applies `move` to one image of `shape` (channels, then rows, then
@@ -88,15 +134,17 @@ void move_image(const Shape& shape, const ImageMove& move, Eigen::DenseBase<Deri
   }
 }
 
-/// A training source whose images (the input x, which the image task
-/// reconstructs) are moved by draw_image_move; every other target and mask
-/// is the inner source's. For training only: evaluate on the inner source.
+/// A training source whose images (the input x) are moved by
+/// draw_image_move and, with erase_size, have a square erased. The tasks that
+/// reconstruct the input get the moved image without the erased square (a
+/// copy of it, made only when erasing); every other target and mask is the
+/// inner source's. For training only: evaluate on the inner source.
 template <typename Scalar>
 class AugmentedImageSource final : public BatchSource<Scalar> {
  public:
   /// `images` must outlive this source. ShapeError if `shape` is not the
   /// size of its samples (checked at the first batch); ArgumentError for a
-  /// negative or too large shift.
+  /// negative or too large shift or erased square.
   AugmentedImageSource(const BatchSource<Scalar>& images, const Shape& shape,
                        const ImageAugmentation& augmentation, std::uint64_t seed)
       : images_(images), shape_(shape), augmentation_(augmentation), seed_(seed) {
@@ -117,6 +165,19 @@ class AugmentedImageSource final : public BatchSource<Scalar> {
                                              order[static_cast<std::size_t>(position)], position);
       auto column = batch.x.col(j);
       move_image(shape_, move, column);
+    }
+    if (augmentation_.erase_size == 0) return;
+    for (std::size_t t = 0; t < batch.target_is_input.size(); ++t) {
+      if (!batch.target_is_input[t]) continue;
+      batch.targets[t] = batch.x;  // same size after the first batch: no allocation
+      batch.target_is_input[t] = false;
+    }
+    for (Index j = 0; j < batch.x.cols(); ++j) {
+      const Index position = begin + j;
+      const ImagePixel centre =
+          draw_erase_centre(shape_, seed_, order[static_cast<std::size_t>(position)], position);
+      auto column = batch.x.col(j);
+      erase_square(shape_, augmentation_.erase_size, centre, column);
     }
   }
 
