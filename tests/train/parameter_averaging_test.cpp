@@ -4,6 +4,7 @@
 #include "scvae/train/checkpointing.hpp"
 #include "scvae/train/epoch_callback.hpp"
 #include "scvae/train/trainer.hpp"
+#include "scvae/train/validation.hpp"
 
 namespace scvae {
 namespace {
@@ -69,6 +70,39 @@ TEST(AverageParameters, EpochEndsSeeTheAverageAndTrainingGoesOnFromTheTrainingPa
   EXPECT_EQ(model.parameters().data(), storage);  // swapped in place
 }
 
+// fit(train, validation) scores the model the checkpoint holds: the average,
+// and a callback added before the averaging one sees the average too.
+TEST(AverageParameters, ValidationAndEveryEpochEndSeeTheAverage) {
+  const Dataset data = testing::make_images(96);
+  AutoencoderSource<float> source(data);
+  const Dataset held_out = testing::make_images(40, 9);
+  AutoencoderSource<float> validation(held_out);
+  VAET<float> model(36, {8}, 2, 3);
+  Adam adam;
+  Trainer trainer(model, adam, averaging_options(2));
+  AverageParameters<VAET<float>> averaging(model, 0.9);
+  int epoch_ends = 0;
+  trainer.add_callback(std::make_unique<EpochCallback>([&](EpochReport&) {
+    EXPECT_TRUE(averaging.model_holds_average()) << "a callback added first";
+    ++epoch_ends;
+    return false;
+  }));
+  trainer.add_callback(averaging);
+  const TrainResult result = trainer.fit(source, validation);
+  ASSERT_EQ(epoch_ends, 2);
+  ASSERT_TRUE(averaging.model_holds_average());
+  EpochReport again;
+  report_validation(model, validation, 32, 11, again);
+  const double reported = result.history.back().get("validation_loss");
+  EXPECT_EQ(reported, again.get("validation_loss")) << "validation scored the average";
+  // The training parameters score differently: the check can fail.
+  VAET<float> training = model;
+  training.parameters() = averaging.average().average();
+  EpochReport of_training;
+  report_validation(training, validation, 32, 11, of_training);
+  EXPECT_NE(reported, of_training.get("validation_loss"));
+}
+
 TEST(AverageParameters, AResumedRunIsBitIdenticalToAnUninterruptedOne) {
   testing::TempDir dir("scvae_parameter_averaging_test");
   const std::string path = (dir.path / "run.scvae").string();
@@ -131,18 +165,34 @@ TEST(AverageParameters, RefusesACheckpointWithAnotherDecayOrSize) {
   EXPECT_EQ(model.parameters(), before);
 }
 
-TEST(AverageParameters, MustComeBeforeTheCheckpointCallback) {
+// The average is in the model before any epoch end, so the order of the
+// checkpoint and averaging callbacks does not matter; a save in the middle
+// of an epoch (the model holding the training parameters) is refused.
+TEST(AverageParameters, TheCheckpointHoldsTheAverageInEitherOrder) {
   testing::TempDir dir("scvae_parameter_averaging_test");
   const Dataset data = testing::make_images(64);
   AutoencoderSource<float> source(data);
+  const auto train = [&](bool checkpoint_first, const std::string& name) {
+    VAET<float> model(36, {8}, 2, 3);
+    Adam adam;
+    Trainer trainer(model, adam, averaging_options(1));
+    AverageParameters<VAET<float>> averaging(model, 0.8);
+    const std::string path = (dir.path / name).string();
+    if (!checkpoint_first) trainer.add_callback(averaging);
+    trainer.add_callback(std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(path, trainer));
+    if (checkpoint_first) trainer.add_callback(averaging);
+    trainer.fit(source);
+    return testing::read_file(path);
+  };
+  EXPECT_EQ(train(true, "first.scvae"), train(false, "after.scvae"));
+
   VAET<float> model(36, {8}, 2, 3);
-  Adam adam;
-  Trainer trainer(model, adam, averaging_options(1));
   AverageParameters<VAET<float>> averaging(model, 0.8);
-  trainer.add_callback(std::make_unique<CheckpointEveryEpoch<VAET<float>, Adam>>(
-      (dir.path / "run.scvae").string(), trainer));
-  trainer.add_callback(averaging);
-  EXPECT_THROW(trainer.fit(source), ArgumentError);
+  averaging.on_batch_end(BatchReport{});
+  CheckpointExtras extras;
+  const std::string refused =
+      testing::thrown_message<ArgumentError>([&] { averaging.save_state(extras); });
+  EXPECT_NE(refused.find("in the middle of an epoch"), std::string::npos) << refused;
 }
 
 }  // namespace

@@ -18,6 +18,10 @@ class Callback {
   /// Before the first step of `epoch` (0-based).
   virtual void on_epoch_begin(Index /*epoch*/) {}
   virtual bool on_batch_end(const BatchReport& /*report*/) { return false; }
+  /// After the last step of `epoch` (0-based), before the trainer's own
+  /// validation: what changes the model that validation should see (e.g.
+  /// swapping in averaged parameters) belongs here.
+  virtual void on_epoch_trained(Index /*epoch*/) {}
   /// May add metrics to `report` (an evaluation) for callbacks after it.
   virtual bool on_epoch_end(EpochReport& /*report*/) { return false; }
   virtual void on_train_end() {}

@@ -1,8 +1,9 @@
 #pragma once
 // Averages a model's parameters over the training steps (ParameterAverage,
 // optim/parameter_average.hpp) as a trainer callback: at each epoch's end
-// the model holds the average, so the evaluations, pseudo-labels and
-// checkpoints of the callbacks after it see the averaged model; the next
+// the model holds the average, so the trainer's validation and the
+// evaluations, pseudo-labels and checkpoints of every callback's
+// on_epoch_end see the averaged model; the next
 // epoch trains on from the training parameters; after the last epoch the
 // model keeps the average.
 //
@@ -54,12 +55,12 @@ class AverageParameters final : public Callback {
     average_.update(model_.parameters());
     return false;
   }
-  bool on_epoch_end(EpochReport& /*report*/) override {
+  // Before the trainer's validation, so that it scores the average too.
+  void on_epoch_trained(Index /*epoch*/) override {
     if (average_.steps() > 0 && !holds_average_) {
       average_.swap(model_.parameters());
       holds_average_ = true;
     }
-    return false;
   }
 
   void save_state(CheckpointExtras& extras) const override {
@@ -67,7 +68,7 @@ class AverageParameters final : public Callback {
     if (!holds_average_)
       throw ArgumentError(
           "AverageParameters: a checkpoint saved while the model holds the training "
-          "parameters; add the averaging callback before the checkpoint callback");
+          "parameters (in the middle of an epoch); save at an epoch's end");
     extras.set_vector(kTrainingParameters, average_.average());
     extras.set_scalar(kSteps, static_cast<double>(average_.steps()));
     extras.set_scalar(kDecay, average_.decay());

@@ -169,6 +169,7 @@ class Trainer {
       const bool stop =
           run_epoch(source, make_order(order_rng, epoch, source.size()), noise_rng, report);
       ++result.epochs_run;
+      for (Callback* c : callbacks_) c->on_epoch_trained(epoch);
       if (validate_) validate_(report);
       bool stop_after = stop;
       for (Callback* c : callbacks_) stop_after = c->on_epoch_end(report) || stop_after;
