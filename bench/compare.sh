@@ -27,7 +27,9 @@
 # OPENBLAS_L2_SIZE are unset for their commands alone, since forcing an older
 # kernel (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine) made the PyTorch
 # twin 1.4x slower in issue 24's runs and flattered the ratio; each twin
-# prints the BLAS library and kernel it loaded.
+# prints the BLAS library and kernel it loaded. Where OpenBLAS does not know
+# the CPU and falls back to an SSE kernel (Prescott), the twins get the newest
+# kernel the CPU's flags allow instead (TWIN_OPENBLAS_CORETYPE overrides).
 #
 # --precision bf16 (issue 24) runs the PyTorch twin under
 # torch.autocast("cpu", bfloat16), the libtorch twin in fp32 (what a C++
@@ -119,6 +121,30 @@ twin_env=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1)
 for variable in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
   [[ -z "${!variable:-}" ]] || echo "         $variable=${!variable} is unset for the twins (their fastest kernel)"
 done
+# OpenBLAS picks its kernel from the CPU's model number. A CPU newer than the
+# library (Debian 12's OpenBLAS 0.3.21 on an Intel Xeon of model 207) gets the
+# SSE3 kernel Prescott, and the PyTorch twin took 11-12 s per epoch instead of
+# 2.8-3.0 s on SkylakeX (bench/RESULTS.md): then the twins get the newest
+# kernel the CPU's flags allow. TWIN_OPENBLAS_CORETYPE sets one by hand.
+if [[ -n "${TWIN_OPENBLAS_CORETYPE:-}" ]]; then
+  twin_env+=(OPENBLAS_CORETYPE="$TWIN_OPENBLAS_CORETYPE")
+elif [[ -n "$python" ]]; then
+  kernel=$(env "${twin_env[@]}" "$python" "$here/torch_vae.py" --blas-kernel 2> /dev/null || true)
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo 2> /dev/null | cut -d: -f2) "
+  best=""
+  if [[ $flags == *" avx512_bf16 "* ]]; then best=Cooperlake
+  elif [[ $flags == *" avx512f "* && $flags == *" avx512vl "* ]]; then best=SkylakeX
+  elif [[ $flags == *" avx2 "* && $flags == *" fma "* ]]; then best=Haswell
+  fi
+  case "$kernel" in
+    Prescott | Core2 | Penryn | Dunnington | Nehalem | Atom | Katmai | Coppermine | Northwood | Banias)
+      if [[ -n "$best" ]]; then
+        echo "         OpenBLAS picked the $kernel kernel on a CPU with ${best}'s instructions; the twins run OPENBLAS_CORETYPE=$best"
+        twin_env+=(OPENBLAS_CORETYPE="$best")
+      fi
+      ;;
+  esac
+fi
 echo "twins' environment: env ${twin_env[*]}"
 runs=()  # name=metrics path, the twins first and scvae last
 if [[ -n "$python" ]]; then

@@ -124,8 +124,9 @@ class ConvVAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
-def blas_description():
-    """The BLAS library this process loaded and, for OpenBLAS, its kernel."""
+def loaded_blas():
+    """The OpenBLAS library this process loaded and its path, or None and
+    the paths of the other BLAS libraries it loaded."""
     with open("/proc/self/maps") as maps:
         paths = sorted({line.split()[-1] for line in maps
                         if "blas" in line.rsplit("/", 1)[-1].lower()})
@@ -136,9 +137,23 @@ def blas_description():
             lib.openblas_get_config.restype = ctypes.c_char_p
         except (OSError, AttributeError):
             continue  # not OpenBLAS (reference BLAS, BLIS, ...)
-        return (f"{lib.openblas_get_config().decode()}, kernel "
-                f"{lib.openblas_get_corename().decode()} ({path})")
-    return "not OpenBLAS: " + (", ".join(paths) or "no BLAS library loaded")
+        return lib, path
+    return None, ", ".join(paths) or "no BLAS library loaded"
+
+
+def blas_description():
+    """The BLAS library this process loaded and, for OpenBLAS, its kernel."""
+    lib, where = loaded_blas()
+    if lib is None:
+        return "not OpenBLAS: " + where
+    return (f"{lib.openblas_get_config().decode()}, kernel "
+            f"{lib.openblas_get_corename().decode()} ({where})")
+
+
+def blas_kernel():
+    """The kernel OpenBLAS picked (openblas_get_corename), or "none"."""
+    lib, _ = loaded_blas()
+    return "none" if lib is None else lib.openblas_get_corename().decode()
 
 
 def cpu_capability():
@@ -172,7 +187,13 @@ def main():
                    help="bf16: the model under torch.autocast('cpu', bfloat16), the loss in fp32 "
                         "(mnist_vae's --precision bf16)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--blas-kernel", action="store_true",
+                   help="print the kernel OpenBLAS picked for this CPU (none: not OpenBLAS) "
+                        "and exit; compare.sh asks before it runs the twins")
     a = p.parse_args()
+    if a.blas_kernel:
+        print(blas_kernel())
+        return
     if a.arch == "conv" and a.hidden is not None:
         p.error("--hidden: the MLP's width; --arch conv has fixed widths")
     if a.hidden is None:
