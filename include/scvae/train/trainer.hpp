@@ -266,7 +266,6 @@ class Trainer {
 
   bool gradients_finite() const {
     // The model's own answer is about the gradient it wrote, before a
-    // gradient callback changed it.
     // gradient callback changed it: then one pass over the gradient.
     if constexpr (detail::has_gradients_finite<Model>::value) {
       if (gradient_callbacks_.empty()) return model_.gradients_finite();
