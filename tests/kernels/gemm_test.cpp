@@ -196,5 +196,38 @@ TEST(Gemm, ColumnBlocksOfSixteenHaveTheWholeProductsBits) {
   }
 }
 
+#if defined(__AVX512F__)
+// A^T B runs either on A transposed or on B and C transposed, whichever
+// moves less (kernels/gemm.hpp); both must give the bits of one sequence of
+// FMAs per value from p = 0 up, added to C at the end, or a product's bits
+// would change with the shape a thread count gives it.
+TEST(Gemm, TransposedAHasTheSequentialSumsBitsOnEitherPath) {
+  // k * m <= n * (k + m) transposes A (the first two; a one-channel
+  // convolution's weight gradient is such), else B and C (the last two; a
+  // dense layer's input gradient).
+  for (const Shape& s :
+       {Shape{512, 490, 64}, Shape{20, 64, 400}, Shape{784, 64, 400}, Shape{400, 13, 784}}) {
+    SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
+                 std::to_string(s.k));
+    const Matrix<float> a = testing::random_matrix(s.k, s.m, 41).cast<float>();
+    const Matrix<float> b = testing::random_matrix(s.k, s.n, 43).cast<float>();
+    const Matrix<float> start = testing::random_matrix(s.m, s.n, 47).cast<float>();
+    for (bool accumulate : {false, true}) {
+      Matrix<float> c = start;
+      detail::gemm<true, false, float>(s.m, s.n, s.k, a.data(), s.k, b.data(), s.k, c.data(), s.m,
+                                       accumulate);
+      for (Index j = 0; j < s.n; ++j)
+        for (Index i = 0; i < s.m; ++i) {
+          float sum = 0.0f;
+          for (Index p = 0; p < s.k; ++p) sum = std::fma(a(p, i), b(p, j), sum);
+          const float want = accumulate ? start(i, j) + sum : sum;
+          ASSERT_TRUE(c(i, j) == want) << "at (" << i << ", " << j << "), accumulate " << accumulate
+                                       << ": " << c(i, j) << " against " << want;
+        }
+    }
+  }
+}
+#endif
+
 }  // namespace
 }  // namespace scvae
