@@ -2,9 +2,10 @@
 // bfloat16 numbers (the upper half of an IEEE float: 8 exponent bits, 7
 // fraction bits) and whether this CPU multiplies them in hardware.
 //
-// bf16 products are what makes the AVX512_BF16 instruction vdpbf16ps
-// (and AMX) twice as fast as float FMAs: inputs are rounded to bf16, their
-// products are exact in float, and sums stay in float. The rounding here is
+// bf16 products are what can make the AVX512_BF16 instruction vdpbf16ps
+// (and AMX) twice as fast as float FMAs (not on every CPU that has it:
+// bf16_rate.hpp): inputs are rounded to bf16, their products are exact in
+// float, and sums stay in float. The rounding here is
 // the hardware's (vcvtneps2bf16: to nearest, ties to even, NaN kept a quiet
 // NaN, denormals read as zero), so a matrix converted in software equals one
 // converted by the CPU.
