@@ -137,6 +137,9 @@ elif [[ -n "$python" ]]; then
   elif [[ $flags == *" avx2 "* && $flags == *" fma "* ]]; then best=Haswell
   fi
   case "$kernel" in
+    none)
+      echo "         the PyTorch twin's BLAS is not OpenBLAS (Debian's reference BLAS ran it 20x slower: apt-get install libopenblas0-pthread)"
+      ;;
     Prescott | Core2 | Penryn | Dunnington | Nehalem | Atom | Katmai | Coppermine | Northwood | Banias)
       if [[ -n "$best" ]]; then
         echo "         OpenBLAS picked the $kernel kernel on a CPU with ${best}'s instructions; the twins run OPENBLAS_CORETYPE=$best"
