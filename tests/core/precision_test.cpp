@@ -57,5 +57,14 @@ TEST(Precision, TheMeasuredBf16SpeedIsAPlausibleRatioOnceMeasured) {
   EXPECT_EQ(detail::bf16_speed_against_float(), speed) << "measured once, then the same answer";
 }
 
+TEST(Precision, Bf16IsFastOnlyWhereItsProductsAreAtLeastFloatsSpeed) {
+  EXPECT_TRUE(precision_is_fast(Precision::Fp32));
+  const bool fast = detail::cpu_has_bf16() && detail::bf16_speed_against_float() >= 1.0;
+  EXPECT_EQ(precision_is_fast(Precision::Bf16), fast);
+  std::string note;
+  resolve_precision(Precision::Bf16, note);
+  EXPECT_EQ(note.empty(), fast) << note;
+}
+
 }  // namespace
 }  // namespace scvae

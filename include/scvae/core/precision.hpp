@@ -39,9 +39,13 @@ inline Precision parse_precision(const std::string& text, const std::string& wha
   throw ArgumentError(what + ": expected fp32 or bf16, got '" + text + "'");
 }
 
-/// Whether this CPU runs `precision` at speed: Bf16 needs AVX512_BF16.
+/// Whether this CPU runs `precision` at least as fast as Fp32: Bf16 needs
+/// AVX512_BF16 and bf16 products no slower than float ones (measured once,
+/// kernels/bf16_rate.hpp; an Intel Xeon without AMX has the instruction at
+/// half the float rate).
 inline bool precision_is_fast(Precision precision) {
-  return precision != Precision::Bf16 || detail::cpu_has_bf16();
+  return precision != Precision::Bf16 ||
+         (detail::cpu_has_bf16() && detail::bf16_speed_against_float() >= 1.0);
 }
 
 namespace detail {
