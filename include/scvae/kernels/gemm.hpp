@@ -238,6 +238,14 @@ inline void transpose(Index rows, Index cols, const float* in, Index ldi, float*
   }
 }
 
+/// `size` floats of this thread's GEMM scratch, starting on a cache line.
+inline float* line_aligned_scratch(Index size) {
+  float* scratch = gemm_scratch<float>(size + kLanes);
+  const auto misalignment = reinterpret_cast<std::uintptr_t>(scratch) % (kLanes * sizeof(float));
+  if (misalignment != 0) scratch += (kLanes * sizeof(float) - misalignment) / sizeof(float);
+  return scratch;
+}
+
 /// C (m x n) (+)= A^T B with A stored k x m and B k x n, column-major: the
 /// dense layers' input gradients (W^T D). Both operands are contiguous only
 /// along k, which suits no outer-product tile, so it runs on the kernel
@@ -249,17 +257,15 @@ inline void transpose(Index rows, Index cols, const float* in, Index ldi, float*
 /// convolution with one channel in (the conv VAE's first and last: 16 patch
 /// values by 1,960 rows of a block, against 32 channels) moves half as much
 /// through A, and took 0.75x its time so (BM_Conv_Layer, bench/RESULTS.md).
-/// Each value of C is the same sum either way, in
-/// the same order (FMAs from p = 0 up, added to C at the end), so the bits
-/// do not depend on the choice (tests/kernels/gemm_test.cpp).
+/// Each value of C is the same sum either way, in the same order (FMAs from
+/// p = 0 up, added to C at the end), so the bits do not depend on the
+/// choice (tests/kernels/gemm_test.cpp).
 inline void gemm_transposed_a(Index m, Index n, Index k, const float* a, Index lda, const float* b,
                               Index ldb, float* c, Index ldc, bool accumulate) {
   if (k * m <= n * (k + m)) {
     // Columns of A^T start on a cache line, as below.
     const Index stride = (m + kLanes - 1) / kLanes * kLanes;
-    float* scratch = gemm_scratch<float>(stride * k + kLanes);
-    const auto misalignment = reinterpret_cast<std::uintptr_t>(scratch) % (kLanes * sizeof(float));
-    if (misalignment != 0) scratch += (kLanes * sizeof(float) - misalignment) / sizeof(float);
+    float* scratch = line_aligned_scratch(stride * k);
     transpose(k, m, a, lda, scratch, stride, false);
     gemm<false>(m, n, k, scratch, stride, b, ldb, c, ldc, accumulate);
     return;
@@ -267,9 +273,7 @@ inline void gemm_transposed_a(Index m, Index n, Index k, const float* a, Index l
   // Columns of B^T and C^T start on a cache line, so the kernel's loads of
   // them never straddle two.
   const Index stride = (n + kLanes - 1) / kLanes * kLanes;
-  float* scratch = gemm_scratch<float>(stride * (k + m) + kLanes);
-  const auto misalignment = reinterpret_cast<std::uintptr_t>(scratch) % (kLanes * sizeof(float));
-  if (misalignment != 0) scratch += (kLanes * sizeof(float) - misalignment) / sizeof(float);
+  float* scratch = line_aligned_scratch(stride * (k + m));
   float* b_transposed = scratch;
   float* c_transposed = scratch + stride * k;
   transpose(k, n, b, ldb, b_transposed, stride, false);
