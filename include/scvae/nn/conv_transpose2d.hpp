@@ -83,7 +83,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     const Index n = input.cols();
     prepare(&ws, n);
     set_bias(parameters + weight_count(), output);
-    detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
+    detail::for_each_even_block(n, pass_blocks(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
       ws.take_rows(geometry_, input, in_channels(), first, count);
       // patches (positions * count x patch) = rows * filters^T, folded onto the output
@@ -110,7 +110,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
                         this->inputs(), n);
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
     prepare(&ws, n);
-    detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
+    detail::for_each_even_block(n, pass_blocks(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, output_gradient, first, count);
       detail::gemm_in_precision<false, false>(precision_, ws.bf16, rows, in_channels(),
@@ -158,6 +158,10 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
   Index weight_count() const { return geometry_.patch_size() * in_channels(); }
   Index block_samples(Index n) const {
     return detail::conv_block_samples(geometry_, static_cast<Index>(sizeof(Scalar)), n);
+  }
+  Index pass_blocks(Index n) const {
+    return detail::conv_pass_blocks(geometry_, in_channels(), static_cast<Index>(sizeof(Scalar)),
+                                    n);
   }
 
   void set_bias(const Scalar* bias, MatrixRef<Scalar>& output) const {
