@@ -82,7 +82,7 @@ inline Index conv_block_samples(const PatchGeometry& geometry, Index scalar_byte
 /// 8 blocks of 8 samples in a 64-sample chunk instead of 6 of 10 and one of 4);
 /// many channels of narrow patches keep blocks in L2 that overflowed it (its
 /// 1 -> 32 and 32 -> 1 layers: 3 blocks instead of 1, their forward passes
-/// 0.77x and 0.83x on a 2 MiB-L2 Xeon). Each value of these products is a sum
+/// 0.79x and 0.78x on a 2 MiB-L2 Xeon). Each value of these products is a sum
 /// over the patch or the channels, never over samples, so the blocks do not
 /// change its bits; the weight gradients, summed over samples block after
 /// block, keep conv_block_samples' blocks. No block is larger than those,
