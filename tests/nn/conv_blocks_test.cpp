@@ -1,5 +1,5 @@
 // The blocks of samples that Conv2d and ConvTranspose2d run their forward
-// passes and input gradients in: equal, within the budget, and invisible in
+// passes and input gradients in: even, within the budget, and invisible in
 // the results. Also built with the examples' flags (native_tests), where the
 // AVX-512 kernels make "invisible" bit for bit.
 
@@ -14,6 +14,8 @@
 namespace scvae {
 namespace {
 
+// ::scvae::Shape, qualified: native_tests compiles this file in one unit
+// with kernels/gemm_test.cpp, whose anonymous namespace has a Shape too.
 TEST(Conv, PassBlocksAreEvenAndFitTheBudget) {
   for (const ::scvae::Shape& shape :
        {::scvae::Shape(1, 28, 28), ::scvae::Shape(32, 14, 14), ::scvae::Shape(3, 5, 7)})
