@@ -13,7 +13,7 @@
 namespace scvae {
 namespace {
 
-struct Shape {
+struct ProductShape {
   Index m, n, k;
 };
 
@@ -32,7 +32,7 @@ Matrix<Scalar> stored_operand(Index rows, Index cols, bool transposed, std::uint
 }
 
 template <typename Scalar, bool TransA, bool TransB>
-void check_against_double(const Shape& s, bool accumulate) {
+void check_against_double(const ProductShape& s, bool accumulate) {
   SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
                std::to_string(s.k) + (TransA ? " A^T" : " A") + (TransB ? " B^T" : " B") +
                (accumulate ? " +=" : " ="));
@@ -69,8 +69,8 @@ void check_against_double(const Shape& s, bool accumulate) {
 
 /// Shapes around the kernels' tile edges (16-row vectors, 48-row and
 /// 8-column tiles) and the MNIST VAE's own.
-const std::vector<Shape>& shapes() {
-  static const std::vector<Shape> list{
+const std::vector<ProductShape>& shapes() {
+  static const std::vector<ProductShape> list{
       {1, 1, 1},      {3, 2, 5},      {15, 7, 9},    {16, 8, 16},  {17, 9, 3},   {31, 1, 40},
       {32, 8, 33},    {33, 15, 2},    {40, 64, 20},  {47, 5, 64},  {48, 8, 100}, {49, 17, 7},
       {63, 3, 129},   {64, 16, 200},  {65, 9, 300},  {80, 12, 11}, {97, 23, 50}, {113, 31, 17},
@@ -80,7 +80,7 @@ const std::vector<Shape>& shapes() {
 
 template <typename Scalar, bool TransA, bool TransB>
 void check_all_shapes() {
-  for (const Shape& s : shapes()) {
+  for (const ProductShape& s : shapes()) {
     check_against_double<Scalar, TransA, TransB>(s, false);
     check_against_double<Scalar, TransA, TransB>(s, true);
     if (::testing::Test::HasFatalFailure()) return;
@@ -115,9 +115,9 @@ TEST(Gemm, EmptyDepthZeroesOrKeepsC) {
 // buffer): the AVX-512 kernel then runs the rows before the first aligned
 // one as a tile of their own. NaN around A poisons any read outside it.
 TEST(Gemm, MisalignedAMatchesDoubleReference) {
-  const std::vector<Shape> list{{1, 9, 5},    {7, 8, 3},    {16, 3, 20},
-                                {40, 17, 33}, {100, 8, 64}, {784, 11, 400}};
-  for (const Shape& s : list) {
+  const std::vector<ProductShape> list{{1, 9, 5},    {7, 8, 3},    {16, 3, 20},
+                                       {40, 17, 33}, {100, 8, 64}, {784, 11, 400}};
+  for (const ProductShape& s : list) {
     const Index lda = (s.m + 16) / 16 * 16;
     const Matrix<double> a_values = testing::random_matrix(s.m, s.k, 41 + s.m);
     const Matrix<double> b_values = testing::random_matrix(s.k, s.n, 43 + s.n);
@@ -172,8 +172,9 @@ TEST(Gemm, SameOperandsSameBits) {
 // must have the whole product's bits, under the test flags and the native
 // ones alike, whatever the depth (the chunk's columns).
 TEST(Gemm, ColumnBlocksOfSixteenHaveTheWholeProductsBits) {
-  for (const Shape& s : {Shape{600, 784, 64}, Shape{784, 600, 517}, Shape{400, 784, 33},
-                         Shape{784, 400, 1001}, Shape{40, 130, 7}}) {
+  for (const ProductShape& s :
+       {ProductShape{600, 784, 64}, ProductShape{784, 600, 517}, ProductShape{400, 784, 33},
+        ProductShape{784, 400, 1001}, ProductShape{40, 130, 7}}) {
     SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
                  std::to_string(s.k));
     const Matrix<float> d = testing::random_matrix(s.m, s.k, 7).cast<float>();
@@ -205,8 +206,8 @@ TEST(Gemm, TransposedAHasTheSequentialSumsBitsOnEitherPath) {
   // k * m <= n * (k + m) transposes A (the first two; a one-channel
   // convolution's weight gradient is such), else B and C (the last two; a
   // dense layer's input gradient).
-  for (const Shape& s :
-       {Shape{512, 490, 64}, Shape{20, 64, 400}, Shape{784, 64, 400}, Shape{400, 13, 784}}) {
+  for (const ProductShape& s : {ProductShape{512, 490, 64}, ProductShape{20, 64, 400},
+                                ProductShape{784, 64, 400}, ProductShape{400, 13, 784}}) {
     SCOPED_TRACE("m " + std::to_string(s.m) + " n " + std::to_string(s.n) + " k " +
                  std::to_string(s.k));
     const Matrix<float> a = testing::random_matrix(s.k, s.m, 41).cast<float>();

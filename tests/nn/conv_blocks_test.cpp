@@ -14,11 +14,10 @@
 namespace scvae {
 namespace {
 
-// ::scvae::Shape, qualified: native_tests compiles this file in one unit
+// Shape, qualified: native_tests compiles this file in one unit
 // with kernels/gemm_test.cpp, whose anonymous namespace has a Shape too.
 TEST(Conv, PassBlocksAreEvenAndFitTheBudget) {
-  for (const ::scvae::Shape& shape :
-       {::scvae::Shape(1, 28, 28), ::scvae::Shape(32, 14, 14), ::scvae::Shape(3, 5, 7)})
+  for (const Shape& shape : {Shape(1, 28, 28), Shape(32, 14, 14), Shape(3, 5, 7)})
     for (const Index channels : {Index(1), Index(32), Index(64)}) {
       const Conv2d conv(shape, channels, 4, 2, 1);
       const PatchGeometry& g = conv.geometry();
@@ -91,8 +90,8 @@ void expect_samples_as_alone(const Module& module, Index product_channels) {
 }
 
 TEST(Conv, ABatchGivesEachSampleWhatItGetsAlone) {
-  expect_samples_as_alone(Conv2d(::scvae::Shape(1, 28, 28), 32, 4, 2, 1), 32);
-  expect_samples_as_alone(ConvTranspose2d(::scvae::Shape(32, 14, 14), 1, 4, 2, 1), 32);
+  expect_samples_as_alone(Conv2d(Shape(1, 28, 28), 32, 4, 2, 1), 32);
+  expect_samples_as_alone(ConvTranspose2d(Shape(32, 14, 14), 1, 4, 2, 1), 32);
 }
 
 }  // namespace
