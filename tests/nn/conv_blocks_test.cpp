@@ -14,8 +14,6 @@
 namespace scvae {
 namespace {
 
-// Shape, qualified: native_tests compiles this file in one unit
-// with kernels/gemm_test.cpp, whose anonymous namespace has a Shape too.
 TEST(Conv, PassBlocksAreEvenAndFitTheBudget) {
   for (const Shape& shape : {Shape(1, 28, 28), Shape(32, 14, 14), Shape(3, 5, 7)})
     for (const Index channels : {Index(1), Index(32), Index(64)}) {
