@@ -89,11 +89,9 @@ inline Index conv_block_samples(const PatchGeometry& geometry, Index scalar_byte
 /// for which the workspace is reserved. None for no samples.
 inline Index conv_pass_blocks(const PatchGeometry& geometry, Index channels, Index scalar_bytes,
                               Index n) {
-  if (n <= 0) return 0;
   const Index per_sample = geometry.positions() * (geometry.patch_size() + channels) * scalar_bytes;
-  const Index largest =
-      std::max<Index>(1, std::min(n, kConvBlockBytes / std::max<Index>(1, per_sample)));
-  return std::max<Index>(1, (n + largest - 1) / largest);
+  const Index largest = std::max<Index>(1, kConvBlockBytes / std::max<Index>(1, per_sample));
+  return (n + largest - 1) / largest;
 }
 
 /// Calls run(first sample, samples) for `blocks` consecutive blocks covering
