@@ -39,13 +39,19 @@ inline Precision parse_precision(const std::string& text, const std::string& wha
   throw ArgumentError(what + ": expected fp32 or bf16, got '" + text + "'");
 }
 
+namespace detail {
+/// Whether bf16 products at `speed` times the float rate
+/// (bf16_speed_against_float()) are worth it: no slower than float.
+inline bool bf16_speed_is_fast(double speed) { return speed >= 1.0; }
+}  // namespace detail
+
 /// Whether this CPU runs `precision` at least as fast as Fp32: Bf16 needs
 /// AVX512_BF16 and bf16 products no slower than float ones (measured once,
 /// kernels/bf16_rate.hpp; an Intel Xeon without AMX has the instruction at
 /// half the float rate).
 inline bool precision_is_fast(Precision precision) {
   return precision != Precision::Bf16 ||
-         (detail::cpu_has_bf16() && detail::bf16_speed_against_float() >= 1.0);
+         (detail::cpu_has_bf16() && detail::bf16_speed_is_fast(detail::bf16_speed_against_float()));
 }
 
 namespace detail {
@@ -60,7 +66,7 @@ inline Precision resolve_precision_on(Precision requested, bool has_bf16, double
     note = "precision: bf16 asked, but this CPU lacks AVX512_BF16: training in fp32";
     return Precision::Fp32;
   }
-  if (bf16_speed < 1.0) {
+  if (!bf16_speed_is_fast(bf16_speed)) {
     std::ostringstream out;
     out.precision(2);
     out << "precision: training in bf16, but this CPU's bf16 products run at " << bf16_speed
