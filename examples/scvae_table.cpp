@@ -71,7 +71,9 @@ int train(const examples::TableTrainFlags& flags_given, const examples::Distribu
   const scvae::TableSchema schema = scvae::table_schema(data.train);
   const scvae::TableSource<float> train_source(data.train, standardizer);
   const scvae::TableSource<float> test_source(data.test, standardizer);
-  scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden);
+  scvae::ModelSpec spec = scvae::make_table_spec(
+      data.train, f.latent, f.hidden,
+      f.prior == "classes" ? scvae::TablePrior::Classes : scvae::TablePrior::Standard);
   // A --balance learns a factor on top of these weights: from weight 1
   // GradNorm ended 4 points behind them on iris (examples/RESULTS-balance.md).
   examples::apply_weight_flags(f.weights, spec);

@@ -12,6 +12,7 @@ writes everything to --json.
 
   bench/tables/balance_splits.py --scvae-table T --setting hand2="--weight features=2" \
       --setting gn0="--balance gradnorm --gradnorm-alpha 0" --tables breast_cancer --json out.json
+      [--seeds 10 --first-seed 11]
 """
 import argparse
 import json
@@ -60,6 +61,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scvae-table", required=True)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="split seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--labelled", type=float, default=0.5)
     parser.add_argument("--tables", default="iris,wine,breast_cancer,diabetes")
     parser.add_argument("--setting", action="append", required=True,
@@ -72,7 +75,8 @@ def main():
     args = parser.parse_args()
     settings = dict(s.split("=", 1) for s in args.setting)
     work = [(t, s, m, seed) for t in args.tables.split(",") for s in settings
-            for m in (False, True) for seed in range(1, args.seeds + 1)]
+            for m in (False, True)
+            for seed in range(args.first_seed, args.first_seed + args.seeds)]
     with ThreadPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(lambda w: one_run(args.scvae_table, w[0], w[1], settings[w[1]].split(),
                                                w[3], w[2], args.labelled, args.keep,
@@ -85,7 +89,8 @@ def main():
         for name, kind in TABLES[title]()[2]:
             for labels in ("all", "half"):
                 print(f"\n{title} {name} ({labels} labels)\n")
-                print("| setting | " + " | ".join(str(s) for s in range(1, args.seeds + 1)) +
+                print("| setting | " + " | ".join(
+                    str(s) for s in range(args.first_seed, args.first_seed + args.seeds)) +
                       " | mean | min | max |")
                 print("|---|" + "---|" * (args.seeds + 3))
                 for setting in settings:

@@ -220,52 +220,62 @@ TEST_P(TrainStep, ConvVaeStepsAllocateNothingAfterWarmUp) {
 }
 
 // The SC-VAE with an image task, a masked label task and a Gaussian task with
-// a learned variance read from mu: every likelihood and both decoder inputs.
+// a learned variance read from mu: every likelihood and both decoder inputs;
+// then with the label read by centres that are the prior's (a class prior).
 TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
-  const int threads = std::get<0>(GetParam());
-  ModelSpec spec = VAE::make_spec(64, {48}, 6);
-  spec.tasks[0].name = "image";
-  TaskSpec label;
-  label.name = "label";
-  label.outputs = 5;
-  label.hidden = {32};
-  label.likelihood = LikelihoodSpec::categorical(5);
-  spec.tasks.push_back(label);
-  TaskSpec gauss;
-  gauss.name = "measure";
-  gauss.outputs = 3;
-  gauss.hidden = {8};
-  gauss.likelihood = LikelihoodSpec::gaussian_learned_variance();
-  gauss.input = DecoderInput::Mean;
-  spec.tasks.push_back(gauss);
-  SCVAE model(spec, 2);
-  model.set_threads(threads);
-  model.set_precision(std::get<1>(GetParam()));
-  Adam adam;
-  const Index n = 80;
-  const Matrix<float> x = grey_images(64, n, 5);
-  RowVector<float> labels(n), mask(n);
-  for (Index j = 0; j < n; ++j) {
-    labels(j) = static_cast<float>(j % 5);
-    mask(j) = j % 3 == 0 ? 1.0f : 0.0f;
-  }
-  const Matrix<float> measure = grey_images(3, n, 6);
-  const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x), TaskBatch<float>(labels, mask),
-                                              TaskBatch<float>(measure)};
-  Rng rng(11);
-  model.loss_and_gradient(x, targets, rng, 1.0);
-  adam.step(model.parameters(), model.gradients());
-
-  double loss = 0.0;
-  const Allocations seen = count_allocations([&] {
-    for (int step = 0; step < 3; ++step) {
-      loss += model.loss_and_gradient(x, targets, rng, 1.0).total;
-      adam.step(model.parameters(), model.gradients());
+  for (const bool class_prior : {false, true}) {
+    SCOPED_TRACE(class_prior ? "class prior" : "N(0, I)");
+    const int threads = std::get<0>(GetParam());
+    ModelSpec spec = VAE::make_spec(64, {48}, 6);
+    spec.tasks[0].name = "image";
+    TaskSpec label;
+    label.name = "label";
+    label.outputs = 5;
+    label.hidden = {32};
+    label.likelihood = LikelihoodSpec::categorical(5);
+    spec.tasks.push_back(label);
+    TaskSpec gauss;
+    gauss.name = "measure";
+    gauss.outputs = 3;
+    gauss.hidden = {8};
+    gauss.likelihood = LikelihoodSpec::gaussian_learned_variance();
+    gauss.input = DecoderInput::Mean;
+    spec.tasks.push_back(gauss);
+    if (class_prior) {
+      spec.tasks[1].hidden.clear();
+      spec.tasks[1].network = "[centres(5)]";
+      spec.tasks[1].input = DecoderInput::Mean;
+      spec.class_prior = "label";
     }
-  });
-  EXPECT_TRUE(std::isfinite(loss));
-  EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s)";
-  EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
+    SCVAE model(spec, 2);
+    model.set_threads(threads);
+    model.set_precision(std::get<1>(GetParam()));
+    Adam adam;
+    const Index n = 80;
+    const Matrix<float> x = grey_images(64, n, 5);
+    RowVector<float> labels(n), mask(n);
+    for (Index j = 0; j < n; ++j) {
+      labels(j) = static_cast<float>(j % 5);
+      mask(j) = j % 3 == 0 ? 1.0f : 0.0f;
+    }
+    const Matrix<float> measure = grey_images(3, n, 6);
+    const std::vector<TaskBatch<float>> targets{TaskBatch<float>(x), TaskBatch<float>(labels, mask),
+                                                TaskBatch<float>(measure)};
+    Rng rng(11);
+    model.loss_and_gradient(x, targets, rng, 1.0);
+    adam.step(model.parameters(), model.gradients());
+
+    double loss = 0.0;
+    const Allocations seen = count_allocations([&] {
+      for (int step = 0; step < 3; ++step) {
+        loss += model.loss_and_gradient(x, targets, rng, 1.0).total;
+        adam.step(model.parameters(), model.gradients());
+      }
+    });
+    EXPECT_TRUE(std::isfinite(loss));
+    EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s)";
+    EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
+  }
 }
 
 // M2 through the model contract's loss_and_gradient (image and masked label

@@ -117,6 +117,10 @@ class TableSource final : public BatchSource<Scalar> {
 /// (examples/RESULTS-balance.md).
 inline constexpr double kTableKlWeight = 0.3;
 
+/// The latent code's prior in make_table_spec: N(0, I), or a mixture over
+/// the classes of the first categorical target.
+enum class TablePrior { Standard, Classes };
+
 namespace detail {
 /// default_label_weight() of the target's labelled rows; 1 with none (its
 /// term is then empty).
@@ -142,9 +146,16 @@ double categorical_target_weight(const TableTargetT<Scalar>& target) {
 /// sample, whose noise kept their RMSE lower (bench/tables/baselines.py,
 /// examples/RESULTS-balance.md). ArgumentError if a target is called like
 /// task 0 ("features").
+///
+/// With TablePrior::Classes the first categorical target is read by the
+/// distance of the mean to one centre per class ("[centres(K)]") and those
+/// centres are the prior's (ModelSpec::class_prior): the rows without that
+/// target's label then shape its classes too (wine's cultivar with half the
+/// labels: examples/RESULTS-balance.md). ArgumentError if no target is categorical.
 template <typename Scalar>
 ModelSpec make_table_spec(const TableDataT<Scalar>& data, Index latent,
-                          const std::vector<Index>& hidden) {
+                          const std::vector<Index>& hidden,
+                          TablePrior prior = TablePrior::Standard) {
   ModelSpec spec;
   spec.inputs = data.feature_count();
   spec.encoder_hidden = hidden;
@@ -180,8 +191,17 @@ ModelSpec make_table_spec(const TableDataT<Scalar>& data, Index latent,
         task.likelihood = LikelihoodSpec::bernoulli();
         break;
     }
+    if (target.kind == TargetKind::Categorical && prior == TablePrior::Classes &&
+        spec.class_prior.empty()) {
+      task.network = "[centres(" + std::to_string(task.outputs) + ")]";
+      spec.class_prior = task.name;
+    }
     spec.tasks.push_back(task);
   }
+  if (prior == TablePrior::Classes && spec.class_prior.empty())
+    throw ArgumentError(
+        data.source() +
+        ": a prior over classes needs a categorical target, and this table has none");
   spec.validate();
   return spec;
 }

@@ -90,7 +90,7 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
   std::vector<Matrix<Scalar>> masked_targets(static_cast<std::size_t>(task_total));
   std::vector<Term> sampled_terms;
   RowVector<Scalar> nll;
-  RowVector<double> base, log_w, max_log_w, sum_w, sum_log_w;
+  RowVector<double> base, log_w, max_log_w, sum_w, sum_log_w, log_prior;
   double nll_sum = 0.0;
   double elbo_sum = 0.0;
   // Split across ranks: each sample's two terms, filled by the rank that
@@ -141,6 +141,8 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
       }
     } else {
       model.encode(batch.x, mu, logvar);
+      const bool class_prior = detail::model_has_class_prior(model);  // log p(z) from the model
+      log_prior.resize(n);
 
       // The selected tasks' targets; masked columns get a target of 0, which
       // every likelihood accepts, and a weight of 0. Tasks read from the mean
@@ -188,14 +190,25 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
           else
             log_w -= nll.template cast<double>();
         }
+        if constexpr (detail::has_class_prior_member<Model>::value)
+          if (class_prior) model.log_prior(z, log_prior);
         for (Index j = 0; j < n; ++j) {
-          // log N(z; 0, I) - log N(z; mu, diag exp(logvar)); the 2 pi terms cancel
-          // and (z - mu)^2 / exp(logvar) = eps^2.
+          // log p(z) - log N(z; mu, diag exp(logvar)); the 2 pi terms cancel
+          // and (z - mu)^2 / exp(logvar) = eps^2. log N(z; 0, I) is summed
+          // with the rest, as before class priors were written.
           double log_ratio = 0.0;
-          for (Index d = 0; d < latent; ++d) {
-            const double e = static_cast<double>(eps(d, j));
-            const double zd = static_cast<double>(z(d, j));
-            log_ratio += 0.5 * (e * e - zd * zd + static_cast<double>(logvar(d, j)));
+          if (class_prior) {
+            for (Index d = 0; d < latent; ++d) {
+              const double e = static_cast<double>(eps(d, j));
+              log_ratio += 0.5 * (e * e + static_cast<double>(logvar(d, j)));
+            }
+            log_ratio += log_prior(j);
+          } else {
+            for (Index d = 0; d < latent; ++d) {
+              const double e = static_cast<double>(eps(d, j));
+              const double zd = static_cast<double>(z(d, j));
+              log_ratio += 0.5 * (e * e - zd * zd + static_cast<double>(logvar(d, j)));
+            }
           }
           log_w(j) += log_ratio;
         }

@@ -14,15 +14,18 @@
 
 namespace scvae {
 
-/// `count` images decoded from z ~ N(0, I), `grid_cols` per row (M2:
-/// image j in class j mod classes).
+/// `count` images decoded from z ~ p(z), `grid_cols` per row (M2, and an
+/// SC-VAE with a class prior: image j in class j mod classes).
 template <typename Model>
 void write_prior_samples(const std::string& path, const Model& model, Index task, Index count,
                          Index image_rows, Index image_cols, Index grid_cols, Rng& rng) {
   using Scalar = typename Model::Scalar;
   detail::check_positive("prior samples count", count);
   Matrix<Scalar> z(model.latent(), count);
-  rng.fill_normal(z);
+  if constexpr (detail::has_class_prior_member<Model>::value)
+    model.sample_prior(rng, z);  // a class prior: image j from class j mod K
+  else
+    rng.fill_normal(z);
   Matrix<Scalar> images;
   decode_prior(model, task, z, images);
   write_image_grid(path, images, image_rows, image_cols, grid_cols);

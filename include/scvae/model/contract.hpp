@@ -62,6 +62,23 @@ struct has_importance_log_weights<
                std::declval<const Matrix<typename Model::Scalar>&>(),
                std::declval<RowVector<double>&>()))>> : std::true_type {};
 
+/// Whether a model's prior may be a mixture over classes (the SC-VAE's
+/// ModelSpec::class_prior), and whether this one's is: its log_prior() and
+/// sample_prior() then replace N(0, I).
+template <typename Model, typename = void>
+struct has_class_prior_member : std::false_type {};
+template <typename Model>
+struct has_class_prior_member<Model,
+                              std::void_t<decltype(std::declval<const Model&>().has_class_prior())>>
+    : std::true_type {};
+template <typename Model>
+bool model_has_class_prior(const Model& model) {
+  if constexpr (has_class_prior_member<Model>::value)
+    return model.has_class_prior();
+  else
+    return false;
+}
+
 /// predict(t, mu) at the mean of q(z|x): the default of predict_classes and
 /// reconstruct for a model without its own.
 template <typename Model>

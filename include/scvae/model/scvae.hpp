@@ -11,6 +11,7 @@
 // batches over threads and reduces the parts in a fixed order.
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,8 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     ColumnBufferT<Scalar> task_delta;  ///< One task's share of z_delta (GradNorm).
     RowBufferT<Scalar> kl;
     RowBufferT<Scalar> kl_scale;
+    ColumnBufferT<Scalar> responsibilities;  ///< The class prior's r_jk (model/class_prior.hpp).
+    Matrix<Scalar> centre_gradient;          ///< The class prior's dKL/dc, this chunk's.
     std::vector<typename DecoderT<Scalar>::Workspace> decoders;
     Vector<Scalar> gradients;  ///< The likelihoods' own parameter gradients.
     // Sums of this chunk, combined in chunk order.
@@ -201,11 +204,22 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
           encoder_.part_gradient(source.part, x.middleCols(ws.begin, ws.end - ws.begin),
                                  ws.encoder, gradients, write);
           return true;
-        case PartSource::Decoder:
-          if (ws.task_count[source.task] == 0) return false;  // the decoder did not run
-          decoders_[source.task].part_gradient(source.part, decoder_input(ws, source.task),
-                                               ws.decoders[source.task], gradients, write);
+        case PartSource::Decoder: {
+          const bool ran = ws.task_count[source.task] != 0;  // else it has no gradient
+          if (ran)
+            decoders_[source.task].part_gradient(source.part, decoder_input(ws, source.task),
+                                                 ws.decoders[source.task], gradients, write);
+          if (static_cast<Index>(source.task) != Base::class_prior_task()) return ran;
+          // The centres are the prior's too: the KL's share of their gradient,
+          // added in chunk order with the read-out's (the one part of "[centres(K)]").
+          MatrixMap<Scalar> centres(gradients + executor_.parts()[j].offset, latent(),
+                                    ws.centre_gradient.cols());
+          if (ran || write == GradientWrite::Add)
+            centres += ws.centre_gradient;
+          else
+            centres = ws.centre_gradient;
           return true;
+        }
         case PartSource::Likelihood: {
           const GradientPart& p = executor_.parts()[j];
           auto total = gradients_.segment(p.offset, p.size);
@@ -306,7 +320,18 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     ws.z_delta.resize(latent(), n);
     ws.kl.resize(n);
     reparameterize<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), eps, ws.z);
-    gaussian_kl<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl);
+    const Index prior_task = Base::class_prior_task();
+    if (prior_task < 0) {
+      gaussian_kl<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl);
+    } else {
+      const TaskBatch<Scalar>& classes = targets[static_cast<std::size_t>(prior_task)];
+      std::optional<ConstRowVectorRef<Scalar>> mask;
+      if (classes.mask) mask.emplace(classes.mask->middleCols(ws.begin, n));
+      ws.responsibilities.resize(task(prior_task).outputs, n);
+      class_prior_kl<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), Base::class_centres(),
+                             classes.target.middleCols(ws.begin, n), mask, ws.kl,
+                             ws.responsibilities);
+    }
     ws.kl_sum = ws.kl.template cast<double>().sum();
 
     ws.decoders.resize(decoders_.size());
@@ -372,8 +397,15 @@ class SCVAET : public SCVAEBaseT<Scalar_> {
     ws.kl_scale.setConstant(beta * inv_n);
     reparameterize_backward<Scalar>(Enc::logvar(ws.encoder), eps, ws.z_delta, mu_delta,
                                     logvar_delta);
-    gaussian_kl_backward<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl_scale,
-                                 mu_delta, logvar_delta);
+    if (prior_task < 0) {
+      gaussian_kl_backward<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder), ws.kl_scale,
+                                   mu_delta, logvar_delta);
+    } else {
+      ws.centre_gradient.setZero(latent(), task(prior_task).outputs);  // allocates once
+      class_prior_kl_backward<Scalar>(Enc::mu(ws.encoder), Enc::logvar(ws.encoder),
+                                      Base::class_centres(), ws.responsibilities, ws.kl_scale,
+                                      mu_delta, logvar_delta, ws.centre_gradient);
+    }
     encoder_.backward(values, x, ws.encoder);
   }
 

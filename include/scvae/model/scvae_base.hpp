@@ -4,12 +4,14 @@
 // decode, predict, per-task NLL and input gradients). SCVAET
 // (model/scvae.hpp) adds the training computation on the executor.
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "scvae/core/random.hpp"
+#include "scvae/model/class_prior.hpp"
 #include "scvae/model/decoder.hpp"
 #include "scvae/model/encoder.hpp"
 #include "scvae/model/gradnorm.hpp"
@@ -180,6 +182,51 @@ class SCVAEBaseT {
     nll = ws.nll;
   }
 
+  /// Whether ModelSpec::class_prior makes the prior a mixture over a task's
+  /// classes (model/class_prior.hpp), and which task.
+  bool has_class_prior() const { return spec_.class_prior_task() >= 0; }
+  Index class_prior_task() const { return spec_.class_prior_task(); }
+  /// The prior's centres c_k, latent x K: the class_prior task's read-out
+  /// parameters. ArgumentError without a class prior.
+  ConstMatrixMap<Scalar> class_centres() const {
+    const Index t = class_prior_task();
+    if (t < 0) throw ArgumentError("class centres: this model's prior is N(0, I), without classes");
+    return ConstMatrixMap<Scalar>(parameters_.data() + decoder(t).offset(), latent(),
+                                  task(t).outputs);
+  }
+
+  /// log p(z) + latent/2 log(2 pi) of every column of z: -||z||^2 / 2, or
+  /// with a class prior log(1/K sum_k exp(-||z - c_k||^2 / 2)).
+  void log_prior(const ConstMatrixRef<Scalar>& z, Eigen::Ref<RowVector<double>> out) const {
+    detail::check_rows("prior z", z.rows(), latent());
+    detail::check_shape("prior log-density", out.rows(), out.cols(), 1, z.cols());
+    for (Index j = 0; j < z.cols(); ++j) {
+      if (!has_class_prior()) {
+        out(j) = -0.5 * z.col(j).template cast<double>().squaredNorm();
+        continue;
+      }
+      const auto centres = class_centres();
+      double nearest = HUGE_VAL;
+      for (Index k = 0; k < centres.cols(); ++k)
+        nearest =
+            std::min(nearest, (z.col(j) - centres.col(k)).template cast<double>().squaredNorm());
+      double sum = 0.0;
+      for (Index k = 0; k < centres.cols(); ++k)
+        sum += std::exp(
+            -0.5 * ((z.col(j) - centres.col(k)).template cast<double>().squaredNorm() - nearest));
+      out(j) = -0.5 * nearest + std::log(sum / static_cast<double>(centres.cols()));
+    }
+  }
+
+  /// Codes drawn from the prior: N(0, I), or with a class prior column j
+  /// from class j mod K (N(c_k, I)).
+  void sample_prior(Rng& rng, Matrix<Scalar>& z) const {
+    detail::check_rows("prior z", z.rows(), latent());
+    rng.fill_normal(z);
+    if (!has_class_prior()) return;
+    const auto centres = class_centres();
+    for (Index j = 0; j < z.cols(); ++j) z.col(j) += centres.col(j % centres.cols());
+  }
 
  protected:
   // The shorthand builds the 0.1.0 networks in the 0.1.0 order (encoder,

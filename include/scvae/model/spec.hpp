@@ -107,6 +107,20 @@ struct ModelSpec {
   /// head 1.2 points on Fashion-MNIST (examples/RESULTS-balance.md). A
   /// training setting: not in the architecture line.
   double gradnorm_alpha = 0.0;
+  /// The name of a categorical task whose classes are the components of the
+  /// latent code's prior (model/class_prior.hpp): p(z | y = k) = N(c_k, I)
+  /// and p(y) uniform, with c_k the centres of the task's read-out, which
+  /// must be "[centres(K)]" from the mean. The rows without that task's
+  /// label then shape the classes too. Empty: the prior N(0, I). Part of the
+  /// architecture (it changes the loss, not the parameter layout).
+  std::string class_prior{};
+
+  /// The index of the class_prior task; -1 without one.
+  Index class_prior_task() const {
+    for (std::size_t t = 0; t < tasks.size(); ++t)
+      if (!class_prior.empty() && tasks[t].name == class_prior) return static_cast<Index>(t);
+    return -1;
+  }
 
   Shape encoder_input_shape() const { return input_shape ? *input_shape : Shape::vector(inputs); }
 
@@ -157,6 +171,7 @@ struct ModelSpec {
         throw ArgumentError("task '" + task.name + "' weight: expected a finite value >= 0, got " +
                             std::to_string(task.weight));
     }
+    if (!class_prior.empty()) validate_class_prior();
     if (!(gradnorm_alpha >= 0.0) || gradnorm_alpha == HUGE_VAL)
       throw ArgumentError("model gradnorm_alpha: expected a finite value >= 0, got " +
                           std::to_string(gradnorm_alpha));
@@ -170,7 +185,8 @@ struct ModelSpec {
   ///   decoder=NETWORK LIKELIHOOD[ from-mean]...
   /// with every network in its canonical text. Either line ends with
   /// "; balance=uncertainty" or "; balance=gradnorm" (and with nothing
-  /// for None, so 1.0.0 lines are unchanged).
+  /// for None, so 1.0.0 lines are unchanged); a scvae-v2 line with a
+  /// class prior has "; class-prior=NAME" before that.
   std::string architecture() const {
     const std::optional<ModelSpec> shorthand = as_shorthand();
     if (!shorthand) return network_architecture();
@@ -185,7 +201,7 @@ struct ModelSpec {
       out << "-" << task.outputs << " " << activation_name(task.activation) << " "
           << task.likelihood.name() << (task.input == DecoderInput::Mean ? " from-mean" : "");
     }
-    out << balance_suffix();
+    out << class_prior_suffix() << balance_suffix();
     return out.str();
   }
 
@@ -224,8 +240,26 @@ struct ModelSpec {
       out << "; task " << task.name << " outputs=" << task.outputs
           << " decoder=" << task.network_text() << " " << task.likelihood.name()
           << (task.input == DecoderInput::Mean ? " from-mean" : "");
-    out << balance_suffix();
+    out << class_prior_suffix() << balance_suffix();
     return out.str();
+  }
+  std::string class_prior_suffix() const {
+    return class_prior.empty() ? std::string() : "; class-prior=" + class_prior;
+  }
+  void validate_class_prior() const {
+    const Index t = class_prior_task();
+    const std::string what = "model class_prior '" + class_prior + "'";
+    if (t < 0) throw ArgumentError(what + ": expected the name of a task, got none of that name");
+    const TaskSpec& task = tasks[static_cast<std::size_t>(t)];
+    if (task.likelihood.kind != LikelihoodSpec::Kind::Categorical)
+      throw ArgumentError(what + ": expected a categorical task, got " + task.likelihood.name());
+    if (task.input != DecoderInput::Mean)
+      throw ArgumentError(what + ": expected a task decoded from the mean (DecoderInput::Mean)");
+    const std::string read_out = "[centres(" + std::to_string(task.outputs) + ")]";
+    if (task.network.empty() || task.network_text() != read_out)
+      throw ArgumentError(what + ": expected the decoder network " + read_out +
+                          " (its centres are the prior's), got " +
+                          (task.network.empty() ? "hidden sizes" : task.network_text()));
   }
   std::string balance_suffix() const {
     return balance == TaskBalance::None ? std::string()

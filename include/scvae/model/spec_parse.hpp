@@ -132,10 +132,30 @@ inline void parse_task_tail(ArchitectureScanner& in, const std::string& field, T
   if (in.try_literal(" from-mean")) task.input = DecoderInput::Mean;
 }
 
+/// "; class-prior=NAME" with the name of one of the tasks, followed by the
+/// end of the line or its balance.
+inline void parse_class_prior(ArchitectureScanner& in, ModelSpec& spec) {
+  const std::size_t at = in.position();
+  if (!in.try_literal("; class-prior=")) return;
+  const std::string& text = in.text();
+  const std::size_t name_at = in.position();
+  for (const TaskSpec& task : spec.tasks) {
+    const std::size_t end = name_at + task.name.size();
+    if (text.compare(name_at, task.name.size(), task.name) != 0) continue;
+    if (end != text.size() && text.compare(end, 10, "; balance=") != 0) continue;
+    in.try_literal(task.name);
+    spec.class_prior = task.name;
+    return;
+  }
+  in.fail_at(at + 14, "class prior", "the name of a task, then the end or \"; balance=\"");
+}
+
 /// After a task: true at the end of the line, after an optional
+/// "; class-prior=NAME" (a scvae-v2 line's) and an optional
 /// "; balance=uncertainty" or "; balance=gradnorm" (which must end it);
 /// false when a task follows.
-inline bool parse_line_end(ArchitectureScanner& in, ModelSpec& spec) {
+inline bool parse_line_end(ArchitectureScanner& in, ModelSpec& spec, bool network_line) {
+  if (network_line) parse_class_prior(in, spec);
   for (const TaskBalance balance : {TaskBalance::Uncertainty, TaskBalance::GradNorm})
     if (in.try_literal(std::string("; balance=") + task_balance_name(balance))) {
       spec.balance = balance;
@@ -175,7 +195,7 @@ inline ModelSpec parse_network_model_spec(const std::string& architecture) {
     in.literal(" ", field + " decoder network");
     parse_task_tail(in, field, task);
     spec.tasks.push_back(std::move(task));
-  } while (!detail::parse_line_end(in, spec));
+  } while (!detail::parse_line_end(in, spec, true));
   // One model, one line: what the v1 line describes must be written so.
   if (spec.as_shorthand())
     in.fail_at(0, "the kind",
@@ -233,7 +253,7 @@ inline ModelSpec parse_model_spec(const std::string& architecture) {
     in.literal(" ", field + " activation");
     detail::parse_task_tail(in, field, task);
     spec.tasks.push_back(std::move(task));
-  } while (!detail::parse_line_end(in, spec));
+  } while (!detail::parse_line_end(in, spec, false));
   detail::described_parameter_count(spec, architecture);
   spec.validate();  // a backstop: nothing above lets through what it refuses
   return spec;

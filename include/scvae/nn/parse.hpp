@@ -24,6 +24,7 @@
 //   flatten              FlattenT
 //   reshape(CxHxW)       ReshapeT to C x H x W; reshape(N) to a vector of N
 //   onehot(K)            AppendOneHotT, K classes
+//   centres(K)           ClassCentresT, K classes read by distance
 //   conv2d(O,K,S,P)      Conv2dT, O output channels, kernel K, stride S,
 //                        padding P (each N or HxW; S and P may be left off)
 //   conv_transpose2d(O,K,S,P,Q)
@@ -51,6 +52,7 @@
 #include <utility>
 #include <vector>
 
+#include "scvae/nn/class_centres.hpp"
 #include "scvae/nn/conv2d.hpp"
 #include "scvae/nn/conv_transpose2d.hpp"
 #include "scvae/nn/dense.hpp"
@@ -237,6 +239,10 @@ class ModuleRegistry {
     add("onehot", [](const std::string& arguments, const Shape& input) -> ModulePtr<Scalar> {
       return std::make_unique<AppendOneHotT<Scalar>>(input,
                                                      parse_size_argument("onehot", arguments));
+    });
+    add("centres", [](const std::string& arguments, const Shape& input) -> ModulePtr<Scalar> {
+      return std::make_unique<ClassCentresT<Scalar>>(input,
+                                                     parse_size_argument("centres", arguments));
     });
     add("conv2d", [](const std::string& arguments, const Shape& input) -> ModulePtr<Scalar> {
       return std::make_unique<Conv2dT<Scalar>>(
