@@ -71,11 +71,17 @@ int train(const examples::TableTrainFlags& flags_given, const examples::Distribu
   const scvae::TableSchema schema = scvae::table_schema(data.train);
   const scvae::TableSource<float> train_source(data.train, standardizer);
   const scvae::TableSource<float> test_source(data.test, standardizer);
-  scvae::ModelSpec spec = scvae::make_table_spec(
-      data.train, f.latent, f.hidden,
-      f.prior == "classes" ? scvae::TablePrior::Classes : scvae::TablePrior::Standard);
+  const scvae::TablePrior prior = f.prior == "classes"    ? scvae::TablePrior::Classes
+                                  : f.prior == "standard" ? scvae::TablePrior::Standard
+                                                          : scvae::TablePrior::Auto;
+  if (prior == scvae::TablePrior::Classes && first_class_names(data.train).empty())
+    throw scvae::ArgumentError(
+        "--prior classes: needs a categorical --target (the classes of its mixture), got none");
+  scvae::ModelSpec spec = scvae::make_table_spec(data.train, f.latent, f.hidden, prior);
   // A --balance learns a factor on top of these weights: from weight 1
   // GradNorm ended 4 points behind them on iris (examples/RESULTS-balance.md).
+  spec.initialization =
+      f.init == "pytorch" ? scvae::Initialization::PyTorch : scvae::Initialization::HeGlorot;
   examples::apply_weight_flags(f.weights, spec);
   examples::set_balance(f.balance, spec);
   scvae::SCVAE model(spec, f.seed);

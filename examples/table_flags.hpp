@@ -28,7 +28,8 @@ struct TableTrainFlags {
   std::vector<Index> hidden{64};
   double lr = 1e-3;
   double beta = scvae::kTableKlWeight;
-  std::string prior = "standard";
+  std::string prior = "auto";
+  std::string init = "pytorch";
   std::uint64_t seed = 1;
   int threads = 0;
   std::string precision = "fp32";
@@ -97,10 +98,15 @@ inline void add_table_train_flags(CLI::App& app, TableTrainFlags& f) {
   add_real(app, "--beta", f.beta, "KL weight beta (tables train below 1: docs/data.md)", 0.0)
       ->capture_default_str();
   app.add_option("--prior", f.prior,
-                 "The latent code's prior: standard (N(0, I)) or classes (one unit Gaussian "
-                 "per class of the first categorical target, its centres the target's read-out; "
-                 "the rows without a label then shape the classes too)")
-      ->check(CLI::IsMember({"standard", "classes"}))
+                 "The latent code's prior: classes (one unit Gaussian per class of the first "
+                 "categorical target, its centres the target's read-out; the rows without a "
+                 "label then shape the classes too), standard (N(0, I)) or auto (classes when a "
+                 "target is categorical)")
+      ->check(CLI::IsMember({"auto", "standard", "classes"}))
+      ->capture_default_str();
+  app.add_option("--init", f.init,
+                 "Initial weights: pytorch (torch.nn.Linear's U(+-1/sqrt(fan_in))) or he-glorot")
+      ->check(CLI::IsMember({"pytorch", "he-glorot"}))
       ->capture_default_str();
   add_integer<std::uint64_t>(app, "--seed", f.seed, "Random seed: split, weights, shuffling", 0)
       ->capture_default_str();

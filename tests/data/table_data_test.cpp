@@ -400,7 +400,15 @@ TEST(TableSource, BatchesFollowTheTaskOrderWithMasks) {
   EXPECT_EQ(spec.tasks[1].likelihood.kind, LikelihoodSpec::Kind::Categorical);
   EXPECT_EQ(spec.tasks[1].outputs, 2);
   EXPECT_EQ(spec.tasks[1].input, DecoderInput::Mean);  // a classifier reads the mean
-  EXPECT_TRUE(spec.tasks[1].hidden.empty()) << "a class is read linearly from the mean";
+  EXPECT_TRUE(spec.tasks[1].hidden.empty()) << "a class is read from the mean";
+  EXPECT_EQ(spec.tasks[1].network, "[centres(2)]") << "by its distance to the prior's centres";
+  EXPECT_EQ(spec.class_prior, "kind");
+  EXPECT_EQ(spec.initialization, Initialization::PyTorch);
+  const ModelSpec standard = make_table_spec(data, 3, {8, 4}, TablePrior::Standard);
+  EXPECT_TRUE(standard.class_prior.empty());
+  EXPECT_TRUE(standard.tasks[1].network.empty()) << "a linear read-out: dense(2)";
+  EXPECT_EQ(make_table_spec(data, 3, {8, 4}, TablePrior::Classes).architecture(),
+            spec.architecture());
   EXPECT_DOUBLE_EQ(spec.tasks[1].weight, 12.5) << "10 / (4 of 5 rows labelled)";
   EXPECT_DOUBLE_EQ(spec.tasks[0].weight, 1.0);
   EXPECT_DOUBLE_EQ(spec.tasks[2].weight, 1.0) << "a real target keeps weight 1";
@@ -418,6 +426,11 @@ TEST(TableSource, BatchesFollowTheTaskOrderWithMasks) {
                         Matrix<float>::Constant(1, 5, kNaN), {"cat", "dog"});
   EXPECT_DOUBLE_EQ(make_table_spec(unlabelled, 2, {4}).tasks[1].weight, 1.0)
       << "no labelled row: an empty term, weight 1";
+  TableData values_only(data.features(), {"a", "b"}, "mem");
+  values_only.add_target("size", TargetKind::Real, Matrix<float>::Ones(1, 5));
+  EXPECT_TRUE(make_table_spec(values_only, 2, {4}).class_prior.empty())
+      << "Auto without a categorical target: N(0, I)";
+  EXPECT_THROW(make_table_spec(values_only, 2, {4}, TablePrior::Classes), ArgumentError);
 }
 
 /// 200 rows: 4 features around one of three class centres, a text class and

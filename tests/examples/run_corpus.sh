@@ -508,6 +508,12 @@ table_cases() {
   want_text="--out" no_out=1 expect 2 "scvae_table missing --out" "$binary" "${base[@]}" \
     --target class:categorical
   want_text="--target" expect 2 "scvae_table missing --target" "$binary" "${base[@]}"
+  want_text="--prior" expect 2 "scvae_table --prior mixture" "$binary" "${base[@]}" \
+    --target class:categorical --prior mixture
+  want_text="--prior classes" expect 2 "scvae_table --prior classes without a class" \
+    "$binary" "${base[@]}" --target value:gaussian --prior classes
+  out_dir="$dir/standard" expect 0 "scvae_table train --prior standard --init he-glorot" \
+    "$binary" "${train[@]}" --data "$good" --prior standard --init he-glorot
   local split
   for split in 1.5 0 -0.2 nan x; do
     want_text="--test-split" expect 2 "scvae_table --test-split $split" "$binary" "${base[@]}" \

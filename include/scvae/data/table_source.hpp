@@ -117,9 +117,10 @@ class TableSource final : public BatchSource<Scalar> {
 /// (examples/RESULTS-balance.md).
 inline constexpr double kTableKlWeight = 0.3;
 
-/// The latent code's prior in make_table_spec: N(0, I), or a mixture over
-/// the classes of the first categorical target.
-enum class TablePrior { Standard, Classes };
+/// The latent code's prior in make_table_spec: N(0, I), a mixture over the
+/// classes of the first categorical target, or (Auto) that mixture when the
+/// table has a categorical target and N(0, I) otherwise.
+enum class TablePrior { Auto, Standard, Classes };
 
 namespace detail {
 /// default_label_weight() of the target's labelled rows; 1 with none (its
@@ -147,16 +148,25 @@ double categorical_target_weight(const TableTargetT<Scalar>& target) {
 /// examples/RESULTS-balance.md). ArgumentError if a target is called like
 /// task 0 ("features").
 ///
-/// With TablePrior::Classes the first categorical target is read by the
-/// distance of the mean to one centre per class ("[centres(K)]") and those
-/// centres are the prior's (ModelSpec::class_prior): the rows without that
-/// target's label then shape its classes too (wine's cultivar with half the
-/// labels: examples/RESULTS-balance.md). ArgumentError if no target is categorical.
+/// With a class prior (TablePrior::Classes, and Auto when a target is
+/// categorical) the first categorical target is read by the distance of the
+/// mean to one centre per class ("[centres(K)]") and those centres are the
+/// prior's (ModelSpec::class_prior): the rows without that target's label
+/// then shape its classes too. The weights start as torch.nn.Linear's
+/// (Initialization::PyTorch). On wine's cultivar with half the labels, over
+/// 40 splits held out of every choice and 3 initialisations, the two took
+/// 94.00% to 95.23% (examples/RESULTS-balance.md). ArgumentError for
+/// TablePrior::Classes when no target is categorical.
 template <typename Scalar>
 ModelSpec make_table_spec(const TableDataT<Scalar>& data, Index latent,
-                          const std::vector<Index>& hidden,
-                          TablePrior prior = TablePrior::Standard) {
+                          const std::vector<Index>& hidden, TablePrior prior = TablePrior::Auto) {
+  if (prior == TablePrior::Auto) {
+    prior = TablePrior::Standard;
+    for (const TableTargetT<Scalar>& target : data.targets())
+      if (target.kind == TargetKind::Categorical) prior = TablePrior::Classes;
+  }
   ModelSpec spec;
+  spec.initialization = Initialization::PyTorch;
   spec.inputs = data.feature_count();
   spec.encoder_hidden = hidden;
   spec.latent = latent;
