@@ -88,6 +88,11 @@ int main(int argc, char** argv) {
     const std::vector<std::uint8_t> labelled =
         examples::choose_labelled(data.train, m.labels, flags.seed);
     const auto lock = distributed.lock_output(flags.out);
+    if (m.prior == "classes" && (app.count("--label-hidden") > 0 || app.count("--label-layers") > 0 ||
+                                 app.count("--label-input") > 0))
+      throw scvae::ArgumentError(
+          "--label-hidden, --label-layers, --label-input: --prior classes reads the label from mu "
+          "by its distance to each class's centre, with no hidden layer");
     if (m.arch == "conv" && (app.count("--hidden") > 0 || app.count("--encoder-layers") > 0))
       throw scvae::ArgumentError("--hidden, --encoder-layers: the MLP's; --arch conv has its own");
     examples::ModelSize size;

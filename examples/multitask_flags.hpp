@@ -26,6 +26,7 @@ struct MultitaskFlags {
   bool lr_cosine = false, baseline = false;
   Index baseline_epochs = 100;
   std::string arch = "mlp";
+  std::string prior = "standard";
   BalanceFlags balance;
   scvae::ImageAugmentation augment;
 };
@@ -51,6 +52,11 @@ inline void add_multitask_flags(CLI::App& app, MultitaskFlags& m) {
       ->capture_default_str();
   app.add_option("--label-input", m.label_input, "The label head reads the sampled z or the mean mu")
       ->check(CLI::IsMember({"sample", "mean"}))
+      ->capture_default_str();
+  app.add_option("--prior", m.prior,
+                 "The latent code's prior: standard (N(0, I)) or classes (one unit Gaussian per "
+                 "class, its centres the label head's, read from mu; docs/API.md)")
+      ->check(CLI::IsMember({"standard", "classes"}))
       ->capture_default_str();
   add_integer<Index>(app, "--augment-shift", m.augment.max_shift,
                      "Move each training image by up to N pixels along each axis, drawn anew "
@@ -143,6 +149,12 @@ inline scvae::ModelSpec scvae_spec(const CommonFlags& flags, const MultitaskFlag
   label.likelihood = scvae::LikelihoodSpec::categorical(classes);
   label.weight = m.label_weight;
   label.input = m.label_input == "mean" ? scvae::DecoderInput::Mean : scvae::DecoderInput::Sample;
+  if (m.prior == "classes") {  // the head is the prior's centres, read from the mean
+    label.hidden.clear();
+    label.network = "[centres(" + std::to_string(classes) + ")]";
+    label.input = scvae::DecoderInput::Mean;
+    spec.class_prior = label.name;
+  }
   spec.tasks.push_back(label);
   set_balance(m.balance, spec);
   if (m.arch == "conv") use_conv_trunk(spec, data, flags, size);
