@@ -312,11 +312,27 @@ multitask_conv_cases() {
     "${conv_flags[@]}" --epochs 0 --load "$out/model.scvae"
 }
 
-# mnist_multitask --design scvae: --gradnorm-alpha without GradNorm is refused.
+# mnist_multitask --design scvae: --gradnorm-alpha without GradNorm is refused;
+# --prior classes trains, writes its prior's samples and reloads, and refuses
+# the label head's flags (its head is the prior's centres).
 multitask_balance_cases() {
+  local tiny=(--quiet --epochs 1 --batch 4 --threads 1 --latent 2 --design scvae)
   want_text="--gradnorm-alpha: an option of --balance gradnorm" expect 2 \
-    "$program --gradnorm-alpha without --balance gradnorm" "$binary" --data "$good" --quiet \
-    --epochs 1 --batch 4 --threads 1 --latent 2 --design scvae --gradnorm-alpha 0
+    "$program --gradnorm-alpha without --balance gradnorm" "$binary" --data "$good" \
+    "${tiny[@]}" --gradnorm-alpha 0
+  local out="$work/out/prior-$program"
+  out_dir=$out expect 0 "$program --prior classes" "$binary" --data "$good" "${tiny[@]}" \
+    --prior classes
+  check "$program --prior classes writes samples.png" "$( [[ -s $out/samples.png ]]; echo $?)" \
+    "$(ls "$out")"
+  out_dir=$out expect 0 "$program --prior classes --load --epochs 0" "$binary" --data "$good" \
+    --quiet --epochs 0 --threads 1 --latent 2 --design scvae --prior classes \
+    --load "$out/model.scvae"
+  want_text="--prior classes reads the label from mu" expect 2 \
+    "$program --prior classes --label-hidden" "$binary" --data "$good" "${tiny[@]}" \
+    --prior classes --label-hidden 8
+  want_text="--prior" expect 2 "$program --prior mixture" "$binary" --data "$good" "${tiny[@]}" \
+    --prior mixture
 }
 
 issue19_cases() {
