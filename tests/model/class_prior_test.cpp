@@ -177,6 +177,15 @@ TEST(ClassPrior, ArchitectureLineRoundTripsAndNamesATask) {
   const std::string renamed = line.substr(0, line.find("; class-prior=")) + "; class-prior=colour";
   EXPECT_THROW(parse_model_spec(renamed), FormatError);
   EXPECT_THROW(parse_model_spec(line + "; task y"), FormatError);
+  // A line naming a prior over a dense read-out says what the prior needs.
+  std::string dense_line = line;
+  dense_line.replace(dense_line.find("[centres(4)]"), 12, "[dense(4)]");
+  try {
+    parse_model_spec(dense_line);
+    ADD_FAILURE() << "a class prior over a dense read-out was accepted";
+  } catch (const ArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("[centres(4)]"), std::string::npos) << e.what();
+  }
   ModelSpec plain = spec;
   plain.class_prior.clear();
   EXPECT_EQ(plain.architecture().find("class-prior"), std::string::npos);

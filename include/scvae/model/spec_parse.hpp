@@ -196,8 +196,10 @@ inline ModelSpec parse_network_model_spec(const std::string& architecture) {
     parse_task_tail(in, field, task);
     spec.tasks.push_back(std::move(task));
   } while (!detail::parse_line_end(in, spec, true));
-  // One model, one line: what the v1 line describes must be written so.
-  if (spec.as_shorthand())
+  // One model, one line: what the v1 line describes must be written so. A
+  // class prior needs a centres read-out, which no v1 line has: validate()
+  // names what such a line lacks.
+  if (spec.class_prior.empty() && spec.as_shorthand())
     in.fail_at(0, "the kind",
                "scvae-v1 (this model's networks are the hidden-size shorthand's, which "
                "architecture() writes as a scvae-v1 line)");
