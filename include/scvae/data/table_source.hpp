@@ -160,11 +160,6 @@ double categorical_target_weight(const TableTargetT<Scalar>& target) {
 template <typename Scalar>
 ModelSpec make_table_spec(const TableDataT<Scalar>& data, Index latent,
                           const std::vector<Index>& hidden, TablePrior prior = TablePrior::Auto) {
-  if (prior == TablePrior::Auto) {
-    prior = TablePrior::Standard;
-    for (const TableTargetT<Scalar>& target : data.targets())
-      if (target.kind == TargetKind::Categorical) prior = TablePrior::Classes;
-  }
   ModelSpec spec;
   spec.initialization = Initialization::PyTorch;
   spec.inputs = data.feature_count();
@@ -201,7 +196,8 @@ ModelSpec make_table_spec(const TableDataT<Scalar>& data, Index latent,
         task.likelihood = LikelihoodSpec::bernoulli();
         break;
     }
-    if (target.kind == TargetKind::Categorical && prior == TablePrior::Classes &&
+    // Auto takes the mixture as Classes does, and only Classes insists on it (below).
+    if (target.kind == TargetKind::Categorical && prior != TablePrior::Standard &&
         spec.class_prior.empty()) {
       task.network = "[centres(" + std::to_string(task.outputs) + ")]";
       spec.class_prior = task.name;

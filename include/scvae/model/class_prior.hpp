@@ -21,11 +21,31 @@
 
 #include <cmath>
 #include <optional>
+#include <type_traits>
 
 #include "scvae/core/check.hpp"
 #include "scvae/core/types.hpp"
 
 namespace scvae {
+
+namespace detail {
+/// Given D_k = 1/2 ||x - c_k||^2 in `distances`, writes softmax_k(-D_k) over
+/// them and returns -log sum_k exp(-D_k), with the nearest centre's term
+/// factored out so that no exp underflows to a sum of 0.
+template <typename Column>
+double soft_assign_to_centres(Column&& distances) {
+  using Scalar = typename std::decay_t<Column>::Scalar;
+  const double nearest = static_cast<double>(distances.minCoeff());
+  double sum = 0.0;
+  for (Index k = 0; k < distances.size(); ++k) {
+    const double weight = std::exp(nearest - static_cast<double>(distances(k)));
+    distances(k) = static_cast<Scalar>(weight);
+    sum += weight;
+  }
+  distances /= static_cast<Scalar>(sum);
+  return nearest - std::log(sum);
+}
+}  // namespace detail
 
 /// Per sample, the KL term above into `kl` and the responsibilities into
 /// `responsibilities` (K x n). `target` is the task's batch target (one row
@@ -65,15 +85,7 @@ void class_prior_kl(const ConstMatrixRef<Scalar>& mu, const ConstMatrixRef<Scala
         term += static_cast<double>(target(k, j)) * static_cast<double>(r(k));
       r = target.col(j);
     } else {
-      const double nearest = static_cast<double>(r.minCoeff());
-      double sum = 0.0;
-      for (Index k = 0; k < classes; ++k) {
-        const double weight = std::exp(nearest - static_cast<double>(r(k)));
-        r(k) = static_cast<Scalar>(weight);
-        sum += weight;
-      }
-      r /= static_cast<Scalar>(sum);
-      term = nearest - std::log(sum);
+      term = detail::soft_assign_to_centres(r);
     }
     kl(j) = static_cast<Scalar>(spread + term + log_classes);
   }

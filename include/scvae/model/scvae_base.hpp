@@ -4,7 +4,6 @@
 // decode, predict, per-task NLL and input gradients). SCVAET
 // (model/scvae.hpp) adds the training computation on the executor.
 
-#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -200,21 +199,18 @@ class SCVAEBaseT {
   void log_prior(const ConstMatrixRef<Scalar>& z, Eigen::Ref<RowVector<double>> out) const {
     detail::check_rows("prior z", z.rows(), latent());
     detail::check_shape("prior log-density", out.rows(), out.cols(), 1, z.cols());
-    for (Index j = 0; j < z.cols(); ++j) {
-      if (!has_class_prior()) {
+    if (!has_class_prior()) {
+      for (Index j = 0; j < z.cols(); ++j)
         out(j) = -0.5 * z.col(j).template cast<double>().squaredNorm();
-        continue;
-      }
-      const auto centres = class_centres();
-      double nearest = HUGE_VAL;
+      return;
+    }
+    const auto centres = class_centres();
+    const double log_classes = std::log(static_cast<double>(centres.cols()));
+    Vector<double> distances(centres.cols());
+    for (Index j = 0; j < z.cols(); ++j) {
       for (Index k = 0; k < centres.cols(); ++k)
-        nearest =
-            std::min(nearest, (z.col(j) - centres.col(k)).template cast<double>().squaredNorm());
-      double sum = 0.0;
-      for (Index k = 0; k < centres.cols(); ++k)
-        sum += std::exp(
-            -0.5 * ((z.col(j) - centres.col(k)).template cast<double>().squaredNorm() - nearest));
-      out(j) = -0.5 * nearest + std::log(sum / static_cast<double>(centres.cols()));
+        distances(k) = 0.5 * (z.col(j) - centres.col(k)).template cast<double>().squaredNorm();
+      out(j) = -detail::soft_assign_to_centres(distances) - log_classes;
     }
   }
 

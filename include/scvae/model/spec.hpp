@@ -117,8 +117,9 @@ struct ModelSpec {
 
   /// The index of the class_prior task; -1 without one.
   Index class_prior_task() const {
+    if (class_prior.empty()) return -1;
     for (std::size_t t = 0; t < tasks.size(); ++t)
-      if (!class_prior.empty() && tasks[t].name == class_prior) return static_cast<Index>(t);
+      if (tasks[t].name == class_prior) return static_cast<Index>(t);
     return -1;
   }
 
