@@ -1,8 +1,9 @@
 #pragma once
 // The SC-VAE's composition: its spec, an encoder and task decoders built from
 // modules on one flat parameter buffer, and inference with them (encode,
-// decode, predict, per-task NLL and input gradients). SCVAET
-// (model/scvae.hpp) adds the training computation on the executor.
+// decode, predict, per-task NLL and input gradients). SCVAEChunkT
+// (model/scvae_chunk.hpp) adds one chunk's loss and backward pass, SCVAET
+// (model/scvae.hpp) the batch's on the executor.
 
 #include <cmath>
 #include <optional>
