@@ -5,8 +5,10 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <exception>
 #include <iostream>
+#include <thread>
 
 namespace scvae {
 
@@ -25,6 +27,12 @@ int run_on_ranks(MPI_Comm communicator, Body&& body) {
   } catch (...) {
     std::cerr << "rank " << rank << ": unknown exception" << std::endl;
   }
+  // The message is flushed into the launcher's pipe, but mpirun forwards it
+  // on its own schedule and starts killing ranks as soon as it hears of the
+  // abort: on a loaded machine it can end the job with the pipe unread, and
+  // the user sees that a rank failed but not why. A moment's grace lets the
+  // message through; it costs nothing on the success path.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
   MPI_Abort(communicator, 1);
   return 1;  // not reached: MPI_Abort ends the process
 }
