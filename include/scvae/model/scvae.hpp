@@ -10,8 +10,6 @@
 // model/scvae_chunk.hpp) and what the parameter gradient's parts are; the executor
 // (exec/executor.hpp) splits batches over threads and reduces the parts in a fixed order.
 
-#include <cmath>
-#include <string>
 #include <vector>
 
 #include "scvae/core/random.hpp"

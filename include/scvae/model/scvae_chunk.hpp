@@ -8,8 +8,12 @@
 #include <optional>
 #include <vector>
 
+#include "scvae/model/class_prior.hpp"
 #include "scvae/model/scvae_base.hpp"
+#include "scvae/model/task_balance.hpp"
+#include "scvae/model/task_batch.hpp"
 #include "scvae/nn/column_buffer.hpp"
+#include "scvae/prob/gaussian.hpp"
 
 namespace scvae {
 
