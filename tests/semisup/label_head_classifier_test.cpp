@@ -65,5 +65,36 @@ TEST(LabelHeadClassifier, PredictsAtThePosteriorMeanAndRefusesOtherTasks) {
   EXPECT_THROW((LabelHeadClassifier<SCVAET<double>>(model, 2)), ArgumentError);
 }
 
+// Blocks of kPredictionBlock columns on the model's threads: the same bits
+// for any thread count, and each block what it gives alone.
+template <typename Scalar>
+void expect_same_bits_on_any_thread_count() {
+  SCVAET<Scalar> model(testing::image_label_spec(), 3);
+  LabelHeadClassifier<SCVAET<Scalar>> classifier(model, 1);
+  const Index n = 3 * LabelHeadClassifier<SCVAET<Scalar>>::kPredictionBlock + 17;
+  const Matrix<Scalar> x = testing::random_uniform(36, n, 6).template cast<Scalar>();
+  Matrix<Scalar> one, block;
+  classifier.class_probabilities(x, one);
+  ASSERT_EQ(one.cols(), n);
+  for (int threads : {2, 3, 4}) {
+    model.set_threads(threads);
+    Matrix<Scalar> q;
+    classifier.class_probabilities(x, q);
+    EXPECT_EQ(q, one) << threads << " threads";
+  }
+  const Index last = 3 * LabelHeadClassifier<SCVAET<Scalar>>::kPredictionBlock;
+  classifier.class_probabilities(x.rightCols(n - last), block);
+  EXPECT_EQ(block, one.rightCols(n - last));
+  Matrix<Scalar> mu, logvar, expected;
+  model.encode(x, mu, logvar);
+  model.predict(1, mu, expected);
+  EXPECT_TRUE(one.isApprox(expected, Scalar(1e-5)));
+}
+
+TEST(LabelHeadClassifier, PredictsTheSameBitsOnAnyThreadCount) {
+  expect_same_bits_on_any_thread_count<double>();
+  expect_same_bits_on_any_thread_count<float>();
+}
+
 }  // namespace
 }  // namespace scvae

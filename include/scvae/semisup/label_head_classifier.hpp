@@ -4,11 +4,15 @@
 // It meets the classifier interface of virtual adversarial training
 // (semisup/virtual_adversarial.hpp), as M2 (LabelConditionedVAET) does.
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "scvae/core/error.hpp"
+#include "scvae/core/thread_pool.hpp"
 #include "scvae/model/scvae_base.hpp"
 #include "scvae/nn/column_buffer.hpp"
+#include "scvae/train/trainer_traits.hpp"
 
 namespace scvae {
 
@@ -19,6 +23,9 @@ template <typename Model>
 class LabelHeadClassifier {
  public:
   using Scalar = typename Model::Scalar;
+  /// Columns per block of class_probabilities(): its blocks, and so its
+  /// bits, are the same for any thread count.
+  static constexpr Index kPredictionBlock = 64;
 
   /// `task` must have a categorical likelihood. The model must outlive this.
   LabelHeadClassifier(Model& model, Index task) : model_(model), task_(task) {
@@ -34,11 +41,33 @@ class LabelHeadClassifier {
   Index classes() const { return model_.decoder(task_).outputs(); }
   Index task() const { return task_; }
 
-  /// q(y|x), classes x n.
+  /// q(y|x), classes x n. With an SCVAET's threads (thread_pool()), blocks
+  /// of kPredictionBlock columns run on its pool, between steps (the
+  /// pseudo-labels' pass over the training set) or inside a gradient
+  /// callback, when the pool is idle; each column is predicted alone.
   void class_probabilities(const ConstMatrixRef<Scalar>& x, Matrix<Scalar>& probabilities) {
-    const auto& logits = forward(x);
-    probabilities.resize(logits.rows(), logits.cols());
-    model_.decoder(task_).likelihood().mean(logits, probabilities);
+    detail::check_rows("classifier input x", x.rows(), model_.inputs());
+    const Index n = x.cols();
+    probabilities.resize(classes(), n);
+    ThreadPool* pool = nullptr;
+    if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
+    const Index blocks = (n + kPredictionBlock - 1) / kPredictionBlock;
+    const int workers =
+        pool == nullptr ? 1 : static_cast<int>(std::clamp<Index>(blocks, 1, pool->size()));
+    if (static_cast<int>(lanes_.size()) < workers) lanes_.resize(static_cast<std::size_t>(workers));
+    auto work = [&](int worker) {
+      Lane& lane = lanes_[static_cast<std::size_t>(worker)];
+      for (Index b = worker; b < blocks; b += workers) {
+        const Index begin = b * kPredictionBlock;
+        const Index count = std::min(kPredictionBlock, n - begin);
+        const auto& logits = forward(x.middleCols(begin, count), lane);
+        model_.decoder(task_).likelihood().mean(logits, probabilities.middleCols(begin, count));
+      }
+    };
+    if (workers <= 1)
+      work(0);
+    else
+      pool->run(workers, work);
   }
 
   /// d/dx of sum_j CE(targets_j, q(y|x_j)) into dx (inputs x n), the soft
@@ -66,12 +95,19 @@ class LabelHeadClassifier {
  private:
   using Enc = EncoderT<Scalar>;
 
-  const ColumnBufferT<Scalar>& forward(const ConstMatrixRef<Scalar>& x) {
+  /// One thread's workspaces.
+  struct Lane {
+    typename Enc::Workspace encoder;
+    typename DecoderT<Scalar>::Workspace decoder;
+    Matrix<Scalar> mu;
+  };
+
+  const ColumnBufferT<Scalar>& forward(const ConstMatrixRef<Scalar>& x, Lane& lane) {
     detail::check_rows("classifier input x", x.rows(), model_.inputs());
     const Scalar* values = model_.parameters().data();
-    model_.encoder().forward(values, x, encoder_ws_);
-    mu_ = Enc::mu(encoder_ws_);
-    return model_.decoder(task_).forward_view(values, mu_, decoder_ws_);
+    model_.encoder().forward(values, x, lane.encoder);
+    lane.mu = Enc::mu(lane.encoder);
+    return model_.decoder(task_).forward_view(values, lane.mu, lane.decoder);
   }
 
   // sum_j CE(targets_j, q(y|x_j)); with `gradients`, its parameter gradient
@@ -84,29 +120,30 @@ class LabelHeadClassifier {
     detail::check_shape("classifier targets", targets.rows(), targets.cols(), targets.rows(),
                         x.cols());
     const Scalar* values = model_.parameters().data();
-    forward(x);
-    decoder_ws_.scale.setConstant(scale);
+    if (lanes_.empty()) lanes_.resize(1);
+    Lane& lane = lanes_.front();
+    forward(x, lane);
+    lane.decoder.scale.setConstant(scale);
     // A categorical likelihood has no parameters of its own: nothing is
     // written through this pointer, but the call wants one.
     Scalar* likelihood_gradients = gradients != nullptr ? gradients : &unused_;
-    MatrixRef<Scalar> mu_gradient(Enc::mu_delta(encoder_ws_));
-    decoder.nll_backward(values, likelihood_gradients, mu_, targets, decoder_ws_,
+    MatrixRef<Scalar> mu_gradient(Enc::mu_delta(lane.encoder));
+    decoder.nll_backward(values, likelihood_gradients, lane.mu, targets, lane.decoder,
                          {&mu_gradient, GradientWrite::Overwrite});
-    Enc::logvar_delta(encoder_ws_).setZero();
-    model_.encoder().backward(values, x, encoder_ws_, input_gradient);
+    Enc::logvar_delta(lane.encoder).setZero();
+    model_.encoder().backward(values, x, lane.encoder, input_gradient);
     if (gradients != nullptr) {
       for (Index p = 0; p < decoder.part_count(); ++p)
-        decoder.part_gradient(p, mu_, decoder_ws_, gradients, GradientWrite::Add);
-      model_.encoder().add_parameter_gradients(x, encoder_ws_, gradients);
+        decoder.part_gradient(p, lane.mu, lane.decoder, gradients, GradientWrite::Add);
+      model_.encoder().add_parameter_gradients(x, lane.encoder, gradients);
     }
-    return decoder_ws_.nll.template cast<double>().sum();
+    return lane.decoder.nll.template cast<double>().sum();
   }
 
   Model& model_;
   Index task_;
-  typename Enc::Workspace encoder_ws_;
-  typename DecoderT<Scalar>::Workspace decoder_ws_;
-  Matrix<Scalar> mu_;
+  std::vector<Lane>
+      lanes_;  // one per thread of class_probabilities(); the first also the gradients'
   Scalar unused_ = Scalar(0);
 };
 
