@@ -222,18 +222,24 @@ TEST_P(TrainStep, ConvVaeStepsAllocateNothingAfterWarmUp) {
 // The SC-VAE with an image task, a masked label task and a Gaussian task with
 // a learned variance read from mu: every likelihood and both decoder inputs;
 // then with the label read by centres that are the prior's (a class prior).
+/// 8x8 images and a label task of 5 classes on z.
+ModelSpec image_and_label_spec() {
+  ModelSpec spec = VAE::make_spec(64, {48}, 6);
+  spec.tasks[0].name = "image";
+  TaskSpec label;
+  label.name = "label";
+  label.outputs = 5;
+  label.hidden = {32};
+  label.likelihood = LikelihoodSpec::categorical(5);
+  spec.tasks.push_back(label);
+  return spec;
+}
+
 TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
   for (const bool class_prior : {false, true}) {
     SCOPED_TRACE(class_prior ? "class prior" : "N(0, I)");
     const int threads = std::get<0>(GetParam());
-    ModelSpec spec = VAE::make_spec(64, {48}, 6);
-    spec.tasks[0].name = "image";
-    TaskSpec label;
-    label.name = "label";
-    label.outputs = 5;
-    label.hidden = {32};
-    label.likelihood = LikelihoodSpec::categorical(5);
-    spec.tasks.push_back(label);
+    ModelSpec spec = image_and_label_spec();
     TaskSpec gauss;
     gauss.name = "measure";
     gauss.outputs = 3;
@@ -276,6 +282,35 @@ TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
     EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s)";
     EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
   }
+}
+
+// Virtual adversarial training on an SC-VAE's label head: its prediction
+// runs in blocks on the model's threads and its gradient passes on a
+// workspace of their own, so a step of it allocates nothing after the first.
+TEST_P(TrainStep, AdversarialStepsOnTheLabelHeadAllocateNothingAfterWarmUp) {
+  const int threads = std::get<0>(GetParam());
+  SCVAE model(image_and_label_spec(), 2);
+  model.set_threads(threads);
+  model.set_precision(std::get<1>(GetParam()));
+  LabelHeadClassifier<SCVAE> classifier(model, 1);
+  VirtualAdversarialOptions options;
+  options.epsilon = 0.5;
+  VirtualAdversarialTraining<LabelHeadClassifier<SCVAE>> vat(classifier, options);
+  const Matrix<float> x = grey_images(64, 150, 5);  // three blocks, the last partial
+  Rng rng(3);
+  Matrix<float> adversarial, targets;
+  vat.adversarial_inputs(x, rng, adversarial, targets);
+  classifier.add_classifier_loss_and_gradient(adversarial, targets, 1.0);
+  double loss = 0.0;
+  const Allocations seen = count_allocations([&] {
+    for (int step = 0; step < 3; ++step) {
+      vat.adversarial_inputs(x, rng, adversarial, targets);
+      loss += classifier.add_classifier_loss_and_gradient(adversarial, targets, 1.0);
+    }
+  });
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_EQ(seen.operator_new, 0) << threads << " thread(s)";
+  EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
 }
 
 // M2 through the model contract's loss_and_gradient (image and masked label

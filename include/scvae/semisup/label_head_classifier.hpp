@@ -10,6 +10,7 @@
 
 #include "scvae/core/error.hpp"
 #include "scvae/core/thread_pool.hpp"
+#include "scvae/kernels/gemm.hpp"
 #include "scvae/model/scvae_base.hpp"
 #include "scvae/nn/column_buffer.hpp"
 #include "scvae/train/trainer_traits.hpp"
@@ -99,14 +100,14 @@ class LabelHeadClassifier {
   struct Lane {
     typename Enc::Workspace encoder;
     typename DecoderT<Scalar>::Workspace decoder;
-    Matrix<Scalar> mu;
+    ColumnBufferT<Scalar> mu;  // blocks differ in width: no reallocation
   };
 
   const ColumnBufferT<Scalar>& forward(const ConstMatrixRef<Scalar>& x, Lane& lane) {
     detail::check_rows("classifier input x", x.rows(), model_.inputs());
     const Scalar* values = model_.parameters().data();
     model_.encoder().forward(values, x, lane.encoder);
-    lane.mu = Enc::mu(lane.encoder);
+    lane.mu.assign(Enc::mu(lane.encoder));
     return model_.decoder(task_).forward_view(values, lane.mu, lane.decoder);
   }
 
@@ -120,8 +121,7 @@ class LabelHeadClassifier {
     detail::check_shape("classifier targets", targets.rows(), targets.cols(), targets.rows(),
                         x.cols());
     const Scalar* values = model_.parameters().data();
-    if (lanes_.empty()) lanes_.resize(1);
-    Lane& lane = lanes_.front();
+    Lane& lane = gradient_lane_;
     forward(x, lane);
     lane.decoder.scale.setConstant(scale);
     // A categorical likelihood has no parameters of its own: nothing is
@@ -137,13 +137,29 @@ class LabelHeadClassifier {
         decoder.part_gradient(p, lane.mu, lane.decoder, gradients, GradientWrite::Add);
       model_.encoder().add_parameter_gradients(x, lane.encoder, gradients);
     }
+    share_scratch_sizes();
     return lane.decoder.nll.template cast<double>().sum();
+  }
+
+  /// The gradient passes above run on this thread and may need larger
+  /// packing buffers than any thread had (kernels/gemm.hpp's gemm_scratch):
+  /// the pool's threads grow theirs now, as the executor's do after each
+  /// step, rather than inside the next class_probabilities().
+  void share_scratch_sizes() {
+    ThreadPool* pool = nullptr;
+    if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
+    if (pool == nullptr || pool->size() <= 1) return;
+    auto grow = [](int) { detail::gemm_scratch<Scalar>(0); };
+    pool->run(pool->size(), grow);
   }
 
   Model& model_;
   Index task_;
-  std::vector<Lane>
-      lanes_;  // one per thread of class_probabilities(); the first also the gradients'
+  // One per thread of class_probabilities(), whose blocks are smaller than
+  // a training batch; the gradient calls keep a lane of their own, so that
+  // neither resizes the other's workspaces at every step.
+  std::vector<Lane> lanes_;
+  Lane gradient_lane_;
   Scalar unused_ = Scalar(0);
 };
 
