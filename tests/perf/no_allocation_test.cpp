@@ -219,9 +219,6 @@ TEST_P(TrainStep, ConvVaeStepsAllocateNothingAfterWarmUp) {
   EXPECT_EQ(seen.eigen, 0) << threads << " thread(s)";
 }
 
-// The SC-VAE with an image task, a masked label task and a Gaussian task with
-// a learned variance read from mu: every likelihood and both decoder inputs;
-// then with the label read by centres that are the prior's (a class prior).
 /// 8x8 images and a label task of 5 classes on z.
 ModelSpec image_and_label_spec() {
   ModelSpec spec = VAE::make_spec(64, {48}, 6);
@@ -235,6 +232,9 @@ ModelSpec image_and_label_spec() {
   return spec;
 }
 
+// The SC-VAE with an image task, a masked label task and a Gaussian task with
+// a learned variance read from mu: every likelihood and both decoder inputs;
+// then with the label read by centres that are the prior's (a class prior).
 TEST_P(TrainStep, ScvaeStepsAllocateNothingAfterWarmUp) {
   for (const bool class_prior : {false, true}) {
     SCOPED_TRACE(class_prior ? "class prior" : "N(0, I)");

@@ -50,8 +50,7 @@ class LabelHeadClassifier {
     detail::check_rows("classifier input x", x.rows(), model_.inputs());
     const Index n = x.cols();
     probabilities.resize(classes(), n);
-    ThreadPool* pool = nullptr;
-    if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
+    ThreadPool* pool = detail::model_thread_pool(model_);
     const Index blocks = (n + kPredictionBlock - 1) / kPredictionBlock;
     const int workers =
         pool == nullptr ? 1 : static_cast<int>(std::clamp<Index>(blocks, 1, pool->size()));
@@ -146,8 +145,7 @@ class LabelHeadClassifier {
   /// the pool's threads grow theirs now, as the executor's do after each
   /// step, rather than inside the next class_probabilities().
   void share_scratch_sizes() {
-    ThreadPool* pool = nullptr;
-    if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
+    ThreadPool* pool = detail::model_thread_pool(model_);
     if (pool == nullptr || pool->size() <= 1) return;
     auto grow = [](int) { detail::gemm_scratch<Scalar>(0); };
     pool->run(pool->size(), grow);

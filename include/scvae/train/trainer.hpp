@@ -313,8 +313,7 @@ class Trainer {
       return optimizer_.parameters_finite();
     } else {
       const Vector<Scalar>& parameters = model_.parameters();
-      ThreadPool* pool = nullptr;
-      if constexpr (detail::has_thread_pool<Model>::value) pool = model_.thread_pool();
+      ThreadPool* pool = detail::model_thread_pool(model_);
       std::atomic<bool> finite{true};
       parallel_slices(pool, parameters.size(), 16, [&](Index begin, Index end) {
         if (!detail::all_finite(parameters.segment(begin, end - begin)))

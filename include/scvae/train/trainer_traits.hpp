@@ -21,6 +21,15 @@ template <typename Model>
 struct has_thread_pool<Model, std::void_t<decltype(std::declval<Model&>().thread_pool())>>
     : std::true_type {};
 
+/// The model's thread pool, or nullptr for a model without one.
+template <typename Model>
+ThreadPool* model_thread_pool([[maybe_unused]] Model& model) {
+  if constexpr (has_thread_pool<Model>::value)
+    return model.thread_pool();
+  else
+    return nullptr;
+}
+
 template <typename Model, typename = void>
 struct has_set_precision : std::false_type {};
 template <typename Model>
