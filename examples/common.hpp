@@ -310,7 +310,9 @@ void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Ind
     trainer.fit(source);
     return;
   }
-  // Evaluated in the products it would have trained in (fit() sets them).
+  // Evaluated in the products and on the threads it would have trained on
+  // (fit() sets them).
+  trainer.model().set_threads(trainer.options().threads);
   scvae::detail::set_model_precision(trainer.model(), trainer.options().precision);
   scvae::EpochReport report;
   report.epoch = report.epochs = first_epoch;

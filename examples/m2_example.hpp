@@ -312,11 +312,14 @@ inline int run_m2_example(const char* program_name, const std::string& descripti
     auto evaluate = [&](scvae::EpochReport& r) {
       scvae::Rng rng(flags.seed + 7000);  // the same noise every epoch
       r.set("test_loss", m2::test_bound(model, test_unlabelled, test_batch, rng));
-      r.set("test_accuracy", scvae::evaluate_accuracy(model, 1, test_source, test_batch).accuracy);
+      r.set("test_accuracy",
+            scvae::evaluate_accuracy(model, 1, test_source, test_batch, model.thread_pool())
+                .accuracy);
       r.set("test_accuracy_classifier",
             scvae::evaluate_accuracy(
                 model, 1, test_source, test_batch,
-                [&](const m2::Matrix& x, m2::Matrix& q) { model.class_probabilities(x, q); })
+                [&](const m2::Matrix& x, m2::Matrix& q) { model.class_probabilities(x, q); },
+                model.thread_pool())
                 .accuracy);
       return false;
     };

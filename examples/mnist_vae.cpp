@@ -77,8 +77,9 @@ int main(int argc, char** argv) {
       r.set("test_kl", sampled.kl);
       if (flags.iwae > 0 && r.epoch == r.epochs) {
         scvae::Rng iwae_rng(flags.seed + 2000);
-        r.set("test_nll_iwae",
-              scvae::evaluate_iwae(vae, test_source, flags.iwae, 100, iwae_rng).nll);
+        r.set("test_nll_iwae", scvae::evaluate_iwae(vae, test_source, flags.iwae, 100, iwae_rng, {},
+                                                    vae.thread_pool())
+                                   .nll);
       }
       return false;
     };

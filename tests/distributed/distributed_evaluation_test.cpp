@@ -3,7 +3,8 @@
 // evaluate_regression and predictive_accuracy on the ranks give, on every
 // rank, the bits of the same call in one process (the model without its
 // group), and leave the Rng where one process leaves it; each rank fills
-// only its share of the batches. evaluate_loss on R ranks x 1 thread gives
+// only its share of the batches, also with a pool of threads on every
+// rank. evaluate_loss on R ranks x 1 thread gives
 // the bits of one process with R threads (Model::loss splits its chunks).
 
 #include <gtest/gtest.h>
@@ -138,6 +139,37 @@ TEST_F(DistributedEvaluation, PredictiveAccuracyHasTheBitsOfOneProcess) {
   const double alone = predictive_accuracy(alone_, 1, data_, 4, alone_rng, kBatch);
   EXPECT_EQ(ranks, alone);
   EXPECT_EQ(ranks_rng.normal(), alone_rng.normal());
+}
+
+// Each rank's block split again across the threads of a pool
+// (eval/evaluation_threads.hpp): 5 batches on 2 threads as 2 and 3, 3 as 1
+// and 2, 4 as 2 and 2.
+TEST_F(DistributedEvaluation, APoolOnEveryRankKeepsTheBitsOfOneThreadInOneProcess) {
+  ThreadPool pool(2);
+  Rng ranks_rng(11), alone_rng(11);
+  const Index fills_before = source_.fills();
+  const IwaeResult ranks = evaluate_iwae(distributed_, source_, 5, kBatch, ranks_rng, {}, &pool);
+  EXPECT_EQ(source_.fills() - fills_before, own_batches());
+  const IwaeResult alone = evaluate_iwae(alone_, source_, 5, kBatch, alone_rng);
+  EXPECT_EQ(ranks.nll, alone.nll);
+  EXPECT_EQ(ranks.elbo_loss, alone.elbo_loss);
+  EXPECT_EQ(ranks_rng.normal(), alone_rng.normal());
+
+  const AccuracyResult ranks_accuracy = evaluate_accuracy(distributed_, 1, source_, kBatch, &pool);
+  const AccuracyResult alone_accuracy = evaluate_accuracy(alone_, 1, source_, kBatch);
+  EXPECT_EQ(ranks_accuracy.correct, alone_accuracy.correct);
+  EXPECT_EQ(ranks_accuracy.total, alone_accuracy.total);
+
+  const RegressionResult ranks_errors =
+      evaluate_regression(distributed_, 2, source_, kBatch, &pool);
+  const RegressionResult alone_errors = evaluate_regression(alone_, 2, source_, kBatch);
+  EXPECT_EQ(ranks_errors.rmse, alone_errors.rmse);
+  EXPECT_EQ(ranks_errors.mae, alone_errors.mae);
+
+  Rng ranks_draws(13), alone_draws(13);
+  EXPECT_EQ(predictive_accuracy(distributed_, 1, data_, 4, ranks_draws, kBatch, &pool),
+            predictive_accuracy(alone_, 1, data_, 4, alone_draws, kBatch));
+  EXPECT_EQ(ranks_draws.normal(), alone_draws.normal());
 }
 
 TEST_F(DistributedEvaluation, LossOnRanksOfOneThreadHasTheBitsOfOneProcessWithThatManyThreads) {

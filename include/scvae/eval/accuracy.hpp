@@ -5,9 +5,12 @@
 // evidence-weighted q(y|x)), against the batch's class-index target row,
 // over the samples whose mask is 1.
 
+#include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "scvae/eval/evaluation_threads.hpp"
 #include "scvae/eval/loss.hpp"
 #include "scvae/eval/rank_shards.hpp"
 #include "scvae/model/contract.hpp"
@@ -41,17 +44,21 @@ Index count_correct(const Matrix<Scalar>& scores, const Matrix<Scalar>& targets,
 /// Accuracy of categorical task `task` over every sample of `source`, in
 /// order 0..size-1, batch by batch, with the class probabilities that
 /// `predict(x, probabilities)` writes for a batch's inputs (classes x n);
-/// ties go to the lowest class. For a model in a rank group the batches are
-/// split across the ranks and the counts summed (eval/rank_shards.hpp).
-/// E.g. M2's q(y|x) alone:
+/// ties go to the lowest class. With a `pool` the batches are split across
+/// its threads, which then call `predict` at once (it must be safe to: a
+/// const model's prediction is); for a model in a rank group they are split
+/// across the ranks too, and the counts summed (eval/evaluation_threads.hpp,
+/// eval/rank_shards.hpp). E.g. M2's q(y|x) alone:
 /// [&](const auto& x, auto& p) { model.class_probabilities(x, p); }.
 /// Throws ArgumentError for a task index out of range, a task whose
 /// likelihood is not categorical, batch_size < 1, an empty source, or when
 /// every label is masked out; ShapeError when the source's task count differs.
-template <typename Model, typename Predict>
+template <typename Model, typename Predict,
+          typename = std::enable_if_t<std::is_invocable_v<
+              Predict&, const Matrix<typename Model::Scalar>&, Matrix<typename Model::Scalar>&>>>
 AccuracyResult evaluate_accuracy(const Model& model, Index task,
                                  const BatchSource<typename Model::Scalar>& source,
-                                 Index batch_size, Predict&& predict) {
+                                 Index batch_size, Predict&& predict, ThreadPool* pool = nullptr) {
   using Scalar = typename Model::Scalar;
   if (task < 0 || task >= model.task_count())
     throw ArgumentError("accuracy task: expected a task index in 0.." +
@@ -65,25 +72,38 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
   const Index size = source.size();
   const std::vector<Index> order = detail::eval_order(size);
   const auto ts = static_cast<std::size_t>(task);
-  Batch<Scalar> batch;
-  Matrix<Scalar> probabilities;
-  AccuracyResult result;
-  const EvaluationShards shards(evaluation_rank_group(model),
-                                evaluation_batches(size, batch_size));
-  for (Index begin = 0, b = 0; begin < size; begin += batch_size, ++b) {
-    if (!shards.runs(b)) continue;
+  // One thread's buffers and counts; counts are exact in any order.
+  struct Scratch {
+    Batch<Scalar> batch;
+    Matrix<Scalar> probabilities;
+    Index correct = 0;
+    Index total = 0;
+  };
+  std::vector<Scratch> scratch(static_cast<std::size_t>(pool != nullptr ? pool->size() : 1));
+  SerialFill fill;
+  const Index batches = evaluation_batches(size, batch_size);
+  const EvaluationShards shards(evaluation_rank_group(model), batches);
+  auto compute = [&](int worker, Index b, Rng*) {
+    Scratch& s = scratch[static_cast<std::size_t>(worker)];
+    const Index begin = b * batch_size;
     const Index end = std::min(size, begin + batch_size);
-    source.fill(order, begin, end, batch);
-    const Matrix<Scalar>& target = batch.target(ts);
+    fill(source, order, begin, end, s.batch);
+    const Matrix<Scalar>& target = s.batch.target(ts);
     detail::check_shape("accuracy target", target.rows(), target.cols(), 1, end - begin);
-    const bool masked = batch.has_mask(ts);
-    if (masked && batch.masks[ts].sum() == Scalar(0)) continue;
-    predict(batch.x, probabilities);
-    detail::check_shape("accuracy class probabilities", probabilities.rows(), probabilities.cols(),
-                        spec.outputs, end - begin);
-    result.correct += count_correct(probabilities, target, masked ? &batch.masks[ts] : nullptr);
-    result.total += masked ? static_cast<Index>((batch.masks[ts].array() == Scalar(1)).count())
-                           : probabilities.cols();
+    const bool masked = s.batch.has_mask(ts);
+    if (masked && s.batch.masks[ts].sum() == Scalar(0)) return;
+    predict(s.batch.x, s.probabilities);
+    detail::check_shape("accuracy class probabilities", s.probabilities.rows(),
+                        s.probabilities.cols(), spec.outputs, end - begin);
+    s.correct += count_correct(s.probabilities, target, masked ? &s.batch.masks[ts] : nullptr);
+    s.total += masked ? static_cast<Index>((s.batch.masks[ts].array() == Scalar(1)).count())
+                      : s.probabilities.cols();
+  };
+  run_evaluation_batches(shards, batches, pool, nullptr, compute, [](int, Index, Rng&) {});
+  AccuracyResult result;
+  for (const Scratch& s : scratch) {
+    result.correct += s.correct;
+    result.total += s.total;
   }
   if (shards.split()) {
     // Counts below 2^53: exact in a double, in any order.
@@ -100,23 +120,26 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
 }
 
 /// Accuracy of categorical task `task` with the model's own prediction,
-/// predict_classes (model/contract.hpp); throws as above.
+/// predict_classes (model/contract.hpp), on a `pool`'s threads if given;
+/// throws as above.
 template <typename Model>
 AccuracyResult evaluate_accuracy(const Model& model, Index task,
                                  const BatchSource<typename Model::Scalar>& source,
-                                 Index batch_size) {
+                                 Index batch_size, ThreadPool* pool = nullptr) {
   using Scalar = typename Model::Scalar;
-  return evaluate_accuracy(model, task, source, batch_size,
-                           [&](const Matrix<Scalar>& x, Matrix<Scalar>& probabilities) {
-                             predict_classes(model, task, x, probabilities);
-                           });
+  return evaluate_accuracy(
+      model, task, source, batch_size,
+      [&](const Matrix<Scalar>& x, Matrix<Scalar>& probabilities) {
+        predict_classes(model, task, x, probabilities);
+      },
+      pool);
 }
 
 /// evaluate_accuracy(...).accuracy.
 template <typename Model>
 double accuracy(const Model& model, Index task, const BatchSource<typename Model::Scalar>& source,
-                Index batch_size) {
-  return evaluate_accuracy(model, task, source, batch_size).accuracy;
+                Index batch_size, ThreadPool* pool = nullptr) {
+  return evaluate_accuracy(model, task, source, batch_size, pool).accuracy;
 }
 
 }  // namespace scvae

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "scvae/eval/evaluation_threads.hpp"
 #include "scvae/eval/loss.hpp"
 #include "scvae/eval/rank_shards.hpp"
 #include "scvae/model/contract.hpp"
@@ -41,9 +42,11 @@ struct IwaeResult {
 /// 0..size-1, batch by batch. Per batch the model encodes once, then for each
 /// of the k draws eps (latent x n) is filled from `rng` (Rng::fill_normal) and
 /// all selected tasks decode the n codes: draws are taken batch by batch,
-/// draw by draw, so a seed fixes the result. For a model in a rank group the
-/// batches are split across the ranks, with the bits of one process
-/// (eval/rank_shards.hpp). `tasks` selects the tasks whose
+/// draw by draw, so a seed fixes the result. With a `pool` (e.g. the model's,
+/// thread_pool(), between training steps) the batches are split across its
+/// threads, and for a model in a rank group across the ranks, with the bits
+/// of one thread in one process (eval/evaluation_threads.hpp,
+/// eval/rank_shards.hpp). `tasks` selects the tasks whose
 /// likelihood counts (empty = all; e.g. {0} for the image of an SC-VAE; a
 /// model with importance_log_weights, M2, needs task 0 among them).
 /// Throws ArgumentError for k < 1, batch_size < 1, an empty source or a bad
@@ -51,8 +54,8 @@ struct IwaeResult {
 /// NumericalError when a batch's estimate is not finite (naming its samples).
 template <typename Model>
 IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::Scalar>& source,
-                         Index k, Index batch_size, Rng& rng,
-                         const std::vector<Index>& tasks = {}) {
+                         Index k, Index batch_size, Rng& rng, const std::vector<Index>& tasks = {},
+                         ThreadPool* pool = nullptr) {
   using Scalar = typename Model::Scalar;
   if (k < 1)
     throw ArgumentError("evaluate_iwae samples k: expected at least 1, got " + std::to_string(k));
@@ -85,47 +88,48 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
     const Matrix<Scalar>* target;
     RowVector<double> mask;  // empty: every column counts
   };
-  Batch<Scalar> batch;
-  Matrix<Scalar> mu, logvar, eps, z;
-  std::vector<Matrix<Scalar>> masked_targets(static_cast<std::size_t>(task_total));
-  std::vector<Term> sampled_terms;
-  RowVector<Scalar> nll;
-  RowVector<double> base, log_w, max_log_w, sum_w, sum_log_w, log_prior;
-  double nll_sum = 0.0;
-  double elbo_sum = 0.0;
-  // Split across ranks: each sample's two terms, filled by the rank that
-  // computes its batch, then added in sample order on every rank.
-  const EvaluationShards shards(evaluation_rank_group(model),
-                                evaluation_batches(size, batch_size));
-  std::vector<double> nll_terms, elbo_terms;
-  if (shards.split()) {
-    nll_terms.assign(static_cast<std::size_t>(size), 0.0);
-    elbo_terms.assign(static_cast<std::size_t>(size), 0.0);
-  }
+  // One thread's buffers.
+  struct Scratch {
+    Batch<Scalar> batch;
+    Matrix<Scalar> mu, logvar, eps, z, skipped;
+    std::vector<Matrix<Scalar>> masked_targets;
+    std::vector<Term> sampled_terms;
+    RowVector<Scalar> nll;
+    RowVector<double> base, log_w, max_log_w, sum_w, sum_log_w, log_prior;
+  };
+  // Each sample's two terms, filled by the thread (and rank) that computes
+  // its batch, then added in sample order: the same bits on any count.
+  const Index batches = evaluation_batches(size, batch_size);
+  const EvaluationShards shards(evaluation_rank_group(model), batches);
+  std::vector<double> nll_terms(static_cast<std::size_t>(size), 0.0);
+  std::vector<double> elbo_terms(static_cast<std::size_t>(size), 0.0);
+  std::vector<Scratch> scratch(static_cast<std::size_t>(pool != nullptr ? pool->size() : 1));
+  for (Scratch& s : scratch) s.masked_targets.resize(static_cast<std::size_t>(task_total));
+  SerialFill fill;
 
-  for (Index begin = 0, b = 0; begin < size; begin += batch_size, ++b) {
+  auto compute = [&](int worker, Index b, Rng* stream) {
+    Scratch& s = scratch[static_cast<std::size_t>(worker)];
+    Rng& noise = *stream;
+    const Index begin = b * batch_size;
     const Index end = std::min(size, begin + batch_size);
     const Index n = end - begin;
-    if (!shards.runs(b)) {
-      shards.skip_draws(rng, eps, latent, n, k);
-      continue;
-    }
-    source.fill(order, begin, end, batch);
-    max_log_w.setConstant(n, kMinusInf);
-    sum_w.setZero(n);
-    sum_log_w.setZero(n);
+    Batch<Scalar>& batch = s.batch;
+    fill(source, order, begin, end, batch);
+    s.max_log_w.setConstant(n, kMinusInf);
+    s.sum_w.setZero(n);
+    s.sum_log_w.setZero(n);
     // Adds one draw's log w_ij (for each column j) to the running sums.
     auto add_draw = [&](const RowVector<double>& draw_log_w) {
       for (Index j = 0; j < n; ++j) {
         const double value = draw_log_w(j);
-        sum_log_w(j) += value;
+        s.sum_log_w(j) += value;
         // Streaming log-sum-exp: sum_w(j) * exp(max_log_w(j)) = sum of w so far.
         if (value == kMinusInf) continue;
-        if (value > max_log_w(j)) {
-          sum_w(j) = sum_w(j) * std::exp(max_log_w(j) - value) + 1.0;
-          max_log_w(j) = value;
+        if (value > s.max_log_w(j)) {
+          s.sum_w(j) = s.sum_w(j) * std::exp(s.max_log_w(j) - value) + 1.0;
+          s.max_log_w(j) = value;
         } else {
-          sum_w(j) += std::exp(value - max_log_w(j));
+          s.sum_w(j) += std::exp(value - s.max_log_w(j));
         }
       }
     };
@@ -133,22 +137,26 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
       const std::vector<TaskBatch<Scalar>> targets = task_batches(batch);
       const TaskBatch<Scalar>* label =
           task_total > 1 && selected[1] ? &targets[1] : nullptr;
-      eps.resize(latent, n);
+      s.eps.resize(latent, n);
       for (Index draw = 0; draw < k; ++draw) {
-        rng.fill_normal(eps);
-        model.importance_log_weights(batch.x, label, eps, log_w);
-        add_draw(log_w);
+        noise.fill_normal(s.eps);
+        model.importance_log_weights(batch.x, label, s.eps, s.log_w);
+        add_draw(s.log_w);
       }
     } else {
-      model.encode(batch.x, mu, logvar);
+      const auto& mu = s.mu;
+      const auto& logvar = s.logvar;
+      const auto& eps = s.eps;
+      const auto& z = s.z;
+      model.encode(batch.x, s.mu, s.logvar);
       const bool class_prior = detail::model_has_class_prior(model);  // log p(z) from the model
-      log_prior.resize(n);
+      s.log_prior.resize(n);
 
       // The selected tasks' targets; masked columns get a target of 0, which
       // every likelihood accepts, and a weight of 0. Tasks read from the mean
       // are scored here once.
-      base.setZero(n);
-      sampled_terms.clear();
+      s.base.setZero(n);
+      s.sampled_terms.clear();
       for (Index t = 0; t < task_total; ++t) {
         const auto ts = static_cast<std::size_t>(t);
         if (!selected[ts]) continue;
@@ -157,7 +165,7 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
           term.mask = batch.masks[ts].template cast<double>();
           if (term.mask.sum() == 0.0) continue;
           if ((term.mask.array() == 0.0).any()) {
-            Matrix<Scalar>& copy = masked_targets[ts];
+            Matrix<Scalar>& copy = s.masked_targets[ts];
             copy = *term.target;
             for (Index j = 0; j < n; ++j)
               if (term.mask(j) == 0.0) copy.col(j).setZero();
@@ -167,31 +175,31 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
           }
         }
         if (model.task(t).input == DecoderInput::Mean) {
-          model.task_nll(t, mu, *term.target, nll);
+          model.task_nll(t, mu, *term.target, s.nll);
           if (term.mask.size() > 0)
-            base.array() -= nll.template cast<double>().array() * term.mask.array();
+            s.base.array() -= s.nll.template cast<double>().array() * term.mask.array();
           else
-            base -= nll.template cast<double>();
+            s.base -= s.nll.template cast<double>();
         } else {
-          sampled_terms.push_back(std::move(term));
+          s.sampled_terms.push_back(std::move(term));
         }
       }
 
-      eps.resize(latent, n);
-      z.resize(latent, n);
+      s.eps.resize(latent, n);
+      s.z.resize(latent, n);
       for (Index draw = 0; draw < k; ++draw) {
-        rng.fill_normal(eps);
-        reparameterize<Scalar>(mu, logvar, eps, z);
-        log_w = base;
-        for (const Term& term : sampled_terms) {
-          model.task_nll(term.task, z, *term.target, nll);
+        noise.fill_normal(s.eps);
+        reparameterize<Scalar>(mu, logvar, eps, s.z);
+        s.log_w = s.base;
+        for (const Term& term : s.sampled_terms) {
+          model.task_nll(term.task, z, *term.target, s.nll);
           if (term.mask.size() > 0)
-            log_w.array() -= nll.template cast<double>().array() * term.mask.array();
+            s.log_w.array() -= s.nll.template cast<double>().array() * term.mask.array();
           else
-            log_w -= nll.template cast<double>();
+            s.log_w -= s.nll.template cast<double>();
         }
         if constexpr (detail::has_class_prior_member<Model>::value)
-          if (class_prior) model.log_prior(z, log_prior);
+          if (class_prior) model.log_prior(z, s.log_prior);
         for (Index j = 0; j < n; ++j) {
           // log p(z) - log N(z; mu, diag exp(logvar)); the 2 pi terms cancel
           // and (z - mu)^2 / exp(logvar) = eps^2. log N(z; 0, I) is summed
@@ -202,7 +210,7 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
               const double e = static_cast<double>(eps(d, j));
               log_ratio += 0.5 * (e * e + static_cast<double>(logvar(d, j)));
             }
-            log_ratio += log_prior(j);
+            log_ratio += s.log_prior(j);
           } else {
             for (Index d = 0; d < latent; ++d) {
               const double e = static_cast<double>(eps(d, j));
@@ -210,36 +218,34 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
               log_ratio += 0.5 * (e * e - zd * zd + static_cast<double>(logvar(d, j)));
             }
           }
-          log_w(j) += log_ratio;
+          s.log_w(j) += log_ratio;
         }
-        add_draw(log_w);
+        add_draw(s.log_w);
       }
     }
     for (Index j = 0; j < n; ++j) {
-      const double nll_term = max_log_w(j) + std::log(sum_w(j)) - log_k;
-      const double elbo_term = sum_log_w(j) / static_cast<double>(k);
-      if (shards.split()) {
-        nll_terms[static_cast<std::size_t>(begin + j)] = nll_term;
-        elbo_terms[static_cast<std::size_t>(begin + j)] = elbo_term;
-        continue;
-      }
-      nll_sum -= nll_term;
-      elbo_sum -= elbo_term;
+      nll_terms[static_cast<std::size_t>(begin + j)] =
+          s.max_log_w(j) + std::log(s.sum_w(j)) - log_k;
+      elbo_terms[static_cast<std::size_t>(begin + j)] = s.sum_log_w(j) / static_cast<double>(k);
+    }
+  };
+  auto skip = [&](int worker, Index b, Rng& noise) {
+    const Index n = std::min(size, (b + 1) * batch_size) - b * batch_size;
+    shards.skip_draws(noise, scratch[static_cast<std::size_t>(worker)].skipped, latent, n, k);
+  };
+  run_evaluation_batches(shards, batches, pool, &rng, compute, skip);
+  shards.gather(nll_terms);
+  shards.gather(elbo_terms);
+  double nll_sum = 0.0;
+  double elbo_sum = 0.0;
+  for (Index begin = 0; begin < size; begin += batch_size) {
+    const Index end = std::min(size, begin + batch_size);
+    for (Index i = begin; i < end; ++i) {
+      nll_sum -= nll_terms[static_cast<std::size_t>(i)];
+      elbo_sum -= elbo_terms[static_cast<std::size_t>(i)];
     }
     // The sums were finite before this batch, and stay non-finite once not.
-    if (!shards.split()) detail::check_eval_finite("evaluate_iwae", nll_sum + elbo_sum, begin, end);
-  }
-  if (shards.split()) {
-    shards.gather(nll_terms);
-    shards.gather(elbo_terms);
-    for (Index begin = 0; begin < size; begin += batch_size) {
-      const Index end = std::min(size, begin + batch_size);
-      for (Index i = begin; i < end; ++i) {
-        nll_sum -= nll_terms[static_cast<std::size_t>(i)];
-        elbo_sum -= elbo_terms[static_cast<std::size_t>(i)];
-      }
-      detail::check_eval_finite("evaluate_iwae", nll_sum + elbo_sum, begin, end);
-    }
+    detail::check_eval_finite("evaluate_iwae", nll_sum + elbo_sum, begin, end);
   }
 
   IwaeResult result;

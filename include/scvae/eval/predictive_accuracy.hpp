@@ -9,6 +9,7 @@
 #include "scvae/core/random.hpp"
 #include "scvae/data/dataset.hpp"
 #include "scvae/eval/accuracy.hpp"
+#include "scvae/eval/evaluation_threads.hpp"
 #include "scvae/eval/rank_shards.hpp"
 #include "scvae/prob/gaussian.hpp"
 
@@ -16,41 +17,56 @@ namespace scvae {
 
 /// `Model` is an SCVAEBaseT: encode(), predict(t, z, mean), task(t).outputs.
 /// The share of `data`'s samples whose most probable class (summed over the
-/// draws) is their label; z noise from `rng`. For a model in a rank group
-/// the batches are split across the ranks (eval/rank_shards.hpp).
+/// draws) is their label; z noise from `rng`. With a `pool` the batches are
+/// split across its threads, and for a model in a rank group across the
+/// ranks, with the result of one thread in one process
+/// (eval/evaluation_threads.hpp, eval/rank_shards.hpp).
 template <typename Model>
 double predictive_accuracy(const Model& model, Index task, const Dataset& data, Index draws,
-                           Rng& rng, Index batch_size = 1000) {
+                           Rng& rng, Index batch_size = 1000, ThreadPool* pool = nullptr) {
   using Scalar = typename Model::Scalar;
   if (draws < 1)
     throw ArgumentError("predictive accuracy: draws: expected at least 1, got " +
                         std::to_string(draws));
+  if (batch_size < 1)
+    throw ArgumentError("predictive accuracy: batch size: expected at least 1, got " +
+                        std::to_string(batch_size));
   if (data.empty()) throw ArgumentError(data.name() + ": predictive accuracy of no samples");
   const std::vector<Index> order = data.identity_order();
-  Matrix<Scalar> x, y, mu, logvar, z, eps, probabilities, sum;
-  Index correct = 0;
-  const EvaluationShards shards(evaluation_rank_group(model),
-                                evaluation_batches(data.size(), batch_size));
-  for (Index begin = 0, b = 0; begin < data.size(); begin += batch_size, ++b) {
-    const Index end = std::min<Index>(begin + batch_size, data.size());
-    if (!shards.runs(b)) {
-      shards.skip_draws(rng, eps, model.latent(), end - begin, draws);
-      continue;
-    }
-    data.batch(order, begin, end, x);
-    data.label_batch(order, begin, end, y);
-    model.encode(x, mu, logvar);
-    sum.setZero(model.task(task).outputs, mu.cols());
-    eps.resize(mu.rows(), mu.cols());
-    z.resize(mu.rows(), mu.cols());
+  // One thread's buffers and count; counts are exact in any order.
+  struct Scratch {
+    Matrix<Scalar> x, y, mu, logvar, z, eps, probabilities, sum;
+    Index correct = 0;
+  };
+  std::vector<Scratch> scratch(static_cast<std::size_t>(pool != nullptr ? pool->size() : 1));
+  const Index batches = evaluation_batches(data.size(), batch_size);
+  const EvaluationShards shards(evaluation_rank_group(model), batches);
+  auto batch_end = [&](Index b) { return std::min<Index>((b + 1) * batch_size, data.size()); };
+  auto compute = [&](int worker, Index b, Rng* stream) {
+    Scratch& s = scratch[static_cast<std::size_t>(worker)];
+    const Index begin = b * batch_size;
+    const Index end = batch_end(b);
+    data.batch(order, begin, end, s.x);
+    data.label_batch(order, begin, end, s.y);
+    model.encode(s.x, s.mu, s.logvar);
+    s.sum.setZero(model.task(task).outputs, s.mu.cols());
+    s.eps.resize(s.mu.rows(), s.mu.cols());
+    s.z.resize(s.mu.rows(), s.mu.cols());
     for (Index d = 0; d < draws; ++d) {
-      rng.fill_normal(eps);
-      reparameterize<Scalar>(mu, logvar, eps, z);
-      model.predict(task, z, probabilities);
-      sum += probabilities;
+      stream->fill_normal(s.eps);
+      reparameterize<Scalar>(s.mu, s.logvar, s.eps, s.z);
+      model.predict(task, s.z, s.probabilities);
+      s.sum += s.probabilities;
     }
-    correct += count_correct(sum, y);
-  }
+    s.correct += count_correct(s.sum, s.y);
+  };
+  auto skip = [&](int worker, Index b, Rng& stream) {
+    shards.skip_draws(stream, scratch[static_cast<std::size_t>(worker)].eps, model.latent(),
+                      batch_end(b) - b * batch_size, draws);
+  };
+  run_evaluation_batches(shards, batches, pool, &rng, compute, skip);
+  Index correct = 0;
+  for (const Scratch& s : scratch) correct += s.correct;
   if (shards.split()) {
     double count = static_cast<double>(correct);  // exact below 2^53
     shards.gather(&count, 1);

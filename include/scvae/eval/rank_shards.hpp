@@ -65,6 +65,9 @@ class EvaluationShards {
   bool split() const { return group_ != nullptr; }
   /// Whether this rank computes batch b.
   bool runs(Index b) const { return b >= first_ && b < end_; }
+  /// This rank's batches: [first(), end()).
+  Index first() const { return first_; }
+  Index end() const { return end_; }
 
   /// For a batch another rank computes: takes the `draws` noise matrices of
   /// rows x cols that computing it would take from `rng`, into `scratch`,

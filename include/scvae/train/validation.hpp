@@ -14,6 +14,7 @@
 #include "scvae/eval/loss.hpp"
 #include "scvae/eval/regression.hpp"
 #include "scvae/train/report.hpp"
+#include "scvae/train/trainer_traits.hpp"
 
 namespace scvae {
 
@@ -33,10 +34,12 @@ void report_validation(Model& model, const BatchSource<typename Model::Scalar>& 
     if (loss.task_count[ts] == 0) continue;
     report.set(prefix + "nll", loss.task_nll[ts]);
     if (task.likelihood.kind == Kind::Categorical) {
-      report.set(prefix + "accuracy", accuracy(model, t, validation, batch_size));
+      report.set(prefix + "accuracy",
+                 accuracy(model, t, validation, batch_size, detail::model_thread_pool(model)));
     } else if (task.likelihood.kind == Kind::Gaussian ||
                task.likelihood.kind == Kind::GaussianLearnedVariance) {
-      const RegressionResult r = evaluate_regression(model, t, validation, batch_size);
+      const RegressionResult r =
+          evaluate_regression(model, t, validation, batch_size, detail::model_thread_pool(model));
       report.set(prefix + "rmse", r.rmse);
       report.set(prefix + "mae", r.mae);
     }
