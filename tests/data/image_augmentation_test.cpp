@@ -1,5 +1,7 @@
 #include "scvae/data/image_augmentation.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 #include <utility>
@@ -261,6 +263,108 @@ TEST(AugmentedImageSource, MovesTheImagesOnlyAndDrawsFromSamplePositionAndSeed) 
   source.fill(order, 4, 7, second);
   EXPECT_EQ(first.x, moved.x.leftCols(2));
   EXPECT_EQ(second.x, moved.x.rightCols(3));
+}
+
+TEST(ImageAugmentation, AQuarterTurnIsClockwiseAndNoTurnChangesNothing) {
+  const Shape shape(2, 4, 4);
+  Vector<double> image(32);
+  for (Index i = 0; i < 32; ++i) image(i) = static_cast<double>(i + 1);
+  std::vector<double> scratch;
+  Vector<double> same = image;
+  rotate_image(shape, 0.0, same, scratch);
+  EXPECT_EQ(same, image);
+  Vector<double> turned = image;
+  rotate_image(shape, 90.0, turned, scratch);
+  // Clockwise: the left column, read upwards, becomes the top row.
+  for (Index c = 0; c < 2; ++c)
+    for (Index r = 0; r < 4; ++r)
+      for (Index x = 0; x < 4; ++x)
+        EXPECT_NEAR(turned(c * 16 + r * 4 + x), image(c * 16 + (3 - x) * 4 + r), 1e-12)
+            << "channel " << c << ", pixel " << r << ", " << x;
+}
+
+TEST(ImageAugmentation, ATurnKeepsTheMiddleAndBringsZerosInAtTheCorners) {
+  const Shape shape(1, 9, 9);
+  const Vector<double> ones = Vector<double>::Ones(81);
+  std::vector<double> scratch;
+  for (const double degrees : {-30.0, 12.5, 45.0}) {
+    Vector<double> turned = ones;
+    rotate_image(shape, degrees, turned, scratch);
+    for (Index r = 0; r < 9; ++r)
+      for (Index x = 0; x < 9; ++x) {
+        const double distance =
+            std::hypot(static_cast<double>(r) - 4.0, static_cast<double>(x) - 4.0);
+        // Within 2.5 pixels of the centre every neighbour is inside: the
+        // weights of a constant image add up to it.
+        if (distance <= 2.5) {
+          EXPECT_NEAR(turned(r * 9 + x), 1.0, 1e-12) << degrees << " degrees, " << r << ", " << x;
+        }
+        EXPECT_GE(turned(r * 9 + x), -1e-12);
+        EXPECT_LE(turned(r * 9 + x), 1.0 + 1e-12);
+      }
+    EXPECT_LT(turned(0), 0.5) << degrees << " degrees: the corner comes from outside";
+  }
+}
+
+TEST(ImageAugmentation, TurnsAreDrawnInRangeFromSampleAndPosition) {
+  double low = 0.0, high = 0.0;
+  std::set<double> seen;
+  for (Index sample = 0; sample < 200; ++sample) {
+    const double degrees = draw_rotation_degrees(10.0, 3, sample, 7);
+    EXPECT_GE(degrees, -10.0);
+    EXPECT_LE(degrees, 10.0);
+    low = std::min(low, degrees);
+    high = std::max(high, degrees);
+    seen.insert(degrees);
+    EXPECT_EQ(degrees, draw_rotation_degrees(10.0, 3, sample, 7));
+  }
+  EXPECT_LT(low, -9.0);
+  EXPECT_GT(high, 9.0);
+  EXPECT_EQ(seen.size(), 200u);
+  EXPECT_NE(draw_rotation_degrees(10.0, 3, 5, 7), draw_rotation_degrees(10.0, 3, 5, 8));
+  EXPECT_NE(draw_rotation_degrees(10.0, 3, 5, 7), draw_rotation_degrees(10.0, 4, 5, 7));
+}
+
+TEST(AugmentedImageSource, TurnsBeforeTheMoveAndLeavesTheMovesAsTheyWere) {
+  const TwelveImages images;
+  const PartlyLabelledSource<float>& inner = images.source;
+  ImageAugmentation moves;
+  moves.max_shift = 1;
+  moves.horizontal_flip = true;
+  ImageAugmentation turning = moves;
+  turning.max_degrees = 15.0;
+  const Shape shape(1, 6, 6);
+  const AugmentedImageSource<float> source(inner, shape, turning, 21);
+  const std::vector<Index> order{5, 1, 4, 0, 11, 2, 3, 6, 7, 8, 9, 10};
+  Batch<float> plain, turned;
+  inner.fill(order, 2, 7, plain);
+  source.fill(order, 2, 7, turned);
+  EXPECT_TRUE(turned.target_is_input[0]) << "the image task reconstructs the turned image";
+  std::vector<float> scratch;
+  for (Index j = 0; j < 5; ++j) {
+    const Index position = 2 + j;
+    const Index sample = order[static_cast<std::size_t>(position)];
+    Vector<float> expected = plain.x.col(j);
+    rotate_image(shape, draw_rotation_degrees(15.0, 21, sample, position), expected, scratch);
+    expected = moved_by_copy(shape, draw_image_move(moves, 21, sample, position), expected);
+    EXPECT_EQ(Vector<float>(turned.x.col(j)), expected) << "column " << j;
+    EXPECT_NE(Vector<float>(turned.x.col(j)), Vector<float>(plain.x.col(j))) << "column " << j;
+  }
+}
+
+TEST(AugmentedImageSource, RefusesATurnOutsideZeroTo180Degrees) {
+  const Dataset data = testing::make_images(4);
+  const AutoencoderSource<float> inner(data);
+  ImageAugmentation a;
+  for (const double degrees : {-1.0, 180.5, std::nan("")}) {
+    a.max_degrees = degrees;
+    const std::string message = testing::thrown_message<ArgumentError>(
+        [&] { AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1); });
+    EXPECT_NE(message.find("expected a rotation of [0, 180] degrees"), std::string::npos)
+        << message;
+  }
+  a.max_degrees = 180.0;
+  EXPECT_NO_THROW(AugmentedImageSource<float>(inner, Shape(1, 6, 6), a, 1));
 }
 
 TEST(AugmentedImageSource, RefusesAShiftAsLargeAsTheImageAndAWrongShape) {

@@ -1,5 +1,5 @@
 #pragma once
-// Random shifts, mirror images and erased squares of the images a source
+// Random shifts, mirror images, small turns and erased squares of the images a source
 // gives, drawn anew each time a sample is trained on: a classifier that
 // learns from few labels sees each of them in many positions, and must
 // recognise an image from part of it. The draw is a function of the seed,
@@ -8,6 +8,7 @@
 // uninterrupted one did.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -31,8 +32,14 @@ struct ImageAugmentation {
   /// encoder's input (DeVries and Taylor's cutout); the image task still
   /// reconstructs the whole moved image. 0: off.
   Index erase_size = 0;
+  /// Each image turns about its centre by an angle uniform in [-max_degrees,
+  /// max_degrees] (bilinear; what comes in from outside is 0), before the
+  /// move. 0: off. (Last, so that {shift, flip, erase} reads as before.)
+  double max_degrees = 0.0;
 
-  bool any() const { return max_shift > 0 || horizontal_flip || erase_size > 0; }
+  bool any() const {
+    return max_shift > 0 || horizontal_flip || erase_size > 0 || max_degrees > 0.0;
+  }
 };
 
 /// ArgumentError unless `augmentation` fits images of `shape`: a shift in
@@ -43,6 +50,9 @@ inline void check_image_augmentation(const ImageAugmentation& augmentation, cons
     throw ArgumentError("image augmentation: expected a shift in [0, " + std::to_string(side - 1) +
                         "] pixels for " + shape.text() + " images, got " +
                         std::to_string(augmentation.max_shift));
+  if (!(augmentation.max_degrees >= 0.0 && augmentation.max_degrees <= 180.0))
+    throw ArgumentError("image augmentation: expected a rotation of [0, 180] degrees, got " +
+                        std::to_string(augmentation.max_degrees));
   if (augmentation.erase_size < 0 || augmentation.erase_size > side)
     throw ArgumentError("image augmentation: expected an erased square of [0, " +
                         std::to_string(side) + "] pixels for " + shape.text() + " images, got " +
@@ -88,6 +98,56 @@ inline ImagePixel draw_erase_centre(const Shape& shape, std::uint64_t seed, Inde
   centre.row = static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(shape.height)));
   centre.column = static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(shape.width)));
   return centre;
+}
+
+/// The angle in degrees by which sample `sample` at `position` turns: a
+/// stream of its own, so turning rotation on leaves the other draws as they were.
+inline double draw_rotation_degrees(double max_degrees, std::uint64_t seed, Index sample,
+                                    Index position) {
+  Rng rng(seed ^ 0x726F74617465ull ^  // "rotate"
+          (static_cast<std::uint64_t>(sample) * 0x8EBC6AF09C88C6E3ull) ^
+          (static_cast<std::uint64_t>(position) * 0x589965CC75374CC3ull));
+  return max_degrees * (2.0 * rng.uniform() - 1.0);
+}
+
+/// Turns one image of `shape` by `degrees` (clockwise as seen with
+/// row 0 at the top) about its centre, in place, each channel alone: every
+/// pixel takes the bilinear value at the point that turns onto it, and 0
+/// where that point is outside the image. `scratch` holds a copy of a
+/// channel (resized once).
+template <typename Derived, typename Scalar>
+void rotate_image(const Shape& shape, double degrees, Eigen::DenseBase<Derived>& image,
+                  std::vector<Scalar>& scratch) {
+  if (degrees == 0.0) return;
+  const Index rows = shape.height, cols = shape.width;
+  const double radians = degrees * 3.14159265358979323846 / 180.0;
+  const double cosine = std::cos(radians), sine = std::sin(radians);
+  const double centre_r = 0.5 * static_cast<double>(rows - 1);
+  const double centre_x = 0.5 * static_cast<double>(cols - 1);
+  scratch.resize(static_cast<std::size_t>(rows * cols));
+  for (Index c = 0; c < shape.channels; ++c) {
+    const Index base = c * rows * cols;
+    for (Index i = 0; i < rows * cols; ++i) scratch[static_cast<std::size_t>(i)] = image(base + i);
+    auto at = [&](Index r, Index x) -> double {
+      if (r < 0 || r >= rows || x < 0 || x >= cols) return 0.0;
+      return static_cast<double>(scratch[static_cast<std::size_t>(r * cols + x)]);
+    };
+    for (Index r = 0; r < rows; ++r) {
+      for (Index x = 0; x < cols; ++x) {
+        // The inverse turn of (r, x): where its value comes from.
+        const double dr = static_cast<double>(r) - centre_r;
+        const double dx = static_cast<double>(x) - centre_x;
+        const double from_r = centre_r + cosine * dr - sine * dx;
+        const double from_x = centre_x + sine * dr + cosine * dx;
+        const double floor_r = std::floor(from_r), floor_x = std::floor(from_x);
+        const auto r0 = static_cast<Index>(floor_r), x0 = static_cast<Index>(floor_x);
+        const double wr = from_r - floor_r, wx = from_x - floor_x;
+        const double value = (1.0 - wr) * ((1.0 - wx) * at(r0, x0) + wx * at(r0, x0 + 1)) +
+                             wr * ((1.0 - wx) * at(r0 + 1, x0) + wx * at(r0 + 1, x0 + 1));
+        image(base + r * cols + x) = static_cast<typename Derived::Scalar>(value);
+      }
+    }
+  }
 }
 
 /// Sets to 0, in every channel, the pixels of the size x size square whose
@@ -164,6 +224,11 @@ class AugmentedImageSource final : public BatchSource<Scalar> {
       const ImageMove move = draw_image_move(augmentation_, seed_,
                                              order[static_cast<std::size_t>(position)], position);
       auto column = batch.x.col(j);
+      if (augmentation_.max_degrees > 0.0)
+        rotate_image(shape_,
+                     draw_rotation_degrees(augmentation_.max_degrees, seed_,
+                                           order[static_cast<std::size_t>(position)], position),
+                     column, rotation_scratch_);
       move_image(shape_, move, column);
     }
     if (augmentation_.erase_size == 0) return;
@@ -186,6 +251,7 @@ class AugmentedImageSource final : public BatchSource<Scalar> {
   Shape shape_;
   ImageAugmentation augmentation_;
   std::uint64_t seed_;
+  mutable std::vector<Scalar> rotation_scratch_;  // one channel's copy, sized once
 };
 
 }  // namespace scvae
