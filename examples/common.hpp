@@ -321,6 +321,17 @@ void train_or_evaluate(Trainer& trainer, const Source& source, Index epochs, Ind
   for (const auto& [name, value] : report.metrics) *metrics_out << name << " " << value << "\n";
 }
 
+/// The last epoch's IWAE (--iwae K): on the model's threads, with a progress
+/// line on stderr unless --quiet or on a rank that does not write (it runs
+/// for minutes at K = 5000).
+inline scvae::EvaluationOptions iwae_options(scvae::ThreadPool* pool, const CommonFlags& f,
+                                             bool writes) {
+  scvae::EvaluationOptions options(pool);
+  if (!f.quiet && writes)
+    options.progress = scvae::EvaluationProgressLine("IWAE, " + std::to_string(f.iwae) + " draws");
+  return options;
+}
+
 /// Runs `body` and turns errors into one line on stderr and an exit status;
 /// SIGINT/SIGTERM end it at a step boundary with status 128 + the signal.
 template <typename Body>

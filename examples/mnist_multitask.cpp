@@ -150,9 +150,11 @@ int main(int argc, char** argv) {
                                                                 draws_batch, model.thread_pool()));
       if (flags.iwae > 0 && r.epoch == r.epochs) {
         scvae::Rng iwae_rng(flags.seed + 2000);
-        r.set("test_nll_iwae", scvae::evaluate_iwae(model, test_source, flags.iwae, 100, iwae_rng,
-                                                    {0}, model.thread_pool())
-                                   .nll);
+        const scvae::EvaluationOptions threads =
+            examples::iwae_options(model.thread_pool(), flags, distributed.writes());
+        r.set(
+            "test_nll_iwae",
+            scvae::evaluate_iwae(model, test_source, flags.iwae, 100, iwae_rng, {0}, threads).nll);
       }
       return false;
     };

@@ -77,9 +77,10 @@ int main(int argc, char** argv) {
       r.set("test_kl", sampled.kl);
       if (flags.iwae > 0 && r.epoch == r.epochs) {
         scvae::Rng iwae_rng(flags.seed + 2000);
-        r.set("test_nll_iwae", scvae::evaluate_iwae(vae, test_source, flags.iwae, 100, iwae_rng, {},
-                                                    vae.thread_pool())
-                                   .nll);
+        const scvae::EvaluationOptions threads =
+            examples::iwae_options(vae.thread_pool(), flags, distributed.writes());
+        r.set("test_nll_iwae",
+              scvae::evaluate_iwae(vae, test_source, flags.iwae, 100, iwae_rng, {}, threads).nll);
       }
       return false;
     };

@@ -26,6 +26,7 @@
 #include "scvae/data/table_split.hpp"
 #include "scvae/data/table_standardizer.hpp"
 #include "scvae/eval/accuracy.hpp"
+#include "scvae/eval/evaluation_progress_line.hpp"
 #include "scvae/eval/evaluation_threads.hpp"
 #include "scvae/eval/iwae.hpp"
 #include "scvae/eval/loss.hpp"

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "../test_support.hpp"
 #include "eval_support.hpp"
 #include "scvae/eval/accuracy.hpp"
+#include "scvae/eval/evaluation_progress_line.hpp"
 #include "scvae/eval/iwae.hpp"
 #include "scvae/eval/predictive_accuracy.hpp"
 #include "scvae/eval/regression.hpp"
@@ -95,6 +98,80 @@ TEST(EvaluationThreads, TheEarliestBatchsErrorIsTheOneRethrown) {
         [](int, Index, Rng&) {});
   });
   EXPECT_EQ(message, "batch 2");
+}
+
+TEST(EvaluationThreads, ProgressHearsOfEachBatchOnceInOrderOfFinishing) {
+  for (int threads = 1; threads <= 3; ++threads) {
+    ThreadPool pool(threads);
+    for (int ranks = 1; ranks <= 2; ++ranks) {
+      ShardsTestRankGroup group(ranks - 1, ranks);  // the last rank's share
+      const EvaluationShards shards(&group, 7);
+      const Index own = shards.end() - shards.first();
+      std::vector<Index> heard;
+      EvaluationOptions options(&pool);
+      options.progress = [&](Index done, Index total) {
+        EXPECT_EQ(total, own);
+        heard.push_back(done);
+      };
+      run_evaluation_batches(
+          shards, 7, options, nullptr, [](int, Index, Rng*) {}, [](int, Index, Rng&) {});
+      ASSERT_EQ(static_cast<Index>(heard.size()), own) << threads << " threads";
+      for (Index i = 0; i < own; ++i) EXPECT_EQ(heard[static_cast<std::size_t>(i)], i + 1);
+    }
+  }
+  // What it throws ends the evaluation, as a batch's error does.
+  ThreadPool pool(2);
+  EvaluationOptions stopping(&pool);
+  stopping.progress = [](Index done, Index) {
+    if (done == 3) throw std::runtime_error("stopped at 3");
+  };
+  EXPECT_EQ(testing::thrown_message<std::runtime_error>([&] {
+              run_evaluation_batches(
+                  EvaluationShards(nullptr, 6), 6, stopping, nullptr, [](int, Index, Rng*) {},
+                  [](int, Index, Rng&) {});
+            }),
+            "stopped at 3");
+}
+
+TEST(EvaluationProgressLine, DrawsALiveLineOnATerminalAndOneLineInALog) {
+  std::ostringstream log;
+  EvaluationProgressLine quiet("IWAE", log, EvaluationProgressLine::Mode::Lines);
+  for (Index done = 1; done <= 4; ++done) quiet(done, 4);
+  const std::string logged = log.str();
+  EXPECT_EQ(logged.rfind("IWAE: 4 batches in ", 0), 0u) << logged;
+  EXPECT_EQ(logged.find('\r'), std::string::npos);
+  EXPECT_EQ(std::count(logged.begin(), logged.end(), '\n'), 1);
+
+  std::ostringstream terminal;
+  EvaluationProgressLine live("IWAE", terminal, EvaluationProgressLine::Mode::Live);
+  live(1, 4);
+  live(2, 4);  // within 100 ms of the first: not drawn
+  live(4, 4);
+  const std::string text = terminal.str();
+  EXPECT_NE(text.find("\r\033[KIWAE [======                  ] 1/4 batches  ETA "),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("2/4"), std::string::npos) << text;
+  EXPECT_NE(text.find("\r\033[KIWAE: 4 batches in "), std::string::npos) << text;
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(EvaluationThreads, AnEvaluatorTellsItsProgress) {
+  const Dataset data = make_data();
+  const ImageLabelSource<double> source(data, labelled_flags(data.size()));
+  const SCVAET<double> model(image_label_spec(), 3);
+  ThreadPool pool(2);
+  EvaluationOptions options(&pool);
+  Index calls = 0;
+  options.progress = [&](Index, Index total) {
+    EXPECT_EQ(total, 4);  // 37 samples in batches of 10
+    ++calls;
+  };
+  Rng rng(2);
+  evaluate_iwae(model, source, 3, 10, rng, {}, options);
+  EXPECT_EQ(calls, 4);
+  evaluate_accuracy(model, 1, source, 10, options);
+  EXPECT_EQ(calls, 8);
 }
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }

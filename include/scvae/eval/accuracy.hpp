@@ -44,7 +44,7 @@ Index count_correct(const Matrix<Scalar>& scores, const Matrix<Scalar>& targets,
 /// Accuracy of categorical task `task` over every sample of `source`, in
 /// order 0..size-1, batch by batch, with the class probabilities that
 /// `predict(x, probabilities)` writes for a batch's inputs (classes x n);
-/// ties go to the lowest class. With a `pool` the batches are split across
+/// ties go to the lowest class. With options.pool the batches are split across
 /// its threads, which then call `predict` at once (it must be safe to: a
 /// const model's prediction is); for a model in a rank group they are split
 /// across the ranks too, and the counts summed (eval/evaluation_threads.hpp,
@@ -58,7 +58,8 @@ template <typename Model, typename Predict,
               Predict&, const Matrix<typename Model::Scalar>&, Matrix<typename Model::Scalar>&>>>
 AccuracyResult evaluate_accuracy(const Model& model, Index task,
                                  const BatchSource<typename Model::Scalar>& source,
-                                 Index batch_size, Predict&& predict, ThreadPool* pool = nullptr) {
+                                 Index batch_size, Predict&& predict,
+                                 const EvaluationOptions& options = {}) {
   using Scalar = typename Model::Scalar;
   if (task < 0 || task >= model.task_count())
     throw ArgumentError("accuracy task: expected a task index in 0.." +
@@ -79,7 +80,8 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
     Index correct = 0;
     Index total = 0;
   };
-  std::vector<Scratch> scratch(static_cast<std::size_t>(pool != nullptr ? pool->size() : 1));
+  std::vector<Scratch> scratch(
+      static_cast<std::size_t>(options.pool != nullptr ? options.pool->size() : 1));
   SerialFill fill;
   const Index batches = evaluation_batches(size, batch_size);
   const EvaluationShards shards(evaluation_rank_group(model), batches);
@@ -99,7 +101,7 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
     s.total += masked ? static_cast<Index>((s.batch.masks[ts].array() == Scalar(1)).count())
                       : s.probabilities.cols();
   };
-  run_evaluation_batches(shards, batches, pool, nullptr, compute, [](int, Index, Rng&) {});
+  run_evaluation_batches(shards, batches, options, nullptr, compute, [](int, Index, Rng&) {});
   AccuracyResult result;
   for (const Scratch& s : scratch) {
     result.correct += s.correct;
@@ -120,26 +122,26 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
 }
 
 /// Accuracy of categorical task `task` with the model's own prediction,
-/// predict_classes (model/contract.hpp), on a `pool`'s threads if given;
+/// predict_classes (model/contract.hpp), on options.pool's threads if given;
 /// throws as above.
 template <typename Model>
 AccuracyResult evaluate_accuracy(const Model& model, Index task,
                                  const BatchSource<typename Model::Scalar>& source,
-                                 Index batch_size, ThreadPool* pool = nullptr) {
+                                 Index batch_size, const EvaluationOptions& options = {}) {
   using Scalar = typename Model::Scalar;
   return evaluate_accuracy(
       model, task, source, batch_size,
       [&](const Matrix<Scalar>& x, Matrix<Scalar>& probabilities) {
         predict_classes(model, task, x, probabilities);
       },
-      pool);
+      options);
 }
 
 /// evaluate_accuracy(...).accuracy.
 template <typename Model>
 double accuracy(const Model& model, Index task, const BatchSource<typename Model::Scalar>& source,
-                Index batch_size, ThreadPool* pool = nullptr) {
-  return evaluate_accuracy(model, task, source, batch_size, pool).accuracy;
+                Index batch_size, const EvaluationOptions& options = {}) {
+  return evaluate_accuracy(model, task, source, batch_size, options).accuracy;
 }
 
 }  // namespace scvae

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -26,6 +27,21 @@
 #include "scvae/eval/rank_shards.hpp"
 
 namespace scvae {
+
+/// Told after each batch an evaluation computes: the batches done so far
+/// and the batches this process computes (a rank's share on several
+/// ranks). One call at a time, from whichever thread computed the batch;
+/// what it throws ends the evaluation as a batch's error does.
+using EvaluationProgress = std::function<void(Index done, Index total)>;
+
+/// How an evaluator runs: on the threads of `pool` (none: the calling
+/// thread), telling `progress` (if set) as batches finish.
+struct EvaluationOptions {
+  /// Implicit, so that a pool alone (e.g. model.thread_pool()) is the options.
+  EvaluationOptions(ThreadPool* threads = nullptr) : pool(threads) {}  // NOLINT
+  ThreadPool* pool = nullptr;
+  EvaluationProgress progress;
+};
 
 /// BatchSource::fill for the threads of an evaluation, one at a time: a
 /// source may keep scratch buffers between calls (its fill() is const, not
@@ -45,22 +61,27 @@ class SerialFill {
 
 /// Runs compute(worker, b, rng) for every batch b that `shards` gives this
 /// process, batches [first, end) of `batches`, split into contiguous blocks
-/// across min(pool->size(), batches of this process) threads of `pool` (on
-/// the calling thread without a pool); `worker` (0-based) names the block,
+/// across min(pool->size(), batches of this process) threads of
+/// options.pool (on the calling thread without a pool), telling
+/// options.progress after each; `worker` (0-based) names the block,
 /// for per-thread scratch. With an `rng`, skip(worker, b, rng) must take
 /// from it the noise that computing batch b takes; compute gets a stream positioned at
 /// its batch, and *rng ends past every batch. Without one, rng is nullptr
 /// everywhere and skip is never called. When batches throw, the error of the
 /// earliest batch is rethrown, as on one thread; later blocks may have run.
 template <typename Compute, typename Skip>
-void run_evaluation_batches(const EvaluationShards& shards, Index batches, ThreadPool* pool,
-                            Rng* rng, Compute&& compute, Skip&& skip) {
+void run_evaluation_batches(const EvaluationShards& shards, Index batches,
+                            const EvaluationOptions& options, Rng* rng, Compute&& compute,
+                            Skip&& skip) {
+  ThreadPool* pool = options.pool;
   const Index first = shards.first();
   const Index count = shards.end() - first;
   const int workers =
       pool == nullptr || count < 2 ? 1 : static_cast<int>(std::min<Index>(pool->size(), count));
   std::vector<Rng> streams(static_cast<std::size_t>(workers), rng != nullptr ? *rng : Rng());
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
+  std::mutex progress_mutex;
+  Index done = 0;
   auto work = [&](int worker) {
     const auto w = static_cast<std::size_t>(worker);
     Rng* stream = rng != nullptr ? &streams[w] : nullptr;
@@ -69,7 +90,12 @@ void run_evaluation_batches(const EvaluationShards& shards, Index batches, Threa
     try {
       if (stream != nullptr)
         for (Index b = 0; b < begin; ++b) skip(worker, b, *stream);
-      for (Index b = begin; b < end; ++b) compute(worker, b, stream);
+      for (Index b = begin; b < end; ++b) {
+        compute(worker, b, stream);
+        if (!options.progress) continue;
+        const std::lock_guard<std::mutex> lock(progress_mutex);
+        options.progress(++done, count);
+      }
     } catch (...) {
       errors[w] = std::current_exception();
     }

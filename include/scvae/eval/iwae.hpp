@@ -42,9 +42,9 @@ struct IwaeResult {
 /// 0..size-1, batch by batch. Per batch the model encodes once, then for each
 /// of the k draws eps (latent x n) is filled from `rng` (Rng::fill_normal) and
 /// all selected tasks decode the n codes: draws are taken batch by batch,
-/// draw by draw, so a seed fixes the result. With a `pool` (e.g. the model's,
-/// thread_pool(), between training steps) the batches are split across its
-/// threads, and for a model in a rank group across the ranks, with the bits
+/// draw by draw, so a seed fixes the result. With options.pool (e.g. the
+/// model's, thread_pool(), between training steps) the batches are split
+/// across its threads, and for a model in a rank group across the ranks, with the bits
 /// of one thread in one process (eval/evaluation_threads.hpp,
 /// eval/rank_shards.hpp). `tasks` selects the tasks whose
 /// likelihood counts (empty = all; e.g. {0} for the image of an SC-VAE; a
@@ -55,7 +55,7 @@ struct IwaeResult {
 template <typename Model>
 IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::Scalar>& source,
                          Index k, Index batch_size, Rng& rng, const std::vector<Index>& tasks = {},
-                         ThreadPool* pool = nullptr) {
+                         const EvaluationOptions& options = {}) {
   using Scalar = typename Model::Scalar;
   if (k < 1)
     throw ArgumentError("evaluate_iwae samples k: expected at least 1, got " + std::to_string(k));
@@ -103,7 +103,8 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
   const EvaluationShards shards(evaluation_rank_group(model), batches);
   std::vector<double> nll_terms(static_cast<std::size_t>(size), 0.0);
   std::vector<double> elbo_terms(static_cast<std::size_t>(size), 0.0);
-  std::vector<Scratch> scratch(static_cast<std::size_t>(pool != nullptr ? pool->size() : 1));
+  std::vector<Scratch> scratch(
+      static_cast<std::size_t>(options.pool != nullptr ? options.pool->size() : 1));
   for (Scratch& s : scratch) s.masked_targets.resize(static_cast<std::size_t>(task_total));
   SerialFill fill;
 
@@ -233,7 +234,7 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
     const Index n = std::min(size, (b + 1) * batch_size) - b * batch_size;
     shards.skip_draws(noise, scratch[static_cast<std::size_t>(worker)].skipped, latent, n, k);
   };
-  run_evaluation_batches(shards, batches, pool, &rng, compute, skip);
+  run_evaluation_batches(shards, batches, options, &rng, compute, skip);
   shards.gather(nll_terms);
   shards.gather(elbo_terms);
   double nll_sum = 0.0;

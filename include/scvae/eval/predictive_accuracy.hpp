@@ -17,13 +17,14 @@ namespace scvae {
 
 /// `Model` is an SCVAEBaseT: encode(), predict(t, z, mean), task(t).outputs.
 /// The share of `data`'s samples whose most probable class (summed over the
-/// draws) is their label; z noise from `rng`. With a `pool` the batches are
+/// draws) is their label; z noise from `rng`. With options.pool the batches are
 /// split across its threads, and for a model in a rank group across the
 /// ranks, with the result of one thread in one process
 /// (eval/evaluation_threads.hpp, eval/rank_shards.hpp).
 template <typename Model>
 double predictive_accuracy(const Model& model, Index task, const Dataset& data, Index draws,
-                           Rng& rng, Index batch_size = 1000, ThreadPool* pool = nullptr) {
+                           Rng& rng, Index batch_size = 1000,
+                           const EvaluationOptions& options = {}) {
   using Scalar = typename Model::Scalar;
   if (draws < 1)
     throw ArgumentError("predictive accuracy: draws: expected at least 1, got " +
@@ -38,7 +39,8 @@ double predictive_accuracy(const Model& model, Index task, const Dataset& data, 
     Matrix<Scalar> x, y, mu, logvar, z, eps, probabilities, sum;
     Index correct = 0;
   };
-  std::vector<Scratch> scratch(static_cast<std::size_t>(pool != nullptr ? pool->size() : 1));
+  std::vector<Scratch> scratch(
+      static_cast<std::size_t>(options.pool != nullptr ? options.pool->size() : 1));
   const Index batches = evaluation_batches(data.size(), batch_size);
   const EvaluationShards shards(evaluation_rank_group(model), batches);
   auto batch_end = [&](Index b) { return std::min<Index>((b + 1) * batch_size, data.size()); };
@@ -64,7 +66,7 @@ double predictive_accuracy(const Model& model, Index task, const Dataset& data, 
     shards.skip_draws(stream, scratch[static_cast<std::size_t>(worker)].eps, model.latent(),
                       batch_end(b) - b * batch_size, draws);
   };
-  run_evaluation_batches(shards, batches, pool, &rng, compute, skip);
+  run_evaluation_batches(shards, batches, options, &rng, compute, skip);
   Index correct = 0;
   for (const Scratch& s : scratch) correct += s.correct;
   if (shards.split()) {

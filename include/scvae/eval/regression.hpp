@@ -29,7 +29,7 @@ struct RegressionResult {
 /// RMSE and MAE of Gaussian task `task` over every sample of `source`, in
 /// order 0..size-1, batch by batch, predicted by reconstruct() (model/
 /// contract.hpp); a learned variance's rows after the means are not scored.
-/// With a `pool` the batches are split across its threads, and for a model
+/// With options.pool the batches are split across its threads, and for a model
 /// in a rank group across the ranks, with the bits of one thread in one
 /// process (eval/evaluation_threads.hpp, eval/rank_shards.hpp).
 /// Throws ArgumentError for a task index out of range, a task that is not
@@ -38,7 +38,7 @@ struct RegressionResult {
 template <typename Model>
 RegressionResult evaluate_regression(const Model& model, Index task,
                                      const BatchSource<typename Model::Scalar>& source,
-                                     Index batch_size, ThreadPool* pool = nullptr) {
+                                     Index batch_size, const EvaluationOptions& options = {}) {
   using Scalar = typename Model::Scalar;
   using Kind = LikelihoodSpec::Kind;
   if (task < 0 || task >= model.task_count())
@@ -54,7 +54,7 @@ RegressionResult evaluate_regression(const Model& model, Index task,
   const auto ts = static_cast<std::size_t>(task);
   const Index batches = evaluation_batches(size, batch_size);
   const EvaluationShards shards(evaluation_rank_group(model), batches);
-  const int threads = pool != nullptr ? pool->size() : 1;
+  const int threads = options.pool != nullptr ? options.pool->size() : 1;
   // Split across ranks or threads: each target value's error (rows per
   // sample, those of the first batch's target) and whether its sample counts,
   // filled by the thread and rank that compute its batch, then added in
@@ -112,8 +112,9 @@ RegressionResult evaluate_regression(const Model& model, Index task,
         result.values += target.rows();
     }
   };
-  run_evaluation_batches(shards, batches, split ? pool : nullptr, nullptr, compute,
-                         [](int, Index, Rng&) {});
+  EvaluationOptions run = options;
+  if (!split) run.pool = nullptr;  // one thread adds the errors as it goes
+  run_evaluation_batches(shards, batches, run, nullptr, compute, [](int, Index, Rng&) {});
   if (split) {
     shards.gather(errors);
     shards.gather(counted);

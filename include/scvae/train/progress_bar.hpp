@@ -6,8 +6,6 @@
 // one plain summary line per epoch and nothing in between, so logs stay
 // readable. Times under a second are shown in milliseconds.
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,25 +14,10 @@
 #include <sstream>
 #include <string>
 
+#include "scvae/core/terminal_text.hpp"
 #include "scvae/train/callback.hpp"
 
 namespace scvae {
-
-/// A duration for people: "850 ms" under a second, "2.35 s" under a
-/// minute, "m:ss" above ("0.00 s" said nothing about a short epoch).
-inline std::string format_duration(double seconds) {
-  std::ostringstream text;
-  if (!(seconds >= 0.0)) seconds = 0.0;
-  if (seconds < 0.9995) {
-    text << static_cast<long>(seconds * 1000.0 + 0.5) << " ms";
-  } else if (seconds < 59.995) {
-    text << std::fixed << std::setprecision(2) << seconds << " s";
-  } else {
-    const long s = static_cast<long>(seconds + 0.5);
-    text << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
-  }
-  return text.str();
-}
 
 /// The summary of an epoch: "epoch 3/10  850 ms  train_loss 262.75  test_loss ...".
 inline std::string format_epoch_summary(const EpochReport& r) {
@@ -52,7 +35,8 @@ class ProgressBar : public Callback {
   /// Mode::Auto draws the live line when `out` is std::cerr or std::cout and
   /// that stream is a terminal, plain lines otherwise.
   explicit ProgressBar(std::ostream& out = std::cerr, Mode mode = Mode::Auto)
-      : out_(out), terminal_(mode == Mode::Live || (mode == Mode::Auto && is_terminal(out))) {}
+      : out_(out),
+        terminal_(mode == Mode::Live || (mode == Mode::Auto && detail::is_terminal(out))) {}
 
   /// Ends a live line left open (training stopped by an exception), so that
   /// the next message starts on a line of its own.
@@ -96,12 +80,6 @@ class ProgressBar : public Callback {
   void draw(const std::string& text) {
     out_ << "\r\033[K" << text << std::flush;
     line_open_ = true;
-  }
-
-  static bool is_terminal(const std::ostream& out) {
-    if (&out == &std::cerr || &out == &std::clog) return isatty(fileno(stderr)) != 0;
-    if (&out == &std::cout) return isatty(fileno(stdout)) != 0;
-    return false;
   }
 
   std::ostream& out_;
