@@ -80,8 +80,7 @@ AccuracyResult evaluate_accuracy(const Model& model, Index task,
     Index correct = 0;
     Index total = 0;
   };
-  std::vector<Scratch> scratch(
-      static_cast<std::size_t>(options.pool != nullptr ? options.pool->size() : 1));
+  std::vector<Scratch> scratch(evaluation_threads(options));
   SerialFill fill;
   const Index batches = evaluation_batches(size, batch_size);
   const EvaluationShards shards(evaluation_rank_group(model), batches);

@@ -43,6 +43,12 @@ struct EvaluationOptions {
   EvaluationProgress progress;
 };
 
+/// The threads an evaluation may run on, so the per-thread scratch it
+/// needs: the pool's size, or 1 on the calling thread.
+inline std::size_t evaluation_threads(const EvaluationOptions& options) {
+  return static_cast<std::size_t>(options.pool != nullptr ? options.pool->size() : 1);
+}
+
 /// BatchSource::fill for the threads of an evaluation, one at a time: a
 /// source may keep scratch buffers between calls (its fill() is const, not
 /// thread-safe), and filling is a copy, short beside computing a batch.

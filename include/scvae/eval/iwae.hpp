@@ -103,8 +103,7 @@ IwaeResult evaluate_iwae(const Model& model, const BatchSource<typename Model::S
   const EvaluationShards shards(evaluation_rank_group(model), batches);
   std::vector<double> nll_terms(static_cast<std::size_t>(size), 0.0);
   std::vector<double> elbo_terms(static_cast<std::size_t>(size), 0.0);
-  std::vector<Scratch> scratch(
-      static_cast<std::size_t>(options.pool != nullptr ? options.pool->size() : 1));
+  std::vector<Scratch> scratch(evaluation_threads(options));
   for (Scratch& s : scratch) s.masked_targets.resize(static_cast<std::size_t>(task_total));
   SerialFill fill;
 

@@ -39,8 +39,7 @@ double predictive_accuracy(const Model& model, Index task, const Dataset& data, 
     Matrix<Scalar> x, y, mu, logvar, z, eps, probabilities, sum;
     Index correct = 0;
   };
-  std::vector<Scratch> scratch(
-      static_cast<std::size_t>(options.pool != nullptr ? options.pool->size() : 1));
+  std::vector<Scratch> scratch(evaluation_threads(options));
   const Index batches = evaluation_batches(data.size(), batch_size);
   const EvaluationShards shards(evaluation_rank_group(model), batches);
   auto batch_end = [&](Index b) { return std::min<Index>((b + 1) * batch_size, data.size()); };

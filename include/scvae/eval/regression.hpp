@@ -54,7 +54,7 @@ RegressionResult evaluate_regression(const Model& model, Index task,
   const auto ts = static_cast<std::size_t>(task);
   const Index batches = evaluation_batches(size, batch_size);
   const EvaluationShards shards(evaluation_rank_group(model), batches);
-  const int threads = options.pool != nullptr ? options.pool->size() : 1;
+  const std::size_t threads = evaluation_threads(options);
   // Split across ranks or threads: each target value's error (rows per
   // sample, those of the first batch's target) and whether its sample counts,
   // filled by the thread and rank that compute its batch, then added in
@@ -64,7 +64,7 @@ RegressionResult evaluate_regression(const Model& model, Index task,
     Batch<Scalar> batch;
     Matrix<Scalar> predicted;
   };
-  std::vector<Scratch> scratch(static_cast<std::size_t>(threads));
+  std::vector<Scratch> scratch(threads);
   SerialFill fill;
   Index rows = 0;
   std::vector<double> errors, counted;
