@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../test_support.hpp"
+#include "bit_values.hpp"
 
 // The unfolding, folding, splitting and merging of kernels/im2col.hpp
 // against their definitions, bit for bit, over many geometries. Built twice:
@@ -23,14 +24,9 @@ namespace {
 
 constexpr Index kGuard = 40;
 
-float sentinel() {
-  const std::uint32_t bits = 0x7fc0beefu;
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+using bit_values::same_bits;
+using bit_values::sentinel;
+using bit_values::value_for;
 
 /// A buffer of `size` values with kGuard sentinels on each side.
 struct Guarded {
@@ -41,18 +37,6 @@ struct Guarded {
   const float* data() const { return storage.data() + kGuard; }
   float& at(Index i) { return storage[static_cast<std::size_t>(i + kGuard)]; }
 };
-
-/// Values with every kind of bits the functions must keep: both zeros,
-/// small and large magnitudes.
-float value_for(std::uint64_t& state) {
-  state = state * 6364136223846793005ull + 1442695040888963407ull;
-  const auto r = static_cast<std::uint32_t>(state >> 33);
-  switch (r % 8) {
-    case 0: return 0.0f;
-    case 1: return -0.0f;
-    default: return (static_cast<float>(r % 20011) - 10005.0f) * 1e-3f;
-  }
-}
 
 PatchGeometry geometry(Index channels, Index height, Index width, Index kernel, Index stride,
                        Index padding) {

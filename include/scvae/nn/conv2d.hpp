@@ -7,17 +7,21 @@
 // Parameters: the filters as a column-major (in_channels * kh * kw) x
 // out_channels matrix, which is PyTorch's weight (out, in, kh, kw) in its
 // row-major order, then the bias. A chunk of a batch runs as three matrix
-// products on our GEMM kernels, block of samples after block: the patches
-// are unfolded into rows (kernels/im2col.hpp) in forward() and again for the
-// weight gradient, and folded back for the input gradient.
+// products, block of samples after block: forward() reads each padded
+// sample directly (kernels/direct_convolution.hpp, float on AVX-512), or
+// unfolds the patches into rows (kernels/im2col.hpp) for our GEMM kernels;
+// the weight gradient unfolds them too, and the input gradient folds its
+// patches back.
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "scvae/core/check.hpp"
+#include "scvae/kernels/direct_convolution.hpp"
 #include "scvae/kernels/gemm_in_precision.hpp"
 #include "scvae/kernels/im2col.hpp"
 #include "scvae/nn/conv_options.hpp"
@@ -35,11 +39,32 @@ struct ConvWorkspace : ModuleWorkspace {
   std::vector<Scalar> patches;  ///< (positions * block) x patch size.
   std::vector<Scalar> rows;     ///< (positions * block) x channels.
   Bf16Operands bf16;            ///< A product's packed operands under Bf16.
+  DirectConvolution direct;     ///< The direct path's buffers (float only).
 
   void reserve(const PatchGeometry& geometry, Index block, Index channels) {
     grow(phases, block * geometry.phase_values());
     grow(patches, geometry.positions() * block * geometry.patch_size());
     grow(rows, geometry.positions() * block * channels);
+    if (std::is_same_v<Scalar, float> && direct_convolution_applies(geometry))
+      direct.reserve(geometry, channels);
+  }
+
+  /// out.col(s) = (or +=, with `accumulate`) the convolution of images.col(s)
+  /// with `filters` (patch x channels), + bias (nullptr: none), for every
+  /// sample, on the direct path (kernels/direct_convolution.hpp); the same
+  /// bits as unfolding and the GEMM. Only where uses_direct_convolution().
+  void convolve(const PatchGeometry& geometry, const Scalar* filters, Index channels,
+                const ConstMatrixRef<Scalar>& images, const Scalar* bias, MatrixRef<Scalar>& out,
+                bool accumulate) {
+    if constexpr (std::is_same_v<Scalar, float>) {
+      direct.pack(geometry, filters, channels);
+      for (Index s = 0; s < images.cols(); ++s)
+        direct.run(geometry, channels, images.data() + s * images.outerStride(), bias,
+                   out.data() + s * out.outerStride(), accumulate);
+    } else {
+      (void)geometry, (void)filters, (void)channels, (void)images, (void)bias, (void)out,
+          (void)accumulate;
+    }
   }
 
   /// The patches of images.col(first .. first + count - 1) into `patches`,
@@ -63,6 +88,15 @@ struct ConvWorkspace : ModuleWorkspace {
     if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
   }
 };
+
+/// Whether a convolution's forward-shaped product (Conv2d's forward,
+/// ConvTranspose2d's input gradient) takes the direct path: float, fp32
+/// products (bf16 keeps its packed GEMM), a geometry the kernel takes.
+template <typename Scalar>
+bool uses_direct_convolution(const PatchGeometry& geometry, Precision precision) {
+  return std::is_same_v<Scalar, float> && precision == Precision::Fp32 &&
+         direct_convolution_applies(geometry);
+}
 
 /// Samples per block of a chunk: as many as keep one block's patches within
 /// kConvBlockBytes, so that the unfolded rows are still in cache when the
@@ -224,6 +258,9 @@ class Conv2dT : public ModuleT<Scalar_> {
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv2d");
     const Index n = input.cols();
     prepare(&ws, n);
+    if (detail::uses_direct_convolution<Scalar>(geometry_, precision_))
+      return ws.convolve(geometry_, parameters, options_.out_channels, input,
+                         parameters + weight_count(), output, false);
     detail::for_each_even_block(n, pass_blocks(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, input, first, count);

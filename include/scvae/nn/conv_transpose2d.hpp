@@ -10,7 +10,8 @@
 // row-major order, then the bias. Each input position spreads its channels
 // through the filters into a patch of the output: one matrix product makes
 // the patches of a chunk's rows, and folding them (kernels/im2col.hpp) sums
-// the overlaps.
+// the overlaps. The input gradient is a convolution of the output gradient,
+// read directly where Conv2d's forward is (kernels/direct_convolution.hpp).
 
 #include <algorithm>
 #include <memory>
@@ -110,6 +111,10 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
                         this->inputs(), n);
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
     prepare(&ws, n);
+    if (detail::uses_direct_convolution<Scalar>(geometry_, precision_))
+      return ws.convolve(geometry_, parameters, in_channels(), output_gradient,
+                         static_cast<const Scalar*>(nullptr), target,
+                         input_gradient.write == GradientWrite::Add);
     detail::for_each_even_block(n, pass_blocks(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, output_gradient, first, count);

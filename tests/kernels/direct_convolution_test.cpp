@@ -1,0 +1,206 @@
+#include "scvae/kernels/direct_convolution.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "scvae/nn/conv2d.hpp"
+#include "scvae/nn/conv_transpose2d.hpp"
+
+#include "../test_support.hpp"
+#include "bit_values.hpp"
+
+// The direct path of the convolutions' forward-shaped products (Conv2d's
+// forward, ConvTranspose2d's input gradient; kernels/direct_convolution.hpp)
+// against their definition over many geometries. Built twice: with the
+// test flags, where the product runs on Eigen (the sums agree to rounding),
+// and in native_tests with -march=native, where on an AVX-512 machine the
+// direct kernel runs and must give the bits of the unfolding path's GEMM:
+// each value an FMA chain over the taps in order from zero, then the bias
+// (or 0) added, or added to what the output held. Rows between the samples
+// hold NaN sentinels that no write may change.
+
+namespace scvae {
+namespace direct_convolution_test {
+namespace {
+
+using Mat = Matrix<float>;
+
+using bit_values::same_bits;
+using bit_values::sentinel;
+using bit_values::value_for;
+
+constexpr Index kGap = 3;  ///< Sentinel rows below each sample.
+
+/// n samples of `features` values, kGap sentinel rows below each.
+Mat random_samples(Index features, Index n, std::uint64_t& state) {
+  Mat samples = Mat::Constant(features + kGap, n, sentinel());
+  for (Index s = 0; s < n; ++s)
+    for (Index i = 0; i < features; ++i) samples(i, s) = value_for(state);
+  return samples;
+}
+
+/// The definition: out(c, p) = the FMA chain over taps k of pixel(k, p) *
+/// filters[c * taps + k] from 0, then + bias[c] (0 without), or added to
+/// `before` with `accumulate`.
+Mat reference(const PatchGeometry& g, Index channels, const float* filters, const float* bias,
+              const Mat& images, const Mat& before, bool accumulate) {
+  Mat out = before;
+  const Index taps = g.patch_size();
+  for (Index s = 0; s < images.cols(); ++s)
+    for (Index c = 0; c < channels; ++c)
+      for (Index i = 0; i < g.grid_height; ++i)
+        for (Index j = 0; j < g.grid_width; ++j) {
+          float sum = 0.0f;
+          for (Index ci = 0; ci < g.channels; ++ci)
+            for (Index ky = 0; ky < g.kernel_height; ++ky)
+              for (Index kx = 0; kx < g.kernel_width; ++kx) {
+                const Index y = i * g.stride_height + ky - g.padding_height;
+                const Index x = j * g.stride_width + kx - g.padding_width;
+                const bool inside = y >= 0 && y < g.image_height && x >= 0 && x < g.image_width;
+                const float pixel =
+                    inside ? images((ci * g.image_height + y) * g.image_width + x, s) : 0.0f;
+                const Index k = (ci * g.kernel_height + ky) * g.kernel_width + kx;
+                sum = std::fma(pixel, filters[c * taps + k], sum);
+              }
+          float& at = out((c * g.grid_height + i) * g.grid_width + j, s);
+          at = accumulate ? at + sum : sum + (bias != nullptr ? bias[c] : 0.0f);
+        }
+  return out;
+}
+
+/// Bit for bit where the direct kernel runs (it must match the unfolding
+/// path's FMA chains); to rounding on Eigen's GEMM. The sentinels always.
+void expect_matches(const Mat& got, const Mat& want, Index features, const std::string& what) {
+  for (Index s = 0; s < got.cols(); ++s)
+    for (Index i = 0; i < got.rows(); ++i) {
+      if (i >= features) {
+        ASSERT_TRUE(same_bits(got(i, s), sentinel()))
+            << what << ": sentinel row " << i << " of sample " << s << " written";
+        continue;
+      }
+#ifdef SCVAE_HAVE_DIRECT_CONVOLUTION
+      ASSERT_TRUE(same_bits(got(i, s), want(i, s)))
+          << what << ": value " << i << " of sample " << s << " is " << got(i, s) << ", expected "
+          << want(i, s);
+#else
+      ASSERT_NEAR(got(i, s), want(i, s), 1e-3 * (1.0 + std::abs(want(i, s))))
+          << what << ": value " << i << " of sample " << s;
+#endif
+    }
+}
+
+struct Case {
+  Index in_channels, height, width, out_channels;
+  Extent kernel, stride, padding;
+  std::string name() const {
+    return std::to_string(in_channels) + "x" + std::to_string(height) + "x" +
+           std::to_string(width) + " -> " + std::to_string(out_channels) + " kernel " +
+           kernel.text() + " stride " + stride.text() + " padding " + padding.text();
+  }
+};
+
+/// The conv VAE's four, odd and even sizes, grids narrower and wider than a
+/// tile's 7 columns (and not a multiple of them), 1 to 65 channels (one and
+/// two vectors of a 32-channel block, and a block's tail), strides 1 to 3.
+std::vector<Case> cases() {
+  std::vector<Case> all = {
+      {1, 28, 28, 32, 4, 2, 1},
+      {32, 14, 14, 64, 4, 2, 1},
+      {64, 7, 7, 32, 4, 2, 1},
+      {32, 14, 14, 1, 4, 2, 1},
+      {16, 28, 28, 16, 3, 1, 1},
+      {3, 9, 11, 5, 3, 1, 0},
+      {2, 17, 15, 17, 3, 2, 1},
+      {5, 6, 20, 33, 2, 1, 0},
+      {4, 13, 13, 65, {3, 2}, {3, 2}, {2, 1}},
+      {1, 5, 5, 48, 5, 1, 2},
+      {7, 8, 31, 16, {1, 4}, {1, 2}, {0, 1}},
+      {3, 10, 10, 7, 3, 3, 1},  // stride 3 along the rows: the unfolding path
+  };
+  return all;
+}
+
+TEST(DirectConvolution, TakesStridesOneAndTwoAlongRowsInFloatAndFp32Only) {
+  PatchGeometry g;
+  for (Index stride : {1, 2, 3}) {
+    g.stride_width = stride;
+#ifdef SCVAE_HAVE_DIRECT_CONVOLUTION
+    EXPECT_EQ(detail::direct_convolution_applies(g), stride < 3) << stride;
+#else
+    EXPECT_FALSE(detail::direct_convolution_applies(g)) << stride;
+#endif
+    EXPECT_FALSE(detail::uses_direct_convolution<double>(g, Precision::Fp32));
+    EXPECT_FALSE(detail::uses_direct_convolution<float>(g, Precision::Bf16));
+    EXPECT_EQ(detail::uses_direct_convolution<float>(g, Precision::Fp32),
+              detail::direct_convolution_applies(g));
+  }
+}
+
+TEST(DirectConvolution, Conv2dForwardIsItsDefinition) {
+  std::uint64_t state = 11;
+  for (const Case& c : cases()) {
+    const Conv2d conv(Shape(c.in_channels, c.height, c.width),
+                      ConvOptions{c.out_channels, c.kernel, c.stride, c.padding, 0});
+    std::vector<float> parameters(static_cast<std::size_t>(conv.parameter_count()));
+    for (float& p : parameters) p = value_for(state);
+    for (Index n : {1, 3}) {
+      const Mat input = random_samples(conv.inputs(), n, state);
+      Mat output = Mat::Constant(conv.outputs() + kGap, n, sentinel());
+      const Mat want = reference(conv.geometry(), c.out_channels, parameters.data(),
+                                 parameters.data() + conv.geometry().patch_size() * c.out_channels,
+                                 input, output, false);
+      auto workspace = conv.make_workspace();
+      MatrixRef<float> out(output.topRows(conv.outputs()));
+      conv.forward(parameters.data(), input.topRows(conv.inputs()), out, workspace.get());
+      expect_matches(output, want, conv.outputs(), c.name() + ", n " + std::to_string(n));
+      // Again in the same workspace: the padding it keeps must still be zeros.
+      const Mat again = random_samples(conv.inputs(), n, state);
+      conv.forward(parameters.data(), again.topRows(conv.inputs()), out, workspace.get());
+      expect_matches(output,
+                     reference(conv.geometry(), c.out_channels, parameters.data(),
+                               parameters.data() + conv.geometry().patch_size() * c.out_channels,
+                               again, output, false),
+                     conv.outputs(), c.name() + ", second call");
+    }
+  }
+}
+
+TEST(DirectConvolution, ConvTranspose2dInputGradientIsItsDefinitionWrittenOrAdded) {
+  std::uint64_t state = 12;
+  for (const Case& c : cases()) {
+    // The transposed convolution whose output has the case's image shape.
+    const ConvTranspose2d transposed(
+        Shape(c.out_channels,
+              (c.height + 2 * c.padding.height - c.kernel.height) / c.stride.height + 1,
+              (c.width + 2 * c.padding.width - c.kernel.width) / c.stride.width + 1),
+        ConvOptions{c.in_channels, c.kernel, c.stride, c.padding,
+                    Extent((c.height + 2 * c.padding.height - c.kernel.height) % c.stride.height,
+                           (c.width + 2 * c.padding.width - c.kernel.width) % c.stride.width)});
+    ASSERT_EQ(transposed.outputs(), c.in_channels * c.height * c.width) << c.name();
+    std::vector<float> parameters(static_cast<std::size_t>(transposed.parameter_count()));
+    for (float& p : parameters) p = value_for(state);
+    for (GradientWrite write : {GradientWrite::Overwrite, GradientWrite::Add}) {
+      const Index n = 2;
+      const Mat input = random_samples(transposed.inputs(), n, state);
+      const Mat output_gradient = random_samples(transposed.outputs(), n, state);
+      Mat gradient = random_samples(transposed.inputs(), n, state);
+      const Mat want = reference(transposed.geometry(), c.out_channels, parameters.data(), nullptr,
+                                 output_gradient, gradient, write == GradientWrite::Add);
+      auto workspace = transposed.make_workspace();
+      Mat output(transposed.outputs(), n);
+      Mat upstream = output_gradient.topRows(transposed.outputs());
+      MatrixRef<float> target(gradient.topRows(transposed.inputs()));
+      transposed.backward(parameters.data(), input.topRows(transposed.inputs()), output, upstream,
+                          InputGradient<float>{&target, write}, workspace.get());
+      expect_matches(gradient, want, transposed.inputs(),
+                     c.name() + (write == GradientWrite::Add ? ", added" : ", written"));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace direct_convolution_test
+}  // namespace scvae
