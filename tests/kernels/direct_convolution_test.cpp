@@ -71,6 +71,40 @@ Mat reference(const PatchGeometry& g, Index channels, const float* filters, cons
   return out;
 }
 
+/// The adjoint's definition, the unfolding path's order: image(c, y, x) =
+/// the sum from +0, tap after tap k = (c, ky, kx) that carries a grid
+/// position (i, j) to the pixel, of the FMA chain over the grid's channels g
+/// of grid(g, i, j) * filters[g * patch + k]; written, or added to `before`.
+Mat reference_adjoint(const PatchGeometry& g, Index channels, const float* filters,
+                      const Mat& grids, const Mat& before, bool accumulate) {
+  Mat out = before;
+  const Index patch = g.patch_size();
+  for (Index s = 0; s < grids.cols(); ++s)
+    for (Index c = 0; c < g.channels; ++c)
+      for (Index y = 0; y < g.image_height; ++y)
+        for (Index x = 0; x < g.image_width; ++x) {
+          float total = 0.0f;
+          for (Index ky = 0; ky < g.kernel_height; ++ky)
+            for (Index kx = 0; kx < g.kernel_width; ++kx) {
+              const Index row = y + g.padding_height - ky, column = x + g.padding_width - kx;
+              if (row < 0 || column < 0 || row % g.stride_height != 0 ||
+                  column % g.stride_width != 0)
+                continue;
+              const Index i = row / g.stride_height, j = column / g.stride_width;
+              if (i >= g.grid_height || j >= g.grid_width) continue;
+              const Index k = (c * g.kernel_height + ky) * g.kernel_width + kx;
+              float chain = 0.0f;
+              for (Index channel = 0; channel < channels; ++channel)
+                chain = std::fma(grids((channel * g.grid_height + i) * g.grid_width + j, s),
+                                 filters[channel * patch + k], chain);
+              total += chain;
+            }
+          float& at = out((c * g.image_height + y) * g.image_width + x, s);
+          at = accumulate ? at + total : total;
+        }
+  return out;
+}
+
 /// Bit for bit where the direct kernel runs (it must match the unfolding
 /// path's FMA chains); to rounding on Eigen's GEMM. The sentinels always.
 void expect_matches(const Mat& got, const Mat& want, Index features, const std::string& what) {
@@ -102,9 +136,21 @@ struct Case {
   }
 };
 
+/// The transposed convolution whose output has the case's image shape (and
+/// whose input the case's convolution's output shape).
+ConvTranspose2d transposed_of(const Case& c) {
+  const Index rows = c.height + 2 * c.padding.height - c.kernel.height;
+  const Index columns = c.width + 2 * c.padding.width - c.kernel.width;
+  return ConvTranspose2d(
+      Shape(c.out_channels, rows / c.stride.height + 1, columns / c.stride.width + 1),
+      ConvOptions{c.in_channels, c.kernel, c.stride, c.padding,
+                  Extent(rows % c.stride.height, columns % c.stride.width)});
+}
+
 /// The conv VAE's four, odd and even sizes, grids narrower and wider than a
 /// tile's 7 columns (and not a multiple of them), 1 to 65 channels (one and
 /// two vectors of a 32-channel block, and a block's tail), strides 1 to 3.
+/// The adjoint runs directly from 16 image channels (in_channels) on.
 std::vector<Case> cases() {
   std::vector<Case> all = {
       {1, 28, 28, 32, 4, 2, 1},
@@ -119,6 +165,9 @@ std::vector<Case> cases() {
       {1, 5, 5, 48, 5, 1, 2},
       {7, 8, 31, 16, {1, 4}, {1, 2}, {0, 1}},
       {3, 10, 10, 7, 3, 3, 1},  // stride 3 along the rows: the unfolding path
+      // Image channels past a vector for the adjoint, phases of 5 to 9 columns.
+      {17, 9, 11, 5, 3, 1, 0},
+      {40, 10, 17, 3, {4, 3}, 2, 1},
   };
   return all;
 }
@@ -136,6 +185,14 @@ TEST(DirectConvolution, TakesStridesOneAndTwoAlongRowsInFloatAndFp32Only) {
     EXPECT_FALSE(detail::uses_direct_convolution<float>(g, Precision::Bf16));
     EXPECT_EQ(detail::uses_direct_convolution<float>(g, Precision::Fp32),
               detail::direct_convolution_applies(g));
+    // The adjoint's tiles hold 16 image channels a vector: not for fewer.
+    for (Index channels : {1, 15, 16, 64}) {
+      g.channels = channels;
+      EXPECT_EQ(detail::direct_convolution_adjoint_applies(g),
+                detail::direct_convolution_applies(g) && channels >= 16);
+      EXPECT_FALSE(detail::uses_direct_convolution_adjoint<double>(g, Precision::Fp32));
+      EXPECT_FALSE(detail::uses_direct_convolution_adjoint<float>(g, Precision::Bf16));
+    }
   }
 }
 
@@ -168,35 +225,80 @@ TEST(DirectConvolution, Conv2dForwardIsItsDefinition) {
   }
 }
 
+/// `module`'s input gradient, written and added, against want(output
+/// gradient, the gradient before, whether added), on random parameters.
+template <typename Module, typename Want>
+void expect_input_gradient(const Module& module, const std::string& name, std::uint64_t& state,
+                           Want&& want) {
+  std::vector<float> parameters(static_cast<std::size_t>(module.parameter_count()));
+  for (float& p : parameters) p = value_for(state);
+  for (GradientWrite write : {GradientWrite::Overwrite, GradientWrite::Add}) {
+    const Index n = 2;
+    const Mat input = random_samples(module.inputs(), n, state);
+    const Mat output_gradient = random_samples(module.outputs(), n, state);
+    Mat gradient = random_samples(module.inputs(), n, state);
+    const Mat expected =
+        want(parameters.data(), output_gradient, gradient, write == GradientWrite::Add);
+    auto workspace = module.make_workspace();
+    Mat output(module.outputs(), n);
+    Mat upstream = output_gradient.topRows(module.outputs());
+    MatrixRef<float> target(gradient.topRows(module.inputs()));
+    module.backward(parameters.data(), input.topRows(module.inputs()), output, upstream,
+                    InputGradient<float>{&target, write}, workspace.get());
+    expect_matches(gradient, expected, module.inputs(),
+                   name + (write == GradientWrite::Add ? ", added" : ", written"));
+  }
+}
+
 TEST(DirectConvolution, ConvTranspose2dInputGradientIsItsDefinitionWrittenOrAdded) {
   std::uint64_t state = 12;
   for (const Case& c : cases()) {
-    // The transposed convolution whose output has the case's image shape.
-    const ConvTranspose2d transposed(
-        Shape(c.out_channels,
-              (c.height + 2 * c.padding.height - c.kernel.height) / c.stride.height + 1,
-              (c.width + 2 * c.padding.width - c.kernel.width) / c.stride.width + 1),
-        ConvOptions{c.in_channels, c.kernel, c.stride, c.padding,
-                    Extent((c.height + 2 * c.padding.height - c.kernel.height) % c.stride.height,
-                           (c.width + 2 * c.padding.width - c.kernel.width) % c.stride.width)});
+    const ConvTranspose2d transposed = transposed_of(c);
     ASSERT_EQ(transposed.outputs(), c.in_channels * c.height * c.width) << c.name();
+    expect_input_gradient(
+        transposed, c.name(), state,
+        [&](const float* filters, const Mat& output_gradient, const Mat& before, bool added) {
+          return reference(transposed.geometry(), c.out_channels, filters, nullptr, output_gradient,
+                           before, added);
+        });
+  }
+}
+
+TEST(DirectConvolution, Conv2dInputGradientIsItsAdjointWrittenOrAdded) {
+  std::uint64_t state = 13;
+  for (const Case& c : cases()) {
+    const Conv2d conv(Shape(c.in_channels, c.height, c.width),
+                      ConvOptions{c.out_channels, c.kernel, c.stride, c.padding, 0});
+    expect_input_gradient(
+        conv, c.name(), state,
+        [&](const float* filters, const Mat& output_gradient, const Mat& before, bool added) {
+          return reference_adjoint(conv.geometry(), c.out_channels, filters, output_gradient,
+                                   before, added);
+        });
+  }
+}
+
+TEST(DirectConvolution, ConvTranspose2dForwardIsItsBiasPlusTheAdjoint) {
+  std::uint64_t state = 14;
+  for (const Case& c : cases()) {
+    const ConvTranspose2d transposed = transposed_of(c);
     std::vector<float> parameters(static_cast<std::size_t>(transposed.parameter_count()));
     for (float& p : parameters) p = value_for(state);
-    for (GradientWrite write : {GradientWrite::Overwrite, GradientWrite::Add}) {
-      const Index n = 2;
+    const float* bias = parameters.data() + transposed.geometry().patch_size() * c.out_channels;
+    for (Index n : {1, 3}) {
       const Mat input = random_samples(transposed.inputs(), n, state);
-      const Mat output_gradient = random_samples(transposed.outputs(), n, state);
-      Mat gradient = random_samples(transposed.inputs(), n, state);
-      const Mat want = reference(transposed.geometry(), c.out_channels, parameters.data(), nullptr,
-                                 output_gradient, gradient, write == GradientWrite::Add);
+      Mat output = Mat::Constant(transposed.outputs() + kGap, n, sentinel());
+      Mat biased = output;
+      for (Index s = 0; s < n; ++s)
+        for (Index i = 0; i < transposed.outputs(); ++i)
+          biased(i, s) = bias[i / (c.height * c.width)];
+      const Mat want = reference_adjoint(transposed.geometry(), c.out_channels, parameters.data(),
+                                         input, biased, true);
       auto workspace = transposed.make_workspace();
-      Mat output(transposed.outputs(), n);
-      Mat upstream = output_gradient.topRows(transposed.outputs());
-      MatrixRef<float> target(gradient.topRows(transposed.inputs()));
-      transposed.backward(parameters.data(), input.topRows(transposed.inputs()), output, upstream,
-                          InputGradient<float>{&target, write}, workspace.get());
-      expect_matches(gradient, want, transposed.inputs(),
-                     c.name() + (write == GradientWrite::Add ? ", added" : ", written"));
+      MatrixRef<float> out(output.topRows(transposed.outputs()));
+      transposed.forward(parameters.data(), input.topRows(transposed.inputs()), out,
+                         workspace.get());
+      expect_matches(output, want, transposed.outputs(), c.name() + ", n " + std::to_string(n));
     }
   }
 }

@@ -22,6 +22,7 @@
 
 #include "scvae/core/check.hpp"
 #include "scvae/kernels/direct_convolution.hpp"
+#include "scvae/kernels/direct_convolution_adjoint.hpp"
 #include "scvae/kernels/gemm_in_precision.hpp"
 #include "scvae/kernels/im2col.hpp"
 #include "scvae/nn/conv_options.hpp"
@@ -40,13 +41,16 @@ struct ConvWorkspace : ModuleWorkspace {
   std::vector<Scalar> rows;     ///< (positions * block) x channels.
   Bf16Operands bf16;            ///< A product's packed operands under Bf16.
   DirectConvolution direct;     ///< The direct path's buffers (float only).
+  DirectConvolutionAdjoint adjoint;  ///< Those of its adjoint (float only).
 
   void reserve(const PatchGeometry& geometry, Index block, Index channels) {
     grow(phases, block * geometry.phase_values());
     grow(patches, geometry.positions() * block * geometry.patch_size());
     grow(rows, geometry.positions() * block * channels);
-    if (std::is_same_v<Scalar, float> && direct_convolution_applies(geometry))
+    if (std::is_same_v<Scalar, float> && direct_convolution_applies(geometry)) {
       direct.reserve(geometry, channels);
+      if (direct_convolution_adjoint_applies(geometry)) adjoint.reserve(geometry, channels);
+    }
   }
 
   /// out.col(s) = (or +=, with `accumulate`) the convolution of images.col(s)
@@ -64,6 +68,24 @@ struct ConvWorkspace : ModuleWorkspace {
     } else {
       (void)geometry, (void)filters, (void)channels, (void)images, (void)bias, (void)out,
           (void)accumulate;
+    }
+  }
+
+  /// images.col(s) = (or +=, with `accumulate`) the adjoint of convolve():
+  /// grids.col(s) (channels x positions) spread through `filters` onto the
+  /// image, for every sample, on the direct path
+  /// (kernels/direct_convolution_adjoint.hpp); the same bits as the GEMM
+  /// and folding. Only where uses_direct_convolution_adjoint().
+  void convolve_adjoint(const PatchGeometry& geometry, const Scalar* filters, Index channels,
+                        const ConstMatrixRef<Scalar>& grids, MatrixRef<Scalar>& images,
+                        bool accumulate) {
+    if constexpr (std::is_same_v<Scalar, float>) {
+      adjoint.pack(geometry, filters, channels);
+      for (Index s = 0; s < grids.cols(); ++s)
+        adjoint.run(geometry, channels, grids.data() + s * grids.outerStride(),
+                    images.data() + s * images.outerStride(), accumulate);
+    } else {
+      (void)geometry, (void)filters, (void)channels, (void)grids, (void)images, (void)accumulate;
     }
   }
 
@@ -96,6 +118,14 @@ template <typename Scalar>
 bool uses_direct_convolution(const PatchGeometry& geometry, Precision precision) {
   return std::is_same_v<Scalar, float> && precision == Precision::Fp32 &&
          direct_convolution_applies(geometry);
+}
+
+/// Whether the adjoint-shaped product (Conv2d's input gradient,
+/// ConvTranspose2d's forward) takes the direct path.
+template <typename Scalar>
+bool uses_direct_convolution_adjoint(const PatchGeometry& geometry, Precision precision) {
+  return std::is_same_v<Scalar, float> && precision == Precision::Fp32 &&
+         direct_convolution_adjoint_applies(geometry);
 }
 
 /// Samples per block of a chunk: as many as keep one block's patches within
@@ -287,6 +317,9 @@ class Conv2dT : public ModuleT<Scalar_> {
     detail::check_shape("conv2d input gradient", target.rows(), target.cols(), this->inputs(), n);
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv2d");
     prepare(&ws, n);
+    if (detail::uses_direct_convolution_adjoint<Scalar>(geometry_, precision_))
+      return ws.convolve_adjoint(geometry_, parameters, options_.out_channels, output_gradient,
+                                 target, input_gradient.write == GradientWrite::Add);
     detail::for_each_even_block(n, pass_blocks(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
       ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);

@@ -84,6 +84,8 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     const Index n = input.cols();
     prepare(&ws, n);
     set_bias(parameters + weight_count(), output);
+    if (detail::uses_direct_convolution_adjoint<Scalar>(geometry_, precision_))
+      return ws.convolve_adjoint(geometry_, parameters, in_channels(), input, output, true);
     detail::for_each_even_block(n, pass_blocks(n), [&](Index first, Index count) {
       const Index rows = geometry_.positions() * count;
       ws.take_rows(geometry_, input, in_channels(), first, count);
