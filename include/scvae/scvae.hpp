@@ -64,6 +64,7 @@
 #include "scvae/nn/conv2d.hpp"
 #include "scvae/nn/conv_options.hpp"
 #include "scvae/nn/conv_transpose2d.hpp"
+#include "scvae/nn/conv_workspace.hpp"
 #include "scvae/nn/dense.hpp"
 #include "scvae/nn/dense_bf16.hpp"
 #include "scvae/nn/dense_layer.hpp"

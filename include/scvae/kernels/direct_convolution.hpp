@@ -101,8 +101,28 @@ inline void tile(Index taps, const float* filters, const Index* offsets, const f
   }
 }
 
+/// One sample's channels x height x width values into the middle of a
+/// padded buffer of channels x padded_height x padded_width, `top` rows and
+/// `left` columns in. Runs are copied whole-vector (avx512_runs::copy): the
+/// zeros past each run land on padding or on values written after it, so
+/// padding that was zero stays zero; nothing at or past `end` is written.
+inline void copy_into_padding(const float* values, Index channels, Index height, Index width,
+                              Index top, Index left, Index padded_height, Index padded_width,
+                              float* padded, const float* end) {
+  for (Index c = 0; c < channels; ++c)
+    for (Index y = 0; y < height; ++y)
+      avx512_runs::copy(values + (c * height + y) * width,
+                        padded + (c * padded_height + y + top) * padded_width + left, width, end);
+}
+
 }  // namespace avx512_direct
 #endif
+
+/// Grows `buffer` to at least `size` values (new ones zero); never shrinks.
+template <typename Value>
+void grow_to(std::vector<Value>& buffer, Index size) {
+  if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
+}
 
 /// Whether DirectConvolution runs `g` in this build: AVX-512, and a stride
 /// of 1 or 2 along the rows (the columns' displacements are compiled in).
@@ -124,11 +144,10 @@ class DirectConvolution {
   void reserve(const PatchGeometry& g, Index channels) {
     const Index taps = g.patch_size();
     const Index blocks = (channels + kBlock - 1) / kBlock;
-    if (static_cast<Index>(filters_.size()) < blocks * kBlock * taps)
-      filters_.resize(static_cast<std::size_t>(blocks * kBlock * taps));
+    grow_to(filters_, blocks * kBlock * taps);
     // Seven columns are read past a row's last position (tile()): slack.
     const Index padded = g.channels * padded_height(g) * padded_width(g) + 2 * kBlock;
-    if (static_cast<Index>(image_.size()) < padded) image_.resize(static_cast<std::size_t>(padded));
+    grow_to(image_, padded);
     if (static_cast<Index>(offsets_.size()) == taps) return;
     offsets_.resize(static_cast<std::size_t>(taps));
     for (Index c = 0; c < g.channels; ++c)
@@ -174,12 +193,9 @@ class DirectConvolution {
 #ifdef SCVAE_HAVE_DIRECT_CONVOLUTION
     const Index height = padded_height(g), width = padded_width(g);
     float* const padded = image_.data();
-    const float* const end = padded + g.channels * height * width;
-    for (Index c = 0; c < g.channels; ++c)
-      for (Index y = 0; y < g.image_height; ++y)
-        avx512_runs::copy(image + (c * g.image_height + y) * g.image_width,
-                          padded + (c * height + y + g.padding_height) * width + g.padding_width,
-                          g.image_width, end);
+    avx512_direct::copy_into_padding(image, g.channels, g.image_height, g.image_width,
+                                     g.padding_height, g.padding_width, height, width, padded,
+                                     padded + g.channels * height * width);
     const Index taps = g.patch_size(), positions = g.positions();
     const Index row_step = g.stride_height * width;
     for (Index first = 0; first < channels; first += kBlock) {

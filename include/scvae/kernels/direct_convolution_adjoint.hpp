@@ -94,9 +94,9 @@ class DirectConvolutionAdjoint {
   /// `channels`: the grid's (a convolution's output channels).
   void reserve(const PatchGeometry& g, Index channels) {
     const Index blocks = (g.channels + kBlock - 1) / kBlock;
-    grow(filters_, blocks * kBlock * g.kernel_height * g.kernel_width * channels);
-    grow(grid_, channels * grid_height(g) * grid_width(g) + kBlock);
-    grow(phases_, g.phase_values());
+    grow_to(filters_, blocks * kBlock * g.kernel_height * g.kernel_width * channels);
+    grow_to(grid_, channels * grid_height(g) * grid_width(g) + kBlock);
+    grow_to(phases_, g.phase_values());
     panels_.resize(static_cast<std::size_t>(g.kernel_height * g.kernel_width));
     offsets_.resize(static_cast<std::size_t>(g.kernel_height * g.kernel_width));
   }
@@ -122,12 +122,9 @@ class DirectConvolutionAdjoint {
     const Index columns_before = taps_along(g.kernel_width, g.stride_width) - 1;
     const Index height = grid_height(g), width = grid_width(g), plane = height * width;
     float* const padded = grid_.data();
-    const float* const end = padded + channels * plane;
-    for (Index k = 0; k < channels; ++k)
-      for (Index y = 0; y < g.grid_height; ++y)
-        avx512_runs::copy(grid + (k * g.grid_height + y) * g.grid_width,
-                          padded + (k * height + y + rows_above) * width + columns_before,
-                          g.grid_width, end);
+    avx512_direct::copy_into_padding(grid, channels, g.grid_height, g.grid_width, rows_above,
+                                     columns_before, height, width, padded,
+                                     padded + channels * plane);
     const Index taps = g.kernel_height * g.kernel_width, area = g.phase_height() * g.phase_width();
     for (Index first = 0; first < g.channels; first += kBlock) {
       const Index lanes = std::min(kBlock, g.channels - first);
@@ -182,9 +179,6 @@ class DirectConvolutionAdjoint {
   static constexpr Index kBlock = 32;
   static constexpr Index kLanes = 16;
 
-  static void grow(std::vector<float>& buffer, Index size) {
-    if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
-  }
   /// Taps of a kernel of `size` that one stride phase holds, at most.
   static Index taps_along(Index size, Index stride) { return (size + stride - 1) / stride; }
   /// The first phase row (or column) of phase `phase` at or past padded row `row`.

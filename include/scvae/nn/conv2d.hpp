@@ -21,167 +21,14 @@
 #include <vector>
 
 #include "scvae/core/check.hpp"
-#include "scvae/kernels/direct_convolution.hpp"
-#include "scvae/kernels/direct_convolution_adjoint.hpp"
 #include "scvae/kernels/gemm_in_precision.hpp"
 #include "scvae/kernels/im2col.hpp"
 #include "scvae/nn/conv_options.hpp"
+#include "scvae/nn/conv_workspace.hpp"
 #include "scvae/nn/module.hpp"
 
 namespace scvae {
 namespace detail {
-
-/// A convolution's scratch for one block of a chunk's samples: their phase
-/// images, unfolded patches and channel rows. Grows to the largest block and
-/// stays.
-template <typename Scalar>
-struct ConvWorkspace : ModuleWorkspace {
-  std::vector<Scalar> phases;   ///< block * phase_values().
-  std::vector<Scalar> patches;  ///< (positions * block) x patch size.
-  std::vector<Scalar> rows;     ///< (positions * block) x channels.
-  Bf16Operands bf16;            ///< A product's packed operands under Bf16.
-  DirectConvolution direct;     ///< The direct path's buffers (float only).
-  DirectConvolutionAdjoint adjoint;  ///< Those of its adjoint (float only).
-
-  void reserve(const PatchGeometry& geometry, Index block, Index channels) {
-    grow(phases, block * geometry.phase_values());
-    grow(patches, geometry.positions() * block * geometry.patch_size());
-    grow(rows, geometry.positions() * block * channels);
-    if (std::is_same_v<Scalar, float> && direct_convolution_applies(geometry)) {
-      direct.reserve(geometry, channels);
-      if (direct_convolution_adjoint_applies(geometry)) adjoint.reserve(geometry, channels);
-    }
-  }
-
-  /// out.col(s) = (or +=, with `accumulate`) the convolution of images.col(s)
-  /// with `filters` (patch x channels), + bias (nullptr: none), for every
-  /// sample, on the direct path (kernels/direct_convolution.hpp); the same
-  /// bits as unfolding and the GEMM. Only where uses_direct_convolution().
-  void convolve(const PatchGeometry& geometry, const Scalar* filters, Index channels,
-                const ConstMatrixRef<Scalar>& images, const Scalar* bias, MatrixRef<Scalar>& out,
-                bool accumulate) {
-    if constexpr (std::is_same_v<Scalar, float>) {
-      direct.pack(geometry, filters, channels);
-      for (Index s = 0; s < images.cols(); ++s)
-        direct.run(geometry, channels, images.data() + s * images.outerStride(), bias,
-                   out.data() + s * out.outerStride(), accumulate);
-    } else {
-      (void)geometry, (void)filters, (void)channels, (void)images, (void)bias, (void)out,
-          (void)accumulate;
-    }
-  }
-
-  /// images.col(s) = (or +=, with `accumulate`) the adjoint of convolve():
-  /// grids.col(s) (channels x positions) spread through `filters` onto the
-  /// image, for every sample, on the direct path
-  /// (kernels/direct_convolution_adjoint.hpp); the same bits as the GEMM
-  /// and folding. Only where uses_direct_convolution_adjoint().
-  void convolve_adjoint(const PatchGeometry& geometry, const Scalar* filters, Index channels,
-                        const ConstMatrixRef<Scalar>& grids, MatrixRef<Scalar>& images,
-                        bool accumulate) {
-    if constexpr (std::is_same_v<Scalar, float>) {
-      adjoint.pack(geometry, filters, channels);
-      for (Index s = 0; s < grids.cols(); ++s)
-        adjoint.run(geometry, channels, grids.data() + s * grids.outerStride(),
-                    images.data() + s * images.outerStride(), accumulate);
-    } else {
-      (void)geometry, (void)filters, (void)channels, (void)grids, (void)images, (void)accumulate;
-    }
-  }
-
-  /// The patches of images.col(first .. first + count - 1) into `patches`,
-  /// through their phase images in `phases`.
-  void unfold(const PatchGeometry& geometry, const ConstMatrixRef<Scalar>& images, Index first,
-              Index count) {
-    split_phases(geometry, images.data() + first * images.outerStride(), images.outerStride(),
-                 count, phases.data());
-    unfold_phases(geometry, phases.data(), count, patches.data());
-  }
-
-  /// batch.col(first .. first + count - 1), `channels` x positions each, into `rows`.
-  void take_rows(const PatchGeometry& geometry, const ConstMatrixRef<Scalar>& batch,
-                 Index channels, Index first, Index count) {
-    samples_to_rows(batch.data() + first * batch.outerStride(), batch.outerStride(),
-                    geometry.positions(), channels, count, rows.data());
-  }
-
- private:
-  static void grow(std::vector<Scalar>& buffer, Index size) {
-    if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
-  }
-};
-
-/// Whether a convolution's forward-shaped product (Conv2d's forward,
-/// ConvTranspose2d's input gradient) takes the direct path: float, fp32
-/// products (bf16 keeps its packed GEMM), a geometry the kernel takes.
-template <typename Scalar>
-bool uses_direct_convolution(const PatchGeometry& geometry, Precision precision) {
-  return std::is_same_v<Scalar, float> && precision == Precision::Fp32 &&
-         direct_convolution_applies(geometry);
-}
-
-/// Whether the adjoint-shaped product (Conv2d's input gradient,
-/// ConvTranspose2d's forward) takes the direct path.
-template <typename Scalar>
-bool uses_direct_convolution_adjoint(const PatchGeometry& geometry, Precision precision) {
-  return std::is_same_v<Scalar, float> && precision == Precision::Fp32 &&
-         direct_convolution_adjoint_applies(geometry);
-}
-
-/// Samples per block of a chunk: as many as keep one block's patches within
-/// kConvBlockBytes, so that the unfolded rows are still in cache when the
-/// GEMM reads them (a 128-sample chunk's 12.8 MB of patches ran its products
-/// at 60-70 GFLOP/s against about 85 for 1-2 MB blocks on a 512 KB-L2 core).
-inline constexpr Index kConvBlockBytes = Index(1) << 20;
-
-inline Index conv_block_samples(const PatchGeometry& geometry, Index scalar_bytes, Index n) {
-  const Index per_sample = geometry.positions() * geometry.patch_size() * scalar_bytes;
-  return std::max<Index>(1, std::min(n, kConvBlockBytes / std::max<Index>(1, per_sample)));
-}
-
-/// Blocks of a forward or input-gradient pass, whose product reads or
-/// writes `channels` values per position besides the patches: as few as
-/// keep each block's patches and rows together within kConvBlockBytes. Few
-/// channels of wide patches change little (the conv VAE's 32 -> 64 layers:
-/// 8 blocks of 8 samples in a 64-sample chunk instead of 6 of 10 and one of 4);
-/// many channels of narrow patches keep blocks in L2 that overflowed it (its
-/// 1 -> 32 and 32 -> 1 layers: 3 blocks instead of 1, their forward passes
-/// 0.79x and 0.78x on a 2 MiB-L2 Xeon). Each value of these products is a sum
-/// over the patch or the channels, never over samples, so the blocks do not
-/// change its bits; the weight gradients, summed over samples block after
-/// block, keep conv_block_samples' blocks. No block is larger than those,
-/// for which the workspace is reserved. None for no samples.
-inline Index conv_pass_blocks(const PatchGeometry& geometry, Index channels, Index scalar_bytes,
-                              Index n) {
-  const Index per_sample = geometry.positions() * (geometry.patch_size() + channels) * scalar_bytes;
-  const Index largest = std::max<Index>(1, kConvBlockBytes / std::max<Index>(1, per_sample));
-  return (n + largest - 1) / largest;
-}
-
-/// Calls run(first sample, samples) for `blocks` consecutive blocks covering
-/// 0 .. n-1 whose sizes differ by at most one (n >= blocks >= 0).
-template <typename Run>
-void for_each_even_block(Index n, Index blocks, Run&& run) {
-  for (Index b = 0; b < blocks; ++b) {
-    const Index first = n * b / blocks;
-    run(first, n * (b + 1) / blocks - first);
-  }
-}
-
-/// Calls run(first sample, samples) for consecutive blocks of `block`
-/// samples covering 0 .. n-1.
-template <typename Run>
-void for_each_sample_block(Index n, Index block, Run&& run) {
-  for (Index first = 0; first < n; first += block) run(first, std::min(block, n - first));
-}
-
-template <typename Scalar>
-ConvWorkspace<Scalar>& conv_workspace(ModuleWorkspace* workspace, const char* what) {
-  auto* ws = dynamic_cast<ConvWorkspace<Scalar>*>(workspace);
-  if (ws == nullptr)
-    throw ArgumentError(std::string(what) + ": expected the workspace from its make_workspace()");
-  return *ws;
-}
 
 /// Filters of fan_in inputs and fan_out outputs per position, then `biases`:
 /// HeGlorot draws He-uniform before a ReLU, Glorot-uniform otherwise, zero
@@ -277,7 +124,7 @@ class Conv2dT : public ModuleT<Scalar_> {
   }
   void prepare(ModuleWorkspace* workspace, Index columns) const override {
     detail::conv_workspace<Scalar>(workspace, "conv2d")
-        .reserve(geometry_, block_samples(columns), options_.out_channels);
+        .reserve(geometry_, block_samples(columns), options_.out_channels, precision_);
   }
 
   void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
@@ -307,8 +154,7 @@ class Conv2dT : public ModuleT<Scalar_> {
 
   void backward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& /*output*/, MatrixRef<Scalar> output_gradient,
-                InputGradient<Scalar> input_gradient,
-                ModuleWorkspace* workspace) const override {
+                InputGradient<Scalar> input_gradient, ModuleWorkspace* workspace) const override {
     const Index n = input.cols();
     detail::check_shape("conv2d output gradient", output_gradient.rows(), output_gradient.cols(),
                         this->outputs(), n);
@@ -348,19 +194,22 @@ class Conv2dT : public ModuleT<Scalar_> {
                         this->outputs(), n);
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv2d");
     prepare(&ws, n);
+    const bool direct = detail::uses_direct_convolution<Scalar>(geometry_, precision_);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
+      const bool added = write == GradientWrite::Add || first > 0;
+      if (direct)
+        return ws.weight_gradient(geometry_, options_.out_channels, input, output_gradient, first,
+                                  count, gradient, added);
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, input, first, count);
       ws.take_rows(geometry_, output_gradient, options_.out_channels, first, count);
       detail::gemm_in_precision<true, false>(
           precision_, ws.bf16, geometry_.patch_size(), options_.out_channels, rows,
           ws.patches.data(), rows, ws.rows.data(), rows, gradient, geometry_.patch_size(),
-          write == GradientWrite::Add || first > 0 ? detail::ProductWrite::Add
-                                                   : detail::ProductWrite::Overwrite);
+          added ? detail::ProductWrite::Add : detail::ProductWrite::Overwrite);
     });
     channel_sums(output_gradient.data(), output_gradient.outerStride(), geometry_.positions(),
-                 options_.out_channels, n, gradient + weight_count(),
-                 write == GradientWrite::Add);
+                 options_.out_channels, n, gradient + weight_count(), write == GradientWrite::Add);
   }
 
  private:

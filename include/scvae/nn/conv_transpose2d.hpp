@@ -72,7 +72,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
   }
   void prepare(ModuleWorkspace* workspace, Index columns) const override {
     detail::conv_workspace<Scalar>(workspace, "conv_transpose2d")
-        .reserve(geometry_, block_samples(columns), in_channels());
+        .reserve(geometry_, block_samples(columns), in_channels(), precision_);
   }
 
   void forward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
@@ -144,15 +144,19 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
                         output_gradient.cols(), this->outputs(), n);
     auto& ws = detail::conv_workspace<Scalar>(workspace, "conv_transpose2d");
     prepare(&ws, n);
+    const bool direct = detail::uses_direct_convolution<Scalar>(geometry_, precision_);
     detail::for_each_sample_block(n, block_samples(n), [&](Index first, Index count) {
+      const bool added = write == GradientWrite::Add || first > 0;
+      if (direct)
+        return ws.weight_gradient(geometry_, in_channels(), output_gradient, input, first, count,
+                                  gradient, added);
       const Index rows = geometry_.positions() * count;
       ws.unfold(geometry_, output_gradient, first, count);
       ws.take_rows(geometry_, input, in_channels(), first, count);
       detail::gemm_in_precision<true, false>(
           precision_, ws.bf16, geometry_.patch_size(), in_channels(), rows, ws.patches.data(), rows,
           ws.rows.data(), rows, gradient, geometry_.patch_size(),
-          write == GradientWrite::Add || first > 0 ? detail::ProductWrite::Add
-                                                   : detail::ProductWrite::Overwrite);
+          added ? detail::ProductWrite::Add : detail::ProductWrite::Overwrite);
     });
     const Shape& out = this->output_shape();
     channel_sums(output_gradient.data(), output_gradient.outerStride(), out.height * out.width,
