@@ -156,6 +156,29 @@ TEST(EvaluationProgressLine, DrawsALiveLineOnATerminalAndOneLineInALog) {
   EXPECT_EQ(text.back(), '\n');
 }
 
+TEST(EvaluationProgressLine, EndsALiveLineItsEvaluationLeftOpen) {
+  std::ostringstream terminal;
+  {
+    EvaluationProgress progress =
+        EvaluationProgressLine("IWAE", terminal, EvaluationProgressLine::Mode::Live);
+    EvaluationProgress copy = progress;  // options are copied: one line
+    copy(1, 4);                          // then the evaluation throws
+    EXPECT_NE(terminal.str().back(), '\n') << terminal.str();
+  }
+  const std::string ended = terminal.str();
+  EXPECT_EQ(ended.back(), '\n');
+  EXPECT_EQ(std::count(ended.begin(), ended.end(), '\n'), 1) << ended;
+
+  std::ostringstream finished;
+  {
+    EvaluationProgressLine live("IWAE", finished, EvaluationProgressLine::Mode::Live);
+    live(1, 2);
+    live(2, 2);
+  }
+  const std::string text = finished.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;  // no second newline
+}
+
 TEST(EvaluationThreads, AnEvaluatorTellsItsProgress) {
   const Dataset data = make_data();
   const ImageLabelSource<double> source(data, labelled_flags(data.size()));
