@@ -28,6 +28,13 @@
 
 namespace scvae::detail {
 
+/// Rows, columns and values of one sample's image with its zero padding.
+inline Index padded_height(const PatchGeometry& g) { return g.image_height + 2 * g.padding_height; }
+inline Index padded_width(const PatchGeometry& g) { return g.image_width + 2 * g.padding_width; }
+inline Index padded_values(const PatchGeometry& g) {
+  return g.channels * padded_height(g) * padded_width(g);
+}
+
 #if defined(__AVX512F__)
 #define SCVAE_HAVE_DIRECT_CONVOLUTION 1
 
@@ -38,6 +45,18 @@ inline constexpr Index kLanes = 16;
 inline constexpr Index kBlockChannels = 2 * kLanes;
 /// Grid positions of a tile's row: two rows of 7 fit one 16-lane transpose.
 inline constexpr int kTileColumns = 7;
+
+/// A tile's sums of output vector v turned channel-fastest: by_channel[l]
+/// holds channel 16 v + l's sums, lane p that of sum[p] (lanes past
+/// Positions zero), through a 16 x 16 transpose in registers.
+template <int Positions, int Vectors>
+inline void sums_by_channel(const __m512 (&sum)[Positions][Vectors], int v,
+                            __m512 (&by_channel)[kLanes]) {
+  static_assert(Positions <= kLanes, "a tile's positions fill at most one vector");
+  for (int p = 0; p < kLanes; ++p) by_channel[p] = _mm512_setzero_ps();
+  for (int p = 0; p < Positions; ++p) by_channel[p] = sum[p][v];
+  avx512_tiles::transpose_block(by_channel);
+}
 
 /// The tile of output channels [0, 16 Vectors) of a block at Rows grid rows
 /// by `columns` (<= 7) positions from `base` (the padded image at the tile's
@@ -78,9 +97,7 @@ inline void tile(Index taps, const float* filters, const Index* offsets, const f
   const __mmask16 row_lanes = avx512_runs::first_lanes(columns);
   for (int v = 0; v < Vectors; ++v) {
     __m512 by_channel[kLanes];
-    for (int p = 0; p < kLanes; ++p)
-      by_channel[p] = p < kPositions ? sum[p][v] : _mm512_setzero_ps();
-    avx512_tiles::transpose_block(by_channel);  // by_channel[l]: channel l's positions
+    sums_by_channel(sum, v, by_channel);
     const Index lanes = std::min<Index>(kLanes, channels - v * kLanes);
     for (Index l = 0; l < lanes; ++l) {
       const Index channel = v * kLanes + l;
@@ -102,17 +119,25 @@ inline void tile(Index taps, const float* filters, const Index* offsets, const f
 }
 
 /// One sample's channels x height x width values into the middle of a
-/// padded buffer of channels x padded_height x padded_width, `top` rows and
+/// padded buffer of channels x buffer_height x buffer_width, `top` rows and
 /// `left` columns in. Runs are copied whole-vector (avx512_runs::copy): the
 /// zeros past each run land on padding or on values written after it, so
 /// padding that was zero stays zero; nothing at or past `end` is written.
 inline void copy_into_padding(const float* values, Index channels, Index height, Index width,
-                              Index top, Index left, Index padded_height, Index padded_width,
+                              Index top, Index left, Index buffer_height, Index buffer_width,
                               float* padded, const float* end) {
   for (Index c = 0; c < channels; ++c)
     for (Index y = 0; y < height; ++y)
       avx512_runs::copy(values + (c * height + y) * width,
-                        padded + (c * padded_height + y + top) * padded_width + left, width, end);
+                        padded + (c * buffer_height + y + top) * buffer_width + left, width, end);
+}
+
+/// One sample's image (g's layout) into the middle of its padded buffer
+/// (padded_values(g) values), as copy_into_padding.
+inline void pad_sample(const PatchGeometry& g, const float* image, float* padded,
+                       const float* end) {
+  copy_into_padding(image, g.channels, g.image_height, g.image_width, g.padding_height,
+                    g.padding_width, padded_height(g), padded_width(g), padded, end);
 }
 
 }  // namespace avx512_direct
@@ -146,7 +171,7 @@ class DirectConvolution {
     const Index blocks = (channels + kBlock - 1) / kBlock;
     grow_to(filters_, blocks * kBlock * taps);
     // Seven columns are read past a row's last position (tile()): slack.
-    const Index padded = g.channels * padded_height(g) * padded_width(g) + 2 * kBlock;
+    const Index padded = padded_values(g) + 2 * kBlock;
     grow_to(image_, padded);
     if (static_cast<Index>(offsets_.size()) == taps) return;
     offsets_.resize(static_cast<std::size_t>(taps));
@@ -191,11 +216,9 @@ class DirectConvolution {
   void run(const PatchGeometry& g, Index channels, const float* image, const float* bias,
            float* out, bool accumulate) {
 #ifdef SCVAE_HAVE_DIRECT_CONVOLUTION
-    const Index height = padded_height(g), width = padded_width(g);
+    const Index width = padded_width(g);
     float* const padded = image_.data();
-    avx512_direct::copy_into_padding(image, g.channels, g.image_height, g.image_width,
-                                     g.padding_height, g.padding_width, height, width, padded,
-                                     padded + g.channels * height * width);
+    avx512_direct::pad_sample(g, image, padded, padded + padded_values(g));
     const Index taps = g.patch_size(), positions = g.positions();
     const Index row_step = g.stride_height * width;
     for (Index first = 0; first < channels; first += kBlock) {
@@ -219,11 +242,6 @@ class DirectConvolution {
  private:
   static constexpr Index kBlock = 32;
   static constexpr Index kLanes = 16;
-
-  static Index padded_height(const PatchGeometry& g) {
-    return g.image_height + 2 * g.padding_height;
-  }
-  static Index padded_width(const PatchGeometry& g) { return g.image_width + 2 * g.padding_width; }
 
 #ifdef SCVAE_HAVE_DIRECT_CONVOLUTION
   void run_tile(Index block, int rows, Index stride, Index taps, const float* filters,

@@ -66,9 +66,7 @@ inline void adjoint_tile(Index taps, const float* const* panels, const Index* of
   const __mmask16 stored = avx512_runs::first_lanes(columns);
   for (int v = 0; v < Vectors; ++v) {
     __m512 by_channel[kLanes];
-    for (int p = 0; p < kLanes; ++p)
-      by_channel[p] = p < kAdjointColumns ? total[p][v] : _mm512_setzero_ps();
-    avx512_tiles::transpose_block(by_channel);
+    sums_by_channel(total, v, by_channel);
     const Index count = std::min<Index>(kLanes, lanes - v * kLanes);
     for (Index l = 0; l < count; ++l)
       _mm512_mask_storeu_ps(out + (v * kLanes + l) * channel_stride, stored, by_channel[l]);

@@ -89,9 +89,7 @@ inline void gradient_tile(const float* const* tap, Index taps, const float* grid
   const __mmask16 stored = avx512_runs::first_lanes(taps);
   for (int v = 0; v < Vectors; ++v) {
     __m512 by_channel[kLanes];
-    for (int p = 0; p < kLanes; ++p)
-      by_channel[p] = p < kGradientTaps ? sum[p][v] : _mm512_setzero_ps();
-    avx512_tiles::transpose_block(by_channel);
+    sums_by_channel(sum, v, by_channel);
     const Index count = std::min<Index>(kLanes, channels - v * kLanes);
     for (Index l = 0; l < count; ++l) {
       float* out = gradient + (v * kLanes + l) * patch;
@@ -114,7 +112,7 @@ class DirectWeightGradient {
   /// `channels`: the grid's.
   void reserve(const PatchGeometry& g, Index channels) {
     const Index stride = grid_stride(channels), samples = part_samples(g, channels);
-    grow_to(images_, samples * image_values(g) + kGroup);
+    grow_to(images_, samples * padded_values(g) + kGroup);
     grow_to(grid_, ((channels + kGroup - 1) / kGroup) * samples * g.positions() * stride);
     const Index tiles = (g.patch_size() + 5) / 6;
     grow_to(partial_, ((channels + kGroup - 1) / kGroup) * tiles * 6 * kGroup);
@@ -130,9 +128,8 @@ class DirectWeightGradient {
   void run(const PatchGeometry& g, Index channels, const float* images, Index image_stride,
            const float* grids, Index grid_stride_in, Index n, float* gradient, bool accumulate) {
 #ifdef SCVAE_HAVE_DIRECT_CONVOLUTION
-    const Index height = g.image_height + 2 * g.padding_height;
-    const Index width = g.image_width + 2 * g.padding_width;
-    const Index per_sample = image_values(g), positions = g.positions();
+    const Index height = padded_height(g), width = padded_width(g);
+    const Index per_sample = padded_values(g), positions = g.positions();
     const Index stride = grid_stride(channels), groups = (channels + kGroup - 1) / kGroup;
     const Index patch = g.patch_size(), row_step = g.stride_height * width;
     const Index tiles = (patch + avx512_direct::kGradientTaps - 1) / avx512_direct::kGradientTaps;
@@ -141,10 +138,8 @@ class DirectWeightGradient {
     for (Index first = 0; first < n; first += part) {
       const Index count = std::min(part, n - first);
       for (Index s = 0; s < count; ++s)
-        avx512_direct::copy_into_padding(images + (first + s) * image_stride, g.channels,
-                                         g.image_height, g.image_width, g.padding_height,
-                                         g.padding_width, height, width, padded + s * per_sample,
-                                         padded + count * per_sample);
+        avx512_direct::pad_sample(g, images + (first + s) * image_stride, padded + s * per_sample,
+                                  padded + count * per_sample);
       const Index group_values = count * positions * stride;
       for (Index group = 0; group < groups; ++group)
         for (Index s = 0; s < count; ++s)
@@ -191,10 +186,6 @@ class DirectWeightGradient {
   static Index part_samples(const PatchGeometry& g, Index channels) {
     const Index bytes = g.positions() * grid_stride(channels) * static_cast<Index>(sizeof(float));
     return std::max<Index>(1, (Index(256) << 10) / std::max<Index>(1, bytes));
-  }
-  static Index image_values(const PatchGeometry& g) {
-    return g.channels * (g.image_height + 2 * g.padding_height) *
-           (g.image_width + 2 * g.padding_width);
   }
 
 #ifdef SCVAE_HAVE_DIRECT_CONVOLUTION

@@ -6,18 +6,19 @@
 //
 // Parameters: the filters as a column-major (in_channels * kh * kw) x
 // out_channels matrix, which is PyTorch's weight (out, in, kh, kw) in its
-// row-major order, then the bias. A chunk of a batch runs as three matrix
-// products, block of samples after block: forward() reads each padded
-// sample directly (kernels/direct_convolution.hpp, float on AVX-512), or
-// unfolds the patches into rows (kernels/im2col.hpp) for our GEMM kernels;
-// the weight gradient unfolds them too, and the input gradient folds its
-// patches back.
+// row-major order, then the bias. A chunk of a batch runs as three
+// products. In float with fp32 products on AVX-512 they read each padded
+// sample where it lies (kernels/direct_convolution.hpp for forward(),
+// direct_convolution_adjoint.hpp for the input gradient from 16 input
+// channels, direct_weight_gradient.hpp); otherwise, block of samples after
+// block, the patches are unfolded into rows (kernels/im2col.hpp) for our
+// GEMM kernels, again for the weight gradient, and folded back for the
+// input gradient. Both give the same bits.
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "scvae/core/check.hpp"

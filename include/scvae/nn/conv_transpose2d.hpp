@@ -10,8 +10,12 @@
 // row-major order, then the bias. Each input position spreads its channels
 // through the filters into a patch of the output: one matrix product makes
 // the patches of a chunk's rows, and folding them (kernels/im2col.hpp) sums
-// the overlaps. The input gradient is a convolution of the output gradient,
-// read directly where Conv2d's forward is (kernels/direct_convolution.hpp).
+// the overlaps. Where Conv2d's products read their data directly (float,
+// fp32 products, AVX-512), so do these: the forward pass is Conv2d's
+// input gradient (direct_convolution_adjoint.hpp, from 16 output
+// channels), the input gradient Conv2d's forward pass
+// (direct_convolution.hpp), and the weight gradient reads the output
+// gradient and the input (direct_weight_gradient.hpp).
 
 #include <algorithm>
 #include <memory>
@@ -43,9 +47,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
   std::string token() const override {
     return "conv_transpose2d(" + detail::conv_arguments_text(options_, true) + ")";
   }
-  std::unique_ptr<Base> clone() const override {
-    return std::make_unique<ConvTranspose2dT>(*this);
-  }
+  std::unique_ptr<Base> clone() const override { return std::make_unique<ConvTranspose2dT>(*this); }
   /// The gradients read the input and the output gradient only.
   bool backward_reads_output() const override { return false; }
   Index parameter_count() const override { return weight_count() + options_.out_channels; }
@@ -102,8 +104,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
 
   void backward(const Scalar* parameters, const ConstMatrixRef<Scalar>& input,
                 const ConstMatrixRef<Scalar>& /*output*/, MatrixRef<Scalar> output_gradient,
-                InputGradient<Scalar> input_gradient,
-                ModuleWorkspace* workspace) const override {
+                InputGradient<Scalar> input_gradient, ModuleWorkspace* workspace) const override {
     const Index n = input.cols();
     detail::check_shape("conv_transpose2d output gradient", output_gradient.rows(),
                         output_gradient.cols(), this->outputs(), n);
@@ -160,8 +161,7 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     });
     const Shape& out = this->output_shape();
     channel_sums(output_gradient.data(), output_gradient.outerStride(), out.height * out.width,
-                 options_.out_channels, n, gradient + weight_count(),
-                 write == GradientWrite::Add);
+                 options_.out_channels, n, gradient + weight_count(), write == GradientWrite::Add);
   }
 
  private:
@@ -187,8 +187,8 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
     detail::check_positive("conv_transpose2d out channels", o.out_channels);
     for (Index v : {o.kernel.height, o.kernel.width, o.stride.height, o.stride.width})
       detail::check_positive("conv_transpose2d kernel and stride", v);
-    for (Index v : {o.padding.height, o.padding.width, o.output_padding.height,
-                    o.output_padding.width})
+    for (Index v :
+         {o.padding.height, o.padding.width, o.output_padding.height, o.output_padding.width})
       if (v < 0 || v >= Index(1) << 40)
         throw ArgumentError("conv_transpose2d padding: expected sizes >= 0, got " +
                             o.padding.text() + " and output padding " + o.output_padding.text());
@@ -201,8 +201,8 @@ class ConvTranspose2dT : public ModuleT<Scalar_> {
                           o.stride.text() + " is too large");
     const Index height = (input.height - 1) * o.stride.height - 2 * o.padding.height +
                          o.kernel.height + o.output_padding.height;
-    const Index width = (input.width - 1) * o.stride.width - 2 * o.padding.width +
-                        o.kernel.width + o.output_padding.width;
+    const Index width = (input.width - 1) * o.stride.width - 2 * o.padding.width + o.kernel.width +
+                        o.output_padding.width;
     if (height <= 0 || width <= 0)
       throw ShapeError("conv_transpose2d: input " + input.text() + " with kernel " +
                        o.kernel.text() + ", stride " + o.stride.text() + " and padding " +
